@@ -70,6 +70,7 @@ class Document:
     key_spans: dict = field(default_factory=dict)  # path tuple -> Position of its key
     styles: dict = field(default_factory=dict)  # path tuple -> scalar style (None, '"', "'", '|', '>')
     errors: list = field(default_factory=list)  # problems that do not stop further checks
+    origins: dict = field(default_factory=dict)  # path -> Source of a --set override that wrote it
 
     def pos(self, path: tuple, key: bool = False) -> Position:
         """Position of `path` (its key if asked and known), else of its nearest parent."""
@@ -84,9 +85,16 @@ class Document:
                 return Position(1, 1)
             path = path[:-1]
 
+    def source_of(self, path) -> Source:
+        path = tuple(path)
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.origins:
+                return self.origins[path[:n]]
+        return self.source
+
     def diagnostic(self, path, message, *, key=False, severity="error", pos=None) -> Diagnostic:
         pos = pos or self.pos(path, key=key)
-        return self.source.diagnostic(pos, format_path(tuple(path)), message, severity)
+        return self.source_of(path).diagnostic(pos, format_path(tuple(path)), message, severity)
 
 
 def _position(node) -> Position:
@@ -134,7 +142,7 @@ class _Builder:
         out = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge" or (
-                isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and key_node.style is None
+                isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and not key_node.style
             ):
                 self.error(key_node, path, "merge keys ('<<') are not supported; write the keys out")
                 continue
@@ -142,7 +150,7 @@ class _Builder:
                 self.error(key_node, path, "a key must be plain text, not a list or a mapping")
                 continue
             key = key_node.value
-            if key == "" and key_node.style is None:
+            if key == "" and not key_node.style:
                 self.error(key_node, path, "empty key: a key must be text")
                 continue
             child = path + (key,)

@@ -210,3 +210,15 @@ def check_schema(doc: Document) -> list:
             seen.add(key)
             out.append(d)
     return out
+
+
+def schema_default(*keys):
+    """The schema's `default` for a key path, e.g. schema_default("evaluate", "seeds") -> 3.
+
+    Keys that name user entries (a dataset's name) are written "*".
+    """
+    node = _schema()
+    for key in keys:
+        node = _Converter._resolve(node)
+        node = node["additionalProperties"] if key == "*" else node["properties"][key]
+    return copy.deepcopy(_Converter._resolve(node).get("default", node.get("default")))

@@ -1,0 +1,85 @@
+"""The command line: parse options, call a core function, exit with its code. Nothing heavy here."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+
+_SET_HELP = "Override a spec value before validation: dotted PATH=VALUE (VALUE is YAML), e.g. evaluate.seeds=3."
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="fairfight")
+def cli():
+    """fairfight: run an interpretability method against the baselines under declared rules,
+    and say per claim whether it holds.
+
+    \b
+    Start with:   fairfight init my-task/spec.yaml
+    Check a spec: fairfight validate my-task/spec.yaml
+    """
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def validate(specs, overrides, fmt, strict):
+    """Check task specs without running anything (exit 0 valid, 2 invalid).
+
+    Every problem in a file is reported at once, each with file:line:col, a snippet and,
+    for unknown names, a suggestion.
+    """
+    from .commands.validate import ValidateOptions, run_validate
+
+    sys.exit(run_validate(ValidateOptions(list(specs), list(overrides), fmt, strict)))
+
+
+@cli.command()
+@click.option("--path", "show_path", is_flag=True, help="Print where the schema file is installed instead.")
+def schema(show_path):
+    """Print the spec JSON Schema (draft-07), for editors and tools."""
+    from .spec.schema import schema_path, schema_text
+
+    click.echo(schema_path() if show_path else schema_text(), nl=show_path)
+
+
+@cli.command()
+@click.argument("path", default="spec.yaml", type=click.Path(dir_okay=True))
+@click.option("--tier", type=click.Choice(["fair-fight", "no-holds-barred", "in-the-wild"]), default="fair-fight",
+              show_default=True, help="The kind of fight.")
+@click.option("--schema-url", default=None, help="What the editor modeline points at (default: the installed schema file).")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def init(path, tier, schema_url, force):
+    """Write a commented starter spec (and its methods.py) that validates as-is.
+
+    PATH is the spec file to write (.yaml), or a folder to write spec.yaml into.
+    """
+    from .commands.init import InitOptions, run_init
+
+    sys.exit(run_init(InitOptions(path, tier, schema_url, force)))
+
+
+def main(argv=None):
+    from .errors import FairfightError
+
+    try:
+        cli.main(args=argv, prog_name="fairfight", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except FairfightError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

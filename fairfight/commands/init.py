@@ -1,0 +1,44 @@
+"""`fairfight init`: write a starter spec and its methods.py."""
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..errors import FairfightError
+
+EXIT_OK, EXIT_REFUSED = 0, 2
+
+
+@dataclass
+class InitOptions:
+    path: str = "spec.yaml"
+    tier: str = "fair-fight"
+    schema_url: str | None = None
+    force: bool = False
+
+
+def _template(name: str) -> str:
+    return resources.files("fairfight").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def run_init(opts: InitOptions) -> int:
+    from ..spec.schema import schema_path
+
+    target = Path(opts.path)
+    if target.is_dir() or target.suffix not in (".yaml", ".yml"):  # a folder to write spec.yaml into
+        target = target / "spec.yaml"
+    methods = target.parent / "methods.py"
+    existing = [p for p in (target, methods) if p.exists()]
+    if existing and not opts.force:
+        raise FairfightError(f"{existing[0]} already exists; use --force to overwrite")
+    task = re.sub(r"[^a-z0-9_.-]+", "-", (target.parent.resolve().name or "my-task").lower()).strip("-._") or "my-task"
+    text = string.Template(_template("spec.yaml")).substitute(
+        schema=opts.schema_url or schema_path(), tier=opts.tier, task_name=task, spec_name=target.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    methods.write_text(_template("methods.py"), encoding="utf-8")
+    print(f"wrote {target} and {methods}\nnext: fairfight validate {target}")
+    return EXIT_OK

@@ -1,0 +1,47 @@
+"""`fairfight validate`: check specs, report every diagnostic, return the exit code."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+EXIT_OK, EXIT_INVALID = 0, 2
+
+
+@dataclass
+class ValidateOptions:
+    specs: list
+    overrides: list = field(default_factory=list)
+    fmt: str = "text"
+    strict: bool = False
+
+
+def run_validate(opts: ValidateOptions) -> int:
+    from ..spec.check import check_file
+
+    reports = [check_file(path, opts.overrides) for path in opts.specs]
+    failed = [r for r in reports if not r.ok or (opts.strict and r.warnings)]
+    if opts.fmt == "json":
+        print(json.dumps({"valid": not failed, "files": [r.to_dict() for r in reports]}, indent=2))
+    else:
+        _print_text(reports, opts.strict)
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def _print_text(reports, strict):
+    from rich.console import Console
+    from rich.text import Text
+
+    out = Console(highlight=False, soft_wrap=True)
+    for report in reports:
+        for d in report.diagnostics:
+            colour = "red" if d.severity == "error" or strict else "yellow"
+            out.print(Text(d.headline(), style=f"bold {colour}"))
+            if d.snippet:
+                out.print(Text(d.snippet))
+        n_err, n_warn = len(report.errors), len(report.warnings)
+        if report.ok and not (strict and n_warn):
+            extra = f" ({n_warn} warning{'s' * (n_warn != 1)})" if n_warn else ""
+            out.print(Text(f"ok: {report.file} is valid{extra}", style="green"))
+        else:
+            count = n_err + (n_warn if strict else 0)
+            out.print(Text(f"invalid: {report.file}: {count} problem{'s' * (count != 1)}", style="bold red"))

@@ -1,0 +1,1 @@
+"""Data sources: deterministic builtin datasets (see `fairfight.data.builtin`)."""

@@ -1,0 +1,349 @@
+"""Declarative edits to hidden states, and the hooks that apply them.
+
+Edits are frozen dataclasses holding plain tuples of floats, so a contender's intervention
+can be logged in the ledger, hashed, pickled to a worker and replayed by an auditor.
+
+Layer numbering (shared with `ModelHandle.activations`): 0 is the embedding output, the input
+of the first block (`hidden_states[0]` of transformers); i in 1..n-1 is the output of block i;
+n is the model's `last_hidden_state` (for GPT-2-like models that is after the final layer
+norm, exactly as `hidden_states[n]` in transformers). Negative layers count from the end.
+An edit at layer L therefore changes exactly what `activations(layers=[L])` reads, and
+everything computed from it.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from fairfight.errors import FairfightError
+
+Vector = tuple[float, ...]
+
+
+# -- coercion and hashing -------------------------------------------------------------
+def _as_vector(x, what: str) -> Vector:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu", torch.float64).numpy()
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise FairfightError(f"{what} must be a non-empty 1-D vector, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise FairfightError(f"{what} contains NaN or infinite values")
+    return tuple(float(v) for v in arr)
+
+
+def _as_matrix(x, what: str) -> tuple[Vector, ...]:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu", torch.float64).numpy()
+    if isinstance(x, np.ndarray):
+        rows = [x] if x.ndim == 1 else list(x)
+    else:
+        x = list(x)
+        rows = [x] if x and isinstance(x[0], (int, float, np.number)) else x
+    if not rows:
+        raise FairfightError(f"{what} must hold at least one direction")
+    out = tuple(_as_vector(r, what) for r in rows)
+    if len({len(r) for r in out}) != 1:
+        raise FairfightError(f"{what}: all directions must have the same length")
+    if all(not any(r) for r in out):
+        raise FairfightError(f"{what}: directions are all zero")
+    return out
+
+
+def _sha256(values) -> str:
+    return hashlib.sha256(np.asarray(values, dtype="<f8").tobytes()).hexdigest()
+
+
+def _check_layer(layer) -> int:
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+        raise FairfightError(f"edit layer must be an int, got {layer!r}")
+    return int(layer)
+
+
+def _dump(d: dict, name: str, values) -> None:
+    if values is not None:
+        d[name] = [list(v) for v in values] if values and isinstance(values[0], tuple) else list(values)
+        d[name + "_sha256"] = _sha256(values)
+
+
+def _load(d: dict, name: str):
+    if d.get(name) is None:
+        return None
+    values = d[name]
+    digest = d.get(name + "_sha256")
+    if digest is not None and _sha256(values) != digest:
+        raise FairfightError(f"edit {d.get('type')!r} at layer {d.get('layer')}: '{name}' does not "
+                             "match its sha256 (was the file edited or corrupted?)")
+    return values
+
+
+# Cached so a forward pass per batch does not redo the SVD or the list->tensor copy.
+@functools.lru_cache(maxsize=256)
+def _tensor(values: Vector, dtype: torch.dtype, device: str) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float64).to(device=device, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _basis(directions: tuple[Vector, ...], dtype: torch.dtype, device: str) -> torch.Tensor:
+    """Orthonormal rows spanning `directions` (SVD, so dependent directions are tolerated)."""
+    m = torch.tensor(directions, dtype=torch.float64)
+    _, s, vh = torch.linalg.svd(m, full_matrices=False)
+    keep = s > s.max() * 1e-10
+    return vh[keep].to(device=device, dtype=dtype)
+
+
+def _check_width(h: torch.Tensor, n: int, what: str) -> None:
+    if h.shape[-1] != n:
+        raise FairfightError(f"{what} has length {n} but the hidden state has size {h.shape[-1]}")
+
+
+def _remove_span(h: torch.Tensor, directions, replace_with=None) -> torch.Tensor:
+    _check_width(h, len(directions[0]), "edit direction")
+    q = _basis(directions, h.dtype, str(h.device))
+    out = h - (h @ q.T) @ q
+    if replace_with is not None:
+        m = _tensor(replace_with, h.dtype, str(h.device))
+        out = out + (m @ q.T) @ q
+    return out
+
+
+# -- the edits ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProjectOut:
+    """Remove the span of one or more directions from the hidden state at `layer`."""
+
+    layer: int
+    directions: tuple[Vector, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "layer", _check_layer(self.layer))
+        object.__setattr__(self, "directions", _as_matrix(self.directions, "ProjectOut.directions"))
+
+    def apply(self, h: torch.Tensor) -> torch.Tensor:
+        return _remove_span(h, self.directions)
+
+    def to_dict(self) -> dict:
+        d = {"type": "project_out", "layer": self.layer}
+        _dump(d, "directions", self.directions)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ProjectOut:
+        return cls(d["layer"], _load(d, "directions"))
+
+
+@dataclass(frozen=True)
+class Ablate:
+    """Zero- or mean-ablate hidden dimensions (`dims`) or the span of `directions`.
+
+    `mean` is a full hidden-size vector (e.g. the average activation a contender computed);
+    mode="mean" replaces the ablated part with the matching part of `mean`.
+    """
+
+    layer: int
+    dims: tuple[int, ...] | None = None
+    directions: tuple[Vector, ...] | None = None
+    mode: str = "zero"
+    mean: Vector | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "layer", _check_layer(self.layer))
+        if (self.dims is None) == (self.directions is None):
+            raise FairfightError("Ablate needs exactly one of dims= or directions=")
+        if self.mode not in ("zero", "mean"):
+            raise FairfightError(f"Ablate mode must be 'zero' or 'mean', got {self.mode!r}")
+        if self.dims is not None:
+            dims = tuple(int(i) for i in (self.dims.tolist() if hasattr(self.dims, "tolist") else self.dims))
+            if not dims or min(dims) < 0:
+                raise FairfightError("Ablate dims must be a non-empty list of non-negative ints")
+            object.__setattr__(self, "dims", tuple(sorted(set(dims))))
+        else:
+            object.__setattr__(self, "directions", _as_matrix(self.directions, "Ablate.directions"))
+        if self.mode == "mean" and self.mean is None:
+            raise FairfightError("Ablate mode='mean' needs mean= (a hidden-size vector)")
+        if self.mean is not None:
+            object.__setattr__(self, "mean", _as_vector(self.mean, "Ablate.mean"))
+
+    def apply(self, h: torch.Tensor) -> torch.Tensor:
+        fill = self.mean if self.mode == "mean" else None
+        if self.directions is not None:
+            return _remove_span(h, self.directions, fill)
+        d = h.shape[-1]
+        if self.dims[-1] >= d:
+            raise FairfightError(f"Ablate dim {self.dims[-1]} is out of range for hidden size {d}")
+        mask = torch.zeros(d, dtype=h.dtype, device=h.device)
+        mask[list(self.dims)] = 1
+        out = h * (1 - mask)  # multiplicative, not in-place: gradients flow through edits
+        if fill is not None:
+            _check_width(h, len(fill), "Ablate.mean")
+            out = out + mask * _tensor(fill, h.dtype, str(h.device))
+        return out
+
+    def to_dict(self) -> dict:
+        d = {"type": "ablate", "layer": self.layer, "mode": self.mode}
+        if self.dims is not None:
+            d["dims"] = list(self.dims)
+        _dump(d, "directions", self.directions)
+        _dump(d, "mean", self.mean)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Ablate:
+        return cls(d["layer"], dims=d.get("dims"), directions=_load(d, "directions"),
+                   mode=d.get("mode", "zero"), mean=_load(d, "mean"))
+
+
+@dataclass(frozen=True)
+class AddVector:
+    """Add `scale * vector` to the hidden state at every token of `layer`."""
+
+    layer: int
+    vector: Vector
+    scale: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "layer", _check_layer(self.layer))
+        object.__setattr__(self, "vector", _as_vector(self.vector, "AddVector.vector"))
+        if not math.isfinite(float(self.scale)):
+            raise FairfightError("AddVector.scale must be finite")
+        object.__setattr__(self, "scale", float(self.scale))
+
+    def apply(self, h: torch.Tensor) -> torch.Tensor:
+        _check_width(h, len(self.vector), "AddVector.vector")
+        return h + self.scale * _tensor(self.vector, h.dtype, str(h.device))
+
+    def to_dict(self) -> dict:
+        d = {"type": "add_vector", "layer": self.layer, "scale": self.scale}
+        _dump(d, "vector", self.vector)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AddVector:
+        return cls(d["layer"], _load(d, "vector"), d.get("scale", 1.0))
+
+
+EDIT_TYPES = {"project_out": ProjectOut, "ablate": Ablate, "add_vector": AddVector}
+Edit = ProjectOut | Ablate | AddVector
+
+
+def edit_from_dict(d: dict) -> Edit:
+    try:
+        cls = EDIT_TYPES[d["type"]]
+    except KeyError:
+        raise FairfightError(f"unknown edit type {d.get('type')!r}; expected one of {sorted(EDIT_TYPES)}") from None
+    return cls.from_dict(d)
+
+
+def edit_vectors(edit: Edit) -> list[Vector]:
+    """Every vector an edit holds (to check their length against the model's hidden size)."""
+    vecs = list(getattr(edit, "directions", None) or ())
+    for name in ("vector", "mean"):
+        if getattr(edit, name, None) is not None:
+            vecs.append(getattr(edit, name))
+    return vecs
+
+
+def apply_edits(hidden: torch.Tensor, edits_for_layer) -> torch.Tensor:
+    """Apply edits in order (later edits see the result of earlier ones)."""
+    for e in edits_for_layer:
+        hidden = e.apply(hidden)
+    return hidden
+
+
+# -- finding the layers of a model --------------------------------------------------------
+_BLOCK_PATHS = ("encoder.layer", "h", "layers", "transformer.h", "gpt_neox.layers", "model.layers",
+                "decoder.layers", "encoder.layers", "transformer.layers", "block", "blocks")
+
+
+def _get_path(obj, path: str):
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def locate_layers(model: nn.Module) -> tuple[nn.ModuleList, nn.Module]:
+    """(the list of transformer blocks, the base model whose output is `last_hidden_state`)."""
+    base = getattr(model, "base_model", model)
+    n = getattr(model.config, "num_hidden_layers", None)
+    for root in (base, model):
+        for path in _BLOCK_PATHS:
+            blocks = _get_path(root, path)
+            if isinstance(blocks, nn.ModuleList) and len(blocks) and (n is None or len(blocks) == n):
+                return blocks, base
+    for _, mod in base.named_modules():  # unknown layout: the first block list of the right length
+        if isinstance(mod, nn.ModuleList) and n and len(mod) == n:
+            return mod, base
+    raise FairfightError(f"cannot find the transformer blocks of {type(model).__name__}")
+
+
+def resolve_layer(layer: int, num_layers: int) -> int:
+    idx = layer + num_layers + 1 if layer < 0 else layer
+    if not 0 <= idx <= num_layers:
+        raise FairfightError(f"layer {layer} is out of range: this model has layers 0..{num_layers} "
+                             f"(0 = embeddings, {num_layers} = last)")
+    return idx
+
+
+@contextmanager
+def install_edits(model: nn.Module, edits=(), *, capture: dict | None = None, capture_layers=()):
+    """Hook `model` so every forward pass applies `edits`; optionally record hidden states.
+
+    Recording happens in the same hook, after the edit, so what is captured is exactly what
+    the rest of the network consumes (and gradients taken w.r.t. it are the true ones).
+    """
+    blocks, base = locate_layers(model)
+    n = len(blocks)
+    by_layer: dict[int, list] = {}
+    for e in edits:
+        by_layer.setdefault(resolve_layer(e.layer, n), []).append(e)
+    wanted = {resolve_layer(i, n) for i in capture_layers} if capture is not None else set()
+
+    def process(layer, h):
+        if layer in by_layer:
+            h = apply_edits(h, by_layer[layer])
+        if layer in wanted:
+            capture[layer] = h
+        return h
+
+    def pre_hook(module, args, kwargs):  # layer 0 = the input of the first block
+        if args:
+            h = process(0, args[0])
+            return (h, *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": process(0, kwargs["hidden_states"])}
+
+    def make_post(layer):
+        def post_hook(module, args, output):
+            if isinstance(output, torch.Tensor):
+                return process(layer, output)
+            if isinstance(output, tuple):
+                return (process(layer, output[0]), *output[1:])
+            output.last_hidden_state = process(layer, output.last_hidden_state)  # a ModelOutput
+            return output
+        return post_hook
+
+    handles = []
+    try:
+        for layer in sorted(set(by_layer) | wanted):
+            if layer == 0:
+                handles.append(blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True))
+            elif layer < n:
+                handles.append(blocks[layer - 1].register_forward_hook(make_post(layer)))
+            else:
+                handles.append(base.register_forward_hook(make_post(layer)))
+        yield capture
+    finally:
+        for hd in handles:
+            hd.remove()
+
+
+__all__ = ["ProjectOut", "Ablate", "AddVector", "Edit", "EDIT_TYPES", "edit_from_dict", "apply_edits",
+           "install_edits", "locate_layers", "resolve_layer", "edit_vectors"]

@@ -1,0 +1,131 @@
+"""The ledger: every affordance-bearing operation a run performs, with counts and budgets.
+
+A handle charges the ledger *before* it computes anything, so a budget overrun is refused
+before the model is touched, and the refusal itself is recorded (a refusal is an event that
+the report shows, never a silent crash).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+from fairfight.errors import BudgetExceeded
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits for one run; None means unlimited."""
+
+    examples: int | None = None  # examples pushed through the model, summed over operations
+    steps: int | None = None  # training (optimizer) steps
+    wall_time: float | None = None  # seconds since the ledger was created
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Entry:
+    op: str
+    split: str
+    examples: int
+    layers: tuple[int, ...] = ()
+    edits: tuple[dict, ...] = ()
+    steps: int = 0
+    refused: str | None = None  # why the operation was refused; None when it was performed
+
+    def to_dict(self) -> dict:
+        return {
+            "op": self.op,
+            "split": self.split,
+            "examples": self.examples,
+            "layers": list(self.layers),
+            "edits": [dict(e) for e in self.edits],
+            "steps": self.steps,
+            "refused": self.refused,
+        }
+
+
+class Ledger:
+    """Counts what a run did and enforces its budget."""
+
+    def __init__(self, budget: Budget = Budget(), clock=time.monotonic):
+        self.budget = budget
+        self._clock = clock
+        self._start = clock()
+        self.entries: list[Entry] = []
+
+    # -- recording -------------------------------------------------------------------
+    def charge(self, op, split, examples, layers=(), edits=(), steps=0) -> None:
+        """Record one operation, or refuse it (and raise) when it would exceed the budget."""
+        examples, steps = int(examples), int(steps)
+        entry = Entry(op, str(split), examples, tuple(int(x) for x in layers),
+                      tuple(dict(e) for e in edits), steps)
+        reason = self._time_reason() or self._over_budget(examples, steps)
+        if reason:
+            self.entries.append(_refused(entry, reason))
+            raise BudgetExceeded(f"operation '{op}' on split '{split}' refused: {reason}")
+        self.entries.append(entry)
+
+    def refuse(self, op, reason, split="inputs") -> None:
+        self.entries.append(Entry(op, str(split), 0, refused=str(reason)))
+
+    def check_time(self, op: str = "wall_time") -> None:
+        """Raise BudgetExceeded once the wall-time budget is spent (handles call it between batches)."""
+        reason = self._time_reason()
+        if reason:
+            self.refuse(op, reason)
+            raise BudgetExceeded(f"operation '{op}' stopped: {reason}")
+
+    # -- reading ---------------------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        return self._clock() - self._start
+
+    def used(self) -> tuple[int, int]:
+        done = [e for e in self.entries if e.refused is None]
+        return sum(e.examples for e in done), sum(e.steps for e in done)
+
+    def totals(self) -> dict:
+        examples, steps = self.used()
+        ops: dict[str, dict] = {}
+        for e in self.entries:
+            if e.refused is None:
+                o = ops.setdefault(e.op, {"calls": 0, "examples": 0})
+                o["calls"] += 1
+                o["examples"] += e.examples
+        refused = [{"op": e.op, "split": e.split, "reason": e.refused}
+                   for e in self.entries if e.refused is not None]
+        return {"examples": examples, "steps": steps, "ops": ops, "refused": refused}
+
+    def to_dict(self) -> dict:
+        return {
+            "budget": self.budget.to_dict(),
+            "elapsed": round(self.elapsed, 6),
+            "totals": self.totals(),
+            "entries": [e.to_dict() for e in self.entries],
+        }
+
+    # -- budget checks ---------------------------------------------------------------
+    def _time_reason(self) -> str | None:
+        limit = self.budget.wall_time
+        if limit is not None and self.elapsed > limit:
+            return f"budget 'wall_time' exceeded: limit {limit:g} s, {self.elapsed:.3f} s elapsed"
+        return None
+
+    def _over_budget(self, examples: int, steps: int) -> str | None:
+        used_examples, used_steps = self.used()
+        for name, used, asked in (("examples", used_examples, examples), ("steps", used_steps, steps)):
+            limit = getattr(self.budget, name)
+            if limit is not None and asked and used + asked > limit:
+                return (f"budget '{name}' exceeded: limit {limit}, already used {used}, "
+                        f"asked for {asked} more")
+        return None
+
+
+def _refused(entry: Entry, reason: str) -> Entry:
+    return Entry(entry.op, entry.split, entry.examples, entry.layers, entry.edits, entry.steps,
+                 refused=reason)
+
+
+__all__ = ["Budget", "Entry", "Ledger"]

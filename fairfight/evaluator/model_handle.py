@@ -1,0 +1,378 @@
+"""The model handle a contender receives: only its granted operations, each one counted.
+
+The raw model and tokenizer live in name-mangled attributes and are never returned; every
+operation checks the grant, charges the ledger, and only then computes (see
+docs/model-handle.md for the operations and their conventions).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+
+import torch
+from torch import nn
+
+from fairfight.errors import AffordanceError, FairfightError
+from fairfight.evaluator.edits import edit_from_dict, edit_vectors, install_edits, resolve_layer
+from fairfight.evaluator.ledger import Ledger
+from fairfight.evaluator.models import LoadedModel
+
+OPERATIONS = ("generate", "logprobs", "embed", "activations", "intervene", "gradients", "weights", "finetune")
+POOLS = ("mean", "last", "none")
+
+
+def _texts(inputs, what: str = "texts") -> list[str]:
+    if hasattr(inputs, "texts"):
+        inputs = inputs.texts
+    if isinstance(inputs, (str, bytes)):
+        raise FairfightError(f"{what} must be a list of strings, not a single string")
+    items = list(inputs)
+    bad = next((x for x in items if not isinstance(x, str)), None)
+    if bad is not None:
+        raise FairfightError(f"{what} must be strings, got {type(bad).__name__}")
+    return items
+
+
+def _pool(h: torch.Tensor, mask: torch.Tensor, pool: str):
+    """Pool right-padded states [b, T, d] with their attention mask."""
+    if pool == "mean":
+        m = mask.unsqueeze(-1).to(h.dtype)
+        return (h * m).sum(1) / m.sum(1).clamp(min=1)
+    lengths = mask.sum(1)
+    if pool == "last":
+        return h[torch.arange(h.shape[0], device=h.device), lengths - 1]
+    return [h[i, : int(n)] for i, n in enumerate(lengths)]
+
+
+class ClassifierHead:
+    """The linear head trained by `finetune`, applied to `embed` outputs of the tuned handle."""
+
+    def __init__(self, linear: nn.Linear, classes):
+        self.__linear = linear
+        self.classes = tuple(classes)
+
+    def logits(self, embeddings: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.__linear(embeddings.to(self.__linear.weight.dtype))
+
+    def predict_proba(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return self.logits(embeddings).softmax(-1)
+
+    def predict(self, embeddings: torch.Tensor) -> list:
+        return [self.classes[i] for i in self.logits(embeddings).argmax(-1).tolist()]
+
+
+class ModelHandle:
+    def __init__(self, loaded: LoadedModel, grant: frozenset[str], ledger: Ledger, *,
+                 rule_source: str = "uses.model", batch_size: int = 32, edits=(), device: str = "cpu",
+                 _head: ClassifierHead | None = None):
+        grant = frozenset(grant)
+        unknown = sorted(grant - set(OPERATIONS))
+        if unknown:
+            raise FairfightError(f"unknown model operation(s) {unknown}; known: {', '.join(OPERATIONS)}")
+        if batch_size < 1:
+            raise FairfightError("batch_size must be at least 1")
+        self.__loaded = loaded
+        self.__model = loaded.model.to(device)
+        self.__tok = loaded.tokenizer
+        self.__grant = grant
+        self.__ledger = ledger
+        self.__rule_source = rule_source
+        self.__batch_size = int(batch_size)
+        self.__device = device
+        self.__edits = tuple(self._check_edit(e) for e in edits)
+        self.__head = _head
+        limits = [getattr(loaded.model.config, "max_position_embeddings", None), self.__tok.model_max_length]
+        limits = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
+        self.__max_len = min(limits) if limits else None
+
+    # -- public, harmless facts ------------------------------------------------------------
+    kind = property(lambda self: self.__loaded.kind)
+    num_layers = property(lambda self: self.__loaded.num_layers)
+    hidden_size = property(lambda self: self.__loaded.hidden_size)
+    grant = property(lambda self: self.__grant)
+    edits = property(lambda self: self.__edits)
+    head = property(lambda self: self.__head)
+
+    def __repr__(self):
+        ops = ", ".join(o for o in OPERATIONS if o in self.__grant)
+        return (f"ModelHandle(kind={self.kind!r}, num_layers={self.num_layers}, "
+                f"hidden_size={self.hidden_size}, grant=[{ops}], edits={len(self.__edits)})")
+
+    # -- operations -------------------------------------------------------------------------
+    def embed(self, texts, *, split=None) -> torch.Tensor:
+        texts = self._start("embed", texts, split)
+        n = self.num_layers
+        out = self._map("embed", texts, lambda enc, cap: _pool(cap[n], enc["attention_mask"], "mean"), [n])
+        return self._stack(out, texts)
+
+    def activations(self, texts, *, layers, pool="mean", split=None) -> dict:
+        if pool not in POOLS:
+            raise FairfightError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
+        layers = [layers] if isinstance(layers, int) else list(layers)
+        if not layers:
+            raise FairfightError("activations needs at least one layer")
+        resolved = [resolve_layer(int(x), self.num_layers) for x in layers]
+        texts = self._start("activations", texts, split, layers=resolved)
+        rows = self._map("activations", texts, lambda enc, cap: {
+            lay: _pool(cap[r], enc["attention_mask"], pool) for lay, r in zip(layers, resolved)}, resolved)
+        if pool == "none":
+            return {lay: [r[lay] for r in rows] for lay in layers}
+        return {lay: self._stack([r[lay] for r in rows], texts) for lay in layers}
+
+    def intervene(self, edits) -> ModelHandle:
+        self._gate("intervene", "inputs")
+        edits = [edits] if not isinstance(edits, (list, tuple)) else list(edits)
+        new = tuple(self._check_edit(e) for e in edits)
+        self.__ledger.charge("intervene", "inputs", 0, layers=sorted({e.layer for e in new}),
+                             edits=[e.to_dict() for e in new])
+        return self._derive(edits=self.__edits + new)
+
+    def gradients(self, texts, objective, *, wrt="hidden", layer=None, pool="mean", split=None):
+        if wrt not in ("hidden", "inputs"):
+            raise FairfightError(f"wrt must be 'hidden' or 'inputs', got {wrt!r}")
+        if pool not in ("mean", "none"):
+            raise FairfightError(f"gradients pool must be 'mean' or 'none', got {pool!r}")
+        target = resolve_layer(self.num_layers if layer is None else int(layer), self.num_layers)
+        texts = self._start("gradients", texts, split, layers=[target] if wrt == "hidden" else ())
+        all_layers = list(range(self.num_layers + 1))
+
+        def step(enc, cap, index):
+            out = self.__model(**enc, **self._no_cache())
+            outputs = {"hidden_states": [cap[i] for i in all_layers], "last_hidden_state": cap[self.num_layers],
+                       "attention_mask": enc["attention_mask"], "input_ids": enc["input_ids"], "index": index}
+            if self.kind == "causal":
+                outputs["logits"] = out.logits
+            value = objective(outputs)
+            if not isinstance(value, torch.Tensor):
+                raise FairfightError("the gradients objective must return a tensor")
+            value = value.sum() if value.ndim else value  # per-example values: their sum
+            wrt_tensor = cap["inputs"] if wrt == "inputs" else cap[target]
+            (g,) = torch.autograd.grad(value, wrt_tensor, allow_unused=True)
+            g = torch.zeros_like(wrt_tensor) if g is None else g
+            return _pool(g, enc["attention_mask"], pool)
+
+        out = self._map("gradients", texts, step, all_layers, mode="grad")
+        return out if pool == "none" else self._stack(out, texts)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        self._start("weights", [], None)
+        return {k: p.detach().clone().cpu().requires_grad_(False) for k, p in self.__model.named_parameters()}
+
+    def finetune(self, texts, labels, *, steps=None, epochs=1, lr=2e-5, head="linear", split=None,
+                 seed=0) -> ModelHandle:
+        self._gate("finetune", split or "inputs")
+        texts, labels = _texts(texts), list(labels)
+        if len(texts) != len(labels) or not texts:
+            raise FairfightError(f"finetune needs one label per text ({len(texts)} texts, {len(labels)} labels)")
+        if head != "linear":
+            raise FairfightError(f"finetune head must be 'linear', got {head!r}")
+        classes = _classes(labels)
+        if len(classes) < 2:
+            raise FairfightError("finetune needs at least two distinct labels")
+        y = torch.tensor([classes.index(v) for v in labels], device=self.__device)
+        bs = min(self.__batch_size, len(texts))
+        total = int(steps) if steps is not None else int(epochs) * math.ceil(len(texts) / bs)
+        gen = torch.Generator().manual_seed(int(seed))
+        schedule, order = [], []
+        while len(schedule) < total:  # shuffled epochs, cut at `total` steps
+            if not order:
+                order = torch.randperm(len(texts), generator=gen).tolist()
+            schedule.append(order[:bs])
+            order = order[bs:]
+        self.__ledger.charge("finetune", split or "inputs", sum(map(len, schedule)),
+                             edits=[e.to_dict() for e in self.__edits], steps=total)
+        tuned = copy.deepcopy(self.__model)
+        n = self.num_layers
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            linear = nn.Linear(self.hidden_size, len(classes)).to(self.__device, next(tuned.parameters()).dtype)
+            opt = torch.optim.AdamW(list(tuned.parameters()) + list(linear.parameters()), lr=lr)
+            tuned.train()
+            for batch in schedule:
+                self.__ledger.check_time("finetune")
+                enc = self._encode([texts[i] for i in batch])
+                with install_edits(tuned, self.__edits, capture={}, capture_layers=[n]) as cap:
+                    tuned.base_model(**enc, **self._no_cache())
+                    loss = nn.functional.cross_entropy(linear(_pool(cap[n], enc["attention_mask"], "mean")),
+                                                       y[batch])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        tuned.eval()
+        linear.eval().requires_grad_(False)
+        identity = {**self.__loaded.identity, "finetuned": {"steps": total, "lr": lr, "seed": seed}}
+        loaded = dataclasses.replace(self.__loaded, model=tuned, identity=identity)
+        return ModelHandle(loaded, self.__grant, self.__ledger, rule_source=self.__rule_source,
+                           batch_size=self.__batch_size, edits=self.__edits, device=self.__device,
+                           _head=ClassifierHead(linear, classes))
+
+    def generate(self, prompts, *, max_new_tokens=20, split=None) -> list[str]:
+        prompts = self._start("generate", prompts, split, causal=True)
+        tok = self.__tok
+
+        def step(enc, cap):
+            out = self.__model.generate(**enc, max_new_tokens=int(max_new_tokens), do_sample=False, num_beams=1,
+                                        pad_token_id=tok.pad_token_id)
+            return tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+        return self._map("generate", prompts, step, (), mode="generate")
+
+    def logprobs(self, prompts, continuations, *, split=None) -> torch.Tensor:
+        self._gate("logprobs", split or "inputs")
+        self._require_causal("logprobs")
+        prompts, conts = _texts(prompts, "prompts"), _texts(continuations, "continuations")
+        if len(prompts) != len(conts):
+            raise FairfightError(f"logprobs needs one continuation per prompt ({len(prompts)} vs {len(conts)})")
+        tok = self.__tok
+        p_ids = tok(prompts)["input_ids"] if prompts else []
+        c_ids = tok(conts, add_special_tokens=False)["input_ids"] if conts else []
+        start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        if any(not p for p in p_ids) and start is None:
+            raise FairfightError("an empty prompt needs a bos or eos token to condition on")
+        seqs, starts = [], []
+        for p, c in zip(p_ids, c_ids):
+            p = list(p) or [start]
+            seq = (p + list(c))[-self.__max_len:] if self.__max_len else p + list(c)
+            seqs.append(seq)
+            starts.append(len(seq) - len(c))
+        self.__ledger.charge("logprobs", split or "inputs", len(prompts), edits=self._edit_dicts())
+        result = torch.zeros(len(seqs))
+        with torch.no_grad(), install_edits(self.__model, self.__edits):
+            for batch in self._batches([len(s) for s in seqs]):
+                self.__ledger.check_time("logprobs")
+                width = max(len(seqs[i]) for i in batch)
+                ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    ids[row, : len(seqs[i])] = torch.tensor(seqs[i])
+                    mask[row, : len(seqs[i])] = 1
+                logits = self.__model(input_ids=ids.to(self.__device), attention_mask=mask.to(self.__device),
+                                      use_cache=False).logits.float().log_softmax(-1).cpu()
+                for row, i in enumerate(batch):
+                    s, e = max(starts[i], 1), len(seqs[i])  # token t is scored by position t - 1
+                    tgt = ids[row, s:e]
+                    result[i] = logits[row, s - 1:e - 1].gather(-1, tgt.unsqueeze(-1)).sum()
+        return result
+
+    # -- machinery ----------------------------------------------------------------------------
+    def _gate(self, op: str, split: str) -> None:
+        if op not in self.__grant:
+            allowed = ", ".join(o for o in OPERATIONS if o in self.__grant) or "nothing"
+            reason = f"operation '{op}' is not granted: {self.__rule_source} allows {allowed}"
+            self.__ledger.refuse(op, reason, split=split)
+            raise AffordanceError(reason)
+
+    def _require_causal(self, op: str) -> None:
+        if self.kind != "causal":
+            raise FairfightError(f"'{op}' needs a causal language model; this model is an {self.kind}")
+
+    def _start(self, op, texts, split, layers=(), causal=False) -> list[str]:
+        """Grant check, input check, then the ledger charge: all before any computation."""
+        split = split or "inputs"
+        self._gate(op, split)
+        if causal:
+            self._require_causal(op)
+        texts = _texts(texts, "prompts" if op == "generate" else "texts")
+        self.__ledger.charge(op, split, len(texts), layers=layers, edits=self._edit_dicts())
+        return texts
+
+    def _edit_dicts(self):
+        return [e.to_dict() for e in self.__edits]
+
+    def _check_edit(self, e):
+        e = edit_from_dict(e) if isinstance(e, dict) else e
+        if not hasattr(e, "apply") or not hasattr(e, "to_dict"):
+            raise FairfightError(f"not an edit: {e!r} (use ProjectOut, Ablate or AddVector)")
+        resolve_layer(e.layer, self.num_layers)
+        for v in edit_vectors(e):
+            if len(v) != self.hidden_size:
+                raise FairfightError(f"{type(e).__name__} at layer {e.layer}: vector of length {len(v)}, "
+                                     f"but the model's hidden size is {self.hidden_size}")
+        return e
+
+    def _derive(self, **changes) -> ModelHandle:
+        kw = dict(rule_source=self.__rule_source, batch_size=self.__batch_size, edits=self.__edits,
+                  device=self.__device, _head=self.__head)
+        kw.update(changes)
+        return ModelHandle(self.__loaded, self.__grant, self.__ledger, **kw)
+
+    def _encode(self, texts, side="right"):
+        enc = self.__tok(texts, padding=True, truncation=self.__max_len is not None, max_length=self.__max_len,
+                         return_tensors="pt", padding_side=side)
+        keep = ("input_ids", "attention_mask") if self.kind == "causal" else tuple(enc.keys())
+        return {k: enc[k].to(self.__device) for k in keep}
+
+    def _batches(self, lengths) -> list[list[int]]:
+        """Length-sorted batches (less padding); callers put results back in input order."""
+        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+        return [order[i: i + self.__batch_size] for i in range(0, len(order), self.__batch_size)]
+
+    def _map(self, op, texts, fn, capture_layers, *, mode="base") -> list:
+        """Run `fn` over length-sorted batches and return its per-example rows in input order.
+
+        mode "base": a no-grad forward of the base model (no LM head), then fn(enc, captured);
+        "generate": fn(enc, captured) drives the model itself; "grad": fn(enc, captured, index)
+        with autograd on and the input embeddings captured.
+        """
+        lengths = [len(x) for x in self.__tok(texts, truncation=self.__max_len is not None,
+                                              max_length=self.__max_len)["input_ids"]] if texts else []
+        results = [None] * len(texts)
+        for batch in self._batches(lengths):
+            self.__ledger.check_time(op)
+            enc = self._encode([texts[i] for i in batch], "left" if mode == "generate" else "right")
+            cap: dict = {}
+            with install_edits(self.__model, self.__edits, capture=cap, capture_layers=capture_layers):
+                if mode == "grad":
+                    with torch.enable_grad(), _InputCapture(self.__model, cap):
+                        out = fn(enc, cap, torch.tensor(batch))
+                else:
+                    with torch.no_grad():
+                        if mode == "base":
+                            self.__model.base_model(**enc, **self._no_cache())
+                        out = fn(enc, cap)
+            for row, i in enumerate(batch):
+                results[i] = _detach(out[row] if not isinstance(out, dict) else {k: v[row] for k, v in out.items()})
+        return results
+
+    def _no_cache(self) -> dict:
+        return {"use_cache": False} if self.kind == "causal" else {}
+
+    def _stack(self, rows, texts) -> torch.Tensor:
+        return torch.stack(rows) if rows else torch.zeros((0, self.hidden_size))
+
+
+class _InputCapture:
+    """Hook the input embeddings so gradients w.r.t. them can be taken (and exist even if frozen)."""
+
+    def __init__(self, model, cap):
+        self.module, self.cap = model.get_input_embeddings(), cap
+
+    def __enter__(self):
+        def hook(module, args, output):
+            self.cap["inputs"] = output.detach().requires_grad_(True)
+            return self.cap["inputs"]
+        self.handle = self.module.register_forward_hook(hook)
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+def _detach(x):
+    if isinstance(x, dict):
+        return {k: _detach(v) for k, v in x.items()}
+    if isinstance(x, torch.Tensor):
+        return x.detach().float().cpu()
+    return x
+
+
+def _classes(labels) -> list:
+    unique = list(dict.fromkeys(labels))
+    try:
+        return sorted(unique)
+    except TypeError:
+        return unique
+
+
+__all__ = ["OPERATIONS", "ModelHandle", "ClassifierHead"]

@@ -1,0 +1,33 @@
+"""Built-in word lists for named concepts, so `spurious_concept: gender` means something exact.
+
+A spec can always grant its own list instead (`knowledge: {gender_words: [he, she, ...]}`).
+"""
+from __future__ import annotations
+
+from .errors import FairfightError
+from .spec.suggest import suggest
+
+CONCEPT_WORDS = {
+    "gender": {
+        "female": ("she", "her", "hers", "herself", "woman", "women", "girl", "girls", "mother", "mothers", "wife",
+                   "daughter", "daughters", "sister", "sisters", "aunt", "niece", "grandmother", "mrs", "ms", "miss",
+                   "lady", "ladies", "female", "females", "mom", "mum", "madam", "bride", "girlfriend", "queen"),
+        "male": ("he", "him", "his", "himself", "man", "men", "boy", "boys", "father", "fathers", "husband", "son",
+                 "sons", "brother", "brothers", "uncle", "nephew", "grandfather", "mr", "sir", "gentleman",
+                 "gentlemen", "male", "males", "dad", "king", "groom", "boyfriend"),
+    },
+}
+
+
+def concept_words(concept) -> dict:
+    """Word lists per value of a concept: a concept name ("gender") or an explicit list of words."""
+    if isinstance(concept, (list, tuple)):
+        return {"words": tuple(str(w).lower() for w in concept)}
+    if concept not in CONCEPT_WORDS:
+        raise FairfightError(f"no built-in word list for concept '{concept}'{suggest(concept, CONCEPT_WORDS)}; "
+                             f"grant the words themselves as knowledge (a list)")
+    return {k: tuple(v) for k, v in CONCEPT_WORDS[concept].items()}
+
+
+def all_words(concept) -> frozenset:
+    return frozenset(w for words in concept_words(concept).values() for w in words)

@@ -1,0 +1,98 @@
+"""load → version → schema → semantics → IR: the one entry point to the spec language."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import SpecError
+from .build import build_ir
+from .ir import Spec
+from .loader import Document, parse, read_source
+from .overrides import apply_overrides
+from .schema import check_schema
+from .semantics import Checker
+from .source import Source
+from .vocabulary import SPEC_VERSIONS
+
+
+@dataclass
+class Report:
+    """What checking one spec found: diagnostics (errors and warnings) and, if valid, the IR."""
+
+    file: str
+    diagnostics: list = field(default_factory=list)
+    spec: Spec | None = None
+
+    @property
+    def errors(self):
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self):
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "valid": self.ok, "diagnostics": [d.to_dict() for d in self.diagnostics]}
+
+
+def _version_check(doc: Document) -> list:
+    version = doc.data.get("fairfight")
+    if "fairfight" not in doc.data:
+        return [doc.diagnostic((), "missing 'fairfight: 1' (the version of the spec language) at the top of the spec")]
+    if isinstance(version, bool) or version not in SPEC_VERSIONS:
+        supported = ", ".join(map(str, SPEC_VERSIONS))
+        return [doc.diagnostic(("fairfight",), f"spec version {version!r} is not supported; this fairfight reads "
+                                               f"version {supported}")]
+    return []
+
+
+def check_document(doc: Document, *, path: Path | None, base_dir: Path, overrides=()) -> Report:
+    report = Report(doc.source.name)
+    try:
+        apply_overrides(doc, overrides)
+    except SpecError as exc:
+        report.diagnostics = exc.diagnostics
+        return report
+    version = _version_check(doc)
+    if version:
+        report.diagnostics = doc.errors + version
+        return report
+    structural = check_schema(doc)
+    semantic = Checker(doc, base_dir).run()
+    report.diagnostics = sorted(doc.errors + structural + semantic, key=lambda d: d.sort_key)
+    if report.ok:
+        digest = hashlib.sha256(doc.source.text.encode() + json.dumps(list(overrides)).encode()).hexdigest()
+        report.spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=digest)
+    return report
+
+
+def check_file(path, overrides=()) -> Report:
+    """Check one spec file; never raises for bad input (problems are in the report)."""
+    try:
+        doc = parse(read_source(path))
+    except SpecError as exc:
+        return Report(str(path), exc.diagnostics)
+    p = Path(path).resolve()
+    return check_document(doc, path=p, base_dir=p.parent, overrides=overrides)
+
+
+def check_text(text: str, name="<spec>", base_dir=".", overrides=()) -> Report:
+    try:
+        doc = parse(Source(name, text))
+    except SpecError as exc:
+        return Report(name, exc.diagnostics)
+    return check_document(doc, path=None, base_dir=Path(base_dir).resolve(), overrides=overrides)
+
+
+def load_spec(path, overrides=()) -> Spec:
+    """The IR of a valid spec; raise SpecError (with every diagnostic) otherwise."""
+    report = check_file(path, overrides)
+    if not report.ok:
+        raise SpecError(report.diagnostics)
+    return report.spec

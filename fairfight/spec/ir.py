@@ -1,0 +1,233 @@
+"""The IR: a validated, defaults-applied, frozen spec. Nothing after spec/ reads raw dicts."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .expressions import Arm, Where
+
+
+class FrozenMap(Mapping):
+    """An immutable, hashable, picklable mapping (insertion-ordered)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items=()):
+        object.__setattr__(self, "_items", dict(items))
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __hash__(self):
+        return hash(tuple((k, _hashable(v)) for k, v in self._items.items()))
+
+    def __eq__(self, other):
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __repr__(self):
+        return f"FrozenMap({self._items!r})"
+
+    def __getstate__(self):
+        return self._items
+
+    def __setstate__(self, state):
+        object.__setattr__(self, "_items", state)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("FrozenMap is immutable")
+
+
+def _hashable(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _hashable(v)) for k, v in value.items())
+    return value
+
+
+def freeze(value):
+    """Plain data -> immutable data (dict -> FrozenMap, list -> tuple)."""
+    if isinstance(value, Mapping):
+        return FrozenMap((k, freeze(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    goal: str
+    tier: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    source: str  # "hf:ID" | "path:DIR" | "package:MODULE"
+    revision: str
+    kind: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    source: str  # "jsonl:PATH" etc.; file paths are absolute in the IR
+    config: str | None
+    revision: str
+    options: FrozenMap
+    split_column: str | None
+    text: str
+    labels: FrozenMap  # column -> FrozenMap(raw value as text -> label name)
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    name: str
+    dataset: str | None  # a dataset name, or None when `source` is given directly
+    source: str | None  # e.g. "builtin:generic_text" when `from:` names a source
+    part: str | None  # the dataset's own split ("train"), if named
+    where: Where | None
+    limit: int | None
+    balance: tuple
+    role: str  # "contender" | "evaluation" | "skyline"
+    seed: int
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    kind: str
+    split: str
+    target: str | None
+    scorer: str | None
+    groups: tuple
+    metrics: tuple
+    primary: str
+    seeds: int
+    confidence: float
+    bootstrap: int
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    name: str
+    value: object  # str | tuple[str, ...] | None for artifacts
+    artifact: Path | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    trials: int = 1
+    examples: int | None = None
+    steps: int | None = None
+    wall_time: float | None = None  # seconds
+
+
+@dataclass(frozen=True)
+class Uses:
+    """A set of affordances: what rules allow, or what a contender declares."""
+
+    model: frozenset = frozenset()
+    data: FrozenMap = field(default_factory=FrozenMap)  # split -> frozenset of columns
+    knowledge: frozenset = frozenset()
+
+    def missing_from(self, rules: "Uses") -> list[str]:
+        """What this asks for beyond `rules`, as readable phrases."""
+        out = [f"model operation '{op}'" for op in sorted(self.model - rules.model)]
+        for split, cols in self.data.items():
+            if split not in rules.data:
+                out.append(f"split '{split}'")
+            else:
+                out += [f"column '{c}' of split '{split}'" for c in sorted(cols - rules.data[split])]
+        out += [f"knowledge '{k}'" for k in sorted(self.knowledge - rules.knowledge)]
+        return out
+
+
+@dataclass(frozen=True)
+class Rules:
+    grant: Uses  # model ops, data columns, knowledge names
+    knowledge: FrozenMap  # name -> Knowledge
+    selection: str | None
+    budget: Budget
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    role: str  # "method" | "baseline" | "skyline"
+    run: str | None  # methods: "FILE.py:FUNC" (FILE absolute) or "module:FUNC"
+    uses: Uses | None  # declared; None = the full rules
+    params: FrozenMap
+    search: FrozenMap
+    split: str | None = None  # skylines: their training split
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    relation: str  # "beats" | "matches"
+    subject: Arm
+    against: Arm | None  # None = every baseline
+    metric: str
+    amount: float  # margin (beats) or tolerance (matches)
+
+
+@dataclass(frozen=True)
+class Execution:
+    executor: str
+    workers: int
+    slurm: FrozenMap
+    ray: FrozenMap
+
+
+@dataclass(frozen=True)
+class Spec:
+    version: int
+    path: Path | None
+    base_dir: Path
+    spec_hash: str  # sha256 of the source text and the overrides
+    task: Task
+    model: ModelSpec
+    datasets: FrozenMap  # name -> DatasetSpec
+    splits: FrozenMap  # name -> SplitSpec
+    evaluate: Evaluate
+    rules: Rules
+    methods: FrozenMap  # name -> Contender
+    baselines: tuple  # Contender
+    skylines: tuple  # Contender
+    controls: tuple  # control names, applied to every method
+    claims: tuple  # Claim
+    execution: Execution
+
+    def contenders(self) -> tuple:
+        return tuple(self.methods.values()) + self.baselines + self.skylines
+
+    def to_dict(self) -> dict:
+        return to_jsonable(self)
+
+
+def to_jsonable(value):
+    """IR -> JSON-serialisable data (for run keys, bundles and `validate --format json`)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if isinstance(value, Where):
+            return value.text
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (frozenset, set)):
+        return sorted(to_jsonable(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -1,0 +1,78 @@
+"""`--set a.b.c=value` overrides, applied to the loaded document before validation."""
+from __future__ import annotations
+
+import re
+
+from ..errors import Position, SpecError
+from .loader import Document, parse
+from .source import Source
+
+_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+")
+
+
+def apply_overrides(doc: Document, overrides) -> None:
+    """Set each `PATH=VALUE` in `doc` (VALUE is YAML); raise SpecError listing every bad one."""
+    errors = []
+    for text in overrides:
+        try:
+            _apply(doc, text)
+        except SpecError as exc:
+            errors += exc.diagnostics
+    if errors:
+        raise SpecError(errors)
+
+
+def _fail(source: Source, col: int, message: str, end: int = 0):
+    raise SpecError([source.diagnostic(Position(1, col, 1, end or col + 1), "", message)])
+
+
+def _apply(doc: Document, text: str) -> None:
+    source = Source("--set", text)
+    dotted, eq, value = text.partition("=")
+    if not eq:
+        _fail(source, 1, "an override is PATH=VALUE, e.g. evaluate.seeds=3", len(text) + 1)
+    parts = dotted.split(".")
+    col = 1
+    path = []
+    node = doc.data
+    for i, part in enumerate(parts):
+        if not _PART.fullmatch(part):
+            _fail(source, col, f"'{part}' is not a key", col + max(1, len(part)))
+        key = int(part) if part.isdigit() and isinstance(node, list) else part
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not isinstance(key, int) or not 0 <= key < len(node) + (1 if last else 0):
+                _fail(source, col, f"'{'.'.join(parts[:i])}' is a list of {len(node)}; '{part}' is not an index in it",
+                      col + len(part))
+        elif not isinstance(node, dict):
+            _fail(source, col, f"'{'.'.join(parts[:i])}' is a single value, it has no key '{part}'", col + len(part))
+        path.append(key)
+        if not last:
+            nxt = node[key] if (isinstance(node, dict) and key in node) or (isinstance(node, list) and key < len(node)) else None
+            if nxt is None:
+                nxt = {}
+                if isinstance(node, list):
+                    node.append(nxt)
+                else:
+                    node[key] = nxt
+            node = nxt
+        col += len(part) + 1
+    offset = len(dotted) + 1
+    if not value.strip():
+        _fail(source, offset + 1, f"missing value after '{dotted}='")
+    padded = parse(Source("--set", " " * offset + value), require_mapping=False)
+    padded.source = source
+    if padded.errors:
+        raise SpecError(padded.errors)
+    if isinstance(node, list) and path[-1] == len(node):
+        node.append(padded.data)
+    else:
+        node[path[-1]] = padded.data
+    prefix = tuple(path)
+    for table in ("spans", "key_spans", "styles"):
+        mine = getattr(doc, table)
+        for old in [p for p in mine if p[: len(prefix)] == prefix]:
+            del mine[old]
+        mine.update({prefix + p: v for p, v in getattr(padded, table).items()})
+    doc.key_spans[prefix] = Position(1, offset - len(parts[-1]), 1, offset)
+    doc.origins[prefix] = source

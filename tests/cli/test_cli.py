@@ -1,0 +1,97 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(str(p) for p in (ROOT / "examples").glob("*/spec.yaml"))
+
+
+def ff(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "fairfight.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def test_examples_validate():
+    r = ff("validate", *EXAMPLES)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("is valid") == len(EXAMPLES) >= 2
+
+
+def test_validate_and_help_do_not_import_torch():
+    code = ("import sys\nfrom fairfight.cli import main\nsys.argv=['fairfight', %r, %s]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+            "bad = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]\n"
+            "assert not bad, bad\nprint('exit', code)\n")
+    r = subprocess.run([sys.executable, "-c", code % ("validate", repr(EXAMPLES[0]))], capture_output=True, text=True)
+    assert r.returncode == 0 and "exit 0" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-c", code % ("--help", "'-q'")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_invalid_spec_exits_2_with_positioned_message(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text((ROOT / "examples/quickstart/spec.yaml").read_text().replace("[embed, activations, intervene]",
+                                                                                   "[embed, activation, intervene]"))
+    r = ff("validate", str(spec))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stdout + r.stderr
+    assert "rules.model[1]: text 'activation' is not an affordance (model operation); did you mean 'activations'?" in r.stdout
+    assert f"{spec}:" in r.stdout and "^" in r.stdout
+
+
+def test_json_format(tmp_path):
+    r = ff("validate", "--format", "json", EXAMPLES[0], str(tmp_path / "missing.yaml"))
+    assert r.returncode == 2
+    out = json.loads(r.stdout)
+    assert out["valid"] is False
+    good, bad = out["files"]
+    assert good["valid"] is True and bad["valid"] is False
+    assert bad["diagnostics"][0]["pos"]["line"] == 1 and "cannot read" in bad["diagnostics"][0]["message"]
+
+
+def test_set_overrides_are_validated_like_the_file():
+    r = ff("validate", "--set", "evaluate.seeds=3", "--set", "rules.budget.trials=2", EXAMPLES[0])
+    assert r.returncode == 0, r.stdout
+    r = ff("validate", "--set", "evaluate.seeds=many", EXAMPLES[0])
+    assert r.returncode == 2
+    assert "--set:1:16: evaluate.seeds: expected a whole number, got text 'many'" in r.stdout
+    r = ff("validate", "--set", "evaluate.sedes=3", EXAMPLES[0])
+    assert "--set:1:10: evaluate.sedes: unknown key 'sedes'; did you mean 'seeds'?" in r.stdout
+    r = ff("validate", "--set", "noequals", EXAMPLES[0])
+    assert r.returncode == 2 and "PATH=VALUE" in r.stdout
+
+
+def test_schema_command_prints_the_shipped_schema():
+    r = ff("schema")
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert json.loads(r.stdout) == json.loads((ROOT / "schema/fairfight.schema.json").read_text())
+
+
+@pytest.mark.parametrize("tier", ["fair-fight", "no-holds-barred", "in-the-wild"])
+def test_init_writes_a_spec_that_validates(tmp_path, tier):
+    r = ff("init", str(tmp_path / "task"), "--tier", tier)
+    assert r.returncode == 0, r.stderr
+    spec = tmp_path / "task" / "spec.yaml"
+    assert spec.read_text().startswith("# yaml-language-server: $schema=")
+    assert (tmp_path / "task" / "methods.py").exists()
+    r = ff("validate", str(spec))
+    assert r.returncode == 0, r.stdout
+    again = ff("init", str(tmp_path / "task"))
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_version_and_help():
+    assert ff("--version").stdout.startswith("fairfight, version")
+    r = ff("--help")
+    assert r.returncode == 0 and "validate" in r.stdout and "init" in r.stdout
+
+
+def test_usage_errors_exit_2_without_traceback():
+    r = ff("validate")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = ff("nonsense")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
