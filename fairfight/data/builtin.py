@@ -360,8 +360,10 @@ def _generic_text(opts: dict) -> dict[str, list[dict]]:
     rng = random.Random(f"generic_text/train/{opts['seed']}")
 
     def make(_i):
+        n_sentences = rng.choice((1, 1, 2, 2, 2, 3))
         gender = rng.choice(("male", "female"))
-        prof = V.PROFESSIONS[rng.choice(PROFESSION_NAMES)]
+        prof_name = rng.choice(PROFESSION_NAMES)
+        prof = V.PROFESSIONS[prof_name]
         pron = dict(zip(("he", "his", "him"), V.PRONOUNS[gender]))
         name = rng.choice(V.MALE_NAMES if gender == "male" else V.FEMALE_NAMES)
         pools = {"city": V.CITIES, "food": V.FOODS, "weather": V.WEATHER, "day": V.DAYS,
@@ -381,18 +383,20 @@ def _generic_text(opts: dict) -> dict[str, list[dict]]:
             if key == "a_job":
                 return _a(_fill(rng.choice(prof["titles"]), slot))
             if key == "jobs":
-                return next(p for p, v in V.PROFESSIONS.items() if v is prof) + "s"
+                return prof_name + "s"
             if key == "year":
                 return str(rng.randint(1988, 2022))
             if key == "n":
                 return str(rng.randint(3, 45))
             return rng.choice(pools[key])
 
-        sentences = []
-        for _ in range(rng.choice((1, 1, 2, 2, 2, 3))):
+        templates: list[str] = []
+        while len(templates) < n_sentences:
             pool = V.GENERIC_GENDERED if rng.random() < 0.45 else V.GENERIC_NEUTRAL
-            sentences.append(_sentence(rng.choice(pool), slot, False))
-        return {"text": " ".join(sentences)}
+            template = rng.choice(pool)
+            if template not in templates:
+                templates.append(template)
+        return {"text": " ".join(_sentence(t, slot, False) for t in templates)}
 
     return {"train": _unique_rows(opts["size"], make, set(), "generic sentences")}
 

@@ -99,7 +99,8 @@ def _load_hf(source, repo_id, revision, kind, dtype) -> LoadedModel:
     except FairfightError as exc:
         if isinstance(exc.__cause__, OSError):
             raise FairfightError(
-                f"{source}: could not fetch model {repo_id!r} at revision {revision!r} ({exc.__cause__}). "
+                f"{source}: could not fetch model {repo_id!r} at revision {revision!r} "
+                f"({str(exc.__cause__).strip().splitlines()[0]}). "
                 f"Download it first while online (e.g. `hf download {repo_id} --revision {revision}`), "
                 "or save it to a folder and use path:DIR"
             ) from exc.__cause__

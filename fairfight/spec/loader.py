@@ -28,6 +28,8 @@ YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "Y
 
 
 _PLAIN = "tag:fairfight,2026:plain"
+_STD = "tag:yaml.org,2002:"
+_KNOWN_TAGS = {_PLAIN} | {_STD + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
 class _Resolver(yaml.resolver.BaseResolver):
@@ -122,8 +124,9 @@ class _Builder:
             raise SpecError([self.source.diagnostic(_position(node), format_path(path),
                                                     f"the spec is too large (over {_MAX_NODES} nodes; alias bomb?)")])
         self.doc.spans[path] = _position(node)
-        if node.tag.startswith("!") and not node.tag.startswith("!!"):
-            self.error(node, path, f"YAML tags such as '{node.tag}' are not supported in specs")
+        if node.tag not in _KNOWN_TAGS:
+            tag = "!!" + node.tag[len(_STD):] if node.tag.startswith(_STD) else node.tag
+            self.error(node, path, f"YAML tags such as '{tag}' are not supported in specs")
         if isinstance(node, yaml.ScalarNode):
             self.doc.styles[path] = node.style
             return self._scalar(node, path)
@@ -165,8 +168,8 @@ class _Builder:
 
     def _scalar(self, node, path):
         value, tag = node.value, node.tag
-        if tag == _PLAIN:
-            return _core_value(value)
+        if tag == _PLAIN or tag not in _KNOWN_TAGS:  # unknown tags were reported: read as written
+            return _core_value(value) if not node.style else value
         kind = tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else "str"
         converted = _core_value(value) if kind != "str" else value
         expected = {"int": int, "float": (float, int), "bool": bool, "null": type(None)}.get(kind, str)
@@ -232,6 +235,8 @@ def parse(source: Source, *, require_mapping: bool = True) -> Document:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
         what = exc.problem or exc.context or "invalid YAML"
+        if mark and source.line_text(mark.line + 1)[mark.column:mark.column + 1] == "\t":
+            what += " (a tab: YAML is indented with spaces only)"
         raise SpecError([source.diagnostic(pos, "", f"YAML syntax error: {what}")]) from None
     except yaml.reader.ReaderError as exc:
         line, col = source.line_col(exc.position)

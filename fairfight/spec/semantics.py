@@ -15,8 +15,9 @@ from ..errors import Position
 from .expressions import ExpressionError, parse_claim, parse_where
 from .loader import Document
 from .suggest import suggest
-from .vocabulary import BASELINES, FILE_SOURCES, METRICS, MODEL_OPS, SKYLINES, builtin_datasets, split_metric
+from .vocabulary import CONTROLS, BASELINES, FILE_SOURCES, METRICS, MODEL_OPS, SKYLINES, builtin_datasets, split_metric
 
+_METRIC = re.compile(r"^[a-z_][a-z0-9_]*(\([A-Za-z_][A-Za-z0-9_]*\))?$")
 _SOURCE = re.compile(r"^(hf|jsonl|csv|parquet|builtin|path|package):(.+)$")
 
 
@@ -151,7 +152,7 @@ class Checker:
         kind, rest = source.split(":", 1)
         path = ("model", "source")
         if kind == "path" and not (self.base_dir / rest).is_dir():
-            self.error(path, f"model folder '{rest}' does not exist (relative to {self.base_dir})")
+            self.error(path, f"model folder '{rest}' does not exist (paths are relative to the spec's folder)")
         elif kind == "path" and not (self.base_dir / rest / "config.json").is_file():
             self.error(path, f"'{rest}' is not a saved model: it has no config.json")
         elif kind == "package":
@@ -173,7 +174,7 @@ class Checker:
             if kind == "builtin" and rest not in builtins:
                 self.error(path, f"'{rest}' is not a builtin dataset{suggest(rest, builtins)} (builtins: {', '.join(builtins)})")
             elif kind in FILE_SOURCES and not (self.base_dir / rest).is_file():
-                self.error(path, f"data file '{rest}' does not exist (relative to {self.base_dir})")
+                self.error(path, f"data file '{rest}' does not exist (paths are relative to the spec's folder)")
             if kind != "builtin" and "options" in _d(ds):
                 self.error(("datasets", name, "options"), "options are for builtin sources only", key=True)
 
@@ -205,7 +206,7 @@ class Checker:
             elif kind in ("path", "package"):
                 self.error(path, f"'{kind}:' names a model source; a split comes from a dataset or a data source")
             elif kind in FILE_SOURCES and not (self.base_dir / rest).is_file():
-                self.error(path, f"data file '{rest}' does not exist (relative to {self.base_dir})")
+                self.error(path, f"data file '{rest}' does not exist (paths are relative to the spec's folder)")
             return
         dataset, _, part = origin.partition("/")
         if dataset not in self.datasets():
@@ -231,7 +232,8 @@ class Checker:
             return
         for col in expr.columns():
             if col.name not in known:
-                exc = ExpressionError(f"unknown column '{col.name}'{suggest(col.name, known)}", col.index,
+                hint = suggest(col.name, known) or f" (columns: {', '.join(sorted(known))})"
+                exc = ExpressionError(f"unknown column '{col.name}'{hint}", col.index,
                                       col.index + len(col.name))
                 self.expr_error(path, exc, "invalid filter")
 
@@ -257,6 +259,8 @@ class Checker:
             self.check_columns(split, cols, lambda i: paths[i])
 
     def check_metric(self, path, metric, ev):
+        if not _METRIC.match(metric):
+            return  # the schema reports the form
         name, arg = split_metric(metric)
         if name not in METRICS:
             self.error(path, f"'{name}' is not a known metric{suggest(name, METRICS)} (metrics: {', '.join(METRICS)})")
@@ -266,7 +270,7 @@ class Checker:
             self.error(path, f"'{name}' takes no argument")
         elif name == "score" and ev.get("kind") != "generation":
             self.error(path, "'score' is the metric of generation tasks (evaluate.kind: generation)")
-        if arg and arg not in _l(ev.get("groups")):
+        if arg and isinstance(ev.get("groups", []), list) and arg not in _l(ev.get("groups")):
             self.warn(path, f"'{arg}' is not in evaluate.groups; leakage is usually measured on a group attribute")
 
     def check_rules(self):
@@ -288,17 +292,19 @@ class Checker:
         if split not in self.splits():
             self.error(path, f"unknown split '{split}'{suggest(split, self.splits())}", key=where == "rules.data")
             return False
-        role = _d(self.splits()[split]).get("role", "contender")
-        eval_split = _d(self.data.get("evaluate")).get("split")
-        if role == "evaluation" or split == eval_split:
-            self.error(path, f"'{split}' is the evaluation split; {where} can never grant it to contenders",
-                       key=where == "rules.data")
-            return False
+        why = self.ungrantable(split)
+        if why:
+            self.error(path, f"'{split}' is {why}; {where} can never grant it", key=where == "rules.data")
+        return not why
+
+    def ungrantable(self, split) -> str:
+        """Why no rule may grant `split` ('' if it may)."""
+        role = _d(self.splits().get(split)).get("role", "contender")
+        if role == "evaluation" or split == _d(self.data.get("evaluate")).get("split"):
+            return "the evaluation split, which never reaches a contender"
         if role == "skyline":
-            self.error(path, f"'{split}' is a skyline split (role: skyline); only skylines may train on it",
-                       key=where == "rules.data")
-            return False
-        return True
+            return "a skyline split (role: skyline), for skylines only"
+        return ""
 
     def check_methods(self):
         for name, method in _d(self.data.get("methods")).items():
@@ -320,7 +326,7 @@ class Checker:
             return  # a module: importing it to look would run user code (and torch)
         file = self.base_dir / target
         if not file.is_file():
-            self.error(path, f"method file '{target}' does not exist (relative to {self.base_dir})")
+            self.error(path, f"method file '{target}' does not exist (paths are relative to the spec's folder)")
             return
         try:
             tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
@@ -342,7 +348,9 @@ class Checker:
         rule_data = self.rule_data()
         for split, cols in _d(uses.get("data")).items():
             if split not in rule_data:
-                if split in self.splits() and not self.check_grantable(base + ("data", split), split, "uses.data"):
+                why = self.ungrantable(split) if split in self.splits() else ""
+                if why:
+                    self.error(base + ("data", split), f"{refused}: it reads '{split}', {why}", key=True)
                     continue
                 self.error(base + ("data", split), f"{refused}: it reads split '{split}', which rules.data does not grant"
                                                    f"{suggest(split, rule_data)}", key=True)
@@ -361,7 +369,11 @@ class Checker:
         ev = _d(self.data.get("evaluate"))
         target = _s(ev.get("target"))
         rule_data = self.rule_data()
-        labeled = [s for s, cols in rule_data.items() if target in cols]
+        # generation tasks have no target: any granted split can hold demonstrations
+        labeled = [s for s, cols in rule_data.items() if target in cols or (target is None and cols)]
+        eval_cols = self.split_columns(_s(ev.get("split")))
+        if eval_cols is not None and target is not None and target not in eval_cols:
+            labeled = list(rule_data)  # the target itself is reported; do not repeat it per baseline
         attributes = [g for g in _l(ev.get("groups")) if isinstance(g, str) and g != target]
         knowledge = set(_d(self.rules().get("knowledge")))
         ops = self.rule_ops()
@@ -398,7 +410,8 @@ class Checker:
             need = " or ".join("+".join(alt) for alt in item.model_any)
             return f"it needs model operation {need}, which rules.model does not grant"
         if item.labeled and not labeled:
-            return f"it needs a granted split with the target column '{target}' (rules.data)"
+            what = f"the target column '{target}'" if target else "examples"
+            return f"it needs a granted split with {what} (rules.data)"
         if item.knowledge and not set(item.knowledge) <= knowledge:
             return f"it needs knowledge '{item.knowledge[0]}' (rules.knowledge)"
         if item.attribute and not any(set(attributes) & cols for cols in rule_data.values()):
@@ -416,8 +429,9 @@ class Checker:
 
     def check_claims(self):
         methods, baselines, skylines = self.arm_names()
-        controls = {c for c in _l(self.data.get("controls")) if isinstance(c, str)}
-        metrics = [m for m in _l(_d(self.data.get("evaluate")).get("metrics")) if isinstance(m, str)] or ["accuracy"]
+        controls = {c for c in _l(self.data.get("controls")) if c in CONTROLS}
+        ev = self.data.get("evaluate")
+        metrics = [m for m in _l(_d(ev).get("metrics")) if isinstance(m, str)] or ["accuracy"]
         known = sorted(methods | baselines | skylines)
         for i, text in enumerate(_l(self.data.get("claims"))):
             if not isinstance(text, str):
@@ -442,7 +456,7 @@ class Checker:
                 elif arm.name not in known:
                     self.claim_error(path, arm.index, len(arm.name), f"unknown contender '{arm.name}'{suggest(arm.name, known)}"
                                                                      f" (contenders: {', '.join(known) or 'none'})")
-            if claim.metric not in metrics:
+            if isinstance(ev, dict) and claim.metric not in metrics:
                 self.claim_error(path, claim.metric_index, len(claim.metric),
                                  f"metric '{claim.metric}' is not in evaluate.metrics{suggest(claim.metric, metrics)}")
             if claim.against is None and not baselines:
@@ -457,7 +471,7 @@ class Checker:
         ops = self.rule_ops()
         _, baselines, _ = self.arm_names()
         exercised = {op for b in baselines if b in BASELINES for alt in BASELINES[b].model_any for op in alt}
-        for op in sorted(ops - exercised):
+        for op in sorted((ops & set(MODEL_OPS)) - exercised):
             if op in ("activations", "intervene", "gradients", "weights"):
                 continue  # white-box access is what methods use; baselines need not
             fix = [b.name for b in BASELINES.values() if any(op in alt for alt in b.model_any)]
