@@ -46,7 +46,7 @@ from fairfight.spec.suggest import suggest
 
 MAX_ROWS = 100_000
 NON_LEXICAL_SHARE = 0.3  # bios written with no lexical gender cue
-TITLE_SHARE = 0.4  # bios that state the job title (always as their first sentence)
+TITLE_SHARE = 0.4  # bios with a job-title sentence (first, after any greeting)
 PROFESSION_NAMES = tuple(V.PROFESSIONS)
 
 
@@ -91,7 +91,7 @@ def _int_option(name, key, value, lo=None, hi=None) -> int:
     return value
 
 
-def _resolve(name: str, options) -> tuple[str, dict]:
+def resolve_options(name: str, options) -> tuple[str, dict]:
     if isinstance(name, str) and name.startswith("builtin:"):
         name = name[len("builtin:"):]
     if name not in BUILTINS:
@@ -411,5 +411,5 @@ def generate(name: str, options: dict | None = None) -> dict[str, list[dict]]:
     An unknown name ("builtin:" prefix allowed), an unknown option or a bad option value
     raises FairfightError with a 'did you mean' where one is close.
     """
-    name, opts = _resolve(name, options)
+    name, opts = resolve_options(name, options)
     return _GENERATORS[name](opts)

@@ -64,7 +64,7 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
         report.diagnostics = doc.errors + version
         return report
     structural = check_schema(doc)
-    semantic = Checker(doc, base_dir).run()
+    semantic = Checker(doc, base_dir).run(structure_ok=not structural)
     report.diagnostics = sorted(doc.errors + structural + semantic, key=lambda d: d.sort_key)
     if report.ok:
         digest = hashlib.sha256(doc.source.text.encode() + json.dumps(list(overrides)).encode()).hexdigest()
