@@ -35,6 +35,7 @@ def _apply(doc: Document, text: str) -> None:
     col = 1
     path = []
     node = doc.data
+    created = None  # the first key this override adds to the spec, and where it is written
     for i, part in enumerate(parts):
         if not _PART.fullmatch(part):
             _fail(source, col, f"'{part}' is not a key", col + max(1, len(part)))
@@ -51,6 +52,8 @@ def _apply(doc: Document, text: str) -> None:
             nxt = node[key] if (isinstance(node, dict) and key in node) or (isinstance(node, list) and key < len(node)) else None
             if nxt is None:
                 nxt = {}
+                if created is None:
+                    created = (tuple(path), Position(1, col, 1, col + len(part)))
                 if isinstance(node, list):
                     node.append(nxt)
                 else:
@@ -76,3 +79,6 @@ def _apply(doc: Document, text: str) -> None:
         mine.update({prefix + p: v for p, v in getattr(padded, table).items()})
     doc.key_spans[prefix] = Position(1, offset - len(parts[-1]), 1, offset)
     doc.origins[prefix] = source
+    if created:
+        doc.spans[created[0]] = doc.key_spans[created[0]] = created[1]
+        doc.origins[created[0]] = source
