@@ -40,7 +40,7 @@ def _builtin(entry, role) -> Contender:
                      settings.get("split"))
 
 
-def build_ir(data: dict, *, path: Path | None, base_dir: Path, spec_hash: str) -> Spec:
+def build_ir(data: dict, *, path: Path | None, base_dir: Path, spec_hash: str, where=None) -> Spec:
     task = data["task"]
     tier = task.get("tier", default("task", "tier"))
     model = data["model"]
@@ -80,6 +80,7 @@ def build_ir(data: dict, *, path: Path | None, base_dir: Path, spec_hash: str) -
         execution=Execution(execution.get("executor", default("execution", "executor")),
                             execution.get("workers", default("execution", "workers")),
                             freeze(execution.get("slurm", {})), freeze(execution.get("ray", {}))),
+        where=where,
     )
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from ..errors import SpecError
 from .build import build_ir
-from .ir import Spec
+from .ir import FrozenMap, Spec, SpecLocations
 from .loader import Document, parse, read_source
 from .overrides import apply_overrides
 from .schema import check_schema
 from .semantics import Checker
-from .source import Source
+from .source import Source, format_path
 from .vocabulary import SPEC_VERSIONS
 
 
@@ -52,6 +52,16 @@ def _version_check(doc: Document) -> list:
     return []
 
 
+def _locations(doc: Document) -> SpecLocations:
+    spans = {}
+    for table in (doc.key_spans, doc.spans):  # values win over keys
+        for p, pos in table.items():
+            spans[format_path(p)] = (doc.source_of(p).name, pos)
+    texts = {doc.source.name: doc.source.text}
+    texts.update({s.name: s.text for s in doc.origins.values()})
+    return SpecLocations(FrozenMap(spans), FrozenMap(texts))
+
+
 def check_document(doc: Document, *, path: Path | None, base_dir: Path, overrides=()) -> Report:
     report = Report(doc.source.name)
     try:
@@ -68,7 +78,7 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
     report.diagnostics = sorted(doc.errors + structural + semantic, key=lambda d: d.sort_key)
     if report.ok:
         digest = hashlib.sha256(doc.source.text.encode() + json.dumps(list(overrides)).encode()).hexdigest()
-        report.spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=digest)
+        report.spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=digest, where=_locations(doc))
     return report
 
 

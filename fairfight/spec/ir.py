@@ -208,12 +208,43 @@ class Spec:
     controls: tuple  # control names, applied to every method
     claims: tuple  # Claim
     execution: Execution
+    where: "SpecLocations" = field(default=None, compare=False)  # positions, for errors found later
 
     def contenders(self) -> tuple:
         return tuple(self.methods.values()) + self.baselines + self.skylines
 
     def to_dict(self) -> dict:
-        return to_jsonable(self)
+        data = to_jsonable(self)
+        data.pop("where", None)  # positions say where, not what: they never change a result
+        return data
+
+    def error(self, path: str, message: str):
+        """A SpecError pointing at the part of the spec that asked for what failed."""
+        from ..errors import Diagnostic, Position, SpecError
+
+        if self.where is None:
+            return SpecError([Diagnostic(str(self.path or "<spec>"), Position(1, 1), path, message)])
+        return SpecError([self.where.diagnostic(path, message)])
+
+
+@dataclass(frozen=True, eq=False)
+class SpecLocations:
+    """Dotted path -> (source name, Position), with the texts to quote; excluded from equality."""
+
+    spans: FrozenMap
+    texts: FrozenMap  # source name -> text
+
+    def diagnostic(self, path: str, message: str):
+        from ..errors import Diagnostic, Position
+        from .source import Source
+
+        probe = path
+        while probe and probe not in self.spans:
+            probe = probe.rsplit(".", 1)[0] if "." in probe else ""
+            probe = probe.split("[")[0] if probe.endswith("]") else probe
+        name, pos = self.spans.get(probe, (next(iter(self.texts), "<spec>"), Position(1, 1)))
+        source = Source(name, self.texts.get(name, ""))
+        return Diagnostic(name, pos, path, message, "error", source.snippet(pos))
 
 
 def to_jsonable(value):
