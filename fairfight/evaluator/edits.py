@@ -258,8 +258,8 @@ def apply_edits(hidden: torch.Tensor, edits_for_layer) -> torch.Tensor:
 
 
 # -- finding the layers of a model --------------------------------------------------------
-_BLOCK_PATHS = ("encoder.layer", "h", "layers", "transformer.h", "gpt_neox.layers", "model.layers",
-                "decoder.layers", "encoder.layers", "transformer.layers", "block", "blocks")
+_BLOCK_PATHS = ("encoder.layer", "h", "layers", "transformer.h", "transformer.layer", "gpt_neox.layers",
+                "model.layers", "decoder.layers", "encoder.layers", "transformer.layers", "block", "blocks")
 
 
 def _get_path(obj, path: str):

@@ -54,6 +54,7 @@ class Ledger:
         self._clock = clock
         self._start = clock()
         self.entries: list[Entry] = []
+        self.reads: dict[str, dict] = {}  # "split.column" -> {"calls", "rows"}
 
     # -- recording -------------------------------------------------------------------
     def charge(self, op, split, examples, layers=(), edits=(), steps=0) -> None:
@@ -69,6 +70,12 @@ class Ledger:
 
     def refuse(self, op, reason, split="inputs") -> None:
         self.entries.append(Entry(op, str(split), 0, refused=str(reason)))
+
+    def read(self, split, column, rows) -> None:
+        """Record a data read (ctx.data[split][column]); rows read are not model examples."""
+        r = self.reads.setdefault(f"{split}.{column}", {"calls": 0, "rows": 0})
+        r["calls"] += 1
+        r["rows"] += int(rows)
 
     def check_time(self, op: str = "wall_time") -> None:
         """Raise BudgetExceeded once the wall-time budget is spent (handles call it between batches)."""
@@ -96,7 +103,8 @@ class Ledger:
                 o["examples"] += e.examples
         refused = [{"op": e.op, "split": e.split, "reason": e.refused}
                    for e in self.entries if e.refused is not None]
-        return {"examples": examples, "steps": steps, "ops": ops, "refused": refused}
+        return {"examples": examples, "steps": steps, "ops": ops, "refused": refused,
+                "reads": {k: dict(v) for k, v in self.reads.items()}}
 
     def to_dict(self) -> dict:
         return {

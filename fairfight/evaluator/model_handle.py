@@ -108,6 +108,7 @@ class ModelHandle:
         return self._stack(out, texts)
 
     def activations(self, texts, *, layers, pool="mean", split=None) -> dict:
+        self._gate("activations", split or "inputs")  # a refusal comes before any argument error
         if pool not in POOLS:
             raise FairfightError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
         layers = [layers] if isinstance(layers, int) else list(layers)
@@ -130,6 +131,7 @@ class ModelHandle:
         return self._derive(edits=self.__edits + new)
 
     def gradients(self, texts, objective, *, wrt="hidden", layer=None, pool="mean", split=None):
+        self._gate("gradients", split or "inputs")
         if wrt not in ("hidden", "inputs"):
             raise FairfightError(f"wrt must be 'hidden' or 'inputs', got {wrt!r}")
         if pool not in ("mean", "none"):
@@ -149,8 +151,8 @@ class ModelHandle:
                 raise FairfightError("the gradients objective must return a tensor")
             value = value.sum() if value.ndim else value  # per-example values: their sum
             wrt_tensor = cap["inputs"] if wrt == "inputs" else cap[target]
-            (g,) = torch.autograd.grad(value, wrt_tensor, allow_unused=True)
-            g = torch.zeros_like(wrt_tensor) if g is None else g
+            g = torch.autograd.grad(value, wrt_tensor, allow_unused=True)[0] if value.requires_grad else None
+            g = torch.zeros_like(wrt_tensor) if g is None else g  # the objective ignores it: zero
             return _pool(g, enc["attention_mask"], pool)
 
         out = self._map("gradients", texts, step, all_layers, mode="grad")
@@ -174,6 +176,8 @@ class ModelHandle:
         y = torch.tensor([classes.index(v) for v in labels], device=self.__device)
         bs = min(self.__batch_size, len(texts))
         total = int(steps) if steps is not None else int(epochs) * math.ceil(len(texts) / bs)
+        if total < 1:
+            raise FairfightError(f"finetune needs at least one step (steps={steps}, epochs={epochs})")
         gen = torch.Generator().manual_seed(int(seed))
         schedule, order = [], []
         while len(schedule) < total:  # shuffled epochs, cut at `total` steps
@@ -185,7 +189,8 @@ class ModelHandle:
                              edits=[e.to_dict() for e in self.__edits], steps=total)
         tuned = copy.deepcopy(self.__model)
         n = self.num_layers
-        with torch.random.fork_rng(devices=[]):
+        # seeded inside a forked RNG: reproducible, and the caller's RNG state is left alone
+        with torch.random.fork_rng(devices=[] if str(self.__device) == "cpu" else None):
             torch.manual_seed(int(seed))
             linear = nn.Linear(self.hidden_size, len(classes)).to(self.__device, next(tuned.parameters()).dtype)
             opt = torch.optim.AdamW(list(tuned.parameters()) + list(linear.parameters()), lr=lr)
@@ -201,7 +206,7 @@ class ModelHandle:
                 loss.backward()
                 opt.step()
         tuned.eval()
-        linear.eval().requires_grad_(False)
+        linear = linear.eval().requires_grad_(False).to("cpu", torch.float32)  # embed() returns CPU float32
         identity = {**self.__loaded.identity, "finetuned": {"steps": total, "lr": lr, "seed": seed}}
         loaded = dataclasses.replace(self.__loaded, model=tuned, identity=identity)
         return ModelHandle(loaded, self.__grant, self.__ledger, rule_source=self.__rule_source,
@@ -249,11 +254,11 @@ class ModelHandle:
                     ids[row, : len(seqs[i])] = torch.tensor(seqs[i])
                     mask[row, : len(seqs[i])] = 1
                 logits = self.__model(input_ids=ids.to(self.__device), attention_mask=mask.to(self.__device),
-                                      use_cache=False).logits.float().log_softmax(-1).cpu()
+                                      use_cache=False).logits
                 for row, i in enumerate(batch):
                     s, e = max(starts[i], 1), len(seqs[i])  # token t is scored by position t - 1
-                    tgt = ids[row, s:e]
-                    result[i] = logits[row, s - 1:e - 1].gather(-1, tgt.unsqueeze(-1)).sum()
+                    lp = logits[row, s - 1:e - 1].float().log_softmax(-1).cpu()  # only the scored positions
+                    result[i] = lp.gather(-1, ids[row, s:e].unsqueeze(-1)).sum()
         return result
 
     # -- machinery ----------------------------------------------------------------------------

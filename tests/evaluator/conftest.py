@@ -111,7 +111,7 @@ def make_handle():
 
 @pytest.fixture
 def forward_counter():
-    """Count forward passes of a model (to prove that a refused call computed nothing)."""
+    """Count forward passes of a model's base (to prove that a refused call computed nothing)."""
     handles, counts = [], []
 
     def attach(loaded):
@@ -120,7 +120,7 @@ def forward_counter():
         def hook(module, args, output):
             counts[0] += 1
 
-        handles.append(loaded.model.register_forward_hook(hook))
+        handles.append(loaded.model.base_model.register_forward_hook(hook))
         return counts
 
     yield attach

@@ -60,3 +60,14 @@ def test_wall_time_budget():
     with pytest.raises(BudgetExceeded, match="wall_time"):
         ledger.charge("embed", "train", 1)
     assert [e.op for e in ledger.entries if e.refused] == ["embed", "embed"]
+
+
+def test_data_reads_are_recorded_but_are_not_model_examples():
+    ledger = Ledger(Budget(examples=1))
+    ledger.read("train", "text", 50)
+    ledger.read("train", "text", 50)
+    ledger.read("train", "label", 50)
+    t = ledger.totals()
+    assert t["reads"] == {"train.text": {"calls": 2, "rows": 100}, "train.label": {"calls": 1, "rows": 50}}
+    assert t["examples"] == 0
+    json.loads(json.dumps(ledger.to_dict()))

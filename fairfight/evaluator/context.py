@@ -1,0 +1,166 @@
+"""The context a contender receives: granted handles and nothing else.
+
+`ctx.model` exposes the granted model operations, `ctx.data[split]` the granted columns of the
+granted splits, `ctx.knowledge[name]` the granted priors. The evaluation split is never here.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+
+from ..errors import AffordanceError, FairfightError
+from ..spec.ir import Contender, FrozenMap, Spec, Uses
+from .ledger import Budget, Ledger
+
+
+class SplitHandle:
+    """One granted split: only its granted columns, each read recorded in the ledger."""
+
+    def __init__(self, name: str, columns: dict, granted: frozenset, ledger: Ledger, rule: str):
+        self.__name, self.__ledger, self.__rule = name, ledger, rule
+        self.__granted = frozenset(granted)
+        # Ungranted columns are not even copied in: there is nothing to reach for.
+        self.__columns = {c: tuple(v) for c, v in columns.items() if c in self.__granted}
+        self.__len = len(next(iter(columns.values()))) if columns else 0
+
+    name = property(lambda self: self.__name)
+    columns = property(lambda self: tuple(sorted(self.__granted)))
+
+    def __len__(self):
+        return self.__len
+
+    def __repr__(self):
+        return f"SplitHandle({self.__name!r}, rows={self.__len}, columns={list(self.columns)})"
+
+    def __getitem__(self, column: str) -> list:
+        if column not in self.__granted:
+            reason = (f"column '{column}' of split '{self.__name}' is not granted: {self.__rule} allows "
+                      f"{', '.join(sorted(self.__granted))}")
+            self.__ledger.refuse(f"read:{column}", reason, split=self.__name)
+            raise AffordanceError(reason)
+        if column not in self.__columns:
+            raise FairfightError(f"split '{self.__name}' has no column '{column}'")
+        self.__ledger.read(self.__name, column, self.__len)
+        return list(self.__columns[column])
+
+    @property
+    def texts(self) -> list:
+        return self["text"]
+
+
+class DataView:
+    """ctx.data: granted splits by name."""
+
+    def __init__(self, splits: dict, ledger: Ledger, rule: str):
+        self.__splits, self.__ledger, self.__rule = splits, ledger, rule
+
+    def __getitem__(self, name: str) -> SplitHandle:
+        if name not in self.__splits:
+            reason = f"split '{name}' is not granted: {self.__rule} grants {', '.join(sorted(self.__splits)) or 'no split'}"
+            self.__ledger.refuse("read", reason, split=name)
+            raise AffordanceError(reason)
+        return self.__splits[name]
+
+    def __contains__(self, name):
+        return name in self.__splits
+
+    def __iter__(self):
+        return iter(sorted(self.__splits))
+
+    def keys(self):
+        return sorted(self.__splits)
+
+
+class KnowledgeView:
+    """ctx.knowledge: granted priors by name (artifacts are read and their sha256 recorded)."""
+
+    def __init__(self, items: dict, ledger: Ledger, rule: str):
+        self.__items, self.__ledger, self.__rule = items, ledger, rule
+
+    def __getitem__(self, name: str):
+        if name not in self.__items:
+            reason = f"knowledge '{name}' is not granted: {self.__rule} grants {', '.join(sorted(self.__items)) or 'none'}"
+            self.__ledger.refuse("knowledge", reason, split=name)
+            raise AffordanceError(reason)
+        item = self.__items[name]
+        if item.artifact is None:
+            self.__ledger.read("knowledge", name, 1)
+            return item.value
+        data = Path(item.artifact).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if item.sha256 and digest != item.sha256:
+            raise FairfightError(f"artifact '{item.artifact}' has sha256 {digest}, but the spec expects {item.sha256}")
+        self.__ledger.read("knowledge", f"{name} sha256={digest}", 1)
+        return data.decode("utf-8", errors="replace")
+
+    def __contains__(self, name):
+        return name in self.__items
+
+    def keys(self):
+        return sorted(self.__items)
+
+
+class Context:
+    """What a method function receives."""
+
+    def __init__(self, *, model, data, knowledge, params, seed, ledger, predictors_factory, name=""):
+        self.model = model
+        self.data = data
+        self.knowledge = knowledge
+        self.params = dict(params)
+        self.seed = seed
+        self.ledger = ledger
+        self.name = name
+        self.logs: list[str] = []
+        self.predictors = predictors_factory(self)
+
+    def log(self, *parts) -> None:
+        self.logs.append(" ".join(str(p) for p in parts))
+
+
+def grant_of(spec: Spec, contender: Contender) -> tuple[Uses, str]:
+    """What a contender is granted (least privilege) and the rule that says so."""
+    if contender.uses is None:
+        return spec.rules.grant, "rules"
+    beyond = contender.uses.missing_from(spec.rules.grant)
+    if beyond:
+        raise AffordanceError(f"{contender.role} '{contender.name}' asks for more than the rules grant: "
+                              + ", ".join(beyond))
+    where = f"methods.{contender.name}.uses" if contender.role == "method" else f"{contender.name} uses"
+    return contender.uses, where
+
+
+def seed_everything(seed: int) -> None:
+    """The same seed gives the same result on the same machine."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, splits, params=None,
+                  ledger: Ledger | None = None) -> Context:
+    """A context with exactly the contender's grant. `splits` loads split tables by name."""
+    from .model_handle import ModelHandle
+    from .predictors import Predictors
+
+    grant, rule = grant_of(spec, contender)
+    budget = spec.rules.budget
+    ledger = ledger or Ledger(Budget(examples=budget.examples, steps=budget.steps, wall_time=budget.wall_time))
+    data = {}
+    for name, columns in grant.data.items():
+        table = splits.split(name)
+        data[name] = SplitHandle(name, {c: table.columns[c] for c in columns if c in table.columns},
+                                 frozenset(columns), ledger, f"{rule}.data")
+    knowledge = {k: spec.rules.knowledge[k] for k in grant.knowledge}
+    model = ModelHandle(loaded_model, frozenset(grant.model), ledger, rule_source=f"{rule}.model")
+    seed_everything(seed)
+    merged = dict(contender.params)
+    merged.update(params or {})
+    return Context(model=model, data=DataView(data, ledger, f"{rule}.data"),
+                   knowledge=KnowledgeView(knowledge, ledger, f"{rule}.knowledge"),
+                   params=FrozenMap(merged), seed=seed, ledger=ledger, predictors_factory=Predictors,
+                   name=contender.name)

@@ -1,0 +1,162 @@
+"""Predictors: what a contender returns, and what the evaluator applies to evaluation inputs.
+
+The protocol is one method, `predict(texts, model) -> Predictions`, where `model` is the run's
+own granted handle: a predictor can do at evaluation time only what its contender could do.
+`ctx.predictors` builds the standard ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import FairfightError
+
+
+@dataclass(frozen=True)
+class Predictions:
+    labels: tuple  # one predicted label per input
+    scores: tuple | None = None  # per input, a probability per class (in `classes` order)
+    classes: tuple = ()
+
+    def to_rows(self) -> list[dict]:
+        rows = []
+        for i, label in enumerate(self.labels):
+            row = {"prediction": label}
+            if self.scores is not None:
+                row["scores"] = dict(zip(self.classes, self.scores[i]))
+            rows.append(row)
+        return rows
+
+
+def _classes(labels) -> tuple:
+    classes = tuple(sorted(set(labels), key=str))
+    if len(classes) < 2:
+        raise FairfightError(f"a classifier needs at least two classes in its training labels, got {list(classes)}")
+    return classes
+
+
+def fit_linear(features, labels, *, seed: int, l2: float = 1e-3, iterations: int = 100):
+    """Multinomial logistic regression on standardised features (full-batch L-BFGS: deterministic)."""
+    import torch
+
+    classes = _classes(labels)
+    index = {c: i for i, c in enumerate(classes)}
+    x = torch.as_tensor(features, dtype=torch.float32)
+    y = torch.tensor([index[v] for v in labels])
+    mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
+    x = (x - mean) / std
+    gen = torch.Generator().manual_seed(seed)
+    linear = torch.nn.Linear(x.shape[1], len(classes))
+    with torch.no_grad():
+        linear.weight.copy_(torch.randn(linear.weight.shape, generator=gen) * 0.01)
+        linear.bias.zero_()
+    opt = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(linear(x), y) + l2 * linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return LinearHead(classes, mean.detach(), std.detach(), linear.weight.detach().clone(), linear.bias.detach().clone())
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    classes: tuple
+    mean: object
+    std: object
+    weight: object
+    bias: object
+
+    def predict(self, features) -> Predictions:
+        import torch
+
+        x = (torch.as_tensor(features, dtype=torch.float32) - self.mean) / self.std
+        probs = torch.softmax(x @ self.weight.T + self.bias, dim=-1)
+        labels = tuple(self.classes[i] for i in probs.argmax(-1).tolist())
+        return Predictions(labels, tuple(tuple(round(p, 6) for p in row) for row in probs.tolist()), self.classes)
+
+
+@dataclass(frozen=True)
+class ProbePredictor:
+    """A linear head on the pooled output (`layer=None`, via `embed`) or on a layer's activations,
+    read through the same edits the contender trained with."""
+
+    head: LinearHead
+    layer: int | None
+    edits: tuple = ()
+
+    def predict(self, texts, model) -> Predictions:
+        if self.edits:
+            model = model.intervene(list(self.edits))
+        return self.head.predict(features(model, texts, self.layer, split="evaluation"))
+
+
+@dataclass(frozen=True)
+class ConstantPredictor:
+    label: object
+
+    def predict(self, texts, model) -> Predictions:
+        return Predictions(tuple(self.label for _ in texts))
+
+
+@dataclass(frozen=True)
+class FunctionPredictor:
+    """Wraps `fn(texts, model) -> labels` for predictors that need nothing standard."""
+
+    fn: object
+
+    def predict(self, texts, model) -> Predictions:
+        return Predictions(tuple(self.fn(list(texts), model)))
+
+
+def features(model, texts, layer, split=None):
+    if layer is None:
+        return model.embed(texts, split=split)
+    return model.activations(texts, layers=[layer], pool="mean", split=split)[layer]
+
+
+class Predictors:
+    """ctx.predictors: standard predictor builders bound to a context."""
+
+    def __init__(self, ctx):
+        self._ctx = ctx
+
+    def probe(self, model, texts, labels, *, layer=None, seed=None, l2=1e-3, split=None) -> ProbePredictor:
+        """Train a linear probe on `model`'s features (its edits included) and return it."""
+        labels = list(labels)
+        if len(labels) != len(texts):
+            raise FairfightError(f"probe: {len(texts)} texts but {len(labels)} labels")
+        x = features(model, texts, layer, split=split)
+        head = fit_linear(x, labels, seed=self._ctx.seed if seed is None else seed, l2=l2)
+        return ProbePredictor(head, layer, tuple(model.edits))
+
+    def constant(self, label) -> ConstantPredictor:
+        return ConstantPredictor(label)
+
+    def function(self, fn) -> FunctionPredictor:
+        return FunctionPredictor(fn)
+
+    def prompt(self, template: str, verbalisations: dict) -> "PromptPredictor":
+        """Causal LMs: score each label's verbalisation after `template` (with `{text}`) by log-probability."""
+        if "{text}" not in template:
+            raise FairfightError("a prompt template needs the placeholder {text}")
+        return PromptPredictor(template, tuple(verbalisations.items()))
+
+
+@dataclass(frozen=True)
+class PromptPredictor:
+    template: str
+    verbalisations: tuple  # (label, continuation) pairs
+
+    def predict(self, texts, model) -> Predictions:
+        import torch
+
+        prompts = [self.template.replace("{text}", t) for t in texts]
+        scores = torch.stack([model.logprobs(prompts, [cont] * len(prompts), split="evaluation")
+                              for _, cont in self.verbalisations], dim=1)
+        probs = torch.softmax(scores, dim=1)
+        classes = tuple(label for label, _ in self.verbalisations)
+        labels = tuple(classes[i] for i in probs.argmax(1).tolist())
+        return Predictions(labels, tuple(tuple(round(p, 6) for p in row) for row in probs.tolist()), classes)
