@@ -55,14 +55,22 @@ class Ledger:
         self._start = clock()
         self.entries: list[Entry] = []
         self.reads: dict[str, dict] = {}  # "split.column" -> {"calls", "rows"}
+        self.evaluating = False  # set once the contender has returned its predictor
+
+    def begin_evaluation(self) -> None:
+        """From now on operations apply the predictor to evaluation inputs: recorded under the
+        split 'evaluation', and not charged to the budgets (every contender needs them equally)."""
+        self.evaluating = True
 
     # -- recording -------------------------------------------------------------------
     def charge(self, op, split, examples, layers=(), edits=(), steps=0) -> None:
         """Record one operation, or refuse it (and raise) when it would exceed the budget."""
         examples, steps = int(examples), int(steps)
+        # Only the evaluator's phase may record under 'evaluation' (which the budgets skip).
+        split = "evaluation" if self.evaluating else ("inputs" if split == "evaluation" else split)
         entry = Entry(op, str(split), examples, tuple(int(x) for x in layers),
                       tuple(dict(e) for e in edits), steps)
-        reason = self._time_reason() or self._over_budget(examples, steps)
+        reason = None if self.evaluating else self._time_reason() or self._over_budget(examples, steps)
         if reason:
             self.entries.append(_refused(entry, reason))
             raise BudgetExceeded(f"operation '{op}' on split '{split}' refused: {reason}")
@@ -90,7 +98,7 @@ class Ledger:
         return self._clock() - self._start
 
     def used(self) -> tuple[int, int]:
-        done = [e for e in self.entries if e.refused is None]
+        done = [e for e in self.entries if e.refused is None and e.split != "evaluation"]
         return sum(e.examples for e in done), sum(e.steps for e in done)
 
     def totals(self) -> dict:

@@ -41,6 +41,22 @@ class Report:
         return {"file": self.file, "valid": self.ok, "diagnostics": [d.to_dict() for d in self.diagnostics]}
 
 
+def _builtin_checks(spec) -> list:
+    """Built-in contenders that cannot run under the rules, judged by their own declarations."""
+    from ..baselines import CannotRun, uses_for
+
+    out = []
+    for field, entries in (("baselines", spec.baselines), ("skylines", spec.skylines)):
+        for i, contender in enumerate(entries):
+            try:
+                uses_for(spec, contender)
+            except CannotRun as exc:
+                noun = "required baseline" if field == "baselines" else "skyline"
+                out.append(spec.where.diagnostic(f"{field}[{i}]", f"{noun} '{contender.name}' cannot run under "
+                                                                   f"these rules: {exc}"))
+    return out
+
+
 def _version_check(doc: Document) -> list:
     version = doc.data.get("fairfight")
     if "fairfight" not in doc.data:
@@ -78,7 +94,9 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
     report.diagnostics = sorted(doc.errors + structural + semantic, key=lambda d: d.sort_key)
     if report.ok:
         digest = hashlib.sha256(doc.source.text.encode() + json.dumps(list(overrides)).encode()).hexdigest()
-        report.spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=digest, where=_locations(doc))
+        spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=digest, where=_locations(doc))
+        report.diagnostics = sorted(report.diagnostics + _builtin_checks(spec), key=lambda d: d.sort_key)
+        report.spec = spec if report.ok else None
     return report
 
 

@@ -234,7 +234,7 @@ class SpecLocations:
     spans: FrozenMap
     texts: FrozenMap  # source name -> text
 
-    def diagnostic(self, path: str, message: str):
+    def diagnostic(self, path: str, message: str, severity: str = "error"):
         from ..errors import Diagnostic, Position
         from .source import Source
 
@@ -244,7 +244,7 @@ class SpecLocations:
             probe = probe.split("[")[0] if probe.endswith("]") else probe
         name, pos = self.spans.get(probe, (next(iter(self.texts), "<spec>"), Position(1, 1)))
         source = Source(name, self.texts.get(name, ""))
-        return Diagnostic(name, pos, path, message, "error", source.snippet(pos))
+        return Diagnostic(name, pos, path, message, severity, source.snippet(pos))
 
 
 def to_jsonable(value):

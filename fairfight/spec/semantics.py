@@ -426,8 +426,9 @@ class Checker:
     @staticmethod
     def cannot_run(item, ops, labeled, attributes, knowledge, target, rule_data) -> str:
         if not any(set(alt) <= ops for alt in item.model_any):
-            need = " or ".join("+".join(alt) for alt in item.model_any)
-            return f"it needs model operation {need}, which rules.model does not grant"
+            need = " or ".join(" and ".join(alt) for alt in item.model_any)
+            noun = "operations" if any(len(alt) > 1 for alt in item.model_any) else "operation"
+            return f"it needs model {noun} {need}, which rules.model does not grant"
         if item.labeled and not labeled:
             what = f"the target column '{target}'" if target else "examples"
             return f"it needs a granted split with {what} (rules.data)"

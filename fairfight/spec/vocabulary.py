@@ -51,7 +51,7 @@ _POOLED = (("embed",), ("activations",))
 
 BASELINES = {b.name: b for b in (
     Catalogued("finetune_head", "train a classification head on the frozen model's embedding or a layer's pooled activations (plain ERM)", _POOLED),
-    Catalogued("finetune_full", "fine-tune the model with a classification head", (("finetune",),)),
+    Catalogued("finetune_full", "fine-tune the model with a classification head", (("finetune", "embed"),)),
     Catalogued("zero_shot", "no training labels: score label verbalisations (causal LMs) or compare embeddings with label descriptions (encoders)",
                (("logprobs",), ("embed",)), labeled=False),
     Catalogued("few_shot", "in-context examples from the granted labeled split (causal LMs) or nearest neighbours over embeddings (encoders)",

@@ -1,0 +1,75 @@
+"""Run-time tripwire: an audit hook that records and refuses what a contender must not do.
+
+Installed in the worker after the model is loaded and before contender code runs. It refuses
+opening data sources, model files and hub caches, network connections, new processes and
+`gc` object walks. A refused operation raises `AffordanceError` inside the contender and is
+recorded, so the run ends `refused` even if the contender catches the exception.
+
+This is a tripwire for honest mistakes, not a sandbox: native code and child processes can
+bypass audit hooks (see the README's threat model).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import AffordanceError
+
+_PROCESS_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+                   "os.forkpty", "pty.spawn"}
+_NETWORK_EVENTS = {"socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto", "urllib.Request"}
+_GC_EVENTS = {"gc.get_objects", "gc.get_referrers", "gc.get_referents"}
+_OPEN_EVENTS = {"open", "os.listdir", "os.scandir", "shutil.copyfile", "os.rename"}
+
+
+class Guard:
+    def __init__(self, denied_paths=()):
+        self.denied = tuple(sorted({os.path.realpath(str(p)) for p in denied_paths if p}))
+        self.refusals: list[dict] = []
+        self.active = False
+        self._inside = False
+
+    def install(self) -> "Guard":
+        sys.addaudithook(self._hook)
+        self.active = True
+        return self
+
+    def _denied_path(self, path) -> bool:
+        if isinstance(path, int):
+            return False
+        try:
+            real = os.path.realpath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return False
+        return any(real == d or real.startswith(d + os.sep) for d in self.denied)
+
+    def _hook(self, event: str, args) -> None:
+        if not self.active or self._inside:
+            return
+        reason = None
+        if event in _OPEN_EVENTS and args and self._denied_path(args[0]):
+            reason = f"opening '{os.fsdecode(args[0])}' (a data source, model file or hub cache) is refused"
+        elif event in _NETWORK_EVENTS:
+            reason = f"network access ({event}) is refused"
+        elif event in _PROCESS_EVENTS:
+            reason = f"starting a process ({event}) is refused"
+        elif event in _GC_EVENTS:
+            reason = f"walking objects with {event}() is refused (it reaches the raw model)"
+        if reason is None:
+            return
+        self._inside = True  # recording must not re-enter the hook
+        try:
+            self.refusals.append({"op": event, "reason": reason})
+        finally:
+            self._inside = False
+        raise AffordanceError(reason)
+
+
+def hub_caches() -> list[str]:
+    """The Hugging Face caches, where a reloaded model or dataset would come from."""
+    home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
+    out = [home]
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE", "TRANSFORMERS_CACHE"):
+        if os.environ.get(var):
+            out.append(os.environ[var])
+    return out

@@ -1,0 +1,105 @@
+"""Run keys: a hash of everything that can change a run's result, and nothing else.
+
+KEY_VERSION and KEY_FIELDS are the explicit, versioned list of what goes into a key. Change
+either and every cached run is recomputed; that is the point.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+from importlib import metadata
+from pathlib import Path
+
+from ..spec.ir import Contender, Spec, to_jsonable
+
+KEY_VERSION = 1
+KEY_FIELDS = ("key_version", "task", "evaluate", "rules", "splits", "data", "model", "contender", "code",
+              "control", "seed", "params", "grant", "packages")
+PACKAGES = ("fairfight", "torch", "transformers", "datasets", "tokenizers", "numpy")
+
+
+def digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def file_hash(path: str, mtime: float, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _hash_file(path) -> str:
+    p = Path(path)
+    st = p.stat()
+    return file_hash(str(p.resolve()), st.st_mtime, st.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def code_identity(contender: Contender) -> str:
+    """Method code: the source file's hash. Built-ins: their module's source hash."""
+    if contender.run:
+        target = contender.run.rsplit(":", 1)[0]
+        if target.endswith(".py"):
+            return "file:" + _hash_file(target)
+        spec = importlib.util.find_spec(target.split(".")[0])
+        origin = None
+        try:
+            full = importlib.util.find_spec(target)
+            origin = full.origin if full else None
+        except (ImportError, ValueError):
+            origin = spec.origin if spec else None
+        return f"module:{target}:" + (_hash_file(origin) if origin and Path(origin).is_file() else "unknown")
+    from ..baselines import source_of
+
+    return f"builtin:{contender.name}:" + hashlib.sha256(source_of(contender.name).encode()).hexdigest()
+
+
+def data_identity(spec: Spec) -> dict:
+    """What the data is: file hashes for files, name + options for builtins, id + revision for hubs."""
+    out = {}
+    for name, ds in spec.datasets.items():
+        kind, target = ds.source.split(":", 1)
+        if kind in ("jsonl", "csv", "parquet") and Path(target).is_file():
+            out[name] = f"{kind}:sha256={_hash_file(target)}"
+        else:
+            out[name] = {"source": ds.source, "config": ds.config, "revision": ds.revision,
+                         "options": to_jsonable(ds.options)}
+        out[name] = {"what": out[name], "text": ds.text, "labels": to_jsonable(ds.labels),
+                     "split_column": ds.split_column}
+    return out
+
+
+def model_identity(spec: Spec) -> dict:
+    kind, target = spec.model.source.split(":", 1)
+    ident = {"source": spec.model.source, "revision": spec.model.revision, "kind": spec.model.kind,
+             "dtype": spec.model.dtype}
+    if kind in ("path", "package"):
+        from .models import fingerprint, package_model_dir
+
+        folder = Path(target) if kind == "path" else package_model_dir(target)
+        ident["fingerprint"] = fingerprint(folder) if folder.is_dir() else None
+        ident.pop("source") if kind == "path" else None  # the same files elsewhere are the same model
+    return ident
+
+
+def run_key(parts: dict) -> str:
+    missing = [f for f in KEY_FIELDS if f not in parts]
+    extra = [f for f in parts if f not in KEY_FIELDS]
+    if missing or extra:
+        raise ValueError(f"run key fields: missing {missing}, unexpected {extra}")
+    return digest(parts)[:24]
