@@ -39,6 +39,45 @@ def validate(specs, overrides, fmt, strict):
     sys.exit(run_validate(ValidateOptions(list(specs), list(overrides), fmt, strict)))
 
 
+def _eval_options(fn):
+    fn = click.option("--only", multiple=True, metavar="NAME", help="Only these contenders (repeatable; a method "
+                      "name includes its controls only if you name them too, e.g. random_model(shift)).")(fn)
+    fn = click.option("--seeds", type=click.IntRange(1, 1000), help="Override evaluate.seeds.")(fn)
+    fn = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)(fn)
+    return click.argument("spec", type=click.Path(dir_okay=False))(fn)
+
+
+@cli.command("eval")
+@_eval_options
+@click.option("--out", type=click.Path(file_okay=False), help="Bundle folder (default: runs/<task>-<time>). "
+              "Re-run with the same --out to resume an interrupted eval.")
+@click.option("--executor", type=click.Choice(["inline", "local"]), help="local (default): a fresh process per "
+              "run; inline: this process, for debugging (no run-time isolation).")
+@click.option("--workers", type=click.IntRange(1, 256), help="Runs at once (local executor).")
+@click.option("--cache", type=click.Path(file_okay=False), help="A folder of finished runs shared across evals: "
+              "runs with the same key are reused, not recomputed.")
+@click.option("--no-progress", is_flag=True, help="Print one line per finished run instead of a progress bar.")
+def eval_(spec, overrides, seeds, only, out, executor, workers, cache, no_progress):
+    """Run every contender of SPEC under its rules and write a results bundle.
+
+    Exit codes: 0 every run succeeded; 2 invalid spec or a refused contender; 3 a run failed;
+    130 interrupted (re-run with the same --out to resume).
+    """
+    from .commands.eval import EvalOptions, run_eval
+
+    sys.exit(run_eval(EvalOptions(spec, list(overrides), out, executor, workers, seeds, list(only), cache,
+                                  not no_progress)))
+
+
+@cli.command()
+@_eval_options
+def plan(spec, overrides, seeds, only):
+    """Print the runs SPEC compiles to (contenders x seeds, grants, keys) and the refusals; run nothing."""
+    from .commands.eval import EvalOptions, run_plan
+
+    sys.exit(run_plan(EvalOptions(spec, list(overrides), seeds=seeds, only=list(only))))
+
+
 @cli.command()
 @click.option("--path", "show_path", is_flag=True, help="Print where the schema file is installed instead.")
 def schema(show_path):

@@ -44,6 +44,7 @@ class Diagnostic:
     message: str
     severity: str = "error"  # "error" | "warning"
     snippet: str = field(default="", compare=False)  # source line(s) with a caret
+    code: str = ""  # a stable name for the kind of finding, e.g. "refused-contender"
 
     @property
     def sort_key(self):

@@ -23,15 +23,15 @@ def run_validate(opts: ValidateOptions) -> int:
     if opts.fmt == "json":
         print(json.dumps({"valid": not failed, "files": [r.to_dict() for r in reports]}, indent=2))
     else:
-        _print_text(reports, opts.strict)
+        print_diagnostics(reports, opts.strict)
     return EXIT_INVALID if failed else EXIT_OK
 
 
-def _print_text(reports, strict):
+def print_diagnostics(reports, strict, stream=None):
     from rich.console import Console
     from rich.text import Text
 
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, file=stream)
     for report in reports:
         for d in report.diagnostics:
             colour = "red" if d.severity == "error" or strict else "yellow"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AffordanceError, FairfightError
@@ -101,10 +102,19 @@ class KnowledgeView:
         return sorted(self.__items)
 
 
+@dataclass(frozen=True)
+class TaskInfo:
+    """The task statement every contender may know: what to predict, and its possible labels."""
+
+    target: str | None
+    classes: tuple = ()
+
+
 class Context:
     """What a method function receives."""
 
-    def __init__(self, *, model, data, knowledge, params, seed, ledger, predictors_factory, name=""):
+    def __init__(self, *, model, data, knowledge, params, seed, ledger, predictors_factory, name="", task=None):
+        self.task = task or TaskInfo(None)
         self.model = model
         self.data = data
         self.knowledge = knowledge
@@ -142,12 +152,16 @@ def seed_everything(seed: int) -> None:
 
 
 def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, splits, params=None,
-                  ledger: Ledger | None = None) -> Context:
-    """A context with exactly the contender's grant. `splits` loads split tables by name."""
+                  ledger: Ledger | None = None, grant: Uses | None = None, rule: str | None = None,
+                  classes=()) -> Context:
+    """A context with exactly the contender's grant (computed, or given by the plan for built-ins).
+    `splits` loads split tables by name."""
     from .model_handle import ModelHandle
     from .predictors import Predictors
 
-    grant, rule = grant_of(spec, contender)
+    if grant is None:
+        grant, rule = grant_of(spec, contender)
+    rule = rule or "uses"
     budget = spec.rules.budget
     ledger = ledger or Ledger(Budget(examples=budget.examples, steps=budget.steps, wall_time=budget.wall_time))
     data = {}
@@ -163,4 +177,4 @@ def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, 
     return Context(model=model, data=DataView(data, ledger, f"{rule}.data"),
                    knowledge=KnowledgeView(knowledge, ledger, f"{rule}.knowledge"),
                    params=FrozenMap(merged), seed=seed, ledger=ledger, predictors_factory=Predictors,
-                   name=contender.name)
+                   name=contender.name, task=TaskInfo(spec.evaluate.target, tuple(classes)))

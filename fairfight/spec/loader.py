@@ -5,6 +5,7 @@ dates stay text, `010` is ten, keys are text as written, duplicate keys are erro
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,9 +95,10 @@ class Document:
                 return self.origins[path[:n]]
         return self.source
 
-    def diagnostic(self, path, message, *, key=False, severity="error", pos=None) -> Diagnostic:
+    def diagnostic(self, path, message, *, key=False, severity="error", pos=None, code="") -> Diagnostic:
         pos = pos or self.pos(path, key=key)
-        return self.source_of(path).diagnostic(pos, format_path(tuple(path)), message, severity)
+        d = self.source_of(path).diagnostic(pos, format_path(tuple(path)), message, severity)
+        return dataclasses.replace(d, code=code) if code else d
 
 
 def _position(node) -> Position:

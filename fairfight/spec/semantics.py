@@ -17,6 +17,7 @@ from .loader import Document
 from .suggest import suggest
 from .vocabulary import CONTROLS, BASELINES, FILE_SOURCES, METRICS, MODEL_OPS, SKYLINES, builtin_datasets, split_metric
 
+REFUSED = "refused-contender"  # `eval` runs the rest and lists the contender as refused
 TOLERATE_BROKEN_STRUCTURE = True  # the fuzz tests turn this off to find checks that are not defensive
 _METRIC = re.compile(r"^[a-z_][a-z0-9_]*(\([A-Za-z_][A-Za-z0-9_]*\))?$")
 _SOURCE = re.compile(r"^(hf|jsonl|csv|parquet|builtin|path|package):(.+)$")
@@ -81,8 +82,8 @@ class Checker:
         self.out = []
 
     # ------------------------------------------------------------ reporting
-    def error(self, path, message, key=False):
-        self.out.append(self.doc.diagnostic(path, message, key=key))
+    def error(self, path, message, key=False, code=""):
+        self.out.append(self.doc.diagnostic(path, message, key=key, code=code))
 
     def warn(self, path, message, key=False):
         self.out.append(self.doc.diagnostic(path, message, key=key, severity="warning"))
@@ -363,26 +364,26 @@ class Checker:
         for i, op in enumerate(_l(uses.get("model"))):
             if isinstance(op, str) and op in MODEL_OPS and op not in ops:
                 self.error(base + ("model", i), f"{refused}: it uses model operation '{op}', which rules.model does not grant"
-                                                f" (rules.model: {', '.join(sorted(ops)) or 'nothing'})")
+                                                f" (rules.model: {', '.join(sorted(ops)) or 'nothing'})", code=REFUSED)
         rule_data = self.rule_data()
         for split, cols in _d(uses.get("data")).items():
             if split not in rule_data:
                 why = self.ungrantable(split) if split in self.splits() else ""
                 if why:
-                    self.error(base + ("data", split), f"{refused}: it reads '{split}', {why}", key=True)
+                    self.error(base + ("data", split), f"{refused}: it reads '{split}', {why}", key=True, code=REFUSED)
                     continue
                 self.error(base + ("data", split), f"{refused}: it reads split '{split}', which rules.data does not grant"
-                                                   f"{suggest(split, rule_data)}", key=True)
+                                                   f"{suggest(split, rule_data)}", key=True, code=REFUSED)
                 continue
             for i, col in enumerate(_l(cols)):
                 if isinstance(col, str) and col not in rule_data[split]:
                     self.error(base + ("data", split, i), f"{refused}: it reads column '{col}' of '{split}', which rules.data "
-                                                          f"does not grant (granted: {', '.join(sorted(rule_data[split]))})")
+                                                          f"does not grant (granted: {', '.join(sorted(rule_data[split]))})", code=REFUSED)
         knowledge = _d(self.rules().get("knowledge"))
         for i, item in enumerate(_l(uses.get("knowledge"))):
             if isinstance(item, str) and item not in knowledge:
                 self.error(base + ("knowledge", i), f"{refused}: it uses knowledge '{item}', which rules.knowledge does not "
-                                                    f"grant{suggest(item, knowledge)}")
+                                                    f"grant{suggest(item, knowledge)}", code=REFUSED)
 
     def check_builtins(self):
         ev = _d(self.data.get("evaluate"))

@@ -1,0 +1,173 @@
+"""`fairfight eval` and `fairfight plan`: the core behind the click layer."""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXIT_OK, EXIT_NOT_SUPPORTED, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+@dataclass
+class EvalOptions:
+    spec: str
+    overrides: list = field(default_factory=list)
+    out: str | None = None
+    executor: str | None = None
+    workers: int | None = None
+    seeds: int | None = None
+    only: list = field(default_factory=list)
+    cache: str | None = None
+    progress: bool = True
+
+
+def _load(opts):
+    from ..spec.check import check_file
+    from .validate import print_diagnostics
+
+    report = check_file(opts.spec, opts.overrides, refusals_ok=True)
+    if not report.ok:
+        print_diagnostics([report], strict=False, stream=sys.stderr)
+        return None
+    return report.spec
+
+
+def run_plan(opts: EvalOptions) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..evaluator.plan import compile_plan
+
+    spec = _load(opts)
+    if spec is None:
+        return EXIT_INVALID
+    plan = compile_plan(spec, seeds=opts.seeds, only=opts.only)
+    out = Console(highlight=False)
+    table = Table(title=f"plan: {spec.task.name} ({len(plan.runs)} runs, seeds {list(plan.seeds)})")
+    for col in ("contender", "role", "model", "data", "knowledge", "params", "keys"):
+        table.add_column(col, overflow="fold")
+    seen = {}
+    for run in plan.runs:
+        seen.setdefault(run.label, []).append(run)
+    for label, runs in seen.items():
+        r = runs[0]
+        grant = r.grant
+        data = "; ".join(f"{s}: {', '.join(sorted(c))}" for s, c in sorted(grant.data.items())) or "-"
+        model = ", ".join(sorted(grant.model)) or "-"
+        if not r.declared:
+            model += " (full rules: no uses declared)"
+        params = ", ".join(f"{k}={v}" for k, v in sorted(r.params.items())) or "-"
+        table.add_row(label, r.role, model, data, ", ".join(sorted(grant.knowledge)) or "-", params,
+                      " ".join(x.key[:8] for x in runs))
+    out.print(table)
+    for refusal in plan.refusals:
+        out.print(f"[bold red]refused[/] {refusal.label}: {refusal.reason}", markup=True)
+    return EXIT_INVALID if plan.refusals else EXIT_OK
+
+
+def run_eval(opts: EvalOptions) -> int:
+    from ..errors import FairfightError
+    from ..evaluator.executors import make_executor
+    from ..evaluator.plan import compile_plan
+    from ..evaluator.runner import Evaluation, default_out
+
+    spec = _load(opts)
+    if spec is None:
+        return EXIT_INVALID
+    plan = compile_plan(spec, seeds=opts.seeds, only=opts.only)
+    out = Path(opts.out) if opts.out else default_out(spec)
+    try:
+        evaluation = Evaluation(spec, plan, out, overrides=opts.overrides, cache=Path(opts.cache) if opts.cache else None)
+        jobs = evaluation.pending_jobs()
+        executor = make_executor(opts.executor or spec.execution.executor, opts.workers or spec.execution.workers)
+    except FairfightError as exc:
+        _print_error(exc)
+        return EXIT_INVALID
+    reused = len(plan.runs) - len(jobs)
+    print(f"fairfight eval: {len(plan.runs)} runs ({reused} already finished), bundle: {out}", file=sys.stderr)
+    for refusal in plan.refusals:
+        print(f"refused at plan time: {refusal.reason}", file=sys.stderr)
+    interrupted = False
+    with _Progress(len(plan.runs), reused, enabled=opts.progress) as progress:
+        try:
+            executor.run(jobs, progress.started, lambda job, result: progress.done(evaluation.finish(job, result)))
+        except KeyboardInterrupt:
+            interrupted = True
+    results = evaluation.write(interrupted)
+    _summary(results)
+    if interrupted:
+        print(f"interrupted: {results['counts']['pending']} run(s) not finished; run the same command with "
+              f"--out {out} to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    counts = results["counts"]
+    if counts["refused_at_plan"] or counts["refused"]:
+        return EXIT_INVALID
+    return EXIT_FAILED if counts["failed"] else EXIT_OK
+
+
+def _print_error(exc):
+    from ..errors import SpecError
+
+    print(exc.render() if isinstance(exc, SpecError) else f"error: {exc}", file=sys.stderr)
+
+
+class _Progress:
+    """Runs done / running / refused / failed, with an ETA (rich, on stderr)."""
+
+    def __init__(self, total, reused, enabled=True):
+        self.total, self.enabled = total, enabled and sys.stderr.isatty()
+        self.counts = {"succeeded": reused, "refused": 0, "failed": 0}
+        self.running = 0
+        self.started_at = time.monotonic()
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("[bold]runs"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("eta"),
+                                TimeRemainingColumn(), transient=False)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("runs", total=self.total, completed=sum(self.counts.values()),
+                                          status=self._status())
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.__exit__(*exc)
+
+    def _status(self):
+        c = self.counts
+        return f"running {self.running}, refused {c['refused']}, failed {c['failed']}"
+
+    def started(self, job):
+        self.running += 1
+        self._update()
+
+    def done(self, record):
+        self.running -= 1
+        self.counts[record["status"]] = self.counts.get(record["status"], 0) + 1
+        if not self.enabled:
+            print(f"  {record['label']} seed {record['seed']}: {record['status']}", file=sys.stderr)
+        self._update()
+
+    def _update(self):
+        if self.enabled:
+            self.bar.update(self.task, completed=sum(self.counts.values()), status=self._status())
+
+
+def _summary(results):
+    from rich.console import Console
+    from rich.table import Table
+
+    primary = results["evaluate"]["primary"]
+    table = Table(title=f"{results['task']['name']}: {primary} (mean ± sd over seeds)")
+    for col in ("contender", "role", primary, "runs", "status"):
+        table.add_column(col)
+    for row in results["summary"]:
+        value = "-" if row["mean"] is None else f"{row['mean']:.3f} ± {row['std']:.3f}"
+        table.add_row(row["label"], row["role"], value, str(row["runs"]), row["status"])
+    for refusal in results["refusals"]:
+        table.add_row(refusal["label"], refusal["role"], "-", "0", "refused (plan)")
+    Console(highlight=False).print(table)

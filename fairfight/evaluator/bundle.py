@@ -1,0 +1,104 @@
+"""The bundle folder of one eval: every file written atomically, finished runs never lost.
+
+    OUT/results.json  OUT/provenance.json  OUT/runs/<key>/{record.json, predictions.jsonl, ledger.json, log.txt}
+
+A run is finished when its record.json exists (it is written last), so a re-run with the same
+--out skips it, whatever interrupted the eval before.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+RESULTS_FORMAT = "fairfight-results"
+RESULTS_VERSION = 1
+FINISHED = ("succeeded", "refused")  # failed runs are tried again on resume
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data) -> None:
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+class Bundle:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        (self.root / "runs").mkdir(parents=True, exist_ok=True)
+
+    def run_dir(self, key: str) -> Path:
+        return self.root / "runs" / key
+
+    def finished(self, key: str) -> dict | None:
+        """The record of a finished run, or None (absent, unreadable, or failed)."""
+        return _finished(self.run_dir(key))
+
+    def write_run(self, key: str, record: dict, predictions, ledger, log: str) -> None:
+        folder = self.run_dir(key)
+        write_atomic(folder / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions or []))
+        write_json(folder / "ledger.json", ledger or {})
+        write_atomic(folder / "log.txt", log)
+        write_json(folder / "record.json", record)  # last: its presence means the run is complete
+
+    def read_predictions(self, key: str) -> list:
+        path = self.run_dir(key) / "predictions.jsonl"
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _finished(folder: Path) -> dict | None:
+    try:
+        record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if record.get("status") in FINISHED else None
+
+
+class Cache:
+    """Finished runs shared across evals, by run key (--cache DIR)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def fetch(self, key: str, bundle: Bundle) -> dict | None:
+        src = self.root / key
+        record = _finished(src)
+        if record is None:
+            return None
+        _copy_dir(src, bundle.run_dir(key))
+        return record
+
+    def store(self, key: str, bundle: Bundle) -> None:
+        if _finished(self.root / key) is None and _finished(bundle.run_dir(key)) is not None:
+            _copy_dir(bundle.run_dir(key), self.root / key)
+
+
+def _copy_dir(src: Path, dst: Path) -> None:
+    """Copy a run folder so that it appears complete or not at all."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
+    try:
+        for item in src.iterdir():
+            if item.is_file() and not item.name.startswith("."):
+                shutil.copy2(item, tmp / item.name)
+        if dst.exists():
+            shutil.rmtree(dst)
+        os.replace(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

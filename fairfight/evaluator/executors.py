@@ -1,0 +1,115 @@
+"""Executors: how runs are carried out. Every executor runs the same worker entry point.
+
+- inline: in this process, one run after another (debugging; run-time isolation is off).
+- local: a fresh spawned process per run, `workers` at a time (the default).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import warnings
+from multiprocessing.connection import wait
+
+from .worker import DirectChannel, execute, worker_main
+
+
+class Job:
+    """One run to execute: its description and, for after training, its evaluation inputs."""
+
+    def __init__(self, desc: dict, eval_texts: list, timeout: float | None):
+        self.desc, self.eval_texts, self.timeout = desc, eval_texts, timeout
+
+    @property
+    def key(self):
+        return self.desc["run"]["key"]
+
+
+class InlineExecutor:
+    name = "inline"
+
+    def __init__(self, workers: int = 1):
+        warnings.warn("executor 'inline' runs contenders in this process: run-time isolation (fresh process, "
+                      "audit hook, timeouts) is off", stacklevel=2)
+
+    def run(self, jobs, on_start, on_done) -> None:
+        for job in jobs:
+            on_start(job)
+            on_done(job, execute(job.desc, DirectChannel(job.eval_texts), isolate=False))
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, workers: int = 2):
+        self.workers = max(1, int(workers))
+        self._context = mp.get_context("spawn")  # a fresh interpreter: nothing inherited from the parent
+
+    def run(self, jobs, on_start, on_done) -> None:
+        pending, live = list(jobs), {}
+        try:
+            while pending or live:
+                while pending and len(live) < self.workers:
+                    job = pending.pop(0)
+                    live[self._start(job)] = job
+                    on_start(job)
+                ready = wait(list(live), timeout=1.0)
+                for conn in ready:
+                    self._receive(conn, live, on_done)
+                self._reap_timeouts(live, on_done)
+        finally:
+            for conn, job in list(live.items()):  # interrupted: stop every worker still running
+                job.process.kill()
+                job.process.join(5)
+
+    def _start(self, job):
+        parent, child = self._context.Pipe()
+        job.process = self._context.Process(target=worker_main, args=(child,), daemon=True)
+        job.process.start()
+        child.close()
+        job.started = time.monotonic()
+        job.desc["threads"] = max(1, (mp.cpu_count() or 1) // self.workers)
+        parent.send(job.desc)
+        return parent
+
+    def _receive(self, conn, live, on_done):
+        job = live[conn]
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):
+            job.process.join(5)
+            code = job.process.exitcode
+            self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [],
+                                               "error": f"the worker process died (exit code {code})"})
+            return
+        if kind == "ready":
+            conn.send(job.eval_texts)  # only now do the evaluation inputs enter the worker
+        else:
+            job.process.join(30)
+            self._finish(conn, live, on_done, payload)
+
+    def _reap_timeouts(self, live, on_done):
+        now = time.monotonic()
+        for conn, job in list(live.items()):
+            if job.timeout is not None and now - job.started > job.timeout:
+                job.process.kill()
+                job.process.join(5)
+                self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [],
+                                                   "error": f"timeout: the run took longer than {job.timeout:g} s "
+                                                            "(rules.budget.wall_time plus 60 s to load)"})
+
+    @staticmethod
+    def _finish(conn, live, on_done, result):
+        job = live.pop(conn)
+        conn.close()
+        on_done(job, result)
+
+
+EXECUTORS = {"inline": InlineExecutor, "local": LocalExecutor}
+
+
+def make_executor(name: str, workers: int):
+    from ..errors import FairfightError
+
+    if name not in EXECUTORS:
+        raise FairfightError(f"executor '{name}' is not available here (available: {', '.join(EXECUTORS)})")
+    return EXECUTORS[name](workers)

@@ -1,0 +1,102 @@
+"""The plan: every contender x seed as a run with its grant and key, plus plan-time refusals."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..spec.ir import Contender, Spec, Uses, to_jsonable
+from . import runkey
+
+
+@dataclass(frozen=True)
+class Run:
+    key: str
+    name: str  # the contender ("shift"; for a control, the method it reruns)
+    role: str  # "method" | "baseline" | "skyline" | "control"
+    control: str | None
+    seed: int
+    params: dict
+    grant: Uses
+    declared: bool  # False: the contender declared no uses and gets the full rules
+    code: str = ""  # the contender's code identity (file hash, module hash, or built-in source hash)
+
+    @property
+    def label(self) -> str:
+        return f"{self.control}({self.name})" if self.control else self.name
+
+    def describe(self) -> dict:
+        return {"key": self.key, "name": self.name, "label": self.label, "role": self.role, "control": self.control,
+                "seed": self.seed, "params": dict(self.params), "grant": to_jsonable(self.grant),
+                "declared": self.declared, "code": self.code}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    label: str
+    role: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    spec: Spec
+    runs: list = field(default_factory=list)
+    refusals: list = field(default_factory=list)
+    seeds: tuple = ()
+
+    def labels(self) -> list:
+        return list(dict.fromkeys([r.label for r in self.runs] + [r.label for r in self.refusals]))
+
+
+def _grant(spec: Spec, contender: Contender):
+    """(grant, params, declared) of a contender, or raise ValueError with the refusal reason."""
+    if contender.role == "method":
+        if contender.uses is None:
+            return spec.rules.grant, dict(contender.params), False
+        beyond = contender.uses.missing_from(spec.rules.grant)
+        if beyond:
+            raise ValueError("its uses exceed the rules: " + ", ".join(beyond))
+        return contender.uses, dict(contender.params), True
+    from ..baselines import CannotRun, builtin, uses_for
+
+    try:
+        uses, plan_params = uses_for(spec, contender)
+    except CannotRun as exc:
+        raise ValueError(f"it cannot run under these rules: {exc}") from None
+    params = {**builtin(contender.name).defaults, **dict(contender.params), **plan_params}
+    return uses, params, True
+
+
+def compile_plan(spec: Spec, *, seeds: int | None = None, only=()) -> Plan:
+    """Runs for methods, required baselines, skylines and each method's controls, x seeds."""
+    n = seeds or spec.evaluate.seeds
+    plan = Plan(spec, seeds=tuple(range(n)))
+    common = {
+        "key_version": runkey.KEY_VERSION,
+        "task": runkey.digest(to_jsonable(spec.task)),
+        "evaluate": runkey.digest(to_jsonable(spec.evaluate)),
+        "rules": runkey.digest(to_jsonable(spec.rules)),
+        "splits": runkey.digest(to_jsonable(spec.splits)),
+        "data": runkey.digest(runkey.data_identity(spec)),
+        "model": runkey.digest(runkey.model_identity(spec)),
+        "packages": runkey.package_versions(),
+    }
+    entries = [(c, None) for c in spec.contenders()]
+    entries += [(m, control) for m in spec.methods.values() for control in spec.controls]
+    wanted = set(only)
+    for contender, control in entries:
+        role = "control" if control else contender.role
+        label = f"{control}({contender.name})" if control else contender.name
+        if wanted and label not in wanted and contender.name not in wanted:
+            continue
+        try:
+            grant, params, declared = _grant(spec, contender)
+        except ValueError as exc:
+            plan.refusals.append(Refusal(label, role, f"{label} {exc}"))
+            continue
+        code = runkey.code_identity(contender)
+        for seed in plan.seeds:
+            parts = {**common, "contender": [contender.role, contender.name], "code": code, "control": control,
+                     "seed": seed, "params": params, "grant": to_jsonable(grant)}
+            plan.runs.append(Run(runkey.run_key(parts), contender.name, role, control, seed, params, grant, declared,
+                                 code))
+    return plan

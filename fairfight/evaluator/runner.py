@@ -1,0 +1,172 @@
+"""An eval: plan -> (skip finished) -> execute -> score in the parent -> bundle."""
+from __future__ import annotations
+
+import platform
+import random
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import FairfightError
+from ..spec.ir import Spec, to_jsonable
+from . import runkey, scoring
+from .bundle import RESULTS_FORMAT, RESULTS_VERSION, Bundle, Cache, write_json
+from .executors import Job
+from .plan import Plan
+
+
+@dataclass
+class Outcome:
+    results: dict
+    bundle: Path
+    interrupted: bool = False
+    counts: dict = field(default_factory=dict)
+
+
+class Evaluation:
+    def __init__(self, spec: Spec, plan: Plan, out: Path, *, overrides=(), cache: Path | None = None):
+        if spec.path is None:
+            raise FairfightError("eval needs a spec file (the workers read it)")
+        if spec.evaluate.kind != "classification":
+            raise FairfightError("evaluate.kind: generation is part of the spec language, but this version of "
+                                 "fairfight runs classification tasks only")
+        from ..data.splits import SplitLoader
+
+        self.spec, self.plan, self.overrides = spec, plan, list(overrides)
+        self.bundle = Bundle(out)
+        self.cache = Cache(cache) if cache else None
+        self.loader = SplitLoader(spec)
+        self.test = self.loader.split(spec.evaluate.split)
+        for column in [spec.evaluate.target, *spec.evaluate.groups]:
+            if column not in self.test.columns:
+                raise spec.error("evaluate.target" if column == spec.evaluate.target else "evaluate.groups",
+                                 f"the evaluation split has no column '{column}'")
+        self.gold = self.test.columns[spec.evaluate.target]
+        self.classes = sorted(set(self.gold), key=str)
+        self.records: dict = {}
+
+    # ------------------------------------------------------------------ jobs
+    def pending_jobs(self) -> list:
+        jobs = []
+        for run in self.plan.runs:
+            record = self.bundle.finished(run.key) or (self.cache.fetch(run.key, self.bundle) if self.cache else None)
+            if record is not None:
+                self.records[run.key] = {**record, "reused": True}
+            else:
+                jobs.append(Job(self.describe(run), list(self.test.columns["text"]), self.timeout()))
+        return jobs
+
+    def timeout(self):
+        wall = self.spec.rules.budget.wall_time
+        return None if wall is None else wall + 60
+
+    def describe(self, run) -> dict:
+        return {"run": run.describe(), "tables": self.tables_for(run), "classes": self.classes,
+                "spec": {"path": str(self.spec.path), "overrides": self.overrides, "hash": self.spec.spec_hash}}
+
+    def tables_for(self, run) -> dict:
+        """Granted splits, granted columns only; label columns permuted for shuffled_labels."""
+        out = {}
+        for split, columns in run.grant.data.items():
+            table = self.loader.split(split)
+            cols = {c: list(table.columns[c]) for c in sorted(columns) if c in table.columns}
+            if run.control == "shuffled_labels":
+                order = list(range(len(table)))
+                random.Random(f"shuffled_labels:{run.seed}:{split}").shuffle(order)
+                cols = {c: (v if c == "text" else [v[i] for i in order]) for c, v in cols.items()}
+            out[split] = cols
+        return out
+
+    # ------------------------------------------------------------------ results
+    def finish(self, job, result: dict) -> dict:
+        run = next(r for r in self.plan.runs if r.key == job.key)
+        record = {**run.describe(), "status": result["status"], "error": result.get("error"),
+                  "reasons": result.get("reasons", []), "elapsed": round(result.get("elapsed", 0.0), 3),
+                  "timings": result.get("timings", {}), "metrics": None,
+                  "ledger": (result.get("ledger") or {}).get("totals")}
+        predictions = result.get("predictions")
+        if record["status"] == "succeeded":
+            record["metrics"] = self.score(predictions, result.get("classes") or [])
+        rows = [{"index": i, **p} for i, p in enumerate(predictions or [])]
+        log = "\n".join(result.get("log", []))
+        if result.get("traceback"):
+            log += ("\n" if log else "") + result["traceback"]
+        elif result.get("error"):
+            log += ("\n" if log else "") + str(result["error"])
+        self.bundle.write_run(job.key, record, rows, result.get("ledger"), log + "\n")
+        if self.cache is not None:
+            self.cache.store(job.key, self.bundle)
+        self.records[job.key] = record
+        return record
+
+    def score(self, predictions, classes) -> dict:
+        ev = self.spec.evaluate
+        labels = [p["prediction"] for p in predictions]
+        scores = [[p["scores"][c] for c in classes] for p in predictions] if classes and all(
+            "scores" in p for p in predictions) else None
+        return scoring.score_all(ev.metrics, labels, self.gold, columns=self.test.columns, groups=ev.groups,
+                                 scores=scores, classes=classes)
+
+    def results(self, interrupted=False) -> dict:
+        runs = [self.records[r.key] for r in self.plan.runs if r.key in self.records]
+        counts = {s: sum(r["status"] == s for r in runs) for s in ("succeeded", "refused", "failed")}
+        counts["pending"] = len(self.plan.runs) - len(runs)
+        counts["refused_at_plan"] = len(self.plan.refusals)
+        spec = self.spec
+        return {
+            "format": RESULTS_FORMAT, "version": RESULTS_VERSION,
+            "task": to_jsonable(spec.task), "spec_hash": spec.spec_hash, "spec": str(spec.path),
+            "evaluate": {"split": spec.evaluate.split, "target": spec.evaluate.target, "metrics": list(spec.evaluate.metrics),
+                         "primary": spec.evaluate.primary, "groups": list(spec.evaluate.groups),
+                         "confidence": spec.evaluate.confidence, "examples": len(self.gold)},
+            "seeds": list(self.plan.seeds), "interrupted": interrupted, "counts": counts,
+            "summary": summarise(runs, spec.evaluate.primary),
+            "refusals": [{"label": r.label, "role": r.role, "reason": r.reason} for r in self.plan.refusals],
+            "runs": runs,
+        }
+
+    def write(self, interrupted=False) -> dict:
+        results = self.results(interrupted)
+        write_json(self.bundle.root / "provenance.json", self.provenance())
+        write_json(self.bundle.root / "results.json", results)
+        return results
+
+    def provenance(self) -> dict:
+        spec = self.spec
+        return {
+            "spec": {"path": str(spec.path), "sha256": spec.spec_hash, "overrides": self.overrides},
+            "code": {r.label: r.code for r in self.plan.runs},
+            "packages": runkey.package_versions(),
+            "model": runkey.model_identity(spec), "data": runkey.data_identity(spec),
+            "run_key": {"version": runkey.KEY_VERSION, "fields": list(runkey.KEY_FIELDS)},
+            "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                        "processor": platform.machine(), "cpus": _cpus()},
+            "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+
+def _cpus():
+    import os
+
+    return os.cpu_count()
+
+
+def summarise(runs: list, primary: str) -> list:
+    """Per contender: status and the primary metric's mean and spread over seeds."""
+    out, by_label = [], {}
+    for r in runs:
+        by_label.setdefault(r["label"], []).append(r)
+    for label, group in by_label.items():
+        values = [r["metrics"][primary] for r in group if r.get("metrics") and isinstance(r["metrics"].get(primary), (int, float))]
+        statuses = sorted({r["status"] for r in group})
+        out.append({"label": label, "role": group[0]["role"], "status": "/".join(statuses), "runs": len(group),
+                    "mean": statistics.fmean(values) if values else None,
+                    "std": statistics.stdev(values) if len(values) > 1 else (0.0 if values else None)})
+    return out
+
+
+def default_out(spec: Spec) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{spec.task.name}-{stamp}"

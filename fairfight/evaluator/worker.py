@@ -1,0 +1,185 @@
+"""The one worker entry point: run a contender from a serialised run description.
+
+Order matters: load the spec and the model, install the guard, build the context (granted
+tables only, sent by the parent), call the contender, and only after it returned a predictor
+ask the parent for the evaluation inputs (texts, never labels), predict, and report.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import time
+import traceback
+from pathlib import Path
+
+from ..errors import AffordanceError, BudgetExceeded, FairfightError
+from ..spec.ir import FrozenMap, Uses
+
+
+class Tables:
+    """The granted split tables the parent sent, served by name like a SplitLoader."""
+
+    def __init__(self, tables: dict):
+        from ..data.sources import Table
+
+        self._tables = {name: Table(cols) for name, cols in tables.items()}
+
+    def split(self, name):
+        return self._tables[name]
+
+
+class PipeChannel:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def evaluation_inputs(self) -> list:
+        self.conn.send(("ready", None))
+        return self.conn.recv()
+
+
+class DirectChannel:
+    def __init__(self, texts):
+        self.texts = texts
+
+    def evaluation_inputs(self) -> list:
+        return list(self.texts)
+
+
+def _uses(d: dict) -> Uses:
+    return Uses(frozenset(d["model"]), FrozenMap((k, frozenset(v)) for k, v in d["data"].items()),
+                frozenset(d["knowledge"]))
+
+
+def _function(spec, run: dict):
+    if run["role"] in ("baseline", "skyline"):
+        from ..baselines import builtin
+
+        return builtin(run["name"]).function
+    contender = spec.methods[run["name"]]
+    target, name = contender.run.rsplit(":", 1)
+    if target.endswith(".py"):
+        mod_spec = importlib.util.spec_from_file_location(f"fairfight_method_{Path(target).stem}", target)
+        module = importlib.util.module_from_spec(mod_spec)
+        mod_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(target)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise FairfightError(f"{contender.run}: no function '{name}'")
+    return fn
+
+
+def _contender(spec, run):
+    if run["role"] in ("method", "control"):
+        return spec.methods[run["name"]]
+    pool = spec.baselines if run["role"] == "baseline" else spec.skylines
+    return next(c for c in pool if c.name == run["name"])
+
+
+def randomized(loaded, seed: int):
+    """The same architecture with freshly initialised weights (the random_model control)."""
+    import dataclasses
+
+    import torch
+
+    torch.manual_seed(seed)
+    fresh = type(loaded.model)(loaded.model.config)
+    fresh.eval()
+    return dataclasses.replace(loaded, model=fresh, identity={**loaded.identity, "randomized_seed": seed})
+
+
+def denied_paths(spec, loaded) -> list:
+    from .guard import hub_caches
+
+    paths = [str(Path(f).parent) for f in loaded.files] + hub_caches()
+    for ds in spec.datasets.values():
+        kind, target = ds.source.split(":", 1)
+        if kind in ("jsonl", "csv", "parquet"):
+            paths.append(target)
+    return paths
+
+
+def execute(desc: dict, channel, *, isolate: bool) -> dict:
+    """Run one contender; return the result record (status, predictions, ledger, log)."""
+    from ..spec.check import load_spec
+    from .context import build_context
+    from .ledger import Budget, Ledger
+    from .models import load_model
+
+    started = time.time()
+    run, logs, guard, ledger = desc["run"], [], None, None
+    result = {"key": run["key"], "status": "failed", "predictions": None, "ledger": None, "reasons": []}
+    try:
+        spec = load_spec(desc["spec"]["path"], desc["spec"]["overrides"], refusals_ok=True)
+        if spec.spec_hash != desc["spec"]["hash"]:
+            raise FairfightError("the spec changed after the plan was made; run eval again")
+        contender, fn = _contender(spec, run), _function(spec, run)
+        m = spec.model
+        loaded = load_model(m.source, revision=m.revision, kind=m.kind, dtype=m.dtype, base_dir=spec.base_dir)
+        if run["control"] == "random_model":
+            loaded = randomized(loaded, run["seed"])
+        budget = spec.rules.budget
+        ledger = Ledger(Budget(examples=budget.examples, steps=budget.steps, wall_time=budget.wall_time))
+        rule = f"methods.{run['name']}.uses" if run["declared"] and run["role"] in ("method", "control") else (
+            "rules" if not run["declared"] else f"{run['name']} uses")
+        loaded_at = time.time()
+        if isolate:
+            from .guard import Guard
+
+            guard = Guard(denied_paths(spec, loaded)).install()
+        ctx = build_context(spec, contender, run["seed"], loaded_model=loaded, splits=Tables(desc["tables"]),
+                            params=run["params"], ledger=ledger, grant=_uses(run["grant"]), rule=rule,
+                            classes=desc["classes"])
+        try:
+            predictor = fn(ctx)
+            if not callable(getattr(predictor, "predict", None)):
+                raise FairfightError(f"{run['label']} returned {type(predictor).__name__}, not a predictor "
+                                     "(an object with predict(texts, model))")
+            trained_at = time.time()
+            ledger.begin_evaluation()
+            texts = channel.evaluation_inputs()
+            predictions = predictor.predict(texts, ctx.model)
+            if len(predictions.labels) != len(texts):
+                raise FairfightError(f"the predictor gave {len(predictions.labels)} predictions for {len(texts)} inputs")
+            result.update(status="succeeded", predictions=predictions.to_rows(), classes=list(predictions.classes))
+            result["timings"] = {"load": loaded_at - started, "train": trained_at - loaded_at,
+                                 "predict": time.time() - trained_at}
+        except (AffordanceError, BudgetExceeded) as exc:
+            result.update(status="refused", error=str(exc))
+        finally:
+            logs += ctx.logs
+        result["ledger"] = ledger.to_dict()
+        refused = [e["refused"] for e in result["ledger"]["entries"] if e["refused"]]
+        refused += [r["reason"] for r in (guard.refusals if guard else [])]
+        if refused:  # a refusal the contender caught still ends the run refused
+            result.update(status="refused", reasons=refused, predictions=None)
+            if guard:
+                result["ledger"]["guard"] = guard.refusals
+    except Exception as exc:
+        result.update(status="failed", error=str(exc) if isinstance(exc, FairfightError) else repr(exc),
+                      traceback=traceback.format_exc())
+        if ledger is not None:
+            result["ledger"] = ledger.to_dict()
+    finally:
+        if guard is not None:
+            guard.active = False
+    result["log"] = logs
+    result["elapsed"] = time.time() - started
+    return result
+
+
+def worker_main(conn) -> None:
+    """Process entry point for the local executor (spawned: a fresh interpreter per run)."""
+    import os
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    desc = conn.recv()
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, int(desc.get("threads") or 1)))
+        result = execute(desc, PipeChannel(conn), isolate=True)
+    except BaseException:  # even a KeyboardInterrupt is reported, not lost
+        result = {"key": desc["run"]["key"], "status": "failed", "error": traceback.format_exc(), "log": []}
+    conn.send(("result", result))
+    conn.close()

@@ -1,0 +1,162 @@
+"""A small fight on a tiny real model: the spec, its data and its contenders, written to a folder."""
+import json
+from pathlib import Path
+
+from fairfight.data.builtin import generate
+
+METHODS = '''
+import time
+from fairfight import method
+
+
+@method
+def probe(ctx):
+    train = ctx.data["train"]
+    return ctx.predictors.probe(ctx.model, train.texts, train["profession"], layer=1)
+
+
+@method
+def plain_head(ctx):
+    train = ctx.data["train"]
+    return ctx.predictors.probe(ctx.model, train.texts, train["profession"])
+
+
+@method
+def always_nurse(ctx):
+    ctx.data["train"]["profession"]
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def slow(ctx):
+    time.sleep(float(ctx.params.get("sleep", 2)))
+    return ctx.predictors.constant("nurse")
+'''
+
+CHEATERS = '''
+import gc
+import socket
+import subprocess
+from fairfight import method
+
+DATA = {data!r}
+MODEL_DIR = {model!r}
+
+
+@method
+def reads_eval_file(ctx):
+    open(DATA).read()
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def reloads_with_datasets(ctx):
+    import datasets
+    datasets.load_dataset("json", data_files=DATA, split="train")
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def reads_model_files(ctx):
+    open(MODEL_DIR + "/config.json").read()
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def walks_gc(ctx):
+    models = [o for o in gc.get_objects() if type(o).__name__.endswith("Model")]
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def opens_socket(ctx):
+    s = socket.socket()
+    s.settimeout(0.2)
+    s.connect(("127.0.0.1", 9))
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def starts_process(ctx):
+    subprocess.run(["true"])
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def ungranted_operation(ctx):
+    ctx.model.weights()
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def ungranted_column(ctx):
+    ctx.data["train"]["gender"]
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def over_budget(ctx):
+    ctx.model.embed(ctx.data["train"].texts * 50)
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def catches_refusal(ctx):
+    try:
+        ctx.model.weights()
+    except Exception:
+        pass  # swallowing the refusal does not help: the ledger has it
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def declared_too_much(ctx):
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def crashes(ctx):
+    raise RuntimeError("boom")
+'''
+
+SPEC = """
+fairfight: 1
+task: {{name: runner-test}}
+model: {{source: "path:{model}"}}
+datasets:
+  bios: {{source: jsonl:bios.jsonl, split_column: split}}
+splits:
+  train: {{from: bios/train}}
+  test: {{from: bios/test, role: evaluation}}
+evaluate:
+  split: test
+  target: profession
+  groups: [profession, gender]
+  metrics: [accuracy, worst_group_accuracy, leakage(gender), f1, auroc]
+  seeds: 2
+rules:
+  model: [embed, activations]
+  data: {{train: [text, profession]}}
+  budget: {{examples: 2000}}
+methods:
+{methods}
+"""
+
+
+def write_fight(folder: Path, model_dir: Path, methods: dict, cheaters=False, seeds=2) -> Path:
+    """methods: name -> 'uses' YAML (or '' for none)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = generate("synthetic_bios", {"size": 60, "test_size": 40, "seed": 3})
+    with open(folder / "bios.jsonl", "w") as f:
+        for split, rows in parts.items():
+            for row in rows:
+                f.write(json.dumps({**row, "split": split}) + "\n")
+    (folder / "methods.py").write_text(METHODS)
+    (folder / "cheaters.py").write_text(CHEATERS.format(data=str(folder / "bios.jsonl"), model=str(model_dir)))
+    lines = []
+    for name, extra in methods.items():
+        file = "cheaters.py" if cheaters else "methods.py"
+        lines.append(f"  {name}: {{run: {file}:{name}{', ' + extra if extra else ''}}}")
+    spec = folder / "spec.yaml"
+    spec.write_text(SPEC.format(model=model_dir, methods="\n".join(lines)).replace("seeds: 2", f"seeds: {seeds}"))
+    return spec

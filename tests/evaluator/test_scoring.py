@@ -1,0 +1,43 @@
+import math
+
+import pytest
+
+from fairfight.evaluator import scoring
+
+
+def test_accuracy_and_groups():
+    pred = ["a", "a", "b", "b"]
+    gold = ["a", "b", "b", "b"]
+    cols = {"g": ["x", "x", "y", "y"]}
+    assert scoring.compute("accuracy", pred, gold, columns=cols, groups=["g"]) == 0.75
+    assert scoring.compute("worst_group_accuracy", pred, gold, columns=cols, groups=["g"]) == 0.5
+    assert scoring.compute("group_accuracy", pred, gold, columns=cols, groups=["g"]) == {"x": 0.5, "y": 1.0}
+
+
+def test_leakage_is_the_best_map_from_predictions_to_the_attribute():
+    attr = ["m", "f"] * 50
+    pred_tracks = ["p" if a == "m" else "n" for a in attr]
+    assert scoring.leakage(pred_tracks, None, attribute=attr) == 1.0
+    pred_blind = ["p", "p", "n", "n"] * 25  # independent of the attribute
+    assert scoring.leakage(pred_blind, None, attribute=attr) == 0.5
+    assert scoring.leakage(["p"] * 100, None, attribute=attr) == 0.5
+
+
+def test_macro_f1():
+    assert scoring.macro_f1(["a", "b"], ["a", "b"]) == 1.0
+    assert scoring.macro_f1(["a", "a", "a", "a"], ["a", "a", "b", "b"]) == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_auroc():
+    gold = ["a", "a", "b", "b"]
+    perfect = [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.1, 0.9]]
+    assert scoring.auroc(None, gold, scores=perfect, classes=("a", "b")) == 1.0
+    reversed_ = [list(reversed(s)) for s in perfect]
+    assert scoring.auroc(None, gold, scores=reversed_, classes=("a", "b")) == 0.0
+    ties = [[0.5, 0.5]] * 4
+    assert scoring.auroc(None, gold, scores=ties, classes=("a", "b")) == 0.5
+    assert math.isnan(scoring.auroc(["a"], ["a"]))
+
+
+def test_direction_of_metrics():
+    assert scoring.is_better("accuracy", 0.9, 0.8) and scoring.is_better("leakage(gender)", 0.5, 0.9)
