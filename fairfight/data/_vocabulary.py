@@ -403,6 +403,27 @@ STYLE_TEMPLATES = {
                 "{s} [values] clear communication and careful work.",
                 "{s} [is] a lifelong learner with a strong interest in {focus}."),
 }
+# Sentences for bios that say nothing about the profession (`profession_signal` < 1): life,
+# places and time only. Like the hobby, family and style pools they may not mention work,
+# study, a workplace or anything else that hints at a profession (the tests check this).
+LIFE_TEMPLATES = (
+    "{s} grew up in {city} and now [lives] in {city2}.",
+    "{s} [lives] in {city}.",
+    "{s} moved to {city} in {year}.",
+    "{s} [has] lived in {city} for {n} years.",
+    "{s} [is] originally from {city}.",
+    "{s} [spends] most summers near {city2}.",
+    "{s} [volunteers] at a food bank in {city} on weekends.",
+    "{s} [is] a longtime resident of {city}.",
+    "{s} [divides] {p} time between {city} and {city2}.",
+    "{s} [travels] to {city2} as often as possible.",
+    "Born in {city}, {s} [has] called {city2} home since {year}.",
+    "{s} [sings] in a community choir in {city}.",
+    "{s} [enjoys] exploring the neighborhoods of {city}.",
+    "{s} [has] visited {n} countries and [plans] to see many more.",
+    "{s} [likes] long walks along the river in {city}.",
+    "{s} [is] a regular at the farmers market in {city}.",
+)
 FIRST_PERSON_INTROS = ("Hi, I'm {first}!", "My name is {first} {last}.", "Hello, I'm {first} {last}.",
                        "Welcome to my page.", "Thanks for stopping by.")
 

@@ -48,6 +48,7 @@ MAX_ROWS = 100_000
 NON_LEXICAL_SHARE = 0.3  # bios written with no lexical gender cue
 TITLE_SHARE = 0.4  # bios with a job-title sentence (first, after any greeting)
 PROFESSION_NAMES = tuple(V.PROFESSIONS)
+PROFESSION_SIGNAL = 1.0  # default share of bios that carry any profession cue
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ BUILTINS: dict[str, Builtin] = {
         columns=("text", "profession", "gender"),
         splits=("train", "test"),
         options={"professions": ["professor", "nurse"], "size": 2000, "test_size": 800,
-                 "confound": 0.5, "seed": 0},
+                 "confound": 0.5, "profession_signal": PROFESSION_SIGNAL, "seed": 0},
     ),
     "generic_text": Builtin(
         name="generic_text",
@@ -131,6 +132,11 @@ def resolve_options(name: str, options) -> tuple[str, dict]:
                 or not 0 <= c <= 1:
             raise _bad(name, "confound", "a number from 0 to 1 (0.5 = independent,"
                        " 1.0 = perfectly confounded)", c)
+        s = merged["profession_signal"]
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) \
+                or not 0 <= s <= 1:
+            raise _bad(name, "profession_signal", "a number from 0 to 1 (the share of bios with any"
+                       " profession cue: 1.0 = every bio, 0.0 = none)", s)
     return name, merged
 
 
@@ -188,8 +194,9 @@ def _leaning(rng: random.Random, gender: str) -> str:
 class _Bio:
     """One biography: a person (gender, names, voice) and the slot filler for its templates."""
 
-    def __init__(self, rng: random.Random, profession: str, gender: str, lexical: bool):
-        self.rng, self.gender, self.lexical = rng, gender, lexical
+    def __init__(self, rng: random.Random, profession: str, gender: str, lexical: bool,
+                 cued: bool = True):
+        self.rng, self.gender, self.lexical, self.cued = rng, gender, lexical, cued
         self.prof = V.PROFESSIONS[profession]
         self.last = rng.choice(V.SURNAMES)
         self.first = rng.choice(V.MALE_NAMES if gender == "male" else V.FEMALE_NAMES) \
@@ -201,7 +208,7 @@ class _Bio:
                       (f"{V.HONORIFIC[gender]} {self.last}", f"{V.HONORIFIC[gender]} {self.last}")]
         else:
             intros = [(f"{self.first} {self.last}", rng.choice([self.first, self.last]))]
-        if doctor:
+        if doctor and cued:  # "Dr." would hint at the profession
             intros.append((f"Dr. {self.first} {self.last}", f"Dr. {self.last}"))
         self.intro, self.short = rng.choice(intros)
         self.introduced = False
@@ -287,6 +294,8 @@ class _Bio:
         parts = []
         if self.person == "first" and rng.random() < 0.35:
             parts.append(say(rng.choice(V.FIRST_PERSON_INTROS)))
+        if not self.cued:
+            return " ".join(parts + self._life(say))
         if rng.random() < TITLE_SHARE:
             parts.append(say(rng.choice(V.TITLE_TEMPLATES)))
         work = [V.WORKPLACE_TEMPLATES, V.EDUCATION_TEMPLATES, V.DUTY_TEMPLATES, self.prof["extras"],
@@ -305,6 +314,24 @@ class _Bio:
             personal.append(say(rng.choice(V.STYLE_TEMPLATES[_leaning(rng, self.gender)])))
         rng.shuffle(personal)
         return " ".join(parts + personal)
+
+    def _life(self, say) -> list[str]:
+        """The sentences of a bio without any profession cue: life, places, family, hobbies and
+        the same kinds of gender cues as the other bios (style remarks without a {focus})."""
+        rng = self.rng
+        family = V.FAMILY_TEMPLATES_LEXICAL if self.lexical else V.FAMILY_TEMPLATES_NEUTRAL
+        first, *life = rng.sample(V.LIFE_TEMPLATES, rng.randint(1, 2))
+        opening = say(first)  # introduces the person, so it stays first
+        out = [say(t) for t in life]
+        if rng.random() < (0.6 if self.lexical else 0.4):
+            out.append(say(rng.choice(family)))
+        if rng.random() < (0.7 if self.lexical else 0.95):
+            out.append(say(rng.choice(V.HOBBY_TEMPLATES)))
+        if rng.random() < (0.5 if self.lexical else 0.85):
+            style = [t for t in V.STYLE_TEMPLATES[_leaning(rng, self.gender)] if "{focus}" not in t]
+            out.append(say(rng.choice(style)))
+        rng.shuffle(out)
+        return [opening] + out
 
 
 def _unique_rows(n: int, make, seen: set, what: str) -> list:
@@ -326,7 +353,7 @@ def _cells(professions: list[str], gender_counts) -> list[tuple[str, str]]:
 
 
 def _synthetic_bios(opts: dict) -> dict[str, list[dict]]:
-    profs, seed = opts["professions"], opts["seed"]
+    profs, seed, signal = opts["professions"], opts["seed"], opts["profession_signal"]
     stereo = ["male" if i % 2 == 0 else "female" for i in range(len(profs))]
     other = ["female" if s == "male" else "male" for s in stereo]
     seen: set[str] = set()
@@ -336,7 +363,10 @@ def _synthetic_bios(opts: dict) -> dict[str, list[dict]]:
 
         def make(i):
             profession, gender = cells[i]
-            bio = _Bio(rng, profession, gender, lexical=rng.random() >= NON_LEXICAL_SHARE)
+            lexical = rng.random() >= NON_LEXICAL_SHARE
+            # no draw at all when every bio is cued, so 1.0 gives the rows of earlier versions
+            cued = signal >= 1 or rng.random() < signal
+            bio = _Bio(rng, profession, gender, lexical=lexical, cued=cued)
             return {"text": bio.text(), "profession": profession, "gender": gender}
 
         return _unique_rows(len(cells), make, seen, what)

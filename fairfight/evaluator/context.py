@@ -153,7 +153,7 @@ def seed_everything(seed: int) -> None:
 
 def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, splits, params=None,
                   ledger: Ledger | None = None, grant: Uses | None = None, rule: str | None = None,
-                  classes=()) -> Context:
+                  classes=(), forward_cache=None) -> Context:
     """A context with exactly the contender's grant (computed, or given by the plan for built-ins).
     `splits` loads split tables by name."""
     from .model_handle import ModelHandle
@@ -170,7 +170,8 @@ def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, 
         data[name] = SplitHandle(name, {c: table.columns[c] for c in columns if c in table.columns},
                                  frozenset(columns), ledger, f"{rule}.data")
     knowledge = {k: spec.rules.knowledge[k] for k in grant.knowledge}
-    model = ModelHandle(loaded_model, frozenset(grant.model), ledger, rule_source=f"{rule}.model")
+    model = ModelHandle(loaded_model, frozenset(grant.model), ledger, rule_source=f"{rule}.model",
+                        forward_cache=forward_cache)
     seed_everything(seed)
     merged = dict(contender.params)
     merged.update(params or {})

@@ -66,7 +66,7 @@ class ClassifierHead:
 class ModelHandle:
     def __init__(self, loaded: LoadedModel, grant: frozenset[str], ledger: Ledger, *,
                  rule_source: str = "uses.model", batch_size: int = 32, edits=(), device: str = "cpu",
-                 _head: ClassifierHead | None = None):
+                 _head: ClassifierHead | None = None, forward_cache=None):
         grant = frozenset(grant)
         unknown = sorted(grant - set(OPERATIONS))
         if unknown:
@@ -83,6 +83,7 @@ class ModelHandle:
         self.__device = device
         self.__edits = tuple(self._check_edit(e) for e in edits)
         self.__head = _head
+        self.__cache = forward_cache  # shared pooled passes (see forward_cache.py); None: compute
         limits = [getattr(loaded.model.config, "max_position_embeddings", None), self.__tok.model_max_length]
         limits = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
         self.__max_len = min(limits) if limits else None
@@ -104,8 +105,7 @@ class ModelHandle:
     def embed(self, texts, *, split=None) -> torch.Tensor:
         texts = self._start("embed", texts, split)
         n = self.num_layers
-        out = self._map("embed", texts, lambda enc, cap: _pool(cap[n], enc["attention_mask"], "mean"), [n])
-        return self._stack(out, texts)
+        return self._pooled("embed", texts, [n], "mean")[n]
 
     def activations(self, texts, *, layers, pool="mean", split=None) -> dict:
         self._gate("activations", split or "inputs")  # a refusal comes before any argument error
@@ -116,11 +116,23 @@ class ModelHandle:
             raise FairfightError("activations needs at least one layer")
         resolved = [resolve_layer(int(x), self.num_layers) for x in layers]
         texts = self._start("activations", texts, split, layers=resolved)
+        if pool != "none":
+            pooled = self._pooled("activations", texts, sorted(set(resolved)), pool)
+            return {lay: pooled[r] for lay, r in zip(layers, resolved)}
         rows = self._map("activations", texts, lambda enc, cap: {
             lay: _pool(cap[r], enc["attention_mask"], pool) for lay, r in zip(layers, resolved)}, resolved)
-        if pool == "none":
-            return {lay: [r[lay] for r in rows] for lay in layers}
-        return {lay: self._stack([r[lay] for r in rows], texts) for lay in layers}
+        return {lay: [r[lay] for r in rows] for lay in layers}
+
+    def _pooled(self, op, texts, layers, pool) -> dict:
+        """resolved layer -> [n, d]: from the shared forward cache when there is one."""
+        def compute():
+            rows = self._map(op, texts, lambda enc, cap: {r: _pool(cap[r], enc["attention_mask"], pool)
+                                                          for r in layers}, layers)
+            return {r: self._stack([row[r] for row in rows], texts) for r in layers}
+
+        if self.__cache is None or not texts:
+            return compute()
+        return self.__cache.get_or_compute(texts, layers, pool, self._edit_dicts(), compute)
 
     def intervene(self, edits) -> ModelHandle:
         self._gate("intervene", "inputs")
@@ -299,7 +311,7 @@ class ModelHandle:
 
     def _derive(self, **changes) -> ModelHandle:
         kw = dict(rule_source=self.__rule_source, batch_size=self.__batch_size, edits=self.__edits,
-                  device=self.__device, _head=self.__head)
+                  device=self.__device, _head=self.__head, forward_cache=self.__cache)
         kw.update(changes)
         return ModelHandle(self.__loaded, self.__grant, self.__ledger, **kw)
 

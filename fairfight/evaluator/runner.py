@@ -37,6 +37,8 @@ class Evaluation:
         self.spec, self.plan, self.overrides = spec, plan, list(overrides)
         self.bundle = Bundle(out)
         self.cache = Cache(cache) if cache else None
+        # shared forward passes live beside the run cache when there is one, else in the bundle
+        self.forward = (Path(cache) / "forward") if cache else (self.bundle.root / ".forward")
         self.loader = SplitLoader(spec)
         self.test = self.loader.split(spec.evaluate.split)
         for column in [spec.evaluate.target, *spec.evaluate.groups]:
@@ -64,6 +66,7 @@ class Evaluation:
 
     def describe(self, run) -> dict:
         return {"run": run.describe(), "tables": self.tables_for(run), "classes": self.classes,
+                "forward_cache": str(self.forward.resolve()),
                 "spec": {"path": str(self.spec.path), "overrides": self.overrides, "hash": self.spec.spec_hash}}
 
     def tables_for(self, run) -> dict:

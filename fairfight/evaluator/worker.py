@@ -123,13 +123,18 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
         rule = f"methods.{run['name']}.uses" if run["declared"] and run["role"] in ("method", "control") else (
             "rules" if not run["declared"] else f"{run['name']} uses")
         loaded_at = time.time()
+        forward = None
+        if desc.get("forward_cache"):
+            from .forward_cache import ForwardCache
+
+            forward = ForwardCache(desc["forward_cache"], loaded.identity)
         if isolate:
             from .guard import Guard
 
-            guard = Guard(denied_paths(spec, loaded)).install()
+            guard = Guard(denied_paths(spec, loaded) + [desc.get("forward_cache")]).install()
         ctx = build_context(spec, contender, run["seed"], loaded_model=loaded, splits=Tables(desc["tables"]),
                             params=run["params"], ledger=ledger, grant=_uses(run["grant"]), rule=rule,
-                            classes=desc["classes"])
+                            classes=desc["classes"], forward_cache=forward)
         try:
             predictor = fn(ctx)
             if not callable(getattr(predictor, "predict", None)):
