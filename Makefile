@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: setup
 	$(BIN)/fairfight validate examples/quickstart/spec.yaml examples/bios/spec.yaml
+	$(BIN)/fairfight eval examples/quickstart/spec.yaml --out runs/quickstart
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -18,8 +18,8 @@ from .ledger import Budget, Ledger
 class SplitHandle:
     """One granted split: only its granted columns, each read recorded in the ledger."""
 
-    def __init__(self, name: str, columns: dict, granted: frozenset, ledger: Ledger, rule: str):
-        self.__name, self.__ledger, self.__rule = name, ledger, rule
+    def __init__(self, name: str, columns: dict, granted: frozenset, ledger: Ledger, rule: str, allowed=frozenset()):
+        self.__name, self.__ledger, self.__rule, self.__allowed = name, ledger, rule, frozenset(allowed)
         self.__granted = frozenset(granted)
         # Ungranted columns are not even copied in: there is nothing to reach for.
         self.__columns = {c: tuple(v) for c, v in columns.items() if c in self.__granted}
@@ -38,6 +38,8 @@ class SplitHandle:
         if column not in self.__granted:
             reason = (f"column '{column}' of split '{self.__name}' is not granted: {self.__rule} allows "
                       f"{', '.join(sorted(self.__granted))}")
+            if column in self.__allowed:
+                reason += f" (the rules allow it: declare it in {self.__rule}.{self.__name} to read it)"
             self.__ledger.refuse(f"read:{column}", reason, split=self.__name)
             raise AffordanceError(reason)
         if column not in self.__columns:
@@ -168,10 +170,11 @@ def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, 
     for name, columns in grant.data.items():
         table = splits.split(name)
         data[name] = SplitHandle(name, {c: table.columns[c] for c in columns if c in table.columns},
-                                 frozenset(columns), ledger, f"{rule}.data")
+                                 frozenset(columns), ledger, f"{rule}.data",
+                                 spec.rules.grant.data.get(name, frozenset()))
     knowledge = {k: spec.rules.knowledge[k] for k in grant.knowledge}
     model = ModelHandle(loaded_model, frozenset(grant.model), ledger, rule_source=f"{rule}.model",
-                        forward_cache=forward_cache)
+                        forward_cache=forward_cache, rules=spec.rules.grant.model)
     seed_everything(seed)
     merged = dict(contender.params)
     merged.update(params or {})

@@ -13,11 +13,29 @@ from multiprocessing.connection import wait
 from .worker import DirectChannel, execute, worker_main
 
 
+PREDICT_LIMIT = 900.0  # seconds for applying a predictor to the evaluation inputs
+LOAD_LIMIT = 600.0  # seconds to start a worker and load the model
+
+
 class Job:
-    """One run to execute: its description and, for after training, its evaluation inputs."""
+    """One run to execute: its description and, for after training, its evaluation inputs.
+
+    `timeout` bounds the contender's own code (its wall-time budget plus a little grace); loading
+    and predicting have their own generous limits, so a slow load is never blamed on it."""
 
     def __init__(self, desc: dict, eval_texts: list, timeout: float | None):
         self.desc, self.eval_texts, self.timeout = desc, eval_texts, timeout
+        self.phase, self.phase_started = "load", time.monotonic()
+
+    def enter(self, phase: str) -> None:
+        self.phase, self.phase_started = phase, time.monotonic()
+
+    def overdue(self, now: float) -> str | None:
+        limit = {"load": LOAD_LIMIT, "train": self.timeout, "predict": PREDICT_LIMIT}[self.phase]
+        if limit is not None and now - self.phase_started > limit:
+            what = {"load": "loading", "train": "the contender", "predict": "predicting"}[self.phase]
+            return f"timeout: {what} took longer than {limit:g} s"
+        return None
 
     @property
     def key(self):
@@ -66,7 +84,7 @@ class LocalExecutor:
         job.process = self._context.Process(target=worker_main, args=(child,), daemon=True)
         job.process.start()
         child.close()
-        job.started = time.monotonic()
+        job.enter("load")
         job.desc["threads"] = max(1, (mp.cpu_count() or 1) // self.workers)
         parent.send(job.desc)
         return parent
@@ -81,7 +99,10 @@ class LocalExecutor:
             self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [],
                                                "error": f"the worker process died (exit code {code})"})
             return
-        if kind == "ready":
+        if kind == "started":
+            job.enter("train")
+        elif kind == "ready":
+            job.enter("predict")
             conn.send(job.eval_texts)  # only now do the evaluation inputs enter the worker
         else:
             job.process.join(30)
@@ -90,12 +111,11 @@ class LocalExecutor:
     def _reap_timeouts(self, live, on_done):
         now = time.monotonic()
         for conn, job in list(live.items()):
-            if job.timeout is not None and now - job.started > job.timeout:
+            overdue = job.overdue(now)
+            if overdue:
                 job.process.kill()
                 job.process.join(5)
-                self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [],
-                                                   "error": f"timeout: the run took longer than {job.timeout:g} s "
-                                                            "(rules.budget.wall_time plus 60 s to load)"})
+                self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": overdue})
 
     @staticmethod
     def _finish(conn, live, on_done, result):

@@ -66,7 +66,7 @@ class ClassifierHead:
 class ModelHandle:
     def __init__(self, loaded: LoadedModel, grant: frozenset[str], ledger: Ledger, *,
                  rule_source: str = "uses.model", batch_size: int = 32, edits=(), device: str = "cpu",
-                 _head: ClassifierHead | None = None, forward_cache=None):
+                 _head: ClassifierHead | None = None, forward_cache=None, rules=frozenset()):
         grant = frozenset(grant)
         unknown = sorted(grant - set(OPERATIONS))
         if unknown:
@@ -84,6 +84,7 @@ class ModelHandle:
         self.__edits = tuple(self._check_edit(e) for e in edits)
         self.__head = _head
         self.__cache = forward_cache  # shared pooled passes (see forward_cache.py); None: compute
+        self.__rules = frozenset(rules)  # what the rules allow: to tell an author what to declare
         limits = [getattr(loaded.model.config, "max_position_embeddings", None), self.__tok.model_max_length]
         limits = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
         self.__max_len = min(limits) if limits else None
@@ -278,6 +279,8 @@ class ModelHandle:
         if op not in self.__grant:
             allowed = ", ".join(o for o in OPERATIONS if o in self.__grant) or "nothing"
             reason = f"operation '{op}' is not granted: {self.__rule_source} allows {allowed}"
+            if op in self.__rules:
+                reason += f" (the rules allow '{op}': declare it in {self.__rule_source} to use it)"
             self.__ledger.refuse(op, reason, split=split)
             raise AffordanceError(reason)
 
@@ -311,7 +314,7 @@ class ModelHandle:
 
     def _derive(self, **changes) -> ModelHandle:
         kw = dict(rule_source=self.__rule_source, batch_size=self.__batch_size, edits=self.__edits,
-                  device=self.__device, _head=self.__head, forward_cache=self.__cache)
+                  device=self.__device, _head=self.__head, forward_cache=self.__cache, rules=self.__rules)
         kw.update(changes)
         return ModelHandle(self.__loaded, self.__grant, self.__ledger, **kw)
 

@@ -62,7 +62,7 @@ class Evaluation:
 
     def timeout(self):
         wall = self.spec.rules.budget.wall_time
-        return None if wall is None else wall + 60
+        return None if wall is None else wall + 5  # the ledger stops model calls at wall_time; this stops the rest
 
     def describe(self, run) -> dict:
         return {"run": run.describe(), "tables": self.tables_for(run), "classes": self.classes,

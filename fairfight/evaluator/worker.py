@@ -32,6 +32,10 @@ class PipeChannel:
     def __init__(self, conn):
         self.conn = conn
 
+    def started(self) -> None:
+        """The contender's code starts now: its wall-time budget runs from here."""
+        self.conn.send(("started", None))
+
     def evaluation_inputs(self) -> list:
         self.conn.send(("ready", None))
         return self.conn.recv()
@@ -40,6 +44,9 @@ class PipeChannel:
 class DirectChannel:
     def __init__(self, texts):
         self.texts = texts
+
+    def started(self) -> None:
+        pass
 
     def evaluation_inputs(self) -> list:
         return list(self.texts)
@@ -136,6 +143,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
                             params=run["params"], ledger=ledger, grant=_uses(run["grant"]), rule=rule,
                             classes=desc["classes"], forward_cache=forward)
         try:
+            channel.started()
             predictor = fn(ctx)
             if not callable(getattr(predictor, "predict", None)):
                 raise FairfightError(f"{run['label']} returned {type(predictor).__name__}, not a predictor "

@@ -60,11 +60,13 @@ def ctx_for(spec, bert):
 def test_least_privilege_grants_exactly_what_is_declared(ctx_for):
     ctx = ctx_for("least")
     assert ctx.data.keys() == ["train"] and len(ctx.data["train"].texts) == 80
-    with pytest.raises(AffordanceError, match=r"column 'profession' of split 'train' is not granted: methods\.least\.uses\.data"):
+    with pytest.raises(AffordanceError, match=r"column 'profession' of split 'train' is not granted: methods\.least\.uses\.data"
+                                              r".*declare it in methods\.least\.uses\.data\.train"):
         ctx.data["train"]["profession"]
     with pytest.raises(AffordanceError, match=r"split 'generic' is not granted"):
         ctx.data["generic"]
-    with pytest.raises(AffordanceError, match=r"'embed' is not granted.*methods\.least\.uses\.model"):
+    with pytest.raises(AffordanceError, match=r"'embed' is not granted.*methods\.least\.uses\.model allows activations "
+                                              r"\(the rules allow 'embed': declare it in methods\.least\.uses\.model"):
         ctx.model.embed(["a"])
     with pytest.raises(AffordanceError, match="knowledge 'spurious_concept' is not granted"):
         ctx.knowledge["spurious_concept"]

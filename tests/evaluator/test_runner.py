@@ -196,3 +196,30 @@ def test_a_crashing_contender_fails_with_its_traceback_and_the_rest_go_on(cheate
     (run,) = [r for r in results["runs"] if r["label"] == "crashes"]
     assert run["status"] == "failed" and "boom" in run["error"]
     assert results["counts"]["refused"] == len(CHEATS)
+
+
+def test_a_run_past_its_wall_time_is_stopped(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"slow": "params: {sleep: 60}"}, seeds=1)
+    spec.write_text(spec.read_text().replace("budget: {examples: 2000}", "budget: {examples: 2000, wall_time: 1s}"))
+    started = time.time()
+    r = eval_cli(str(spec), "--out", str(tmp_path / "b"), "--no-progress")
+    assert r.returncode == 3 and time.time() - started < 50, r.stderr
+    (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
+    assert run["status"] == "failed" and run["error"].startswith("timeout: the contender took longer than 6 s")
+
+
+def test_ctrl_c_writes_what_finished_and_resumes(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"slow": "params: {sleep: 1}"}, seeds=3)
+    out = tmp_path / "bundle"
+    cmd = [sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(out), "--workers", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("runs/*/record.json")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "to resume" in err
+    results = json.loads((out / "results.json").read_text())
+    assert results["interrupted"] is True and results["counts"]["succeeded"] >= 1
+    r = eval_cli(str(spec), "--out", str(out), "--no-progress")
+    assert r.returncode == 0 and json.loads((out / "results.json").read_text())["counts"]["succeeded"] == 3
