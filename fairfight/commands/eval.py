@@ -34,35 +34,31 @@ def _load(opts):
 
 
 def run_plan(opts: EvalOptions) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     from ..evaluator.plan import compile_plan
 
     spec = _load(opts)
     if spec is None:
         return EXIT_INVALID
     plan = compile_plan(spec, seeds=opts.seeds, only=opts.only)
-    out = Console(highlight=False)
-    table = Table(title=f"plan: {spec.task.name} ({len(plan.runs)} runs, seeds {list(plan.seeds)})")
-    for col in ("contender", "role", "model", "data", "knowledge", "params", "keys"):
-        table.add_column(col, overflow="fold")
-    seen = {}
+    by_label = {}
     for run in plan.runs:
-        seen.setdefault(run.label, []).append(run)
-    for label, runs in seen.items():
-        r = runs[0]
-        grant = r.grant
-        data = "; ".join(f"{s}: {', '.join(sorted(c))}" for s, c in sorted(grant.data.items())) or "-"
+        by_label.setdefault(run.label, []).append(run)
+    print(f"plan: {spec.task.name}: {len(plan.runs)} runs = {len(by_label)} contenders x seeds "
+          f"{', '.join(map(str, plan.seeds))}")
+    for label, runs in by_label.items():
+        r, grant = runs[0], runs[0].grant
+        data = "; ".join(f"{s}[{', '.join(sorted(c))}]" for s, c in sorted(grant.data.items())) or "-"
         model = ", ".join(sorted(grant.model)) or "-"
-        if not r.declared:
-            model += " (full rules: no uses declared)"
-        params = ", ".join(f"{k}={v}" for k, v in sorted(r.params.items())) or "-"
-        table.add_row(label, r.role, model, data, ", ".join(sorted(grant.knowledge)) or "-", params,
-                      " ".join(x.key[:8] for x in runs))
-    out.print(table)
+        print(f"\n  {label} ({r.role}{'' if r.declared else '; declares no uses: granted the full rules'})")
+        print(f"    model: {model}")
+        print(f"    data: {data}")
+        if grant.knowledge:
+            print(f"    knowledge: {', '.join(sorted(grant.knowledge))}")
+        if r.params:
+            print(f"    params: {', '.join(f'{k}={v}' for k, v in sorted(r.params.items()))}")
+        print(f"    run keys: {' '.join(x.key[:12] for x in runs)}")
     for refusal in plan.refusals:
-        out.print(f"[bold red]refused[/] {refusal.label}: {refusal.reason}", markup=True)
+        print(f"\n  refused {refusal.label} ({refusal.role}): {refusal.reason}")
     return EXIT_INVALID if plan.refusals else EXIT_OK
 
 

@@ -95,3 +95,19 @@ def test_usage_errors_exit_2_without_traceback():
     assert r.returncode == 2 and "Traceback" not in r.stderr
     r = ff("nonsense")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_plan_prints_runs_and_refusals(tmp_path):
+    r = ff("plan", str(ROOT / "examples/quickstart/spec.yaml"), "--seeds", "2")
+    assert r.returncode == 0, r.stderr
+    for name in ("erase_gender", "finetune_head", "oracle", "random_model(erase_gender)", "majority"):
+        assert name in r.stdout.replace("\n", "").replace("│", "").replace(" ", "") or name in r.stdout
+    spec = tmp_path / "s.yaml"
+    text = (ROOT / "tests/specs/valid/corpus-base.yaml").read_text().replace(
+        "      model: [activations, intervene]", "      model: [activations, intervene, weights]")
+    spec.write_text(text)
+    (tmp_path / "methods.py").write_text((ROOT / "tests/specs/valid/methods.py").read_text())
+    r = ff("validate", str(spec))
+    assert r.returncode == 2 and "would be refused" in r.stdout
+    r = ff("plan", str(spec))
+    assert r.returncode == 2 and "refused erase" in r.stdout and "model operation 'weights'" in r.stdout
