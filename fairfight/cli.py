@@ -79,6 +79,18 @@ def plan(spec, overrides, seeds, only):
 
 
 @cli.command()
+@click.argument("spec", required=False, type=click.Path(dir_okay=False))
+def baselines(spec):
+    """List the built-in baselines, skylines and controls: what each does and what it uses.
+
+    With SPEC, also show what each would be granted under that spec's rules (or why it cannot run).
+    """
+    from .commands.baselines import run_baselines
+
+    sys.exit(run_baselines(spec))
+
+
+@cli.command()
 @click.option("--path", "show_path", is_flag=True, help="Print where the schema file is installed instead.")
 def schema(show_path):
     """Print the spec JSON Schema (draft-07), for editors and tools."""

