@@ -96,10 +96,21 @@ def run_eval(opts: EvalOptions) -> int:
         print(f"interrupted: {results['counts']['pending']} run(s) not finished; run the same command with "
               f"--out {out} to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    return exit_code(results)
+
+
+def exit_code(results) -> int:
+    """0 every claim supported; 1 some claim not supported or inconclusive; 2 a refusal (or an
+    invalid spec); 3 a run failed."""
     counts = results["counts"]
     if counts["refused_at_plan"] or counts["refused"]:
         return EXIT_INVALID
-    return EXIT_FAILED if counts["failed"] else EXIT_OK
+    if counts["failed"]:
+        return EXIT_FAILED
+    verdicts = [v["verdict"] for v in results.get("verdicts", [])]
+    if "invalid" in verdicts:
+        return EXIT_INVALID
+    return EXIT_NOT_SUPPORTED if any(v in ("not-supported", "inconclusive") for v in verdicts) else EXIT_OK
 
 
 def _print_error(exc):
@@ -154,6 +165,21 @@ class _Progress:
 
 
 def _summary(results):
+    from rich.console import Console
+    from rich.table import Table
+
+    _summary_table(results)
+    console = Console(highlight=False)
+    colours = {"supported": "green", "not-supported": "red", "inconclusive": "yellow", "invalid": "bold red",
+               "not-judged": "dim"}
+    for v in results.get("verdicts", []):
+        console.print(f"[{colours[v['verdict']]}]{v['verdict']:>13}[/]  {v['claim']}")
+        console.print(f"               {v['reason']}", style="dim", markup=False)
+    for note in results.get("notes", []):
+        console.print(f"note: {note}", markup=False)
+
+
+def _summary_table(results):
     from rich.console import Console
     from rich.table import Table
 

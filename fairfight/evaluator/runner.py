@@ -1,6 +1,7 @@
 """An eval: plan -> (skip finished) -> execute -> score in the parent -> bundle."""
 from __future__ import annotations
 
+import json
 import platform
 import random
 import statistics
@@ -132,9 +133,34 @@ class Evaluation:
 
     def write(self, interrupted=False) -> dict:
         results = self.results(interrupted)
+        if not interrupted:
+            results.update(self.verdicts(results["runs"]))
+        self.write_evaluation()
         write_json(self.bundle.root / "provenance.json", self.provenance())
         write_json(self.bundle.root / "results.json", results)
         return results
+
+    def verdicts(self, runs) -> dict:
+        from .stats import EvalSet
+        from .verdicts import common_baselines_missing, judge_all
+
+        evalset = EvalSet(self.gold, self.test.columns, self.spec.evaluate.groups)
+        verdicts = judge_all(self.spec, runs, self.bundle.read_predictions, evalset)
+        notes = []
+        if self.spec.task.tier == "no-holds-barred":
+            missing = common_baselines_missing(self.spec)
+            if missing:
+                notes.append("no-holds-barred: these common baselines were not in the fight: " + ", ".join(missing))
+        return {"verdicts": [v.to_dict() for v in verdicts], "notes": notes}
+
+    def write_evaluation(self) -> None:
+        """The evaluation split's labels and groups, for reviewers (never sent to a worker)."""
+        from .bundle import write_atomic
+
+        ev = self.spec.evaluate
+        cols = [ev.target, *[g for g in ev.groups if g != ev.target]]
+        rows = [{"index": i, **{c: self.test.columns[c][i] for c in cols}} for i in range(len(self.gold))]
+        write_atomic(self.bundle.root / "evaluation.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
 
     def provenance(self) -> dict:
         spec = self.spec

@@ -477,7 +477,11 @@ class Checker:
                 elif arm.name not in known:
                     self.claim_error(path, arm.index, len(arm.name), f"unknown contender '{arm.name}'{suggest(arm.name, known)}"
                                                                      f" (contenders: {', '.join(known) or 'none'})")
-            if isinstance(ev, dict) and claim.metric not in metrics:
+            if claim.metric == "group_accuracy":
+                self.claim_error(path, claim.metric_index, len(claim.metric),
+                                 "group_accuracy has one value per group; a claim needs one number "
+                                 "(use worst_group_accuracy)")
+            elif isinstance(ev, dict) and claim.metric not in metrics:
                 self.claim_error(path, claim.metric_index, len(claim.metric),
                                  f"metric '{claim.metric}' is not in evaluate.metrics{suggest(claim.metric, metrics)}")
             if claim.against is None and not baselines:

@@ -1,0 +1,89 @@
+"""Paired bootstrap and verdicts on prediction sets with known differences, and the null rate."""
+import random
+
+import numpy as np
+import pytest
+
+from fairfight.evaluator import scoring, stats
+from fairfight.evaluator.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, _beats, _matches
+
+N = 400
+
+
+def data(seed=0):
+    rng = random.Random(seed)
+    gold = [rng.choice(["a", "b"]) for _ in range(N)]
+    group = [rng.choice(["m", "f"]) for _ in range(N)]
+    return gold, {"y": gold, "g": group}
+
+
+def noisy(gold, accuracy, seed):
+    rng = random.Random(seed)
+    return [g if rng.random() < accuracy else ("b" if g == "a" else "a") for g in gold]
+
+
+def arm(label, *preds):
+    return stats.Arm(label, list(preds), [None] * len(preds), [()] * len(preds))
+
+
+def test_unit_weights_give_the_plain_metrics():
+    gold, cols = data()
+    ev = stats.EvalSet(gold, cols, ["y", "g"])
+    pred = noisy(gold, 0.8, 1)
+    scores = [[0.7, 0.3] if p == "a" else [0.2, 0.8] for p in pred]
+    for metric in ("accuracy", "worst_group_accuracy", "leakage(g)", "f1", "auroc"):
+        plain = scoring.compute(metric, pred, gold, columns=cols, groups=["y", "g"], scores=scores, classes=("a", "b"))
+        assert ev.values(metric, pred, scores, ("a", "b"))[0] == pytest.approx(plain), metric
+
+
+def test_known_differences_give_the_right_verdicts():
+    gold, cols = data()
+    ev = stats.EvalSet(gold, cols, ["y"])
+    rs = stats.resamples(N, 3, 1000, seed=1)
+    good = arm("good", *[noisy(gold, 0.9, s) for s in range(3)])
+    poor = arm("poor", *[noisy(gold, 0.6, s + 10) for s in range(3)])
+    c = stats.compare(ev, "accuracy", good, poor, rs, 0.95)
+    assert 0.25 < c.difference < 0.35 and c.low > 0.2
+    assert _beats(c, 0.1) == SUPPORTED
+    assert _beats(c, 0.5) == NOT_SUPPORTED
+    assert _beats(c, c.difference) == INCONCLUSIVE
+    twin = arm("twin", *[noisy(gold, 0.9, s + 20) for s in range(3)])
+    assert _matches(stats.compare(ev, "accuracy", good, twin, rs, 0.95), 0.08) == SUPPORTED
+    assert _matches(stats.compare(ev, "accuracy", good, poor, rs, 0.95), 0.05) == NOT_SUPPORTED
+
+
+def test_lower_is_better_metrics_are_sign_adjusted():
+    gold, cols = data()
+    ev = stats.EvalSet(gold, cols, ["g"])
+    rs = stats.resamples(N, 1, 500, seed=2)
+    tracks_group = arm("tracks", ["a" if g == "m" else "b" for g in cols["g"]])
+    blind = arm("blind", noisy(gold, 0.8, 3))
+    c = stats.compare(ev, "leakage(g)", blind, tracks_group, rs, 0.95)
+    assert c.difference > 0.3 and _beats(c, 0.0) == SUPPORTED  # lower leakage is better
+
+
+def test_null_comparisons_are_supported_at_most_at_the_nominal_rate():
+    """Two arms of the same quality (other seeds): 'A beats B' must rarely be supported."""
+    supported = 0
+    trials = 200
+    for t in range(trials):
+        gold, cols = data(1000 + t)
+        ev = stats.EvalSet(gold, cols, ["y"])
+        rs = stats.resamples(N, 1, 300, seed=t)
+        a = arm("a", noisy(gold, 0.75, 2 * t))
+        b = arm("b", noisy(gold, 0.75, 2 * t + 1))
+        supported += _beats(stats.compare(ev, "accuracy", a, b, rs, 0.95), 0.0) == SUPPORTED
+    # one-sided at 2.5% for a 95% interval; allow sampling noise of the rate itself
+    assert supported / trials <= 0.05, supported
+
+
+def test_resampling_seeds_widens_intervals_when_seeds_disagree():
+    gold, cols = data()
+    ev = stats.EvalSet(gold, cols, ["y"])
+    rs = stats.resamples(N, 3, 800, seed=4)
+    stable = arm("stable", *[noisy(gold, 0.8, 7)] * 3)
+    unstable = arm("unstable", noisy(gold, 0.95, 8), noisy(gold, 0.8, 9), noisy(gold, 0.65, 10))
+    base = arm("base", *[noisy(gold, 0.7, 11)] * 3)
+    wide = stats.compare(ev, "accuracy", unstable, base, rs, 0.95)
+    narrow = stats.compare(ev, "accuracy", stable, base, rs, 0.95)
+    assert (wide.high - wide.low) > (narrow.high - narrow.low)
