@@ -75,21 +75,30 @@ def run_eval(opts: EvalOptions) -> int:
     out = Path(opts.out) if opts.out else default_out(spec)
     try:
         evaluation = Evaluation(spec, plan, out, overrides=opts.overrides, cache=Path(opts.cache) if opts.cache else None)
-        jobs = evaluation.pending_jobs()
         executor = make_executor(opts.executor or spec.execution.executor, opts.workers or spec.execution.workers)
+        trials = evaluation.count_trials()
     except FairfightError as exc:
         _print_error(exc)
         return EXIT_INVALID
-    reused = len(plan.runs) - len(jobs)
-    print(f"fairfight eval: {len(plan.runs)} runs ({reused} already finished), bundle: {out}", file=sys.stderr)
+    total = len(plan.runs) + trials
+    tuning = f" + {trials} tuning trials" if trials else ""
+    print(f"fairfight eval: {len(plan.runs)} runs{tuning}, bundle: {out}", file=sys.stderr)
     for refusal in plan.refusals:
         print(f"refused at plan time: {refusal.reason}", file=sys.stderr)
     interrupted = False
-    with _Progress(len(plan.runs), reused, enabled=opts.progress) as progress:
+    with _Progress(total, 0, enabled=opts.progress) as progress:
+        def done(job, result):
+            progress.done(evaluation.finish(job, result))
+
+        evaluation.on_reused = progress.reuse
         try:
-            executor.run(jobs, progress.started, lambda job, result: progress.done(evaluation.finish(job, result)))
+            evaluation.execute(executor, progress.started, done, seeds=opts.seeds, only=opts.only)
         except KeyboardInterrupt:
             interrupted = True
+        except FairfightError as exc:
+            _print_error(exc)
+            return EXIT_INVALID
+        print(f"{progress.reused(evaluation)} run(s) reused from an earlier eval or the cache", file=sys.stderr)
     results = evaluation.write(interrupted)
     _summary(results)
     if interrupted:
@@ -103,9 +112,10 @@ def exit_code(results) -> int:
     """0 every claim supported; 1 some claim not supported or inconclusive; 2 a refusal (or an
     invalid spec); 3 a run failed."""
     counts = results["counts"]
-    if counts["refused_at_plan"] or counts["refused"]:
+    trials = counts.get("trials", {})
+    if counts["refused_at_plan"] or counts["refused"] or trials.get("refused"):
         return EXIT_INVALID
-    if counts["failed"]:
+    if counts["failed"] or trials.get("failed"):
         return EXIT_FAILED
     verdicts = [v["verdict"] for v in results.get("verdicts", [])]
     if "invalid" in verdicts:
@@ -148,6 +158,14 @@ class _Progress:
         c = self.counts
         return f"running {self.running}, refused {c['refused']}, failed {c['failed']}"
 
+    def reuse(self, record):
+        self.counts["succeeded"] += 1  # finished before: counted, not run again
+        self._update()
+
+    @staticmethod
+    def reused(evaluation) -> int:
+        return sum(1 for r in evaluation.records.values() if r.get("reused"))
+
     def started(self, job):
         self.running += 1
         self._update()
@@ -156,7 +174,8 @@ class _Progress:
         self.running -= 1
         self.counts[record["status"]] = self.counts.get(record["status"], 0) + 1
         if not self.enabled:
-            print(f"  {record['label']} seed {record['seed']}: {record['status']}", file=sys.stderr)
+            what = f"trial {record['trial']}" if record.get("trial") is not None else f"seed {record['seed']}"
+            print(f"  {record['label']} {what}: {record['status']}", file=sys.stderr)
         self._update()
 
     def _update(self):

@@ -66,8 +66,9 @@ def _grant(spec: Spec, contender: Contender):
     return uses, params, True
 
 
-def compile_plan(spec: Spec, *, seeds: int | None = None, only=()) -> Plan:
-    """Runs for methods, required baselines, skylines and each method's controls, x seeds."""
+def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) -> Plan:
+    """Runs for methods, required baselines, skylines and each method's controls, x seeds.
+    `chosen`: contender name -> parameters picked by tuning (controls take their method's)."""
     n = seeds or spec.evaluate.seeds
     plan = Plan(spec, seeds=tuple(range(n)))
     common = {
@@ -93,6 +94,7 @@ def compile_plan(spec: Spec, *, seeds: int | None = None, only=()) -> Plan:
         except ValueError as exc:
             plan.refusals.append(Refusal(label, role, f"{label} {exc}"))
             continue
+        params = {**params, **((chosen or {}).get(contender.name) or {})}
         code = runkey.code_identity(contender)
         for seed in plan.seeds:
             parts = {**common, "contender": [contender.role, contender.name], "code": code, "control": control,

@@ -49,17 +49,58 @@ class Evaluation:
         self.gold = self.test.columns[spec.evaluate.target]
         self.classes = sorted(set(self.gold), key=str)
         self.records: dict = {}
+        self.runs: dict = {}  # key -> Run (final runs and tuning trials)
+        self.on_reused = lambda record: None
+        self._parts = None
+
+    def selection_parts(self):
+        """(training part, held-out part) of the selection split, for tuning trials."""
+        if self._parts is None:
+            from .tuning import carve
+
+            table = self.loader.split(self.spec.rules.selection)
+            train, held = carve(len(table))
+            self._parts = (table.take(train), table.take(held))
+        return self._parts
+
+    def target_of(self, run):
+        """(texts, gold labels, columns) the run's predictions are scored against."""
+        if getattr(run, "trial", None) is not None:
+            held = self.selection_parts()[1]
+            return held.columns["text"], held.columns[self.spec.evaluate.target], held.columns
+        return self.test.columns["text"], self.gold, self.test.columns
 
     # ------------------------------------------------------------------ jobs
-    def pending_jobs(self) -> list:
+    def pending_jobs(self, runs=None) -> list:
         jobs = []
-        for run in self.plan.runs:
+        for run in self.plan.runs if runs is None else runs:
+            self.runs[run.key] = run
             record = self.bundle.finished(run.key) or (self.cache.fetch(run.key, self.bundle) if self.cache else None)
             if record is not None:
                 self.records[run.key] = {**record, "reused": True}
+                self.on_reused(self.records[run.key])
             else:
-                jobs.append(Job(self.describe(run), list(self.test.columns["text"]), self.timeout()))
+                jobs.append(Job(self.describe(run), list(self.target_of(run)[0]), self.timeout()))
         return jobs
+
+    def execute(self, executor, on_start, on_done, *, seeds=None, only=()) -> None:
+        """Tuning trials first (if any contender has a search space), then the final runs with
+        the chosen parameters. Finished runs of either phase are reused."""
+        from .plan import compile_plan
+        from .tuning import choose, tuning_runs
+
+        trials, self.tuning_notes = tuning_runs(self.spec, self.plan)
+        executor.run(self.pending_jobs(trials), on_start, on_done)
+        picked = choose([self.records[r.key] for r in trials if r.key in self.records], self.spec.evaluate.primary)
+        chosen = {label: entry["chosen"] for label, entry in picked.items() if entry["chosen"] is not None}
+        if chosen:
+            self.plan = compile_plan(self.spec, seeds=seeds, only=only, chosen=chosen)
+        executor.run(self.pending_jobs(), on_start, on_done)
+
+    def count_trials(self) -> int:
+        from .tuning import tuning_runs
+
+        return len(tuning_runs(self.spec, self.plan)[0])
 
     def timeout(self):
         wall = self.spec.rules.budget.wall_time
@@ -75,6 +116,8 @@ class Evaluation:
         out = {}
         for split, columns in run.grant.data.items():
             table = self.loader.split(split)
+            if getattr(run, "trial", None) is not None and split == self.spec.rules.selection:
+                table = self.selection_parts()[0]  # tuning sees the training part only
             cols = {c: list(table.columns[c]) for c in sorted(columns) if c in table.columns}
             if run.control == "shuffled_labels":
                 order = list(range(len(table)))
@@ -85,14 +128,14 @@ class Evaluation:
 
     # ------------------------------------------------------------------ results
     def finish(self, job, result: dict) -> dict:
-        run = next(r for r in self.plan.runs if r.key == job.key)
+        run = self.runs[job.key]
         record = {**run.describe(), "status": result["status"], "error": result.get("error"),
                   "reasons": result.get("reasons", []), "elapsed": round(result.get("elapsed", 0.0), 3),
                   "timings": result.get("timings", {}), "metrics": None,
                   "ledger": (result.get("ledger") or {}).get("totals")}
         predictions = result.get("predictions")
         if record["status"] == "succeeded":
-            record["metrics"] = self.score(predictions, result.get("classes") or [])
+            record["metrics"] = self.score(run, predictions, result.get("classes") or [])
         rows = [{"index": i, **p} for i, p in enumerate(predictions or [])]
         log = "\n".join(result.get("log", []))
         if result.get("traceback"):
@@ -105,12 +148,13 @@ class Evaluation:
         self.records[job.key] = record
         return record
 
-    def score(self, predictions, classes) -> dict:
+    def score(self, run, predictions, classes) -> dict:
         ev = self.spec.evaluate
+        _, gold, columns = self.target_of(run)
         labels = [p["prediction"] for p in predictions]
         scores = [[p["scores"][c] for c in classes] for p in predictions] if classes and all(
             "scores" in p for p in predictions) else None
-        return scoring.score_all(ev.metrics, labels, self.gold, columns=self.test.columns, groups=ev.groups,
+        return scoring.score_all(ev.metrics, labels, gold, columns=columns, groups=ev.groups,
                                  scores=scores, classes=classes)
 
     def results(self, interrupted=False) -> dict:
@@ -118,6 +162,8 @@ class Evaluation:
         counts = {s: sum(r["status"] == s for r in runs) for s in ("succeeded", "refused", "failed")}
         counts["pending"] = len(self.plan.runs) - len(runs)
         counts["refused_at_plan"] = len(self.plan.refusals)
+        trials = [r for r in self.records.values() if r.get("trial") is not None]
+        counts["trials"] = {s: sum(r["status"] == s for r in trials) for s in ("succeeded", "refused", "failed")}
         spec = self.spec
         return {
             "format": RESULTS_FORMAT, "version": RESULTS_VERSION,
@@ -128,8 +174,16 @@ class Evaluation:
             "seeds": list(self.plan.seeds), "interrupted": interrupted, "counts": counts,
             "summary": summarise(runs, spec.evaluate.primary),
             "refusals": [{"label": r.label, "role": r.role, "reason": r.reason} for r in self.plan.refusals],
+            "tuning": self.tuning_summary(),
             "runs": runs,
         }
+
+    def tuning_summary(self) -> dict:
+        from .tuning import choose
+
+        trials = [r for r in self.records.values() if r.get("trial") is not None]
+        return {"trials_allowed": self.spec.rules.budget.trials, "selection": self.spec.rules.selection,
+                "contenders": choose(trials, self.spec.evaluate.primary), "notes": getattr(self, "tuning_notes", {})}
 
     def write(self, interrupted=False) -> dict:
         results = self.results(interrupted)

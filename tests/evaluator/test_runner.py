@@ -43,7 +43,8 @@ def test_eval_writes_a_complete_bundle(fight):
     assert r.returncode == 0, r.stdout + r.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["format"] == "fairfight-results" and results["version"] == 1
-    assert results["counts"] == {"succeeded": 6, "refused": 0, "failed": 0, "pending": 0, "refused_at_plan": 0}
+    assert results["counts"] == {"succeeded": 6, "refused": 0, "failed": 0, "pending": 0, "refused_at_plan": 0,
+                                 "trials": {"succeeded": 0, "refused": 0, "failed": 0}}
     assert sorted({r["label"] for r in results["runs"]}) == ["always_nurse", "plain_head", "probe"]
     for run in results["runs"]:
         folder = out / "runs" / run["key"]
@@ -86,7 +87,7 @@ def test_rerun_with_the_same_out_reuses_every_finished_run(fight):
     spec, out, _ = fight
     before = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/record.json")}
     r = eval_cli(str(spec), "--out", str(out), "--no-progress")
-    assert r.returncode == 0 and "6 runs (6 already finished)" in r.stderr
+    assert r.returncode == 0 and "6 run(s) reused" in r.stderr
     assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/record.json")} == before
 
 
@@ -96,7 +97,7 @@ def test_cache_shares_finished_runs_across_evals(fight, tmp_path):
     r1 = eval_cli(str(spec), "--out", str(tmp_path / "a"), "--cache", str(cache), "--only", "always_nurse", "--no-progress")
     assert r1.returncode == 0 and len(list(cache.iterdir())) == 2
     r2 = eval_cli(str(spec), "--out", str(tmp_path / "b"), "--cache", str(cache), "--only", "always_nurse", "--no-progress")
-    assert "2 runs (2 already finished)" in r2.stderr
+    assert "2 run(s) reused" in r2.stderr
 
 
 def test_inline_executor_gives_the_same_results(fight, tmp_path):

@@ -1,0 +1,44 @@
+import json
+
+from fairfight.evaluator.tuning import candidates, carve
+
+from runner_fixtures import write_fight
+from test_runner import eval_cli
+
+
+def test_every_contender_draws_the_same_trials_in_the_same_order():
+    a = candidates({"l2": [1, 2, 3, 4]}, 3)
+    assert a == candidates({"l2": [1, 2, 3, 4]}, 3) and len(a) == 3
+    grid = candidates({"x": [1, 2], "y": ["a", "b", "c"]}, 100)
+    assert len(grid) == 6 and len({json.dumps(g, sort_keys=True) for g in grid}) == 6
+
+
+def test_carve_is_deterministic_and_disjoint():
+    train, held = carve(100)
+    assert (train, held) == carve(100) and len(held) == 25 and not set(train) & set(held)
+    assert sorted(train + held) == list(range(100))
+
+
+def test_tuning_picks_on_the_held_out_selection_part_and_records_it(tmp_path, bert_dir):
+    fight = {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, search: {layer: [0, 1, 2]}",
+             "always_nurse": "uses: {data: {train: [profession]}}"}
+    spec = write_fight(tmp_path, bert_dir, fight, seeds=1)
+    spec.write_text(spec.read_text().replace("budget: {examples: 2000}", "budget: {examples: 5000, trials: 2}\n  selection: train"))
+    r = eval_cli(str(spec), "--out", str(tmp_path / "b"), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    results = json.loads((tmp_path / "b" / "results.json").read_text())
+    tuning = results["tuning"]
+    assert tuning["trials_allowed"] == 2 and tuning["selection"] == "train"
+    probe = tuning["contenders"]["probe"]
+    assert [t["params"]["layer"] for t in probe["trials"]] == [c["layer"] for c in candidates({"layer": [0, 1, 2]}, 2)]
+    best = max(probe["trials"], key=lambda t: t["accuracy"])
+    assert probe["chosen"] == best["params"]
+    (final,) = [x for x in results["runs"] if x["label"] == "probe"]
+    assert final["params"]["layer"] == probe["chosen"]["layer"]
+    assert "always_nurse" not in tuning["contenders"]  # no search space, nothing to tune
+    trial_keys = [t for t in (tmp_path / "b" / "runs").iterdir()
+                  if json.loads((t / "record.json").read_text()).get("trial") is not None]
+    assert len(trial_keys) == 2
+    held = json.loads((trial_keys[0] / "record.json").read_text())
+    assert len((trial_keys[0] / "predictions.jsonl").read_text().splitlines()) == 15  # 25% of 60 rows
+    assert held["ledger"]["reads"]["train.text"]["rows"] == 45  # the training part only
