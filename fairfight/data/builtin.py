@@ -195,8 +195,8 @@ class _Bio:
     """One biography: a person (gender, names, voice) and the slot filler for its templates."""
 
     def __init__(self, rng: random.Random, profession: str, gender: str, lexical: bool,
-                 cued: bool = True):
-        self.rng, self.gender, self.lexical, self.cued = rng, gender, lexical, cued
+                 cued: bool = True, weak: bool = False):
+        self.rng, self.gender, self.lexical, self.cued, self.weak = rng, gender, lexical, cued, weak
         self.prof = V.PROFESSIONS[profession]
         self.last = rng.choice(V.SURNAMES)
         self.first = rng.choice(V.MALE_NAMES if gender == "male" else V.FEMALE_NAMES) \
@@ -296,11 +296,14 @@ class _Bio:
             parts.append(say(rng.choice(V.FIRST_PERSON_INTROS)))
         if not self.cued:
             return " ".join(parts + self._life(say))
-        if rng.random() < TITLE_SHARE:
-            parts.append(say(rng.choice(V.TITLE_TEMPLATES)))
         work = [V.WORKPLACE_TEMPLATES, V.EDUCATION_TEMPLATES, V.DUTY_TEMPLATES, self.prof["extras"],
                 V.ACHIEVEMENT_TEMPLATES, V.CAREER_TEMPLATES]
-        chosen = rng.sample(work, rng.randint(2, 4))
+        if self.weak:  # a single sentence about the job, no title
+            chosen = [rng.choice(work[:4])]
+        else:
+            if rng.random() < TITLE_SHARE:
+                parts.append(say(rng.choice(V.TITLE_TEMPLATES)))
+            chosen = rng.sample(work, rng.randint(2, 4))
         if all(c in (V.ACHIEVEMENT_TEMPLATES, V.CAREER_TEMPLATES) for c in chosen):
             chosen[0] = rng.choice(work[:4])
         parts += [say(rng.choice(c)) for c in chosen]
@@ -366,7 +369,8 @@ def _synthetic_bios(opts: dict) -> dict[str, list[dict]]:
             lexical = rng.random() >= NON_LEXICAL_SHARE
             # no draw at all when every bio is cued, so 1.0 gives the rows of earlier versions
             cued = signal >= 1 or rng.random() < signal
-            bio = _Bio(rng, profession, gender, lexical=lexical, cued=cued)
+            weak = cued and signal < 1 and rng.random() >= signal
+            bio = _Bio(rng, profession, gender, lexical=lexical, cued=cued, weak=weak)
             return {"text": bio.text(), "profession": profession, "gender": gender}
 
         return _unique_rows(len(cells), make, seen, what)

@@ -60,6 +60,32 @@ class Bundle:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+MANIFEST = "MANIFEST.json"
+UNSEALED = ("report.md", "report.html", MANIFEST)  # derived files that `fairfight report` re-renders
+
+
+def sealed_files(root: Path) -> list:
+    """Every evidence file of a bundle (relative paths), in a stable order."""
+    root = Path(root)
+    out = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts) and str(rel) not in UNSEALED:
+            out.append(str(rel))
+    return out
+
+
+def write_manifest(root: Path) -> dict:
+    """sha256 of every evidence file, so an audit can tell edited, missing and added files."""
+    import hashlib
+
+    root = Path(root)
+    files = {rel: hashlib.sha256((root / rel).read_bytes()).hexdigest() for rel in sealed_files(root)}
+    manifest = {"format": "fairfight-manifest", "version": 1, "algorithm": "sha256", "files": files}
+    write_json(root / MANIFEST, manifest)
+    return manifest
+
+
 def _finished(folder: Path) -> dict | None:
     try:
         record = json.loads((folder / "record.json").read_text(encoding="utf-8"))

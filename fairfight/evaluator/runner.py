@@ -171,6 +171,11 @@ class Evaluation:
             "evaluate": {"split": spec.evaluate.split, "target": spec.evaluate.target, "metrics": list(spec.evaluate.metrics),
                          "primary": spec.evaluate.primary, "groups": list(spec.evaluate.groups),
                          "confidence": spec.evaluate.confidence, "examples": len(self.gold)},
+            "rules": {"grant": to_jsonable(spec.rules.grant), "selection": spec.rules.selection,
+                      "budget": to_jsonable(spec.rules.budget), "knowledge": sorted(spec.rules.knowledge)},
+            "contenders": {"methods": list(spec.methods), "baselines": [b.name for b in spec.baselines],
+                           "skylines": [s.name for s in spec.skylines], "controls": list(spec.controls)},
+            "claims": [c.text for c in spec.claims],
             "seeds": list(self.plan.seeds), "interrupted": interrupted, "counts": counts,
             "summary": summarise(runs, spec.evaluate.primary),
             "refusals": [{"label": r.label, "role": r.role, "reason": r.reason} for r in self.plan.refusals],
@@ -190,22 +195,28 @@ class Evaluation:
         if not interrupted:
             results.update(self.verdicts(results["runs"]))
         self.write_evaluation()
+        from .bundle import write_atomic, write_manifest
+
+        write_atomic(self.bundle.root / "spec.yaml", Path(self.spec.path).read_text(encoding="utf-8"))
         write_json(self.bundle.root / "provenance.json", self.provenance())
         write_json(self.bundle.root / "results.json", results)
+        write_manifest(self.bundle.root)
         return results
 
     def verdicts(self, runs) -> dict:
         from .stats import EvalSet
-        from .verdicts import common_baselines_missing, judge_all
+        from .verdicts import Judge, common_baselines_missing
 
         evalset = EvalSet(self.gold, self.test.columns, self.spec.evaluate.groups)
-        verdicts = judge_all(self.spec, runs, self.bundle.read_predictions, evalset)
+        judge = Judge(self.spec, runs, self.bundle.read_predictions, evalset)
+        verdicts = [judge.judge(c) for c in self.spec.claims]
+        intervals = contender_intervals(judge, self.spec)
         notes = []
         if self.spec.task.tier == "no-holds-barred":
             missing = common_baselines_missing(self.spec)
             if missing:
                 notes.append("no-holds-barred: these common baselines were not in the fight: " + ", ".join(missing))
-        return {"verdicts": [v.to_dict() for v in verdicts], "notes": notes}
+        return {"verdicts": [v.to_dict() for v in verdicts], "notes": notes, "intervals": intervals}
 
     def write_evaluation(self) -> None:
         """The evaluation split's labels and groups, for reviewers (never sent to a worker)."""
@@ -219,7 +230,8 @@ class Evaluation:
     def provenance(self) -> dict:
         spec = self.spec
         return {
-            "spec": {"path": str(spec.path), "sha256": spec.spec_hash, "overrides": self.overrides},
+            "spec": {"path": str(spec.path), "folder": str(spec.base_dir), "sha256": spec.spec_hash,
+                     "overrides": self.overrides, "copy": "spec.yaml"},
             "code": {r.label: r.code for r in self.plan.runs},
             "packages": runkey.package_versions(),
             "model": runkey.model_identity(spec), "data": runkey.data_identity(spec),
@@ -234,6 +246,37 @@ def _cpus():
     import os
 
     return os.cpu_count()
+
+
+def contender_intervals(judge, spec) -> dict:
+    """Per contender whose runs all succeeded: each scalar metric's mean over seeds with its
+    bootstrap interval (examples and seeds resampled), and per-group accuracies."""
+    import numpy as np
+
+    from .scoring import group_accuracies, group_keys
+
+    alpha = (1 - spec.evaluate.confidence) / 2
+    keys = group_keys(judge.evalset.columns, spec.evaluate.groups)
+    out = {}
+    for label, runs in judge.by_label.items():
+        if any(r["status"] != "succeeded" for r in runs):
+            continue
+        arm = judge.arm(label)
+        entry = {}
+        for metric in spec.evaluate.metrics:
+            if metric == "group_accuracy":
+                continue
+            values = arm.resampled(judge.evalset, metric, judge.rs)
+            values = values[np.isfinite(values)]
+            low, high = np.quantile(values, [alpha, 1 - alpha]) if len(values) else (np.nan, np.nan)
+            entry[metric] = {"mean": round(arm.point(judge.evalset, metric), 6), "low": round(float(low), 6),
+                             "high": round(float(high), 6),
+                             "seeds": [round(float(judge.evalset.values(metric, p, s, c)[0]), 6)
+                                       for p, s, c in zip(arm.predictions, arm.scores, arm.classes)]}
+        per_group = [group_accuracies(p, judge.evalset.gold, keys) for p in arm.predictions]
+        entry["groups"] = {"/".join(k): round(float(np.mean([g[k] for g in per_group])), 6) for k in sorted(per_group[0])}
+        out[label] = entry
+    return out
 
 
 def summarise(runs: list, primary: str) -> list:
