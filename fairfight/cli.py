@@ -115,6 +115,20 @@ def init(path, tier, schema_url, force):
     sys.exit(run_init(InitOptions(path, tier, schema_url, force)))
 
 
+@cli.command()
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--rerun", type=click.IntRange(0, 10_000), default=0, metavar="K",
+              help="Re-execute K randomly chosen runs (needs the spec's model and data) and compare predictions.")
+@click.option("--spec", type=click.Path(dir_okay=False), help="The spec file, if its folder has moved since eval.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def audit(bundle, rerun, spec, fmt):
+    """Check a results bundle: integrity, recomputed metrics and verdicts, declared vs used
+    affordances, required baselines and controls, tuning parity (exit 0 clean, 1 findings)."""
+    from .commands.audit import run_audit_command
+
+    sys.exit(run_audit_command(bundle, rerun=rerun, spec=spec, fmt=fmt))
+
+
 def main(argv=None):
     from .errors import FairfightError
 

@@ -27,9 +27,11 @@ class Outcome:
 
 
 class Evaluation:
-    def __init__(self, spec: Spec, plan: Plan, out: Path, *, overrides=(), cache: Path | None = None):
-        if spec.path is None:
-            raise FairfightError("eval needs a spec file (the workers read it)")
+    def __init__(self, spec: Spec, plan: Plan, out: Path, *, overrides=(), cache: Path | None = None,
+                 spec_text: str | None = None):
+        if spec.path is None and spec_text is None:
+            raise FairfightError("eval needs the spec's file or text (the workers read it)")
+        self.spec_text = spec_text if spec_text is not None else Path(spec.path).read_text(encoding="utf-8")
         if spec.evaluate.kind != "classification":
             raise FairfightError("evaluate.kind: generation is part of the spec language, but this version of "
                                  "fairfight runs classification tasks only")
@@ -109,7 +111,8 @@ class Evaluation:
     def describe(self, run) -> dict:
         return {"run": run.describe(), "tables": self.tables_for(run), "classes": self.classes,
                 "forward_cache": str(self.forward.resolve()),
-                "spec": {"path": str(self.spec.path), "overrides": self.overrides, "hash": self.spec.spec_hash}}
+                "spec": {"text": self.spec_text, "name": str(self.spec.path or "spec.yaml"),
+                         "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash}}
 
     def tables_for(self, run) -> dict:
         """Granted splits, granted columns only; label columns permuted for shuffled_labels."""
@@ -197,7 +200,7 @@ class Evaluation:
         self.write_evaluation()
         from .bundle import write_atomic, write_manifest
 
-        write_atomic(self.bundle.root / "spec.yaml", Path(self.spec.path).read_text(encoding="utf-8"))
+        write_atomic(self.bundle.root / "spec.yaml", self.spec_text)
         write_json(self.bundle.root / "provenance.json", self.provenance())
         write_json(self.bundle.root / "results.json", results)
         write_manifest(self.bundle.root)

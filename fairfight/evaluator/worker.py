@@ -83,6 +83,18 @@ def _contender(spec, run):
     return next(c for c in pool if c.name == run["name"])
 
 
+def _spec(info: dict):
+    """The IR from the spec text the parent planned with (so an edit to the file mid-eval changes nothing)."""
+    from ..errors import SpecError
+    from ..spec.check import check_text
+
+    report = check_text(info["text"], name=info["name"], base_dir=info["base_dir"], overrides=info["overrides"],
+                        refusals_ok=True)
+    if not report.ok:
+        raise SpecError(report.diagnostics)
+    return report.spec
+
+
 def randomized(loaded, seed: int):
     """The same architecture with freshly initialised weights (the random_model control)."""
     import dataclasses
@@ -108,7 +120,6 @@ def denied_paths(spec, loaded) -> list:
 
 def execute(desc: dict, channel, *, isolate: bool) -> dict:
     """Run one contender; return the result record (status, predictions, ledger, log)."""
-    from ..spec.check import load_spec
     from .context import build_context
     from .ledger import Budget, Ledger
     from .models import load_model
@@ -117,7 +128,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
     run, logs, guard, ledger = desc["run"], [], None, None
     result = {"key": run["key"], "status": "failed", "predictions": None, "ledger": None, "reasons": []}
     try:
-        spec = load_spec(desc["spec"]["path"], desc["spec"]["overrides"], refusals_ok=True)
+        spec = _spec(desc["spec"])
         if spec.spec_hash != desc["spec"]["hash"]:
             raise FairfightError("the spec changed after the plan was made; run eval again")
         contender, fn = _contender(spec, run), _function(spec, run)

@@ -115,12 +115,13 @@ def check_file(path, overrides=(), *, refusals_ok=False) -> Report:
     return check_document(doc, path=p, base_dir=p.parent, overrides=overrides, refusals_ok=refusals_ok)
 
 
-def check_text(text: str, name="<spec>", base_dir=".", overrides=()) -> Report:
+def check_text(text: str, name="<spec>", base_dir=".", overrides=(), *, refusals_ok=False) -> Report:
     try:
         doc = parse(Source(name, text))
     except SpecError as exc:
         return Report(name, exc.diagnostics)
-    return check_document(doc, path=None, base_dir=Path(base_dir).resolve(), overrides=overrides)
+    return check_document(doc, path=None, base_dir=Path(base_dir).resolve(), overrides=overrides,
+                          refusals_ok=refusals_ok)
 
 
 def load_spec(path, overrides=(), *, refusals_ok=False) -> Spec:

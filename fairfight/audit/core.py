@@ -1,0 +1,244 @@
+"""The audit: integrity, recomputed metrics and verdicts, declared vs used, required contenders,
+tuning parity, and optional re-execution of a sample of runs."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import FairfightError
+from .integrity import check_integrity
+
+TOLERANCE = 1e-6
+
+
+@dataclass
+class Finding:
+    kind: str  # integrity | metrics | verdicts | uses | required | tuning | refusal | rerun | spec
+    message: str
+
+
+@dataclass
+class Audit:
+    bundle: str
+    findings: list = field(default_factory=list)
+    contenders: list = field(default_factory=list)  # per contender: declared vs used
+    verdicts: list = field(default_factory=list)  # recomputed
+    reruns: list = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict:
+        return {"bundle": self.bundle, "clean": self.clean, "findings": [asdict(f) for f in self.findings],
+                "contenders": self.contenders, "verdicts": self.verdicts, "reruns": self.reruns}
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= TOLERANCE
+    return a == b
+
+
+class Auditor:
+    def __init__(self, root: Path, spec_path=None):
+        self.root = Path(root)
+        self.audit = Audit(str(self.root))
+        try:
+            self.results = _read_json(self.root / "results.json")
+        except (OSError, ValueError) as exc:
+            raise FairfightError(f"{self.root} is not a fairfight bundle: cannot read results.json ({exc})") from None
+        self.spec_path = spec_path
+        self.overrides = []
+
+    def finding(self, kind, message):
+        self.audit.findings.append(Finding(kind, message))
+
+    def run(self, rerun: int = 0) -> Audit:
+        check_integrity(self.root, self.finding)
+        evaluation = self.evaluation()
+        if evaluation is not None:
+            self.check_metrics(*evaluation)
+        spec = self.spec()
+        self.check_uses()
+        if spec is not None:
+            self.check_required(spec)
+            self.check_tuning(spec)
+            if evaluation is not None:
+                self.check_verdicts(spec, *evaluation)
+        for refusal in self.results.get("refusals", []):
+            self.finding("refusal", f"refused at plan time: {refusal['reason']}")
+        if rerun and spec is not None:
+            from .rerun import rerun_sample
+
+            rerun_sample(self, spec, rerun)
+        return self.audit
+
+    # ------------------------------------------------------------------ evidence
+    def evaluation(self):
+        """(gold, columns) of the evaluation split, from evaluation.jsonl."""
+        ev = self.results["evaluate"]
+        try:
+            rows = [json.loads(line) for line in (self.root / "evaluation.jsonl").read_text().splitlines() if line]
+        except (OSError, ValueError) as exc:
+            self.finding("metrics", f"cannot read evaluation.jsonl ({exc}): metrics cannot be recomputed")
+            return None
+        columns = {c: [r.get(c) for r in rows] for c in [ev["target"], *ev["groups"]]}
+        return columns[ev["target"]], columns
+
+    def predictions(self, key) -> list:
+        path = self.root / "runs" / key / "predictions.jsonl"
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def spec(self):
+        from ..spec.check import check_file, check_text
+
+        prov = _read_json(self.root / "provenance.json") if (self.root / "provenance.json").exists() else {}
+        info = prov.get("spec", {})
+        self.overrides = info.get("overrides", [])
+        if self.spec_path:
+            report = check_file(self.spec_path, info.get("overrides", []), refusals_ok=True)
+        else:
+            folder = Path(info.get("folder") or ".")
+            copy = self.root / "spec.yaml"
+            if not copy.exists() or not folder.is_dir():
+                self.finding("spec", "cannot rebuild the spec (its copy or its folder is missing): pass --spec PATH "
+                                     "to recompute verdicts and check required contenders")
+                return None
+            report = check_text(copy.read_text(encoding="utf-8"), name=str(copy), base_dir=folder,
+                                overrides=info.get("overrides", []), refusals_ok=True)
+        if not report.ok:
+            self.finding("spec", "the bundle's spec does not validate: " + report.errors[0].headline())
+            return None
+        if report.spec.spec_hash != self.results.get("spec_hash"):
+            self.finding("spec", "the spec differs from the one this bundle was made with (sha256 mismatch)")
+        return report.spec
+
+    # ------------------------------------------------------------------ checks
+    def check_metrics(self, gold, columns):
+        from ..evaluator import scoring
+
+        ev = self.results["evaluate"]
+        for run in self.results.get("runs", []):
+            if run["status"] != "succeeded":
+                continue
+            where = f"{run['label']} seed {run['seed']}"
+            try:
+                rows = self.predictions(run["key"])
+            except (OSError, ValueError):
+                self.finding("metrics", f"{where}: predictions are missing or unreadable")
+                continue
+            if len(rows) != len(gold):
+                self.finding("metrics", f"{where}: {len(rows)} predictions for {len(gold)} evaluation examples")
+                continue
+            classes = sorted(rows[0]["scores"], key=str) if rows and "scores" in rows[0] else []
+            scores = [[r["scores"][c] for c in classes] for r in rows] if classes else None
+            recomputed = scoring.score_all(ev["metrics"], [r["prediction"] for r in rows], gold, columns=columns,
+                                           groups=ev["groups"], scores=scores, classes=classes)
+            for metric, value in recomputed.items():
+                if not _close(value, (run.get("metrics") or {}).get(metric)):
+                    self.finding("metrics", f"{where}: {metric} is {run['metrics'].get(metric)} in results.json, "
+                                            f"but {value} from its predictions")
+
+    def check_verdicts(self, spec, gold, columns):
+        from ..evaluator.stats import EvalSet
+        from ..evaluator.verdicts import Judge
+
+        runs = self.results.get("runs", [])
+        try:
+            judge = Judge(spec, runs, self.predictions, EvalSet(gold, columns, spec.evaluate.groups))
+            verdicts = [judge.judge(c).to_dict() for c in spec.claims]
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            self.finding("verdicts", f"cannot recompute the verdicts: {exc!r}")
+            return
+        self.audit.verdicts = verdicts
+        recorded = {v["claim"]: v for v in self.results.get("verdicts", [])}
+        for v in verdicts:
+            old = recorded.get(v["claim"])
+            if old is None:
+                self.finding("verdicts", f"claim '{v['claim']}' has no verdict in results.json (recomputed: {v['verdict']})")
+            elif old["verdict"] != v["verdict"] or not _close(_numbers(old), _numbers(v)):
+                self.finding("verdicts", f"claim '{v['claim']}': results.json says {old['verdict']}, recomputed "
+                                         f"{v['verdict']} ({v['reason']})")
+
+    def check_uses(self):
+        by_label = {}
+        for run in self.results.get("runs", []):
+            by_label.setdefault(run["label"], []).append(run)
+        for label, runs in by_label.items():
+            grant = runs[0]["grant"]
+            ops, reads, refused = set(), set(), []
+            for r in runs:
+                ledger = r.get("ledger") or {}
+                ops |= set(ledger.get("ops", {}))
+                reads |= set(ledger.get("reads", {}))
+                refused += [x.get("reason") for x in ledger.get("refused", [])] + list(r.get("reasons", []))
+            granted_reads = {f"{s}.{c}" for s, cols in grant["data"].items() for c in cols}
+            granted_reads |= {f"knowledge.{k}" for k in grant["knowledge"]}
+            extra_ops = sorted(ops - set(grant["model"]))
+            extra_reads = sorted(r for r in reads - granted_reads if not r.startswith("knowledge.") or
+                                 r.split(" ")[0] not in granted_reads)
+            if extra_ops or extra_reads:
+                self.finding("uses", f"{label} used more than it was granted: {', '.join(extra_ops + extra_reads)}")
+            self.audit.contenders.append({
+                "label": label, "role": runs[0]["role"], "declared": runs[0]["declared"],
+                "granted": {"model": grant["model"], "data": sorted(granted_reads), "knowledge": grant["knowledge"]},
+                "used": {"model": sorted(ops), "data": sorted(reads)},
+                "refused": sorted(set(x for x in refused if x)),
+                "statuses": sorted({r["status"] for r in runs})})
+
+    def check_required(self, spec):
+        by_label = {}
+        for run in self.results.get("runs", []):
+            by_label.setdefault(run["label"], []).append(run)
+        required = [("baseline", b.name) for b in spec.baselines]
+        required += [("control", f"{c}({m})") for m in spec.methods for c in spec.controls]
+        for what, label in required:
+            runs = by_label.get(label, [])
+            if not runs:
+                self.finding("required", f"required {what} '{label}' is missing from the bundle")
+                continue
+            bad = sorted({r["status"] for r in runs if r["status"] != "succeeded"})
+            if bad:
+                self.finding("required", f"required {what} '{label}' {'/'.join(bad)}")
+            if len(runs) < len(self.results.get("seeds", [])):
+                self.finding("required", f"required {what} '{label}' ran {len(runs)} of "
+                                         f"{len(self.results['seeds'])} seeds")
+
+    def check_tuning(self, spec):
+        from ..evaluator.tuning import candidates, search_space
+
+        tuning = self.results.get("tuning") or {}
+        allowed = tuning.get("trials_allowed", spec.rules.budget.trials)
+        tuned = tuning.get("contenders", {})
+        if allowed <= 1 or spec.rules.selection is None:
+            for label, entry in tuned.items():
+                self.finding("tuning", f"{label} was tuned ({len(entry['trials'])} trials) although the rules allow none")
+            return
+        for contender in spec.contenders():
+            space = search_space(spec, contender)
+            expected = len(candidates(space, allowed)) if space else 0
+            got = len(tuned.get(contender.name, {}).get("trials", []))
+            if got > allowed:
+                self.finding("tuning", f"{contender.name} was tuned with {got} trials; the rules allow {allowed}")
+            elif got != expected and contender.name in {r["label"] for r in self.results.get("runs", [])}:
+                granted = any(spec.rules.selection in r["grant"]["data"] for r in self.results["runs"]
+                              if r["label"] == contender.name)
+                if granted:
+                    self.finding("tuning", f"{contender.name} had {got} tuning trials, where parity gives it {expected}")
+
+
+def _numbers(verdict: dict) -> dict:
+    return {f"{c['against']}.{k}": c[k] for c in verdict.get("comparisons", []) for k in ("difference", "low", "high")}
+
+
+def run_audit(bundle, *, rerun: int = 0, spec_path=None) -> Audit:
+    return Auditor(Path(bundle), spec_path).run(rerun)

@@ -1,0 +1,166 @@
+"""report.html: one self-contained file (inline CSS, inline SVG charts, no scripts, no network).
+
+Same content as report.md, plus per-metric charts with confidence intervals, a per-group
+accuracy chart, a chart per claim, and the affordance matrix. Rendered with jinja2 from the
+template shipped in fairfight/report/templates/.
+"""
+from __future__ import annotations
+
+from importlib import resources
+
+from . import charts
+from . import model as m
+from .matrix import GROUPS, LEGEND, affordance_matrix
+
+VERDICT_CLASS = {"supported": "ok", "not-supported": "bad", "inconclusive": "warn", "invalid": "bad",
+                 "not-judged": "muted"}
+
+
+def _template():
+    import jinja2
+
+    text = resources.files("fairfight.report").joinpath("templates/report.html.j2").read_text(encoding="utf-8")
+    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(text)
+
+
+def render_html(results: dict) -> str:
+    from markupsafe import Markup
+
+    return _template().render(**context(results, Markup))
+
+
+def context(results: dict, markup=str) -> dict:
+    task, ev, rules = results.get("task") or {}, results.get("evaluate") or {}, results.get("rules") or {}
+    grant = rules.get("grant") or {}
+    counts, trials = results.get("counts") or {}, (results.get("counts") or {}).get("trials") or {}
+    everyone = m.contenders(results)
+    intervals = results.get("intervals") or {}
+    svg = lambda s: markup(s) if s else None  # noqa: E731
+    return {
+        "title": f"fairfight report: {task.get('name', '?')}",
+        "task": task, "tier": m.tier(results), "evaluate": ev, "results": results,
+        "confidence": m.percent(ev.get("confidence")),
+        "spec_hash": str(results.get("spec_hash", ""))[:16],
+        "seeds": ", ".join(map(str, results.get("seeds", []))),
+        "groups": " × ".join(ev.get("groups", [])) or "none",
+        "counts": counts, "trial_counts": trials,
+        "verdicts": _verdicts(results, svg),
+        "has_claims": bool(results.get("claims")),
+        "rules": [
+            ("model operations", ", ".join(grant.get("model", [])) or "none"),
+            ("data (split: columns)", m.data_text(grant.get("data"))),
+            ("knowledge", ", ".join(sorted(set(grant.get("knowledge", [])) | set(rules.get("knowledge", []))))
+             or "none"),
+            ("selection (the only split tuning may score on)", rules.get("selection") or "none"),
+            ("budget", m.budget_text(rules.get("budget") or {})),
+        ],
+        "contenders": [{"label": c.label, "role": c.role, "note": c.note, "status": c.status, "runs": len(c.runs)}
+                       for c in everyone],
+        "metrics": [_metric(results, metric, everyone, intervals, svg) for metric in m.metrics_of(results)],
+        "group_names": m.group_names(results),
+        "group_rows": [{"label": c.label, "role": c.role,
+                        "cells": [m.num(((intervals.get(c.label) or {}).get("groups") or {}).get(g))
+                                   for g in m.group_names(results)]}
+                       for c in everyone if c.label in intervals],
+        "groups_chart": svg(charts.groups_chart(results)),
+        "matrix": _matrix(results),
+        "legend": LEGEND,
+        "plan_refusals": results.get("refusals", []),
+        "run_refusals": m.run_refusals(results),
+        "controls": _controls(results, everyone, intervals),
+        "tuning": _tuning(results),
+        "notes": results.get("notes") or [],
+    }
+
+
+def _verdicts(results, svg) -> list:
+    out = []
+    for i, v in enumerate(results.get("verdicts") or []):
+        out.append({
+            "claim": v["claim"], "verdict": v["verdict"], "cls": VERDICT_CLASS.get(v["verdict"], "muted"),
+            "meaning": m.VERDICT_NOTES.get(v["verdict"], ""), "reason": v.get("reason", ""),
+            "all_baselines": m.is_all_baselines(v),
+            "chart": svg(charts.claim_chart(v, i)),
+            "comparisons": [{"against": c["against"], "metric": c["metric"], "subject": m.num(c.get("subject_value")),
+                             "other": m.num(c.get("against_value")), "difference": m.signed(c.get("difference")),
+                             "interval": f"[{m.signed(c.get('low'))}, {m.signed(c.get('high'))}]",
+                             "verdict": c["verdict"], "cls": VERDICT_CLASS.get(c["verdict"], "muted")}
+                            for c in v.get("comparisons") or []],
+        })
+    return out
+
+
+def _metric(results, metric, everyone, intervals, svg) -> dict:
+    rows = []
+    for c in everyone:
+        entry = (intervals.get(c.label) or {}).get(metric)
+        if entry is None:
+            values = [(r.get("metrics") or {}).get(metric) for r in c.runs if r.get("metrics")]
+            seeds, sd = m.spread(values) if values else ("n/a", "n/a")
+            rows.append({"label": c.label, "role": c.role, "interval": "n/a" if not values else "no interval",
+                         "seeds": seeds, "sd": sd})
+            continue
+        seeds, sd = m.spread(entry.get("seeds"))
+        rows.append({"label": c.label, "role": c.role, "interval": m.interval(entry), "seeds": seeds, "sd": sd})
+    return {"name": metric, "primary": metric == (results.get("evaluate") or {}).get("primary"),
+            "better": "lower is better" if m.lower_is_better(metric) else "higher is better",
+            "rows": rows, "chart": svg(charts.metric_chart(results, metric))}
+
+
+def _matrix(results) -> dict:
+    mx = affordance_matrix(results)
+    groups = []
+    for col in mx.columns:
+        if groups and groups[-1]["group"] == col.group:
+            groups[-1]["span"] += 1
+        else:
+            groups.append({"group": col.group, "title": GROUPS[col.group], "span": 1})
+    columns = []
+    for col in mx.columns:
+        name = col.name if col.group != "budget" else f"{col.name} (limit {col.limit:,})" if col.limit is not None \
+            else col.name
+        if col.group == "guard":
+            name = "files, network, processes, gc"
+        columns.append({"name": name, "group": col.group, "in_rules": col.in_rules,
+                        "title": f"{GROUPS[col.group]}: {col.name}" + ("" if col.in_rules else " (not in the rules)")})
+    rows = []
+    for row in mx.rows:
+        cells = []
+        for col in mx.columns:
+            cell = row.cells.get(col.key)
+            if cell is None:
+                cells.append({"text": "·", "cls": "none", "title": "not granted", "beyond": False})
+                continue
+            state_cls = cell.state.replace(" ", "-")
+            cells.append({"text": cell.text, "cls": state_cls, "beyond": cell.beyond,
+                          "title": "; ".join([cell.state + (" (beyond the rules)" if cell.beyond else "")]
+                                             + cell.details)})
+        rows.append({"label": row.label, "role": row.role, "how": row.how, "status": row.status, "cells": cells,
+                     "note": row.note})
+    return {"groups": groups, "columns": columns, "rows": rows}
+
+
+def _controls(results, everyone, intervals) -> dict:
+    names = (results.get("contenders") or {}).get("controls", [])
+    primary = (results.get("evaluate") or {}).get("primary")
+    rows = [{"label": c.label, "method": c.name, "value": m.interval((intervals.get(c.label) or {}).get(primary)),
+             "method_value": m.interval((intervals.get(c.name) or {}).get(primary))}
+            for c in everyone if c.role == "control"]
+    return {"names": [(n, m.CONTROL_NOTES.get(n, n)) for n in names], "rows": rows, "primary": primary}
+
+
+def _tuning(results) -> dict:
+    tuning = results.get("tuning") or {}
+    primary = (results.get("evaluate") or {}).get("primary")
+    rows = []
+    for label, entry in (tuning.get("contenders") or {}).items():
+        trials = entry.get("trials", [])
+        rows.append({"label": label, "ok": sum(t.get("status") == "succeeded" for t in trials), "n": len(trials),
+                     "chosen": m.params_text(entry.get("chosen")) if entry.get("chosen") else "none (defaults)",
+                     "best": m.num(entry.get("best")),
+                     "trials": [{"params": m.params_text(t.get("params")), "value": m.num(t.get(primary)),
+                                 "status": t.get("status")} for t in trials]})
+    notes = [(None if label == "note" else label, note) for label, note in (tuning.get("notes") or {}).items()]
+    return {"allowed": tuning.get("trials_allowed", "n/a"), "selection": tuning.get("selection") or "none",
+            "rows": rows, "notes": notes, "primary": primary}

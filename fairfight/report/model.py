@@ -1,0 +1,206 @@
+"""Reading results.json for the reports: contenders in order, numbers formatted, roles explained.
+
+Everything here is a pure function of the results dict (the bundle's results.json); nothing is
+rerun or recomputed from predictions. Light imports only (no numpy, no torch).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import FairfightError
+
+ROLE_NOTES = {
+    "method": "method",
+    "baseline": "baseline",
+    "skyline": "skyline: allowed more than the rules; never counted as a baseline",
+    "control": "control",
+}
+CONTROL_NOTES = {
+    "random_model": "the method rerun on a model of the same architecture with freshly initialised weights",
+    "shuffled_labels": "the method rerun with the labels of every granted split permuted",
+}
+VERDICT_NOTES = {
+    "supported": "the lower confidence bound of the difference clears the margin",
+    "not-supported": "the upper confidence bound of the difference is below the margin",
+    "inconclusive": "the confidence interval of the difference contains the margin",
+    "invalid": "a required baseline or control is missing, failed or was refused",
+    "not-judged": "no verdict is computed for this tier",
+}
+LOWER_IS_BETTER = ("leakage",)  # metric families where smaller is better (see evaluator.scoring)
+
+
+def load_results(bundle) -> dict:
+    """results.json of a bundle folder (or the file itself); FairfightError if it is not readable."""
+    path = Path(bundle)
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FairfightError(f"{path}: no such file (is {bundle} a bundle written by `fairfight eval`?)") from None
+    except (OSError, ValueError) as exc:
+        raise FairfightError(f"{path}: not readable as JSON: {exc}") from None
+    if not isinstance(results, dict) or results.get("format") != "fairfight-results":
+        raise FairfightError(f"{path}: not a fairfight results file (format is not 'fairfight-results')")
+    return results
+
+
+def is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def num(x, digits: int = 3) -> str:
+    """A metric value for people: 3 decimals, 'n/a' for missing or not-a-number."""
+    return f"{x:.{digits}f}" if is_number(x) else "n/a"
+
+
+def signed(x, digits: int = 3) -> str:
+    return f"{x:+.{digits}f}" if is_number(x) else "n/a"
+
+
+def interval(entry: dict | None) -> str:
+    """'0.812 [0.750, 0.861]' from an intervals entry."""
+    if not entry:
+        return "n/a"
+    if not is_number(entry.get("mean")):
+        return "n/a"
+    return f"{num(entry['mean'])} [{num(entry.get('low'))}, {num(entry.get('high'))}]"
+
+
+def spread(values) -> tuple[str, str]:
+    """(per-seed values, standard deviation) as text."""
+    vals = [v for v in values or [] if is_number(v)]
+    text = ", ".join(num(v) for v in values or [])
+    if len(vals) < 2:
+        return text or "n/a", "n/a (one seed)" if vals else "n/a"
+    mean = sum(vals) / len(vals)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
+    return text, num(sd)
+
+
+def lower_is_better(metric: str) -> bool:
+    return metric.split("(", 1)[0] in LOWER_IS_BETTER
+
+
+def percent(x) -> str:
+    return f"{x:.0%}" if is_number(x) else "n/a"
+
+
+@dataclass
+class Contender:
+    label: str
+    role: str
+    control: str | None = None
+    name: str = ""
+    runs: list = field(default_factory=list)  # run records (results.json "runs")
+    status: str = ""  # "succeeded", "refused", "failed/succeeded", "refused at plan time", ...
+    plan_refusal: str | None = None
+
+    @property
+    def note(self) -> str:
+        if self.role == "control" and self.control:
+            return f"control of {self.name}: {CONTROL_NOTES.get(self.control, self.control)}"
+        return ROLE_NOTES.get(self.role, self.role)
+
+
+def contenders(results: dict) -> list[Contender]:
+    """Every contender of the fight in a stable order: methods, baselines, skylines, controls (the
+    plan's order), then contenders refused at plan time."""
+    out: dict[str, Contender] = {}
+    for run in results.get("runs", []):
+        c = out.setdefault(run["label"], Contender(run["label"], run["role"], run.get("control"), run["name"]))
+        c.runs.append(run)
+    for c in out.values():
+        c.runs.sort(key=lambda r: r.get("seed", 0))
+        c.status = "/".join(sorted({r["status"] for r in c.runs}))
+    order = {"method": 0, "baseline": 1, "skyline": 2, "control": 3}
+    listed = sorted(out.values(), key=lambda c: order.get(c.role, 4))  # stable: plan order within a role
+    for refusal in results.get("refusals", []):
+        if refusal["label"] not in out:
+            name = refusal["label"].split("(", 1)[1][:-1] if refusal["role"] == "control" else refusal["label"]
+            control = refusal["label"].split("(", 1)[0] if refusal["role"] == "control" else None
+            listed.append(Contender(refusal["label"], refusal["role"], control, name, [], "refused at plan time",
+                                    refusal["reason"]))
+    return listed
+
+
+def metrics_of(results: dict) -> list[str]:
+    """The scalar metrics with intervals, primary first (group_accuracy is shown per group)."""
+    ev = results.get("evaluate", {})
+    metrics = [m for m in ev.get("metrics", []) if m != "group_accuracy"]
+    primary = ev.get("primary")
+    return ([primary] if primary in metrics else []) + [m for m in metrics if m != primary]
+
+
+def group_names(results: dict) -> list[str]:
+    names: list[str] = []
+    for entry in (results.get("intervals") or {}).values():
+        for g in entry.get("groups", {}) or {}:
+            if g not in names:
+                names.append(g)
+    return sorted(names)
+
+
+def is_all_baselines(verdict: dict) -> bool:
+    """Whether a claim compares against every baseline (an intersection-union test)."""
+    return "all baselines" in verdict.get("claim", "") or len(verdict.get("comparisons", [])) > 1
+
+
+def budget_text(budget: dict) -> str:
+    parts = []
+    for key, label in (("trials", "tuning trials per contender"), ("examples", "examples through the model"),
+                       ("steps", "training steps"), ("wall_time", "wall time per run")):
+        value = budget.get(key)
+        if value is None:
+            parts.append(f"{label}: unlimited")
+        else:
+            parts.append(f"{label}: {value:g} s" if key == "wall_time" else f"{label}: {value}")
+    return "; ".join(parts)
+
+
+def params_text(params: dict | None) -> str:
+    if not params:
+        return "defaults"
+    return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(params.items()))
+
+
+def run_refusals(results: dict) -> list[dict]:
+    """Run-time refusals and failures: [{label, role, seed, trial, status, reasons}]."""
+    out = []
+    for run in results.get("runs", []):
+        if run["status"] == "succeeded":
+            continue
+        reasons = list(run.get("reasons") or [])
+        if run.get("error") and not reasons:
+            reasons = [run["error"]]
+        out.append({"label": run["label"], "role": run["role"], "seed": run.get("seed"), "status": run["status"],
+                    "reasons": list(dict.fromkeys(first_line(r) if run["status"] == "failed" else r
+                                                  for r in reasons))})
+    for label, entry in ((results.get("tuning") or {}).get("contenders") or {}).items():
+        for trial in entry.get("trials", []):
+            if trial.get("status") not in (None, "succeeded"):
+                out.append({"label": label, "role": "tuning trial", "seed": None, "trial": trial.get("trial"),
+                            "status": trial["status"], "reasons": [f"trial {trial.get('trial')} with "
+                                                                   f"{params_text(trial.get('params'))}"]})
+    return out
+
+
+def first_line(text: str) -> str:
+    """A failure's message without its traceback (the run's log.txt has the rest)."""
+    lines = [x for x in str(text).strip().splitlines() if x.strip()]
+    if not lines:
+        return ""
+    if lines[0].startswith("Traceback"):
+        return lines[-1].strip()
+    return lines[0].strip()
+
+
+def tier(results: dict) -> str:
+    return (results.get("task") or {}).get("tier", "fair-fight")
+
+
+def data_text(data: dict) -> str:
+    return "; ".join(f"{split}: {', '.join(cols)}" for split, cols in sorted((data or {}).items())) or "none"

@@ -1,0 +1,122 @@
+"""fairfight audit catches edited predictions and metrics, deleted runs, added files, refused
+baselines; recomputes verdicts; re-executes runs."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "evaluator"))
+from runner_fixtures import write_fight  # noqa: E402
+from test_runner import eval_cli  # noqa: E402
+
+EXTRA = """baselines: [majority, finetune_head]
+controls: [shuffled_labels]
+claims:
+  - probe beats majority on accuracy
+  - probe beats all baselines on worst_group_accuracy
+"""
+
+
+def audit_cli(*args):
+    r = subprocess.run([sys.executable, "-m", "fairfight.cli", "audit", *map(str, args)], capture_output=True,
+                       text=True, timeout=600)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r
+
+
+def make_bundle(folder, bert_dir, budget="examples: 2000"):
+    spec = write_fight(folder, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}"},
+                       seeds=2)
+    spec.write_text(spec.read_text().replace("budget: {examples: 2000}", "budget: {" + budget + "}") + EXTRA)
+    out = folder / "bundle"
+    r = eval_cli(str(spec), "--out", str(out), "--no-progress")
+    return out, r
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory, bert_dir):
+    out, r = make_bundle(tmp_path_factory.mktemp("audit"), bert_dir)
+    assert r.returncode in (0, 1), r.stderr
+    return out
+
+
+@pytest.fixture
+def copy(bundle, tmp_path):
+    dst = tmp_path / "bundle"
+    shutil.copytree(bundle, dst)
+    return dst
+
+
+def findings(r):
+    return [f["message"] for f in json.loads(r.stdout)["findings"]]
+
+
+def test_a_fresh_bundle_is_clean_and_verdicts_recompute(bundle):
+    r = audit_cli(bundle, "--format", "json")
+    assert r.returncode == 0, r.stdout
+    out = json.loads(r.stdout)
+    recorded = json.loads((bundle / "results.json").read_text())["verdicts"]
+    assert [v["verdict"] for v in out["verdicts"]] == [v["verdict"] for v in recorded]
+    probe = [c for c in out["contenders"] if c["label"] == "probe"][0]
+    assert probe["used"]["model"] == ["activations"] and probe["declared"] is True
+    text = audit_cli(bundle)
+    assert text.returncode == 0 and "clean" in text.stdout
+
+
+def test_edited_prediction(copy):
+    run = json.loads((copy / "results.json").read_text())["runs"][0]
+    path = copy / "runs" / run["key"] / "predictions.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    rows[0]["prediction"] = "nurse" if rows[0]["prediction"] != "nurse" else "professor"
+    path.write_text("".join(json.dumps(x) + "\n" for x in rows))
+    r = audit_cli(copy, "--format", "json")
+    assert r.returncode == 1
+    messages = findings(r)
+    assert f"edited file: runs/{run['key']}/predictions.jsonl (its sha256 differs from the manifest)" in messages
+    assert any(m.startswith(f"{run['label']} seed {run['seed']}: accuracy is") for m in messages)
+
+
+def test_edited_metric_in_results(copy):
+    results = json.loads((copy / "results.json").read_text())
+    results["runs"][0]["metrics"]["accuracy"] = 0.99
+    (copy / "results.json").write_text(json.dumps(results))
+    messages = findings(audit_cli(copy, "--format", "json"))
+    assert "edited file: results.json (its sha256 differs from the manifest)" in messages
+    assert any("accuracy is 0.99 in results.json, but" in m for m in messages)
+
+
+def test_deleted_run(copy):
+    results = json.loads((copy / "results.json").read_text())
+    victim = [r for r in results["runs"] if r["label"] == "majority"][0]
+    shutil.rmtree(copy / "runs" / victim["key"])
+    messages = findings(audit_cli(copy, "--format", "json"))
+    assert f"missing file: runs/{victim['key']}/record.json" in messages
+    assert any(m.startswith("majority seed") and "predictions are missing" in m for m in messages)
+
+
+def test_added_file(copy):
+    (copy / "runs" / "extra.txt").write_text("hello")
+    assert findings(audit_cli(copy, "--format", "json")) == ["added file: runs/extra.txt (not in the manifest)"]
+
+
+def test_rerun_reproduces(bundle):
+    r = audit_cli(bundle, "--rerun", "1", "--format", "json")
+    out = json.loads(r.stdout)
+    assert r.returncode == 0, out["findings"]
+    assert len(out["reruns"]) == 1 and out["reruns"][0]["result"] == "reproduced"
+
+
+def test_refused_baseline_is_flagged(tmp_path, bert_dir):
+    out, r = make_bundle(tmp_path, bert_dir, budget="examples: 30")
+    assert r.returncode == 2  # a refusal
+    messages = findings(audit_cli(out, "--format", "json"))
+    assert "required baseline 'finetune_head' refused" in messages
+    verdicts = json.loads((out / "results.json").read_text())["verdicts"]
+    assert all(v["verdict"] == "invalid" for v in verdicts)
+
+
+def test_not_a_bundle(tmp_path):
+    r = audit_cli(tmp_path)
+    assert r.returncode == 2 and "not a fairfight bundle" in r.stderr
