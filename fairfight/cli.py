@@ -51,13 +51,17 @@ def _eval_options(fn):
 @_eval_options
 @click.option("--out", type=click.Path(file_okay=False), help="Bundle folder (default: runs/<task>-<time>). "
               "Re-run with the same --out to resume an interrupted eval.")
-@click.option("--executor", type=click.Choice(["inline", "local"]), help="local (default): a fresh process per "
-              "run; inline: this process, for debugging (no run-time isolation).")
+@click.option("--executor", type=click.Choice(["inline", "local", "slurm", "ray"]), help="local (default): a fresh "
+              "process per run; inline: this process, for debugging (no run-time isolation); slurm (submitit) and "
+              "ray: on a cluster (extras fairfight[slurm] / fairfight[ray]; the bundle must be on a shared filesystem).")
+@click.option("--executor-option", "executor_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the slurm or ray executor (e.g. partition=gpu, cluster=local, address=auto); "
+                   "overrides execution.slurm / execution.ray. Never part of a run key.")
 @click.option("--workers", type=click.IntRange(1, 256), help="Runs at once (local executor).")
 @click.option("--cache", type=click.Path(file_okay=False), help="A folder of finished runs shared across evals: "
               "runs with the same key are reused, not recomputed.")
 @click.option("--no-progress", is_flag=True, help="Print one line per finished run instead of a progress bar.")
-def eval_(spec, overrides, seeds, only, out, executor, workers, cache, no_progress):
+def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers, cache, no_progress):
     """Run every contender of SPEC under its rules and write a results bundle.
 
     Exit codes: 0 every run succeeded; 2 invalid spec or a refused contender; 3 a run failed;
@@ -66,7 +70,19 @@ def eval_(spec, overrides, seeds, only, out, executor, workers, cache, no_progre
     from .commands.eval import EvalOptions, run_eval
 
     sys.exit(run_eval(EvalOptions(spec, list(overrides), out, executor, workers, seeds, list(only), cache,
-                                  not no_progress)))
+                                  not no_progress, _key_values(executor_options))))
+
+
+def _key_values(items) -> dict:
+    import yaml
+
+    out = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--executor-option")
+        out[key] = yaml.safe_load(value)
+    return out
 
 
 @cli.command()
@@ -127,6 +143,18 @@ def audit(bundle, rerun, spec, fmt):
     from .commands.audit import run_audit_command
 
     sys.exit(run_audit_command(bundle, rerun=rerun, spec=spec, fmt=fmt))
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(file_okay=False))
+def report(bundle):
+    """Re-render BUNDLE/report.md and BUNDLE/report.html from BUNDLE/results.json (nothing is rerun).
+
+    Exit codes: 0 written; 2 BUNDLE has no readable results.json.
+    """
+    from .commands.report import run_report
+
+    sys.exit(run_report(bundle))
 
 
 def main(argv=None):

@@ -20,6 +20,7 @@ class EvalOptions:
     only: list = field(default_factory=list)
     cache: str | None = None
     progress: bool = True
+    executor_options: dict = field(default_factory=dict)
 
 
 def _load(opts):
@@ -75,7 +76,11 @@ def run_eval(opts: EvalOptions) -> int:
     out = Path(opts.out) if opts.out else default_out(spec)
     try:
         evaluation = Evaluation(spec, plan, out, overrides=opts.overrides, cache=Path(opts.cache) if opts.cache else None)
-        executor = make_executor(opts.executor or spec.execution.executor, opts.workers or spec.execution.workers)
+        name = opts.executor or spec.execution.executor
+        options = {"slurm": dict(spec.execution.slurm), "ray": dict(spec.execution.ray)}.get(name, {})
+        options.update(opts.executor_options)
+        executor = make_executor(name, opts.workers or spec.execution.workers, options,
+                                 exchange=evaluation.bundle.root / ".exchange")
         trials = evaluation.count_trials()
     except FairfightError as exc:
         _print_error(exc)
@@ -100,6 +105,7 @@ def run_eval(opts: EvalOptions) -> int:
             return EXIT_INVALID
         print(f"{progress.reused(evaluation)} run(s) reused from an earlier eval or the cache", file=sys.stderr)
     results = evaluation.write(interrupted)
+    _write_reports(out)
     _summary(results)
     if interrupted:
         print(f"interrupted: {results['counts']['pending']} run(s) not finished; run the same command with "
@@ -183,32 +189,25 @@ class _Progress:
             self.bar.update(self.task, completed=sum(self.counts.values()), status=self._status())
 
 
-def _summary(results):
-    from rich.console import Console
-    from rich.table import Table
+def _write_reports(out):
+    """report.md and report.html beside results.json; a report problem never changes the exit code."""
+    try:
+        from ..report import write_reports
 
-    _summary_table(results)
-    console = Console(highlight=False)
-    colours = {"supported": "green", "not-supported": "red", "inconclusive": "yellow", "invalid": "bold red",
-               "not-judged": "dim"}
-    for v in results.get("verdicts", []):
-        console.print(f"[{colours[v['verdict']]}]{v['verdict']:>13}[/]  {v['claim']}")
-        console.print(f"               {v['reason']}", style="dim", markup=False)
-    for note in results.get("notes", []):
-        console.print(f"note: {note}", markup=False)
+        md, html = write_reports(out)
+        print(f"reports: {md}, {html}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - the results are written; the reports can be re-rendered
+        print(f"warning: the reports were not written ({type(exc).__name__}: {exc}); the results are complete: "
+              f"run `fairfight report {out}` to try again", file=sys.stderr)
+
+
+def _summary(results):
+    from ..report.terminal import print_summary
+
+    print_summary(results)
 
 
 def _summary_table(results):
-    from rich.console import Console
-    from rich.table import Table
+    from ..report.terminal import summary_table
 
-    primary = results["evaluate"]["primary"]
-    table = Table(title=f"{results['task']['name']}: {primary} (mean ± sd over seeds)")
-    for col in ("contender", "role", primary, "runs", "status"):
-        table.add_column(col)
-    for row in results["summary"]:
-        value = "-" if row["mean"] is None else f"{row['mean']:.3f} ± {row['std']:.3f}"
-        table.add_row(row["label"], row["role"], value, str(row["runs"]), row["status"])
-    for refusal in results["refusals"]:
-        table.add_row(refusal["label"], refusal["role"], "-", "0", "refused (plan)")
-    Console(highlight=False).print(table)
+    summary_table(results)

@@ -124,12 +124,20 @@ class LocalExecutor:
         on_done(job, result)
 
 
-EXECUTORS = {"inline": InlineExecutor, "local": LocalExecutor}
+EXECUTORS = ("inline", "local", "slurm", "ray")
 
 
-def make_executor(name: str, workers: int):
+def make_executor(name: str, workers: int, options=None, exchange=None):
+    """`options`: the spec's execution.slurm / execution.ray (never part of a run key)."""
     from ..errors import FairfightError
 
-    if name not in EXECUTORS:
-        raise FairfightError(f"executor '{name}' is not available here (available: {', '.join(EXECUTORS)})")
-    return EXECUTORS[name](workers)
+    if name == "inline":
+        return InlineExecutor(workers)
+    if name == "local":
+        return LocalExecutor(workers)
+    if name in ("slurm", "ray"):
+        from .cluster import RayExecutor, SlurmExecutor
+
+        cls = SlurmExecutor if name == "slurm" else RayExecutor
+        return cls(workers, options, exchange)
+    raise FairfightError(f"executor '{name}' is not available (available: {', '.join(EXECUTORS)})")

@@ -1,0 +1,185 @@
+"""Executors on existing engines: Slurm through submitit, and Ray. Optional extras, imported only
+when chosen (pip install 'fairfight[slurm]' or 'fairfight[ray]').
+
+Both run the same worker entry point as the local executor, `run_from_folder`, on a folder in
+the bundle (a shared filesystem on a cluster): desc.json in; `started`/`ready` markers out;
+inputs.json (the evaluation texts) written by the parent only after `ready`; result.json out.
+A job lost on the cluster (preemption, a dead node, a killed job) comes back as a failed run,
+which a re-run of the same eval tries again.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from ..errors import FairfightError
+from .bundle import write_atomic, write_json
+from .executors import LOAD_LIMIT, PREDICT_LIMIT
+
+
+class _FolderExecutor:
+    poll = 0.5
+
+    def __init__(self, workers: int = 2, options=None, exchange: Path | None = None):
+        self.workers = max(1, int(workers))
+        self.options = dict(options or {})
+        self.exchange = Path(exchange) if exchange else None
+
+    def run(self, jobs, on_start, on_done) -> None:
+        if self.exchange is None:
+            raise FairfightError("a cluster executor needs an exchange folder on a shared filesystem")
+        pending, live = list(jobs), []
+        try:
+            while pending or live:
+                while pending and len(live) < self.workers:
+                    job = pending.pop(0)
+                    job.folder = self._prepare(job)
+                    job.handle = self.submit(job.folder)
+                    job.started_at = time.monotonic()
+                    live.append(job)
+                    on_start(job)
+                for job in list(live):
+                    result = self._step(job)
+                    if result is not None:
+                        live.remove(job)
+                        shutil.rmtree(job.folder, ignore_errors=True)
+                        on_done(job, result)
+                time.sleep(self.poll)
+        finally:
+            for job in live:
+                self.cancel(job.handle)
+
+    def _prepare(self, job) -> Path:
+        folder = self.exchange / job.key
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        write_json(folder / "desc.json", {**job.desc, "threads": self.options.get("threads", 1)})
+        return folder
+
+    def _step(self, job):
+        folder, now = job.folder, time.monotonic()
+        ready, inputs = folder / "ready", folder / "inputs.json"
+        if ready.exists() and not inputs.exists():
+            write_atomic(inputs, json.dumps(job.eval_texts))  # only now: the evaluation inputs
+            job.predict_since = now
+        if self.finished(job.handle):
+            return self.outcome(job)
+        started = folder / "started"
+        if started.exists() and not ready.exists() and job.timeout is not None:
+            if time.time() - float(started.read_text() or 0) > job.timeout:
+                return self._kill(job, f"timeout: the contender took longer than {job.timeout:g} s")
+        if not started.exists() and now - job.started_at > LOAD_LIMIT + self.options.get("queue_time", 3600):
+            return self._kill(job, "timeout: the job did not start (queue or loading)")
+        if getattr(job, "predict_since", None) and now - job.predict_since > PREDICT_LIMIT:
+            return self._kill(job, f"timeout: predicting took longer than {PREDICT_LIMIT:g} s")
+        return None
+
+    def _kill(self, job, why):
+        self.cancel(job.handle)
+        return {"key": job.key, "status": "failed", "error": why, "log": []}
+
+    def outcome(self, job) -> dict:
+        path = job.folder / "result.json"
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+        return {"key": job.key, "status": "failed", "log": [],
+                "error": f"the {self.name} job ended without a result ({self.failure(job.handle)})"}
+
+
+class SlurmExecutor(_FolderExecutor):
+    """Slurm via submitit; `cluster: local` (submitit's local executor) for testing without Slurm."""
+
+    name = "slurm"
+
+    def __init__(self, workers=2, options=None, exchange=None):
+        super().__init__(workers, options, exchange)
+        try:
+            import submitit
+        except ImportError:
+            raise FairfightError("the slurm executor needs submitit: pip install 'fairfight[slurm]'") from None
+        self._submitit = submitit
+        self._executor = None
+
+    def _make(self):
+        opts = self.options
+        cluster = opts.get("cluster")
+        ex = self._submitit.AutoExecutor(folder=str(self.exchange / "_submitit"), cluster=cluster)
+        params = {"timeout_min": int(opts.get("time", 60)) if str(opts.get("time", "60")).isdigit() else 60,
+                  "cpus_per_task": int(opts.get("cpus", 2))}
+        if cluster != "local":
+            for key, name in (("partition", "slurm_partition"), ("account", "slurm_account"), ("qos", "slurm_qos"),
+                              ("mem", "slurm_mem"), ("array_parallelism", "slurm_array_parallelism")):
+                if opts.get(key) is not None:
+                    params[name] = opts[key]
+            if opts.get("gpus") is not None:
+                params["gpus_per_node"] = int(opts["gpus"])
+        ex.update_parameters(**params)
+        return ex
+
+    def submit(self, folder):
+        from .worker import run_from_folder
+
+        if self._executor is None:
+            self._executor = self._make()
+        return self._executor.submit(run_from_folder, str(folder))
+
+    def finished(self, handle) -> bool:
+        return handle.done()
+
+    def failure(self, handle) -> str:
+        try:
+            handle.result()
+        except Exception as exc:  # submitit reports preemption, lost nodes and killed jobs this way
+            return str(exc).splitlines()[0][:300]
+        return "no result.json"
+
+    def cancel(self, handle) -> None:
+        try:
+            handle.cancel(check=False)
+        except Exception:  # already gone
+            pass
+
+
+class RayExecutor(_FolderExecutor):
+    """Ray tasks (one fresh worker process per run: max_calls=1), on an existing cluster
+    (`address`) or a local one."""
+
+    name = "ray"
+
+    def __init__(self, workers=2, options=None, exchange=None):
+        super().__init__(workers, options, exchange)
+        try:
+            import ray
+        except ImportError:
+            raise FairfightError("the ray executor needs ray: pip install 'fairfight[ray]'") from None
+        self._ray = ray
+        if not ray.is_initialized():
+            kwargs = {"address": self.options["address"]} if self.options.get("address") else {
+                "num_cpus": self.options.get("num_cpus") or workers}
+            ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+        from .worker import run_from_folder
+
+        self._task = ray.remote(max_calls=1, num_cpus=self.options.get("cpus_per_run", 1),
+                                num_gpus=self.options.get("num_gpus", 0), max_retries=0)(run_from_folder)
+
+    def submit(self, folder):
+        return self._task.remote(str(folder))
+
+    def finished(self, handle) -> bool:
+        done, _ = self._ray.wait([handle], timeout=0)
+        return bool(done)
+
+    def failure(self, handle) -> str:
+        try:
+            self._ray.get(handle)
+        except Exception as exc:
+            return str(exc).splitlines()[0][:300]
+        return "no result.json"
+
+    def cancel(self, handle) -> None:
+        try:
+            self._ray.cancel(handle, force=True)
+        except Exception:
+            pass
