@@ -79,8 +79,11 @@ def run_eval(opts: EvalOptions) -> int:
         name = opts.executor or spec.execution.executor
         options = {"slurm": dict(spec.execution.slurm), "ray": dict(spec.execution.ray)}.get(name, {})
         options.update(opts.executor_options)
+        from ..evaluator.models import local_model_type
+
         executor = make_executor(name, opts.workers or spec.execution.workers, options,
-                                 exchange=evaluation.bundle.root / ".exchange")
+                                 exchange=evaluation.bundle.root / ".exchange",
+                                 model_type=local_model_type(spec.model.source, spec.base_dir))
         trials = evaluation.count_trials()
     except FairfightError as exc:
         _print_error(exc)

@@ -162,6 +162,16 @@ def detect_kind(config) -> str:
     return "causal" if getattr(config, "model_type", None) in CAUSAL_MODEL_TYPES else "encoder"
 
 
+def local_model_type(source: str, base_dir: Path = Path(".")) -> str | None:
+    """The config's model_type of a path:/package: model, without loading it (None if unknown)."""
+    kind, target = source.split(":", 1)
+    try:
+        folder = Path(base_dir) / target if kind == "path" else package_model_dir(target) if kind == "package" else None
+    except FairfightError:
+        return None
+    return _model_type(str(folder)) if folder is not None else None
+
+
 def _model_type(directory: str):
     try:
         return json.loads((Path(directory) / "config.json").read_text()).get("model_type")

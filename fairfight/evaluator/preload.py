@@ -1,0 +1,19 @@
+"""Imported once by the local executor's fork server, so that each run's fresh process starts
+with torch, transformers and the model's architecture already imported (no model weights, no
+data, no parent state: only code)."""
+import importlib
+import os
+
+import torch  # noqa: F401
+import transformers  # noqa: F401
+from transformers import AutoModel, AutoTokenizer  # noqa: F401
+
+from fairfight.evaluator import context, model_handle, predictors, worker  # noqa: F401
+from fairfight.spec import check  # noqa: F401
+
+_TYPE = os.environ.get("FAIRFIGHT_PRELOAD_MODEL_TYPE", "").replace("-", "_")
+if _TYPE.isidentifier():
+    try:  # transformers imports an architecture lazily, which costs seconds per process
+        importlib.import_module(f"transformers.models.{_TYPE}.modeling_{_TYPE}")
+    except ImportError:
+        pass
