@@ -22,9 +22,10 @@ class Verdict:
     verdict: str
     reason: str
     comparisons: list = field(default_factory=list)
+    terms: dict = field(default_factory=dict)  # relation, subject, against, metric, amount
 
     def to_dict(self) -> dict:
-        return {"claim": self.claim, "verdict": self.verdict, "reason": self.reason,
+        return {"claim": self.claim, "verdict": self.verdict, "reason": self.reason, **self.terms,
                 "comparisons": [c.to_dict() | {"verdict": v} for c, v in self.comparisons]}
 
 
@@ -86,6 +87,13 @@ class Judge:
         return [p for b in self.spec.baselines if (p := self.problem(b.name, "required baseline"))]
 
     def judge(self, claim) -> Verdict:
+        verdict = self._judge(claim)
+        verdict.terms = {"relation": claim.relation, "subject": _label(claim.subject),
+                         "against": "all baselines" if claim.against is None else _label(claim.against),
+                         "metric": claim.metric, "amount": claim.amount}
+        return verdict
+
+    def _judge(self, claim) -> Verdict:
         if self.spec.task.tier == "in-the-wild":
             return Verdict(claim.text, NOT_JUDGED, "an in-the-wild report computes no verdicts")
         problems = self.required_problems()

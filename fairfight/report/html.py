@@ -79,7 +79,8 @@ def _verdicts(results, svg) -> list:
     for i, v in enumerate(results.get("verdicts") or []):
         out.append({
             "claim": v["claim"], "verdict": v["verdict"], "cls": VERDICT_CLASS.get(v["verdict"], "muted"),
-            "meaning": m.VERDICT_NOTES.get(v["verdict"], ""), "reason": v.get("reason", ""),
+            "meaning": m.verdict_meaning(v), "reason": v.get("reason", ""),
+            "relation": m.claim_terms(v)[1],
             "all_baselines": m.is_all_baselines(v),
             "chart": svg(charts.claim_chart(v, i)),
             "comparisons": [{"against": c["against"], "metric": c["metric"], "subject": m.num(c.get("subject_value")),
@@ -97,9 +98,8 @@ def _metric(results, metric, everyone, intervals, svg) -> dict:
         entry = (intervals.get(c.label) or {}).get(metric)
         if entry is None:
             values = [(r.get("metrics") or {}).get(metric) for r in c.runs if r.get("metrics")]
-            seeds, sd = m.spread(values) if values else ("n/a", "n/a")
-            rows.append({"label": c.label, "role": c.role, "interval": "n/a" if not values else "no interval",
-                         "seeds": seeds, "sd": sd})
+            seeds, sd = m.spread(values) if values else ("—", "—")
+            rows.append({"label": c.label, "role": c.role, "interval": c.why_no_value, "seeds": seeds, "sd": sd})
             continue
         seeds, sd = m.spread(entry.get("seeds"))
         rows.append({"label": c.label, "role": c.role, "interval": m.interval(entry), "seeds": seeds, "sd": sd})
@@ -144,8 +144,15 @@ def _matrix(results) -> dict:
 def _controls(results, everyone, intervals) -> dict:
     names = (results.get("contenders") or {}).get("controls", [])
     primary = (results.get("evaluate") or {}).get("primary")
-    rows = [{"label": c.label, "method": c.name, "value": m.interval((intervals.get(c.label) or {}).get(primary)),
-             "method_value": m.interval((intervals.get(c.name) or {}).get(primary))}
+    by_label = {c.label: c for c in everyone}
+
+    def value(c):
+        if c is None:
+            return "n/a"
+        entry = (intervals.get(c.label) or {}).get(primary)
+        return m.interval(entry) if entry else c.why_no_value
+
+    rows = [{"label": c.label, "method": c.name, "value": value(c), "method_value": value(by_label.get(c.name))}
             for c in everyone if c.role == "control"]
     return {"names": [(n, m.CONTROL_NOTES.get(n, n)) for n in names], "rows": rows, "primary": primary}
 
@@ -156,10 +163,11 @@ def _tuning(results) -> dict:
     rows = []
     for label, entry in (tuning.get("contenders") or {}).items():
         trials = entry.get("trials", [])
+        keys = m.searched(trials)
         rows.append({"label": label, "ok": sum(t.get("status") == "succeeded" for t in trials), "n": len(trials),
-                     "chosen": m.params_text(entry.get("chosen")) if entry.get("chosen") else "none (defaults)",
-                     "best": m.num(entry.get("best")),
-                     "trials": [{"params": m.params_text(t.get("params")), "value": m.num(t.get(primary)),
+                     "chosen": m.params_text(m.only(entry["chosen"], keys)) if entry.get("chosen") else "none (defaults)",
+                     "all_params": m.params_text(entry.get("chosen")), "best": m.num(entry.get("best")),
+                     "trials": [{"params": m.params_text(m.only(t.get("params"), keys)), "value": m.num(t.get(primary)),
                                  "status": t.get("status")} for t in trials]})
     notes = [(None if label == "note" else label, note) for label, note in (tuning.get("notes") or {}).items()]
     return {"allowed": tuning.get("trials_allowed", "n/a"), "selection": tuning.get("selection") or "none",

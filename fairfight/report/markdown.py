@@ -71,7 +71,7 @@ def _verdicts(results) -> list[str]:
         lines += table(["claim", "verdict"], [[v["claim"], f"**{v['verdict']}**"] for v in verdicts])
     conf = m.percent((results.get("evaluate") or {}).get("confidence"))
     for v in verdicts:
-        lines += [f"### {v['claim']}", "", f"**{v['verdict']}**: {m.VERDICT_NOTES.get(v['verdict'], '')}.", ""]
+        lines += [f"### {v['claim']}", "", f"**{v['verdict']}**: {m.verdict_meaning(v)}.", ""]
         if v.get("comparisons"):
             if m.is_all_baselines(v):
                 lines += ["\"Beats all baselines\" is an intersection-union test: the claim holds only if it beats "
@@ -120,8 +120,8 @@ def _contenders(results) -> list[str]:
             entry = (intervals.get(c.label) or {}).get(metric)
             if entry is None:
                 values = [(r.get("metrics") or {}).get(metric) for r in c.runs if r.get("metrics")]
-                seeds, sd = m.spread(values) if values else ("n/a", "n/a")
-                rows.append([c.label, c.role, "n/a" if not values else "no interval", seeds, sd])
+                seeds, sd = m.spread(values) if values else ("—", "—")
+                rows.append([c.label, c.role, c.why_no_value, seeds, sd])
                 continue
             seeds, sd = m.spread(entry.get("seeds"))
             rows.append([c.label, c.role, m.interval(entry), seeds, sd])
@@ -194,11 +194,18 @@ def _controls(results) -> list[str]:
     for c in m.contenders(results):
         if c.role != "control":
             continue
-        method = (intervals.get(c.name) or {}).get(primary)
-        rows.append([c.label, c.name, m.interval((intervals.get(c.label) or {}).get(primary)), m.interval(method)])
+        method = next((x for x in m.contenders(results) if x.label == c.name), None)
+        rows.append([c.label, c.name, _value(c, intervals, primary), _value(method, intervals, primary)])
     if rows:
         lines += table(["control", "of method", f"{primary}", f"the method's {primary}"], rows)
     return lines
+
+
+def _value(c, intervals, metric) -> str:
+    if c is None:
+        return "n/a"
+    entry = (intervals.get(c.label) or {}).get(metric)
+    return m.interval(entry) if entry else c.why_no_value
 
 
 def _tuning(results) -> list[str]:
@@ -214,11 +221,14 @@ def _tuning(results) -> list[str]:
         rows = []
         for label, entry in entries.items():
             trials = entry.get("trials", [])
+            keys = m.searched(trials)
             ok = sum(t.get("status") == "succeeded" for t in trials)
-            tried = "; ".join(f"{m.params_text(t.get('params'))} → {m.num(t.get(primary))}" for t in trials)
-            rows.append([label, f"{ok} of {len(trials)}", m.params_text(entry.get("chosen")) if entry.get("chosen")
-                         else "none (defaults)", m.num(entry.get("best")), tried])
-        lines += table(["contender", "trials succeeded", "chosen", f"best held-out {primary}", "trials"], rows)
+            tried = "; ".join(f"{m.params_text(m.only(t.get('params'), keys))} → {m.num(t.get(primary))}"
+                              + ("" if t.get("status") == "succeeded" else f" ({t.get('status')})") for t in trials)
+            chosen = m.params_text(m.only(entry["chosen"], keys)) if entry.get("chosen") else "none (defaults)"
+            rows.append([label, f"{ok} of {len(trials)}", chosen, m.num(entry.get("best")), tried])
+        lines += table(["contender", "trials succeeded", "chosen", f"best held-out {primary}",
+                        "trials (searched parameters → held-out value)"], rows)
     else:
         lines += ["No contender was tuned.", ""]
     notes = tuning.get("notes") or {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,12 +30,19 @@ VERDICT_NOTES = {
     "invalid": "a required baseline or control is missing, failed or was refused",
     "not-judged": "no verdict is computed for this tier",
 }
+MATCHES_NOTES = {
+    "supported": "the whole confidence interval of the difference lies within the tolerance",
+    "not-supported": "the confidence interval of the difference lies entirely outside the tolerance",
+    "inconclusive": "the confidence interval of the difference straddles the tolerance",
+}
 LOWER_IS_BETTER = ("leakage",)  # metric families where smaller is better (see evaluator.scoring)
 
 
 def load_results(bundle) -> dict:
     """results.json of a bundle folder (or the file itself); FairfightError if it is not readable."""
     path = Path(bundle)
+    if not path.exists():
+        raise FairfightError(f"{bundle}: no such bundle folder")
     if path.is_dir():
         path = path / "results.json"
     try:
@@ -100,6 +108,14 @@ class Contender:
     plan_refusal: str | None = None
 
     @property
+    def why_no_value(self) -> str:
+        """What to show instead of a number for a contender without an interval."""
+        if self.plan_refusal is not None:
+            return "refused at plan time"
+        bad = sorted({r["status"] for r in self.runs if r["status"] != "succeeded"})
+        return "/".join(bad) if bad else "n/a"
+
+    @property
     def note(self) -> str:
         if self.role == "control" and self.control:
             return f"control of {self.name}: {CONTROL_NOTES.get(self.control, self.control)}"
@@ -144,6 +160,24 @@ def group_names(results: dict) -> list[str]:
     return sorted(names)
 
 
+def claim_terms(verdict: dict) -> tuple[float, str]:
+    """(margin or tolerance, "beats" | "matches") of a claim. results.json does not carry them as
+    fields, so they are read from the verdict's reason (and the claim's wording)."""
+    found = re.search(r"\b(margin|tolerance) ([-+0-9.eE]+)", verdict.get("reason", ""))
+    matches = (found is not None and found.group(1) == "tolerance") or " matches " in f" {verdict.get('claim', '')} "
+    try:
+        amount = float(found.group(2)) if found else 0.0
+    except ValueError:
+        amount = 0.0
+    return amount, "matches" if matches else "beats"
+
+
+def verdict_meaning(verdict: dict) -> str:
+    if claim_terms(verdict)[1] == "matches" and verdict.get("verdict") in MATCHES_NOTES:
+        return MATCHES_NOTES[verdict["verdict"]]
+    return VERDICT_NOTES.get(verdict.get("verdict"), "")
+
+
 def is_all_baselines(verdict: dict) -> bool:
     """Whether a claim compares against every baseline (an intersection-union test)."""
     return "all baselines" in verdict.get("claim", "") or len(verdict.get("comparisons", [])) > 1
@@ -165,6 +199,18 @@ def params_text(params: dict | None) -> str:
     if not params:
         return "defaults"
     return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(params.items()))
+
+
+def searched(trials: list) -> list[str]:
+    """The parameters that differ between a contender's trials (its search space, as tried)."""
+    keys = sorted({k for t in trials for k in (t.get("params") or {})})
+    if len(trials) < 2:
+        return keys
+    return [k for k in keys if len({json.dumps((t.get("params") or {}).get(k), sort_keys=True) for t in trials}) > 1]
+
+
+def only(params: dict | None, keys: list) -> dict:
+    return {k: v for k, v in (params or {}).items() if k in keys}
 
 
 def run_refusals(results: dict) -> list[dict]:
