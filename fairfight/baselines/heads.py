@@ -8,11 +8,15 @@ from ..knowledge import all_words
 from ._common import delete_words, features, train_data
 
 
+def _head_on(ctx):
+    _, texts, labels = train_data(ctx)
+    return ctx.predictors.probe(ctx.model, texts, labels, layer=ctx.params["layer"], l2=ctx.params["l2"])
+
+
 @method
 def finetune_head(ctx):
     """Plain ERM: a linear head on the frozen model's embedding (or a layer's pooled activations)."""
-    _, texts, labels = train_data(ctx)
-    return ctx.predictors.probe(ctx.model, texts, labels, layer=ctx.params["layer"], l2=ctx.params["l2"])
+    return _head_on(ctx)
 
 
 @method
@@ -27,8 +31,7 @@ def majority(ctx):
 @method
 def oracle(ctx):
     """Skyline: a head trained on data from the evaluation distribution (a skyline split)."""
-    _, texts, labels = train_data(ctx)
-    return ctx.predictors.probe(ctx.model, texts, labels, layer=ctx.params["layer"], l2=ctx.params["l2"])
+    return _head_on(ctx)
 
 
 @method

@@ -128,17 +128,25 @@ class Cache:
             _copy_dir(bundle.run_dir(key), self.root / key)
 
 
-def _copy_dir(src: Path, dst: Path) -> None:
-    """Copy a run folder so that it appears complete or not at all."""
+def write_dir_atomic(dst: Path, fill) -> None:
+    """Make folder `dst` appear complete or not at all: `fill(tmp)` writes into a sibling temp
+    folder, which then replaces `dst`."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
     try:
-        for item in src.iterdir():
-            if item.is_file() and not item.name.startswith("."):
-                shutil.copy2(item, tmp / item.name)
+        fill(tmp)
         if dst.exists():
             shutil.rmtree(dst)
         os.replace(tmp, dst)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _copy_dir(src: Path, dst: Path) -> None:
+    def fill(tmp):
+        for item in src.iterdir():
+            if item.is_file() and not item.name.startswith("."):
+                shutil.copy2(item, tmp / item.name)
+
+    write_dir_atomic(dst, fill)

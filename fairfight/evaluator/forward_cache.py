@@ -10,9 +10,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,17 +58,14 @@ class ForwardCache:
     def _write(folder: Path, result: dict) -> None:
         import numpy as np
 
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-        try:
+        from .bundle import write_dir_atomic
+
+        def fill(tmp):
             for layer, tensor in result.items():
                 np.save(tmp / f"layer{layer}.npy", tensor.numpy())
             (tmp / "done").write_text("ok")
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+        write_dir_atomic(folder, fill)
 
     @staticmethod
     def _read(folder: Path, layers) -> dict:
