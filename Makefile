@@ -28,6 +28,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/validate_speed.py
+	$(BIN)/python benchmarks/eval_vs_script.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
