@@ -12,7 +12,7 @@ and score each on the balanced `test` split: accuracy, worst-group accuracy (the
 4 profession x gender cells) and leakage (accuracy of the best map from predicted label to
 gender; 0.5 = the predictions say nothing about gender).
 
-    python benchmarks/synthetic_trap.py                       # signals 1.0 0.7 0.5 0.3
+    python benchmarks/synthetic_trap.py                       # signals 1.0 0.8 0.6 0.4
     python benchmarks/synthetic_trap.py --signals 0.6 0.5 --seeds 0 1
 
 A trap is there when erm's worst-group accuracy is far below the oracle's. Single probes on a
@@ -94,7 +94,7 @@ def run(signal: float, confound: float, seed: int, embed: Embedder) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--signals", type=float, nargs="+", default=[1.0, 0.7, 0.5, 0.3])
+    parser.add_argument("--signals", type=float, nargs="+", default=[1.0, 0.8, 0.6, 0.4])
     parser.add_argument("--confound", type=float, default=0.5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="data seeds (synthetic_bios seed)")
     parser.add_argument("--threads", type=int, default=2)

@@ -416,7 +416,7 @@ LIFE_TEMPLATES = (
     "{s} [volunteers] at a food bank in {city} on weekends.",
     "{s} [is] a longtime resident of {city}.",
     "{s} [divides] {p} time between {city} and {city2}.",
-    "{s} [travels] to {city2} as often as possible.",
+    "{s} [visits] {city2} as often as possible.",
     "Born in {city}, {s} [has] called {city2} home since {year}.",
     "{s} [sings] in a community choir in {city}.",
     "{s} [enjoys] exploring the neighborhoods of {city}.",

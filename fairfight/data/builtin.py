@@ -13,16 +13,27 @@ synthetic_bios
       confound     0.5    in TRAIN, the share of each profession's rows whose gender is the
                    stereotyped one (exact up to rounding): 0.5 = independent, 1.0 = perfectly
                    confounded, 0.0 = perfectly anti-confounded
+      profession_signal
+                   0.8    how much the bios speak to the profession, in both splits (0 .. 1):
+                   each bio independently has NO profession cue with probability
+                   1 - profession_signal (only life, places, family, hobbies and the usual
+                   gender cues); a cued bio keeps a single job sentence (no title) with
+                   probability 1 - profession_signal, and is written as before otherwise.
+                   1.0 = every bio fully cued: byte-identical to versions without the option.
+                   The default leaves a plain probe on gender-confounded data a real trap
+                   (benchmarks/synthetic_trap.py, docs/builtin-data.md).
       seed         0      any integer
     The TEST split is balanced: every profession x gender cell has the same count (cells
     differ by at most one row when test_size is not a multiple of the cell count) and depends
-    only on professions, test_size and seed. Train and test never share a text.
+    only on professions, test_size, profession_signal and seed. Train and test never share a
+    text.
 
     About `NON_LEXICAL_SHARE` of the bios carry no lexical gender cue at all (no pronoun,
     gendered name, honorific or family word: they are first-person or name-only bios); the
     gender then shows only through correlated hobbies and word choices. Like the real
     "hard_text", the job-title sentence is absent from most bios, so the profession must be
-    read from workplaces, duties, degrees and achievements.
+    read from workplaces, duties, degrees and achievements (or, in the bios that
+    profession_signal leaves without any cue, cannot be read at all).
 
 generic_text
     Unlabeled everyday sentences (column `text`, split "train"), some gendered and some not,
@@ -48,7 +59,7 @@ MAX_ROWS = 100_000
 NON_LEXICAL_SHARE = 0.3  # bios written with no lexical gender cue
 TITLE_SHARE = 0.4  # bios with a job-title sentence (first, after any greeting)
 PROFESSION_NAMES = tuple(V.PROFESSIONS)
-PROFESSION_SIGNAL = 1.0  # default share of bios that carry any profession cue
+PROFESSION_SIGNAL = 0.8  # default share of bios that carry any profession cue (see the docs)
 
 
 @dataclass(frozen=True)
@@ -333,6 +344,8 @@ class _Bio:
         if rng.random() < (0.5 if self.lexical else 0.85):
             style = [t for t in V.STYLE_TEMPLATES[_leaning(rng, self.gender)] if "{focus}" not in t]
             out.append(say(rng.choice(style)))
+        if not out:  # two sentences at least
+            out.append(say(rng.choice(V.HOBBY_TEMPLATES)))
         rng.shuffle(out)
         return [opening] + out
 

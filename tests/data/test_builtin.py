@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import time
 import pytest
 
 from fairfight.data import _vocabulary as V
-from fairfight.data.builtin import BUILTINS, Builtin, generate
+from fairfight.data.builtin import BUILTINS, Builtin, _first_person, generate
 from fairfight.errors import FairfightError
 
 SIX = ["professor", "nurse", "surgeon", "engineer", "teacher", "attorney"]
@@ -50,6 +51,13 @@ def bios6():
     return generate("synthetic_bios", {"professions": SIX, "size": 3000, "test_size": 600})
 
 
+@pytest.fixture(scope="module")
+def bios6_full():
+    """Every bio speaks to the profession (the rows of versions before profession_signal)."""
+    return generate("synthetic_bios", {"professions": SIX, "size": 3000, "test_size": 600,
+                                       "profession_signal": 1.0})
+
+
 # --- metadata -------------------------------------------------------------------------------
 def test_metadata():
     assert set(BUILTINS) == {"synthetic_bios", "generic_text"}
@@ -63,7 +71,7 @@ def test_metadata():
     assert sb.columns == ("text", "profession", "gender")
     assert sb.splits == ("train", "test")
     assert sb.options == {"professions": ["professor", "nurse"], "size": 2000, "test_size": 800,
-                          "confound": 0.5, "seed": 0}
+                          "confound": 0.5, "profession_signal": 0.8, "seed": 0}
     gt = BUILTINS["generic_text"]
     assert gt.columns == ("text",) and gt.splits == ("train",)
     assert gt.options == {"size": 1000, "seed": 0}
@@ -118,8 +126,10 @@ def test_deterministic_across_processes_and_hash_seeds():
     code = ("import hashlib, json; from fairfight.data.builtin import generate; "
             "print(hashlib.sha256(json.dumps(generate('synthetic_bios', {'size': 300, 'seed': 7}))"
             ".encode()).hexdigest(), hashlib.sha256(json.dumps(generate('generic_text', "
-            "{'size': 300, 'seed': 7})).encode()).hexdigest())")
-    expected = f"{digest('synthetic_bios', {'size': 300, 'seed': 7})} {digest('generic_text', {'size': 300, 'seed': 7})}"
+            "{'size': 300, 'seed': 7})).encode()).hexdigest(), hashlib.sha256(json.dumps("
+            "generate('synthetic_bios', {'size': 300, 'seed': 7, 'profession_signal': 0.35})).encode()).hexdigest())")
+    expected = (f"{digest('synthetic_bios', {'size': 300, 'seed': 7})} {digest('generic_text', {'size': 300, 'seed': 7})} "
+                f"{digest('synthetic_bios', {'size': 300, 'seed': 7, 'profession_signal': 0.35})}")
     for hash_seed in ("1", "12345"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -248,13 +258,23 @@ def naive_bayes(train, test, column):
     return sum(predict(r["text"]) == r[column] for r in test) / len(test)
 
 
-def test_profession_recoverable_without_title(bios6):
-    train, test = bios6["train"], bios6["test"]
+def test_profession_recoverable_without_title(bios6_full):
+    train, test = bios6_full["train"], bios6_full["test"]
     titled = sum(r["profession"] in words(r["text"]) for r in train) / len(train)
     assert 0.2 <= titled <= 0.8  # the job title is often absent
     untitled_test = [r for r in test if r["profession"] not in words(r["text"])]
     assert len(untitled_test) > 100
     assert naive_bayes(train, untitled_test, "profession") >= 0.85
+
+
+def test_profession_recoverable_from_cued_bios_at_default_signal(bios6):
+    """At the default signal, bios that carry a cue still tell the profession (most with less
+    to go on); the others cannot, beyond chance (1 in 6 here)."""
+    train, test = bios6["train"], bios6["test"]
+    cued = [r for r in test if has_profession_cue(r["text"])]
+    cue_free = [r for r in test if not has_profession_cue(r["text"])]
+    assert naive_bayes(train, cued, "profession") >= 0.8
+    assert naive_bayes(train, cue_free, "profession") <= 0.35
 
 
 def test_gender_recoverable_from_non_lexical_cues_alone(bios6):
@@ -263,6 +283,153 @@ def test_gender_recoverable_from_non_lexical_cues_alone(bios6):
 
     acc = naive_bayes(no_lex(bios6["train"]), no_lex(bios6["test"]), "gender")
     assert 0.6 <= acc < 0.99  # a real but imperfect signal
+
+
+# --- profession signal ------------------------------------------------------------------------------
+def template_words(text: str) -> set[str]:
+    """Words of a vocabulary entry, without its {slot} names; a [verb] in both its forms."""
+    verbs = {_first_person(v) for v in re.findall(r"\[(\w+)\]", text)}
+    return words(re.sub(r"\{\w+\}", " ", text)) | verbs
+
+
+def strings(x):
+    if isinstance(x, str):
+        yield x
+    elif isinstance(x, (tuple, list)):
+        for y in x:
+            yield from strings(y)
+    elif isinstance(x, dict):
+        for y in x.values():
+            yield from strings(y)
+
+
+# Everything a bio without a profession cue is written from (names, places, life, family,
+# hobbies, style remarks without a {focus}, first-person greetings): its words are not cues.
+CUE_FREE_POOLS = (V.LIFE_TEMPLATES, V.FAMILY_TEMPLATES_LEXICAL, V.FAMILY_TEMPLATES_NEUTRAL, V.HOBBY_TEMPLATES,
+                  V.HOBBIES, [t for pool in V.STYLE_TEMPLATES.values() for t in pool if "{focus}" not in t],
+                  V.FIRST_PERSON_INTROS, V.MALE_NAMES, V.FEMALE_NAMES, V.UNISEX_NAMES, V.SURNAMES, V.CITIES,
+                  V.KIDS, V.CHILDREN, V.NUMBER_WORDS, V.SPOUSE, V.PARENT, V.HONORIFIC)
+CUE_FREE_WORDS = set().union(*(template_words(t) for t in strings(CUE_FREE_POOLS)))
+FUNCTION_WORDS = {"s", "been", "than", "this", "its", "after", "around", "before", "among", "new", "year",
+                  "first", "based", "used", "several", "major", "recently"}
+# The profession cues: every word of a profession's entries (titles, fields, workplaces, degrees,
+# duties, focus, achievements, awards, career steps, extras) that no cue-free bio can contain.
+PROFESSION_CUES = {p: set().union(*(template_words(t) for t in strings(entry))) - CUE_FREE_WORDS - FUNCTION_WORDS
+                   for p, entry in V.PROFESSIONS.items()}
+ALL_PROFESSION_CUES = set().union(*PROFESSION_CUES.values())
+# An independent core list: the obvious giveaways, which the cue-free pools must not contain.
+CORE_PROFESSION_WORDS = {"professor", "nurse", "surgeon", "engineer", "teacher", "attorney", "lawyer", "nursing",
+                         "university", "hospital", "clinic", "school", "students", "patients", "research", "phd",
+                         "md", "bsn", "jd", "surgery", "law", "court", "classroom", "faculty", "medical", "career",
+                         "degree", "department", "doctor", "dr", "lab", "patents", "firm"}
+
+
+def has_profession_cue(text: str) -> bool:
+    return bool(words(text) & ALL_PROFESSION_CUES)
+
+
+def cue_free_share(rows) -> float:
+    return sum(not has_profession_cue(r["text"]) for r in rows) / len(rows)
+
+
+def test_profession_cue_lists():
+    assert CORE_PROFESSION_WORDS <= ALL_PROFESSION_CUES | {"dr"}
+    assert not CORE_PROFESSION_WORDS & CUE_FREE_WORDS
+    for p, cues in PROFESSION_CUES.items():
+        assert p in cues and len(cues) >= 80, p
+
+
+def test_profession_signal_1_gives_the_rows_of_earlier_versions():
+    """profession_signal=1.0 is what synthetic_bios generated before the option existed, byte for
+    byte (sha256 of the JSON of the output). Change these digests only on purpose."""
+    before = {
+        "6adee3ea4661fe2ef6876b035ec5cc956965e28cb2e484f7019edc33e5c8888f": {},  # the old default
+        "b436c2c37ca5329fe794f534275f913dbf7cc7271528d9deb3368740ad1d46a5":  # the old quickstart data
+            {"size": 1200, "test_size": 400, "confound": 0.5, "seed": 0},
+        "e13f88d635a438325c3a3241d82451fe614471292b70acc9e1957aa7acc09350": {"seed": 5, "confound": 0.9},
+    }
+    for expected, options in before.items():
+        assert digest("synthetic_bios", {**options, "profession_signal": 1.0}) == expected, options
+    assert digest("synthetic_bios", {"profession_signal": 1}) == next(iter(before))
+
+
+def test_profession_signal_1_with_six_professions(bios6_full):
+    assert hashlib.sha256(json.dumps(bios6_full).encode()).hexdigest() == \
+        "d3069ba42c4785e59613c810236d95c3eefbff22b080255856e8d392f8b64ce1"
+    assert cue_free_share(bios6_full["train"] + bios6_full["test"]) == 0  # every bio has a cue
+
+
+@pytest.mark.parametrize("signal", [1.0, 0.8, 0.5, 0.2, 0.0])
+def test_share_of_bios_without_profession_cue_tracks_the_knob(signal):
+    out = generate("synthetic_bios", {"profession_signal": signal, "size": 2000, "test_size": 800})
+    rows = out["train"] + out["test"]
+    assert abs(cue_free_share(rows) - (1 - signal)) <= 0.035
+    for split in ("train", "test"):
+        assert abs(cue_free_share(out[split]) - (1 - signal)) <= 0.06, split
+    for cell in {(r["profession"], r["gender"]) for r in rows}:  # in every cell alike
+        members = [r for r in rows if (r["profession"], r["gender"]) == cell]
+        assert abs(cue_free_share(members) - (1 - signal)) <= 0.08, cell
+
+
+def cue_sentences(text: str) -> int:
+    return sum(bool(words(s) & ALL_PROFESSION_CUES) for s in sentences(text))
+
+
+def test_lower_signal_also_weakens_the_cues_that_remain():
+    """Below 1, a share 1 - signal of the cued bios keeps a single sentence about the job."""
+    def sparse_share(signal):
+        rows = generate("synthetic_bios", {"profession_signal": signal, "size": 2000})["train"]
+        cued = [r for r in rows if has_profession_cue(r["text"])]
+        return sum(cue_sentences(r["text"]) == 1 for r in cued) / len(cued)
+
+    full, high, half = sparse_share(1.0), sparse_share(0.8), sparse_share(0.5)
+    assert full < 0.1
+    assert full + 0.1 <= high < half - 0.15 and half >= 0.35
+
+
+def test_bios_without_profession_cue_keep_the_gender_cues():
+    rows = generate("synthetic_bios", {"profession_signal": 0.0, "size": 2000})["train"]
+    texts = [r["text"] for r in rows]
+    assert len(set(texts)) == len(texts)
+    for t in texts:
+        assert not words(t) & (ALL_PROFESSION_CUES | CORE_PROFESSION_WORDS), t
+        assert "Dr." not in t and len(sentences(t)) >= 2, t
+    lexical = [r for r in rows if words(r["text"]) & V.LEXICAL_WORDS]
+    assert 0.6 <= len(lexical) / len(rows) <= 0.8  # about 1 - NON_LEXICAL_SHARE, as for all bios
+    male_words, female_words = {"he", "his", "him", "mr", "wife"}, {"she", "her", "ms", "husband"}
+    for r in lexical:
+        assert not words(r["text"]) & (female_words if r["gender"] == "male" else male_words), r
+    no_lexical = [r for r in rows if r not in lexical]
+    male = [r for r in no_lexical if r["gender"] == "male"]
+    female = [r for r in no_lexical if r["gender"] == "female"]
+    assert hobby_rate(female, "female") - hobby_rate(male, "female") > 0.3
+    assert hobby_rate(male, "male") - hobby_rate(female, "male") > 0.3
+    # and gender, not profession, is what such bios tell
+    test = generate("synthetic_bios", {"profession_signal": 0.0, "test_size": 800})["test"]
+    assert naive_bayes(rows, test, "gender") >= 0.85
+    assert naive_bayes(rows, test, "profession") <= 0.6
+
+
+def test_profession_signal_is_deterministic_and_keeps_the_other_options():
+    opts = {"profession_signal": 0.6, "size": 500, "test_size": 100, "confound": 0.9, "seed": 2}
+    a, b = generate("synthetic_bios", opts), generate("synthetic_bios", dict(opts))
+    assert json.dumps(a) == json.dumps(b)
+    assert abs(stereotyped_share(a["train"], "professor", "male") - 0.9) <= 0.01
+    assert set(collections.Counter((r["profession"], r["gender"]) for r in a["test"]).values()) == {25}
+    assert a["test"] == generate("synthetic_bios", {**opts, "size": 50, "confound": 0.1})["test"]
+    assert a["test"] != generate("synthetic_bios", {**opts, "profession_signal": 0.7})["test"]
+
+
+def test_bad_profession_signal_is_a_positioned_spec_error():
+    from fairfight.spec.check import check_file
+
+    spec = pathlib.Path(__file__).resolve().parents[2] / "examples/quickstart/spec.yaml"
+    report = check_file(spec, ["datasets.bios.options.profession_signal=1.5"])
+    assert not report.ok
+    [d] = report.diagnostics
+    assert d.path == "datasets.bios.options.profession_signal" and d.pos.line == 1
+    assert "'profession_signal' must be a number from 0 to 1" in d.message and "got 1.5" in d.message
+    assert check_file(spec, ["datasets.bios.options.profession_signal=0.3"]).ok
 
 
 # --- generic_text ---------------------------------------------------------------------------------
@@ -287,6 +454,7 @@ def test_unknown_builtin():
 
 
 @pytest.mark.parametrize("name,option,hint", [("synthetic_bios", "confund", "confound"),
+                                              ("synthetic_bios", "profession_signals", "profession_signal"),
                                               ("synthetic_bios", "test-size", "test_size"),
                                               ("generic_text", "sizes", "size")])
 def test_unknown_option(name, option, hint):
@@ -305,6 +473,13 @@ def test_option_of_other_builtin_is_unknown():
     ({"confound": "high"}, "'confound' must be"),
     ({"confound": True}, "'confound' must be"),
     ({"confound": float("nan")}, "'confound' must be"),
+    ({"profession_signal": 1.5}, r"'profession_signal' must be a number from 0 to 1 .*got 1\.5"),
+    ({"profession_signal": -0.01}, "'profession_signal' must be"),
+    ({"profession_signal": "low"}, "'profession_signal' must be"),
+    ({"profession_signal": True}, "'profession_signal' must be"),
+    ({"profession_signal": None}, "'profession_signal' must be"),
+    ({"profession_signal": float("inf")}, "'profession_signal' must be"),
+    ({"profession_signal": float("nan")}, "'profession_signal' must be"),
     ({"size": 0}, r"'size' must be an integer from 1 to 100000, got 0"),
     ({"size": -5}, "'size' must be"),
     ({"size": 2.5}, "'size' must be"),
