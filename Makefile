@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: setup
 	$(BIN)/fairfight validate examples/quickstart/spec.yaml examples/bios/spec.yaml
-	$(BIN)/fairfight eval examples/quickstart/spec.yaml --out runs/quickstart
+	@# exit 1 means "some claim not supported or inconclusive": a result, not an error
+	$(BIN)/fairfight eval examples/quickstart/spec.yaml --out runs/quickstart || [ $$? -eq 1 ]
 
 test: setup
 	$(BIN)/python -m pytest -q
