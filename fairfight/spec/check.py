@@ -47,13 +47,13 @@ def _builtin_checks(spec) -> list:
     from ..baselines import CannotRun, uses_for
 
     out = []
-    for field, entries in (("baselines", spec.baselines), ("skylines", spec.skylines)):
+    for section, entries in (("baselines", spec.baselines), ("skylines", spec.skylines)):
         for i, contender in enumerate(entries):
             try:
                 uses_for(spec, contender)
             except CannotRun as exc:
-                noun = "required baseline" if field == "baselines" else "skyline"
-                out.append(spec.where.diagnostic(f"{field}[{i}]", f"{noun} '{contender.name}' cannot run under "
+                noun = "required baseline" if section == "baselines" else "skyline"
+                out.append(spec.where.diagnostic(f"{section}[{i}]", f"{noun} '{contender.name}' cannot run under "
                                                                    f"these rules: {exc}"))
     return out
 

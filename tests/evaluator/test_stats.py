@@ -1,7 +1,6 @@
 """Paired bootstrap and verdicts on prediction sets with known differences, and the null rate."""
 import random
 
-import numpy as np
 import pytest
 
 from fairfight.evaluator import scoring, stats

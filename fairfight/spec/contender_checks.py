@@ -1,0 +1,133 @@
+"""Semantic checks of the contenders: built-in baselines and skylines the rules cannot support,
+claims that name unknown arms or metrics, and lint warnings. A mixin of `semantics.Checker`."""
+from __future__ import annotations
+
+from ._access import _d, _l, _s
+from .expressions import ExpressionError, parse_claim
+from .suggest import suggest
+from .vocabulary import BASELINES, CONTROLS, MODEL_OPS, SKYLINES
+
+
+class ContenderChecks:
+    def check_builtins(self):
+        ev = _d(self.data.get("evaluate"))
+        target = _s(ev.get("target"))
+        rule_data = self.rule_data()
+        # generation tasks have no target: any granted split can hold demonstrations
+        labeled = [s for s, cols in rule_data.items() if target in cols or (target is None and cols)]
+        eval_cols = self.split_columns(_s(ev.get("split")))
+        if eval_cols is not None and target is not None and target not in eval_cols:
+            labeled = list(rule_data)  # the target itself is reported; do not repeat it per baseline
+        attributes = [g for g in _l(ev.get("groups")) if isinstance(g, str) and g != target]
+        knowledge = set(_d(self.rules().get("knowledge")))
+        ops = self.rule_ops()
+        seen = {}
+        for i, entry in enumerate(_l(self.data.get("baselines"))):
+            name = entry if isinstance(entry, str) else (next(iter(entry)) if isinstance(entry, dict) and len(entry) == 1 else None)
+            if name not in BASELINES:
+                continue
+            path = ("baselines", i)
+            if name in seen:
+                self.error(path, f"baseline '{name}' is listed twice (first as baselines[{seen[name]}])")
+                continue
+            seen[name] = i
+            why = self.cannot_run(BASELINES[name], ops, labeled, attributes, knowledge, target, rule_data)
+            if why:
+                self.error(path, f"required baseline '{name}' cannot run under these rules: {why}")
+        for i, entry in enumerate(_l(self.data.get("skylines"))):
+            if isinstance(entry, dict) and len(entry) == 1:
+                name, settings = next(iter(entry.items()))
+                split = _s(_d(settings).get("split"))
+                path = ("skylines", i, name)
+                if name in SKYLINES and split is None:
+                    self.error(path, f"skyline '{name}' needs 'split:', the split it trains on (role: skyline)")
+                elif split is not None and split not in self.splits():
+                    self.error(path + ("split",), f"unknown split '{split}'{suggest(split, self.splits())}")
+                elif split is not None and _d(self.splits()[split]).get("role") == "evaluation":
+                    self.error(path + ("split",), f"'{split}' is the evaluation split; even a skyline may not train on it")
+            elif isinstance(entry, str) and entry in SKYLINES:
+                self.error(("skylines", i), f"skyline '{entry}' needs a training split: write '- {entry}: {{split: NAME}}'")
+
+    @staticmethod
+    def cannot_run(item, ops, labeled, attributes, knowledge, target, rule_data) -> str:
+        if not any(set(alt) <= ops for alt in item.model_any):
+            need = " or ".join(" and ".join(alt) for alt in item.model_any)
+            noun = "operations" if any(len(alt) > 1 for alt in item.model_any) else "operation"
+            return f"it needs model {noun} {need}, which rules.model does not grant"
+        if item.labeled and not labeled:
+            what = f"the target column '{target}'" if target else "examples"
+            return f"it needs a granted split with {what} (rules.data)"
+        if item.knowledge and not set(item.knowledge) <= knowledge:
+            return f"it needs knowledge '{item.knowledge[0]}' (rules.knowledge)"
+        if item.attribute and not any(set(attributes) & cols for cols in rule_data.values()):
+            return (f"it needs labels of a group attribute ({', '.join(attributes) or 'evaluate.groups'}) "
+                    "granted in rules.data")
+        return ""
+
+    def arm_names(self):
+        methods = set(_d(self.data.get("methods")))
+        baselines = {e if isinstance(e, str) else next(iter(e)) for e in _l(self.data.get("baselines"))
+                     if isinstance(e, str) or (isinstance(e, dict) and len(e) == 1)}
+        skylines = {e if isinstance(e, str) else next(iter(e)) for e in _l(self.data.get("skylines"))
+                    if isinstance(e, str) or (isinstance(e, dict) and len(e) == 1)}
+        return methods, baselines, skylines
+
+    def check_claims(self):
+        methods, baselines, skylines = self.arm_names()
+        controls = {c for c in _l(self.data.get("controls")) if c in CONTROLS}
+        ev = self.data.get("evaluate")
+        metrics = [m for m in _l(_d(ev).get("metrics")) if isinstance(m, str)] or ["accuracy"]
+        known = sorted(methods | baselines | skylines)
+        for i, text in enumerate(_l(self.data.get("claims"))):
+            if not isinstance(text, str):
+                continue
+            path = ("claims", i)
+            try:
+                claim = parse_claim(text)
+            except ExpressionError as exc:
+                self.expr_error(path, exc, "invalid claim")
+                continue
+            for arm in (claim.subject, claim.against):
+                if arm is None:
+                    continue
+                if arm.control is not None:
+                    if arm.control not in controls:
+                        hint = suggest(arm.control, controls) or "; list it under controls: to run it"
+                        self.claim_error(path, arm.index, len(arm.control), f"'{arm.control}' is not a control of this spec{hint}")
+                    elif arm.name not in methods:
+                        at = arm.index + len(arm.control) + 1
+                        self.claim_error(path, at, len(arm.name), f"controls apply to methods; '{arm.name}' is not a method"
+                                                                  f"{suggest(arm.name, methods)}")
+                elif arm.name not in known:
+                    self.claim_error(path, arm.index, len(arm.name), f"unknown contender '{arm.name}'{suggest(arm.name, known)}"
+                                                                     f" (contenders: {', '.join(known) or 'none'})")
+            if claim.metric == "group_accuracy":
+                self.claim_error(path, claim.metric_index, len(claim.metric),
+                                 "group_accuracy has one value per group; a claim needs one number "
+                                 "(use worst_group_accuracy)")
+            elif isinstance(ev, dict) and claim.metric not in metrics:
+                self.claim_error(path, claim.metric_index, len(claim.metric),
+                                 f"metric '{claim.metric}' is not in evaluate.metrics{suggest(claim.metric, metrics)}")
+            if claim.against is None and not baselines:
+                self.error(path, "claims 'beats all baselines' but the spec lists no baselines")
+            if claim.relation == "matches" and claim.amount <= 0:
+                self.error(path, "'within' needs a tolerance greater than 0")
+
+    def claim_error(self, path, index, length, message):
+        self.expr_error(path, ExpressionError(message, index, index + max(1, length)), "invalid claim")
+
+    def lint(self):
+        ops = self.rule_ops()
+        _, baselines, _ = self.arm_names()
+        exercised = {op for b in baselines if b in BASELINES for alt in BASELINES[b].model_any for op in alt}
+        for op in sorted((ops & set(MODEL_OPS)) - exercised):
+            if op in ("activations", "intervene", "gradients", "weights"):
+                continue  # white-box access is what methods use; baselines need not
+            fix = [b.name for b in BASELINES.values() if any(op in alt for alt in b.model_any)]
+            self.warn(("rules", "model"), f"the rules grant '{op}' but no baseline uses it"
+                                          + (f"; consider adding {' or '.join(fix)}" if fix else ""))
+        if self.tier == "in-the-wild" and _l(self.data.get("claims")):
+            self.warn(("claims",), "an in-the-wild report computes no verdicts: claims are shown, not judged", key=True)
+        if _l(self.data.get("controls")) and not _d(self.data.get("methods")):
+            self.warn(("controls",), "controls rerun methods, and this spec has none", key=True)
+
