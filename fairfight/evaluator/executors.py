@@ -92,7 +92,9 @@ class LocalExecutor:
         job.process.start()
         child.close()
         job.enter("load")
-        job.desc["threads"] = max(1, (mp.cpu_count() or 1) // self.workers)
+        # Every worker may use every core: with shared forward passes, runs mostly wait on the
+        # one pass that a single worker computes, and that pass should not run on one core.
+        job.desc["threads"] = mp.cpu_count() or 1
         parent.send(job.desc)
         return parent
 
