@@ -43,9 +43,6 @@ class Plan:
     refusals: list = field(default_factory=list)
     seeds: tuple = ()
 
-    def labels(self) -> list:
-        return list(dict.fromkeys([r.label for r in self.runs] + [r.label for r in self.refusals]))
-
 
 def _grant(spec: Spec, contender: Contender):
     """(grant, params, declared) of a contender, or raise ValueError with the refusal reason."""

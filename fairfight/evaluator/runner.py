@@ -53,6 +53,7 @@ class Evaluation:
         self.records: dict = {}
         self.runs: dict = {}  # key -> Run (final runs and tuning trials)
         self.on_reused = lambda record: None
+        self.tuning_notes: dict = {}
         self._parts = None
 
     def selection_parts(self):
@@ -191,7 +192,7 @@ class Evaluation:
 
         trials = [r for r in self.records.values() if r.get("trial") is not None]
         return {"trials_allowed": self.spec.rules.budget.trials, "selection": self.spec.rules.selection,
-                "contenders": choose(trials, self.spec.evaluate.primary), "notes": getattr(self, "tuning_notes", {})}
+                "contenders": choose(trials, self.spec.evaluate.primary), "notes": self.tuning_notes}
 
     def write(self, interrupted=False) -> dict:
         results = self.results(interrupted)
