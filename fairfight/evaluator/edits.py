@@ -293,12 +293,19 @@ def resolve_layer(layer: int, num_layers: int) -> int:
     return idx
 
 
+class StopForward(Exception):
+    """Raised by a hook once the last layer anyone reads is captured: the rest is not computed."""
+
+
 @contextmanager
-def install_edits(model: nn.Module, edits=(), *, capture: dict | None = None, capture_layers=()):
+def install_edits(model: nn.Module, edits=(), *, capture: dict | None = None, capture_layers=(), inject=None,
+                  stop_after: int | None = None):
     """Hook `model` so every forward pass applies `edits`; optionally record hidden states.
 
     Recording happens in the same hook, after the edit, so what is captured is exactly what
     the rest of the network consumes (and gradients taken w.r.t. it are the true ones).
+    `inject` ({layer: states}) replaces the hidden states at a layer before its edits (how a
+    pass resumes from cached states); `stop_after` raises StopForward once that layer is done.
     """
     blocks, base = locate_layers(model)
     n = len(blocks)
@@ -306,12 +313,18 @@ def install_edits(model: nn.Module, edits=(), *, capture: dict | None = None, ca
     for e in edits:
         by_layer.setdefault(resolve_layer(e.layer, n), []).append(e)
     wanted = {resolve_layer(i, n) for i in capture_layers} if capture is not None else set()
+    inject = {resolve_layer(k, n): v for k, v in (inject or {}).items()}
+    stop = resolve_layer(stop_after, n) if stop_after is not None else None
 
     def process(layer, h):
+        if layer in inject:
+            h = inject[layer].to(h.dtype)
         if layer in by_layer:
             h = apply_edits(h, by_layer[layer])
         if layer in wanted:
             capture[layer] = h
+        if layer == stop and stop < n:
+            raise StopForward
         return h
 
     def pre_hook(module, args, kwargs):  # layer 0 = the input of the first block
@@ -332,7 +345,7 @@ def install_edits(model: nn.Module, edits=(), *, capture: dict | None = None, ca
 
     handles = []
     try:
-        for layer in sorted(set(by_layer) | wanted):
+        for layer in sorted(set(by_layer) | wanted | set(inject) | ({stop} if stop is not None else set())):
             if layer == 0:
                 handles.append(blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True))
             elif layer < n:
@@ -346,4 +359,4 @@ def install_edits(model: nn.Module, edits=(), *, capture: dict | None = None, ca
 
 
 __all__ = ["ProjectOut", "Ablate", "AddVector", "Edit", "EDIT_TYPES", "edit_from_dict", "apply_edits",
-           "install_edits", "locate_layers", "resolve_layer", "edit_vectors"]
+           "install_edits", "StopForward", "locate_layers", "resolve_layer", "edit_vectors"]

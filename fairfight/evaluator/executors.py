@@ -95,6 +95,7 @@ class LocalExecutor:
         # Every worker may use every core: with shared forward passes, runs mostly wait on the
         # one pass that a single worker computes, and that pass should not run on one core.
         job.desc["threads"] = mp.cpu_count() or 1
+        job.desc["forward_exclusive"] = True  # ... and only one pass computes at a time, on all of them
         parent.send(job.desc)
         return parent
 

@@ -1,53 +1,76 @@
-"""Shared forward passes: pooled hidden states computed once and served to every run.
+"""Shared forward passes on disk: computed once per eval (or across evals with --cache).
 
-Keyed by (model identity, the exact list of texts, layers, pooling, edits); stored as one
-.npy file per layer (memory-mapped when read), written atomically; a lock file makes a second
-asker wait for the first instead of computing the same pass twice. Ledgers still record each
-run's logical use, so budgets and the affordance matrix do not depend on the cache.
+Two kinds of entry, each keyed by the model's identity and the exact list of texts:
+- pooled: (pool, edits, layers) -> one .npy per layer, [n, hidden];
+- states: the plain token-level hidden states at one layer, [total tokens, hidden] plus
+  offsets, from which an edited pass resumes (see passes.py).
+Entries are written atomically and read memory-mapped; a lock file per entry makes a second
+asker wait for the first instead of computing the same pass twice. With `exclusive`, one lock
+for the whole cache also lets only one pass compute at a time, with every core (workers on one
+machine would otherwise split the cores between passes and slow each other down). Ledgers still
+record each run's logical use, so budgets and the affordance matrix do not depend on the cache.
 """
 from __future__ import annotations
 
 import fcntl
 import hashlib
 import json
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: plain entries hold every layer; token-level states entries
 
 
 class ForwardCache:
-    def __init__(self, root, model_identity: dict):
+    shared = True
+
+    def __init__(self, root, model_identity: dict, *, exclusive: bool = False):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.model = hashlib.sha256(json.dumps(model_identity, sort_keys=True, default=str).encode()).hexdigest()
+        self.exclusive = exclusive
 
-    def key(self, texts, layers, pool, edits) -> str:
+    def key(self, kind, texts, *parts) -> str:
         h = hashlib.sha256()
-        h.update(json.dumps([CACHE_VERSION, self.model, list(layers), pool, list(edits)], sort_keys=True,
-                            default=str).encode())
+        h.update(json.dumps([CACHE_VERSION, kind, self.model, *parts], sort_keys=True, default=str).encode())
         for t in texts:
             h.update(hashlib.sha256(t.encode()).digest())
         return h.hexdigest()[:32]
 
-    def get_or_compute(self, texts, layers, pool, edits, compute) -> dict:
+    # -- the two kinds of entry ------------------------------------------------------------
+    def pooled(self, texts, pool, edits, layers, compute) -> dict:
         """layer -> tensor [n, d]; `compute()` runs only if no other run has (or is) computing it."""
+        key = self.key("pooled", texts, list(layers), pool, [_plain(e) for e in edits])
+        return self._entry(key, compute, self._write_pooled, lambda folder: self._read_pooled(folder, layers),
+                           f"{len(texts)} {list(layers)} {pool}" + (" edited" if edits else ""))
+
+    def has_pooled(self, texts, pool, edits, layers) -> bool:
+        key = self.key("pooled", texts, list(layers), pool, [_plain(e) for e in edits])
+        return (self.root / key / "done").exists()
+
+    def states(self, texts, layer, compute):
+        """(flat [total tokens, d] float32, offsets [n+1]) of the plain pass at `layer`."""
+        key = self.key("states", texts, layer)
+        return self._entry(key, compute, self._write_states, self._read_states, f"{len(texts)} states@{layer}")
+
+    # -- machinery -----------------------------------------------------------------------------
+    def _entry(self, key, compute, write, read, note):
         from . import guard
 
-        key = self.key(texts, layers, pool, edits)
         folder = self.root / key
-        with guard.trusted(), self._lock(key):
-            if not (folder / "done").exists():
+        with guard.trusted(), self._lock(f"{key}.lock"):
+            if (folder / "done").exists():
+                return read(folder)
+            with self._lock("compute.lock") if self.exclusive else nullcontext():
                 result = compute()
-                self._write(folder, result)
-                with open(self.root / "computed.log", "a", encoding="utf-8") as log:
-                    log.write(f"{key} {len(texts)} {list(layers)} {pool}\n")
-                return result
-            return self._read(folder, layers)
+            write(folder, result)
+            with open(self.root / "computed.log", "a", encoding="utf-8") as log:
+                log.write(f"{key} {note}\n")
+            return result
 
     @contextmanager
-    def _lock(self, key):
-        with open(self.root / f"{key}.lock", "a") as handle:
+    def _lock(self, name):
+        with open(self.root / name, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -55,25 +78,46 @@ class ForwardCache:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @staticmethod
-    def _write(folder: Path, result: dict) -> None:
+    def _write_pooled(folder: Path, result: dict) -> None:
         import numpy as np
 
-        from .bundle import write_dir_atomic
-
-        def fill(tmp):
-            for layer, tensor in result.items():
-                np.save(tmp / f"layer{layer}.npy", tensor.numpy())
-            (tmp / "done").write_text("ok")
-
-        write_dir_atomic(folder, fill)
+        _write(folder, {f"layer{layer}.npy": (lambda p, t=tensor: np.save(p, t.numpy())) for layer, tensor in result.items()})
 
     @staticmethod
-    def _read(folder: Path, layers) -> dict:
+    def _read_pooled(folder: Path, layers) -> dict:
         import numpy as np
         import torch
 
         return {layer: torch.from_numpy(np.array(np.load(folder / f"layer{layer}.npy", mmap_mode="r")))
                 for layer in layers}
+
+    @staticmethod
+    def _write_states(folder: Path, result) -> None:
+        import numpy as np
+
+        flat, offsets = result
+        _write(folder, {"states.npy": lambda p: np.save(p, flat), "offsets.npy": lambda p: np.save(p, offsets)})
+
+    @staticmethod
+    def _read_states(folder: Path):
+        import numpy as np
+
+        return np.load(folder / "states.npy", mmap_mode="r"), np.load(folder / "offsets.npy")
+
+
+def _write(folder: Path, files: dict) -> None:
+    from .bundle import write_dir_atomic
+
+    def fill(tmp):
+        for name, save in files.items():
+            save(tmp / name)
+        (tmp / "done").write_text("ok")
+
+    write_dir_atomic(folder, fill)
+
+
+def _plain(edit):
+    return edit.to_dict() if hasattr(edit, "to_dict") else edit
 
 
 def computations(root) -> list[str]:

@@ -15,8 +15,10 @@ from torch import nn
 
 from fairfight.errors import AffordanceError, FairfightError
 from fairfight.evaluator.edits import edit_from_dict, edit_vectors, install_edits, resolve_layer
+from fairfight.evaluator import passes
 from fairfight.evaluator.ledger import Ledger
 from fairfight.evaluator.models import LoadedModel
+from fairfight.evaluator.passes import Runner
 
 OPERATIONS = ("generate", "logprobs", "embed", "activations", "intervene", "gradients", "weights", "finetune")
 POOLS = ("mean", "last", "none")
@@ -125,15 +127,11 @@ class ModelHandle:
         return {lay: [r[lay] for r in rows] for lay in layers}
 
     def _pooled(self, op, texts, layers, pool) -> dict:
-        """resolved layer -> [n, d]: from the shared forward cache when there is one."""
-        def compute():
-            rows = self._map(op, texts, lambda enc, cap: {r: _pool(cap[r], enc["attention_mask"], pool)
-                                                          for r in layers}, layers)
-            return {r: self._stack([row[r] for row in rows], texts) for r in layers}
-
-        if self.__cache is None or not texts:
-            return compute()
-        return self.__cache.get_or_compute(texts, layers, pool, self._edit_dicts(), compute)
+        """resolved layer -> [n, d]: shared, resumed and stopped early where possible (passes.py)."""
+        runner = Runner(self.__model, self._encode, self._lengths, self._batches,
+                        lambda: self.__ledger.check_time(op), _pool, self.num_layers, self.hidden_size,
+                        self._no_cache())
+        return passes.pooled(runner, self.__cache, texts, layers, pool, self.__edits)
 
     def intervene(self, edits) -> ModelHandle:
         self._gate("intervene", "inputs")
@@ -324,6 +322,10 @@ class ModelHandle:
         keep = ("input_ids", "attention_mask") if self.kind == "causal" else tuple(enc.keys())
         return {k: enc[k].to(self.__device) for k in keep}
 
+    def _lengths(self, texts) -> list[int]:
+        return [len(x) for x in self.__tok(texts, truncation=self.__max_len is not None,
+                                           max_length=self.__max_len)["input_ids"]] if texts else []
+
     def _batches(self, lengths) -> list[list[int]]:
         """Length-sorted batches (less padding); callers put results back in input order."""
         order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
@@ -336,8 +338,7 @@ class ModelHandle:
         "generate": fn(enc, captured) drives the model itself; "grad": fn(enc, captured, index)
         with autograd on and the input embeddings captured.
         """
-        lengths = [len(x) for x in self.__tok(texts, truncation=self.__max_len is not None,
-                                              max_length=self.__max_len)["input_ids"]] if texts else []
+        lengths = self._lengths(texts)
         results = [None] * len(texts)
         for batch in self._batches(lengths):
             self.__ledger.check_time(op)

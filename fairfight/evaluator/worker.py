@@ -190,7 +190,8 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
         if desc.get("forward_cache"):
             from .forward_cache import ForwardCache
 
-            forward = ForwardCache(desc["forward_cache"], loaded.identity)
+            forward = ForwardCache(desc["forward_cache"], loaded.identity,
+                                   exclusive=bool(desc.get("forward_exclusive")))
         if isolate:
             from .guard import Guard
 

@@ -1,0 +1,223 @@
+"""Pooled forward passes: shared, resumed at the first edited layer, stopped after the last read.
+
+How a pooled read of (texts, layers, pool, edits) is served (`pooled`):
+- plain (no edits): one entry per (texts, pool) holding every layer, so `embed` and
+  `activations` at any layer share a single pass over the model (with a shared cache).
+- edited, reading only at or below the edited layer L, with per-token affine edits
+  (ProjectOut, Ablate, AddVector) and mean or last pooling: pooling commutes with such an
+  edit, so the answer is the edit applied to the plain pooled states at L; no model run.
+- otherwise edited: the plain token-level hidden states at L (one cached entry per texts and
+  layer) are fed back in at L; only the blocks above L run, and the pass stops after the
+  highest layer read.
+Every path gives the same numbers with or without a cache (up to float rounding), so cached
+and uncached evals agree; tests/evaluator/test_passes.py checks each path against a full pass.
+"""
+from __future__ import annotations
+
+import weakref
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from fairfight.evaluator.edits import Ablate, AddVector, ProjectOut, StopForward, apply_edits, install_edits, \
+    locate_layers
+
+AFFINE_EDITS = (ProjectOut, Ablate, AddVector)  # per-token affine maps: they commute with mean pooling
+
+
+@dataclass(frozen=True)
+class Runner:
+    """What a model handle lends to the pass machinery: its model and its batching, no grants."""
+
+    model: torch.nn.Module
+    encode: Callable[[list[str]], dict]
+    lengths: Callable[[list[str]], list[int]]
+    batches: Callable[[list[int]], list[list[int]]]
+    check_time: Callable[[], None]
+    pool: Callable
+    num_layers: int
+    hidden_size: int
+    forward_kwargs: dict
+
+
+class Uncached:
+    """Stands in for the shared cache when there is none: computes, keeps nothing."""
+
+    shared = False
+
+    def pooled(self, texts, pool, edits, layers, compute):
+        return compute()
+
+    def states(self, texts, layer, compute):
+        return compute()
+
+    def has_pooled(self, texts, pool, edits, layers) -> bool:
+        return False
+
+
+def pooled(runner: Runner, cache, texts, layers, pool, edits) -> dict:
+    """resolved layer -> [len(texts), hidden] float32 tensor (see the module docstring)."""
+    cache = cache or Uncached()
+    layers = sorted(set(layers))
+    if not texts:
+        return {r: torch.zeros((0, runner.hidden_size)) for r in layers}
+    if not edits:
+        return _plain(runner, cache, texts, layers, pool)
+    first = min(_layer(e, runner) for e in edits)
+    out = _plain(runner, cache, texts, [r for r in layers if r < first], pool)  # below every edit
+    high = [r for r in layers if r >= first]
+    if not high:
+        return out
+    if high == [first] and _commutes(edits, first, runner, pool):
+        base = _plain(runner, cache, texts, [first], pool)[first]
+        out[first] = apply_edits(base, edits).float()
+        return out
+    if cache.has_pooled(texts, pool, edits, high):
+        out.update(cache.pooled(texts, pool, edits, high, None))
+        return out
+    if first >= 1:  # resume: the blocks below the first edit are not run again
+        flat, offsets = cache.states(texts, first, lambda: token_states(runner, texts, first))
+        out.update(cache.pooled(texts, pool, edits, high, lambda: run(
+            runner, texts, high, pool, edits, resume=(first, flat, offsets))))
+        return out
+    out.update(cache.pooled(texts, pool, edits, high, lambda: run(runner, texts, high, pool, edits)))
+    return out
+
+
+def _plain(runner, cache, texts, layers, pool) -> dict:
+    if not layers:
+        return {}
+    if not cache.shared:
+        return run(runner, texts, layers, pool, ())
+    everything = list(range(runner.num_layers + 1))  # one shared pass serves every later read
+    full = cache.pooled(texts, pool, (), everything, lambda: run(runner, texts, everything, pool, ()))
+    return {r: full[r] for r in layers}
+
+
+def _layer(edit, runner) -> int:
+    from fairfight.evaluator.edits import resolve_layer
+
+    return resolve_layer(edit.layer, runner.num_layers)
+
+
+def _commutes(edits, layer, runner, pool) -> bool:
+    return pool in ("mean", "last") and all(isinstance(e, AFFINE_EDITS) and _layer(e, runner) == layer
+                                            for e in edits)
+
+
+# -- running the model -------------------------------------------------------------------------
+def run(runner: Runner, texts, layers, pool, edits, *, resume=None) -> dict:
+    """Pooled states at `layers` over length-sorted batches; stops after the highest layer.
+
+    resume=(layer, flat, offsets): token-level states at `layer` (from `token_states`) are fed
+    in there and the blocks below it are skipped.
+    """
+    rows: dict[int, list] = {r: [None] * len(texts) for r in layers}
+    lengths = runner.lengths(texts)
+    skip = _skipping(runner, resume[0]) if resume else nullcontext()
+    with torch.no_grad(), skip:
+        for batch in runner.batches(lengths):
+            runner.check_time()
+            enc = runner.encode([texts[i] for i in batch])
+            cap: dict = {}
+            inject = {resume[0]: _padded(resume[1], resume[2], batch, enc)} if resume else None
+            _forward(runner, enc, edits, cap, layers, inject)
+            for r in layers:
+                pooled_rows = runner.pool(cap[r], enc["attention_mask"], pool)
+                for row, i in enumerate(batch):
+                    rows[r][i] = pooled_rows[row].detach().float().cpu()
+    return {r: torch.stack(v) for r, v in rows.items()}
+
+
+def token_states(runner: Runner, texts, layer) -> tuple[np.ndarray, np.ndarray]:
+    """Plain token-level states at `layer`: (flat [total tokens, hidden] float32, offsets [n+1])."""
+    lengths = runner.lengths(texts)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(lengths)
+    flat = np.zeros((int(offsets[-1]), runner.hidden_size), dtype=np.float32)
+    with torch.no_grad():
+        for batch in runner.batches(lengths):
+            runner.check_time()
+            enc = runner.encode([texts[i] for i in batch])
+            cap: dict = {}
+            _forward(runner, enc, (), cap, [layer], None)
+            h = cap[layer].detach().float().cpu().numpy()
+            for row, i in enumerate(batch):
+                flat[offsets[i]:offsets[i + 1]] = h[row, : lengths[i]]
+    return flat, offsets
+
+
+def _forward(runner, enc, edits, cap, layers, inject) -> None:
+    stop = max(layers)
+    with install_edits(runner.model, edits, capture=cap, capture_layers=layers, inject=inject,
+                       stop_after=stop if stop < runner.num_layers else None):
+        try:
+            runner.model.base_model(**enc, **runner.forward_kwargs)
+        except StopForward:
+            pass
+
+
+def _padded(flat, offsets, batch, enc) -> torch.Tensor:
+    """The cached states of a batch, right-padded with zeros to the batch's width."""
+    mask = enc["attention_mask"]
+    out = torch.zeros((len(batch), mask.shape[1], flat.shape[1]), dtype=torch.float32)
+    for row, i in enumerate(batch):
+        piece = np.asarray(flat[offsets[i]:offsets[i + 1]])
+        if len(piece) != int(mask[row].sum()):
+            raise RuntimeError("cached token states do not match the tokenization (was the cache reused "
+                               "across tokenizers?)")
+        out[row, : len(piece)] = torch.tensor(piece)  # a copy: the cache is read-only
+    return out.to(mask.device)
+
+
+# -- skipping the blocks below a resumed layer ----------------------------------------------------
+_RETURNS_TENSOR: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def _skipping(runner: Runner, layer: int):
+    """Blocks below `layer` pass their input through (their output is replaced at `layer` anyway)."""
+    blocks, _ = locate_layers(runner.model)
+    as_tensor = _block_returns_tensor(runner, blocks)
+
+    def passthrough(*args, **kwargs):
+        h = args[0] if args else kwargs["hidden_states"]
+        return h if as_tensor else (h,)
+
+    skipped = list(blocks)[: min(layer, len(blocks))]
+    saved = [b.__dict__.get("forward") for b in skipped]
+    for b in skipped:
+        b.forward = passthrough  # an instance attribute shadows the class's forward
+    try:
+        yield
+    finally:
+        for b, old in zip(skipped, saved):
+            if old is None:
+                del b.forward
+            else:
+                b.forward = old
+
+
+def _block_returns_tensor(runner: Runner, blocks) -> bool:
+    """Whether this architecture's blocks return a tensor or a tuple: seen once on a one-word input."""
+    model = runner.model
+    if model not in _RETURNS_TENSOR:
+        seen = {}
+
+        def look(module, args, out):
+            seen["tensor"] = isinstance(out, torch.Tensor)  # returns None: the output is left alone
+
+        handle = blocks[0].register_forward_hook(look)
+        try:
+            with torch.no_grad():
+                runner.model.base_model(**runner.encode(["a"]), **runner.forward_kwargs)
+        finally:
+            handle.remove()
+        _RETURNS_TENSOR[model] = seen.get("tensor", True)
+    return _RETURNS_TENSOR[model]
+
+
+__all__ = ["Runner", "Uncached", "pooled", "run", "token_states", "AFFINE_EDITS"]
