@@ -1,23 +1,27 @@
 """fairfight vs the plain script a researcher would write, vs the forward-pass floor.
 
-    python benchmarks/eval_vs_script.py            # the larger fight: 6 contenders x 5 seeds, 4,000 training bios
-    python benchmarks/eval_vs_script.py --quick    # a small fight (1,000 training bios, 3 seeds)
+    python benchmarks/eval_vs_script.py                   # the larger fight: 6 contenders x 5 seeds, 4,000 training bios
+    python benchmarks/eval_vs_script.py --quick           # a small fight (1,000 training bios, 3 seeds)
+    python benchmarks/eval_vs_script.py --shared-inputs   # zero_shot instead of token_deletion
 
-Three programs, each a fresh process, timed in one run on this machine:
-- fairfight: `fairfight eval` of a generated spec (MiniLM, builtin:synthetic_bios).
+Programs, each a fresh process, timed in one run on this machine:
+- floor: one forward pass over each split, nothing else.
+- floor of this fight: also one pass over the texts with gender words deleted, which
+  token_deletion needs; no program can compute this fight with fewer passes.
 - script: plain transformers + torch doing the same fight the usual way: every contender
   computes its own forward passes (once, reused over its seeds) and fits the same kind of probe.
-- floor: one forward pass over each split, nothing else.
-Prints wall time, peak memory (largest process) and the ratios fairfight/script and fairfight/floor.
+- fairfight: `fairfight eval` of a generated spec (MiniLM, builtin:synthetic_bios).
+Prints wall time, peak memory (whole process tree) and the ratios fairfight/script and
+fairfight/floor.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -44,7 +48,7 @@ rules:
   model: [embed, activations, intervene]
   data: {{ambiguous: [text, profession], generic: [text]}}
   knowledge: {{spurious_concept: gender}}
-baselines: [finetune_head, token_deletion, concept_bottleneck, few_shot, majority]
+baselines: [finetune_head, {changed}, concept_bottleneck, few_shot, majority]
 methods:
   erase_gender:
     run: {methods}:erase_gender
@@ -91,6 +95,7 @@ def pooled(texts, layer=None, batch=32):
 '''
 
 SCRIPT = COMMON + r'''
+DESCRIPTION = "a biography of a {label}"  # zero_shot's default description (encoders)
 GENDER = set("she her hers herself woman women girl mother wife daughter sister mrs ms miss lady female mom "
              "he him his himself man men boy father husband son brother mr sir gentleman male dad".split())
 
@@ -115,12 +120,16 @@ def score(pred):
 
 ya = [r["profession"] for r in amb]; ta = [r["text"] for r in amb]; tt = [r["text"] for r in test]
 results = {}
-for name in ["finetune_head", "token_deletion", "concept_bottleneck", "few_shot", "majority", "erase_gender"]:
+for name in ["finetune_head", cfg["changed"], "concept_bottleneck", "few_shot", "majority", "erase_gender"]:
     # each contender computes its own forward passes (once, reused over seeds)
     if name == "finetune_head" or name == "few_shot" or name == "concept_bottleneck":
         xa, xt = pooled(ta), pooled(tt)
     if name == "token_deletion":
         xa, xt = pooled([delete(t) for t in ta]), pooled([delete(t) for t in tt])
+    if name == "zero_shot":
+        classes = sorted(set(ya))
+        anchors = torch.nn.functional.normalize(pooled([DESCRIPTION.replace("{label}", c) for c in classes]), dim=-1)
+        xt = torch.nn.functional.normalize(pooled(tt), dim=-1)
     if name == "concept_bottleneck":
         c = pooled(["professor", "nurse"]); c = torch.nn.functional.normalize(c - c.mean(0), dim=-1)
         xa, xt = torch.nn.functional.normalize(xa, dim=-1) @ c.T, torch.nn.functional.normalize(xt, dim=-1) @ c.T
@@ -134,6 +143,8 @@ for name in ["finetune_head", "token_deletion", "concept_bottleneck", "few_shot"
     for seed in range(cfg["seeds"]):
         if name == "majority":
             pred = [max(set(ya), key=ya.count)] * len(tt)
+        elif name == "zero_shot":
+            pred = [classes[i] for i in (xt @ anchors.T).argmax(-1).tolist()]
         elif name == "few_shot":
             sims = torch.nn.functional.normalize(xt, dim=-1) @ torch.nn.functional.normalize(xa, dim=-1).T
             pred = [max(set(v), key=v.count) for v in ([ya[i] for i in row] for row in sims.topk(15).indices.tolist())]
@@ -148,49 +159,96 @@ pooled([r["text"] for r in amb]); pooled([r["text"] for r in test]); pooled(gene
 print("{}")
 '''
 
+# The floor of a fight with token_deletion: its contenders need the splits' texts and the same
+# texts with gender words deleted, so no program can do with fewer passes than this.
+FIGHT_FLOOR = SCRIPT.split("ya = [r")[0] + r'''
+for texts in ([r["text"] for r in amb], [r["text"] for r in test]):
+    pooled(texts); pooled([delete(t) for t in texts])
+pooled(generic, layer=4)
+print("{}")
+'''
+
 
 def timed(cmd) -> tuple[float, float, str]:
+    """(wall s, peak MB of the whole process tree, stdout): memory sampled from /proc every 0.2 s."""
     start = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    out, err = proc.communicate()
     wall = time.perf_counter() - start
-    if r.returncode not in (0, 1):
-        raise SystemExit(f"{cmd[:4]} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}")
-    return wall, r.stdout
+    done.set()
+    watcher.join()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}):\n{out[-2000:]}\n{err[-4000:]}")
+    return wall, peak[0], out
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its descendants (Linux /proc)."""
+    parents, rss = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            status = (entry / "status").read_text()
+            rss[int(entry.name)] = next((int(line.split()[1]) for line in status.splitlines()
+                                         if line.startswith("VmRSS:")), 0)
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        kids = [pid for pid, ppid in parents.items() if ppid in frontier and pid not in tree]
+        tree.update(kids)
+        frontier = kids
+    return sum(rss.get(pid, 0) for pid in tree) / 1024
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="the quickstart-sized fight")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--shared-inputs", action="store_true",
+                    help="zero_shot instead of token_deletion: every contender reads the same texts")
     args = ap.parse_args()
     root = Path(__file__).resolve().parents[1]
     cfg = ({"size": 2000, "test": 400, "generic": 400, "seeds": 3} if args.quick else
            {"size": 8000, "test": 800, "generic": 600, "seeds": 5})
+    cfg["changed"] = "zero_shot" if args.shared_inputs else "token_deletion"
+    programs = [("floor (one pass per split)", [sys.executable, "-c", FLOOR, json.dumps(cfg)])]
+    if not args.shared_inputs:
+        programs.append(("floor of this fight (+ deleted)", [sys.executable, "-c", FIGHT_FLOOR, json.dumps(cfg)]))
+    programs.append(("plain script", [sys.executable, "-c", SCRIPT, json.dumps(cfg)]))
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "spec.yaml"
         spec.write_text(SPEC.format(methods=root / "examples/quickstart/methods.py", **cfg))
-        rows = []
-        wall, _ = timed([sys.executable, "-c", FLOOR, json.dumps(cfg)])
-        rows.append(("floor (one pass per split)", wall, peak_mb()))
-        wall, out = timed([sys.executable, "-c", SCRIPT, json.dumps(cfg)])
-        rows.append(("plain script", wall, peak_mb()))
-        script_results = json.loads(out.strip().splitlines()[-1])
-        wall, _ = timed([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", f"{tmp}/bundle",
-                         "--workers", str(args.workers), "--no-progress"])
-        rows.append(("fairfight eval", wall, peak_mb()))
+        programs.append(("fairfight eval", [sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out",
+                                            f"{tmp}/bundle", "--workers", str(args.workers), "--no-progress"]))
+        rows = {}
+        for name, cmd in programs:
+            rows[name] = timed(cmd)
         results = json.loads(Path(f"{tmp}/bundle/results.json").read_text())
-    floor, script, ours = rows[0][1], rows[1][1], rows[2][1]
-    print(f"fight: 6 contenders x {cfg['seeds']} seeds; {cfg['size']} generated training bios "
-          f"(ambiguous split ~{cfg['size'] // 2}), {results['evaluate']['examples']} test examples")
-    print(f"{'program':<28} {'wall s':>8} {'peak MB*':>9}")
-    for name, wall, mem in rows:
-        print(f"{name:<28} {wall:8.1f} {mem:9.0f}")
-    print(f"fairfight/script = {ours / script:.2f}   fairfight/floor = {ours / floor:.2f}")
-    print("* peak resident memory of the largest child process so far (ru_maxrss), cumulative over the rows")
+    script_results = json.loads(rows["plain script"][2].strip().splitlines()[-1])
+    ours = rows["fairfight eval"][0]
+    print(f"fight: 6 contenders ({cfg['changed']} among them) x {cfg['seeds']} seeds; {cfg['size']} generated "
+          f"training bios (ambiguous split ~{cfg['size'] // 2}), {results['evaluate']['examples']} test examples")
+    print(f"{'program':<32} {'wall s':>8} {'peak MB*':>9}")
+    for name, (wall, mem, _) in rows.items():
+        print(f"{name:<32} {wall:8.1f} {mem:9.0f}")
+    print(f"fairfight/script = {ours / rows['plain script'][0]:.2f}   "
+          f"fairfight/floor = {ours / rows['floor (one pass per split)'][0]:.2f}" +
+          (f"   fairfight/floor of this fight = {ours / rows['floor of this fight (+ deleted)'][0]:.2f}"
+           if not args.shared_inputs else ""))
+    print("* peak resident memory of the program's whole process tree (workers included), sampled every 0.2 s")
     print("worst-group accuracy (mean over seeds): contender, plain script, fairfight")
     for name, values in script_results.items():
         iv = results.get("intervals", {}).get(name, {}).get("worst_group_accuracy", {})

@@ -92,10 +92,12 @@ class LocalExecutor:
         job.process.start()
         child.close()
         job.enter("load")
-        # Every worker may use every core: with shared forward passes, runs mostly wait on the
-        # one pass that a single worker computes, and that pass should not run on one core.
-        job.desc["threads"] = mp.cpu_count() or 1
-        job.desc["forward_exclusive"] = True  # ... and only one pass computes at a time, on all of them
+        # Workers share the cores; a forward pass takes them all (one pass at a time, see
+        # forward_cache.py). More torch threads than cores makes everything crawl: OpenMP threads
+        # spin while they wait for each other, and a 0.2 s probe fit took 3 s next to a pass.
+        cores = mp.cpu_count() or 1
+        job.desc["threads"] = max(1, cores // self.workers)
+        job.desc["pass_threads"] = cores
         parent.send(job.desc)
         return parent
 

@@ -5,9 +5,10 @@ Two kinds of entry, each keyed by the model's identity and the exact list of tex
 - states: the plain token-level hidden states at one layer, [total tokens, hidden] plus
   offsets, from which an edited pass resumes (see passes.py).
 Entries are written atomically and read memory-mapped; a lock file per entry makes a second
-asker wait for the first instead of computing the same pass twice. With `exclusive`, one lock
-for the whole cache also lets only one pass compute at a time, with every core (workers on one
-machine would otherwise split the cores between passes and slow each other down). Ledgers still
+asker wait for the first instead of computing the same pass twice. With `pass_threads` (the
+local executor's workers, which share one machine), one lock for the whole cache lets only one
+pass compute at a time, on that many torch threads (all the cores), instead of passes splitting
+the cores and slowing each other down. Ledgers still
 record each run's logical use, so budgets and the affordance matrix do not depend on the cache.
 """
 from __future__ import annotations
@@ -15,20 +16,21 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 CACHE_VERSION = 2  # 2: plain entries hold every layer; token-level states entries
+SMALL_PASS = 64  # texts: a pass this small computes without waiting for the machine's pass lock
 
 
 class ForwardCache:
     shared = True
 
-    def __init__(self, root, model_identity: dict, *, exclusive: bool = False):
+    def __init__(self, root, model_identity: dict, *, pass_threads: int | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.model = hashlib.sha256(json.dumps(model_identity, sort_keys=True, default=str).encode()).hexdigest()
-        self.exclusive = exclusive
+        self.pass_threads = pass_threads
 
     def key(self, kind, texts, *parts) -> str:
         h = hashlib.sha256()
@@ -42,7 +44,7 @@ class ForwardCache:
         """layer -> tensor [n, d]; `compute()` runs only if no other run has (or is) computing it."""
         key = self.key("pooled", texts, list(layers), pool, [_plain(e) for e in edits])
         return self._entry(key, compute, self._write_pooled, lambda folder: self._read_pooled(folder, layers),
-                           f"{len(texts)} {list(layers)} {pool}" + (" edited" if edits else ""))
+                           f"{len(texts)} {list(layers)} {pool}" + (" edited" if edits else ""), len(texts))
 
     def has_pooled(self, texts, pool, edits, layers) -> bool:
         key = self.key("pooled", texts, list(layers), pool, [_plain(e) for e in edits])
@@ -51,22 +53,38 @@ class ForwardCache:
     def states(self, texts, layer, compute):
         """(flat [total tokens, d] float32, offsets [n+1]) of the plain pass at `layer`."""
         key = self.key("states", texts, layer)
-        return self._entry(key, compute, self._write_states, self._read_states, f"{len(texts)} states@{layer}")
+        return self._entry(key, compute, self._write_states, self._read_states, f"{len(texts)} states@{layer}",
+                           len(texts))
 
     # -- machinery -----------------------------------------------------------------------------
-    def _entry(self, key, compute, write, read, note):
+    def _entry(self, key, compute, write, read, note, size):
         from . import guard
 
         folder = self.root / key
         with guard.trusted(), self._lock(f"{key}.lock"):
             if (folder / "done").exists():
                 return read(folder)
-            with self._lock("compute.lock") if self.exclusive else nullcontext():
+            with self._exclusive(size > SMALL_PASS):
                 result = compute()
             write(folder, result)
             with open(self.root / "computed.log", "a", encoding="utf-8") as log:
                 log.write(f"{key} {note}\n")
             return result
+
+    @contextmanager
+    def _exclusive(self, wanted: bool):
+        if not (self.pass_threads and wanted):
+            yield
+            return
+        import torch
+
+        with self._lock("compute.lock"):
+            before = torch.get_num_threads()
+            torch.set_num_threads(int(self.pass_threads))
+            try:
+                yield
+            finally:
+                torch.set_num_threads(before)
 
     @contextmanager
     def _lock(self, name):

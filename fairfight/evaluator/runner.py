@@ -76,7 +76,7 @@ class Evaluation:
     # ------------------------------------------------------------------ jobs
     def pending_jobs(self, runs=None) -> list:
         jobs = []
-        for run in self.plan.runs if runs is None else runs:
+        for run in _first_of_each_contender_first(self.plan.runs if runs is None else runs):
             self.runs[run.key] = run
             record = self.bundle.finished(run.key) or (self.cache.fetch(run.key, self.bundle) if self.cache else None)
             if record is not None:
@@ -300,3 +300,16 @@ def summarise(runs: list, primary: str) -> list:
 def default_out(spec: Spec) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{spec.task.name}-{stamp}"
+
+
+def _first_of_each_contender_first(runs) -> list:
+    """Run order only (keys and results do not depend on it): one run of every contender first.
+
+    Those runs compute the passes the others share; started early, a worker blocked on one
+    contender's pass leaves the other workers free for runs whose passes are already there.
+    """
+    seen, first, rest = set(), [], []
+    for run in runs:
+        (rest if run.label in seen else first).append(run)
+        seen.add(run.label)
+    return first + rest

@@ -190,8 +190,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
         if desc.get("forward_cache"):
             from .forward_cache import ForwardCache
 
-            forward = ForwardCache(desc["forward_cache"], loaded.identity,
-                                   exclusive=bool(desc.get("forward_exclusive")))
+            forward = ForwardCache(desc["forward_cache"], loaded.identity, pass_threads=desc.get("pass_threads"))
         if isolate:
             from .guard import Guard
 

@@ -33,3 +33,47 @@ def test_two_concurrent_evals_compute_each_pass_once(tmp_path, bert_dir):
     assert {(r["label"], r["seed"]): r["metrics"] for r in a} == {(r["label"], r["seed"]): r["metrics"] for r in b}
     # the ledgers still count every run's logical use
     assert all(r["ledger"]["examples"] == 60 for r in a)
+
+
+def _compute_in_child(root, texts, out, pass_threads):
+    import time
+
+    import torch
+
+    from fairfight.evaluator.forward_cache import ForwardCache
+
+    torch.set_num_threads(1)
+
+    def compute():
+        start = time.time()
+        threads = torch.get_num_threads()
+        time.sleep(0.6)
+        with open(out, "a") as f:
+            f.write(f"{start} {time.time()} {threads}\n")
+        return {0: torch.zeros(len(texts), 2)}
+
+    ForwardCache(root, {"model": "m"}, pass_threads=pass_threads).pooled(texts, "mean", (), [0], compute)
+
+
+def _intervals(tmp_path, name, texts_a, texts_b, pass_threads):
+    import multiprocessing as mp
+
+    out = tmp_path / f"{name}.log"
+    procs = [mp.get_context("fork").Process(target=_compute_in_child,
+                                            args=(tmp_path / name, texts, out, pass_threads))
+             for texts in (texts_a, texts_b)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    return sorted(tuple(float(x) for x in line.split()) for line in out.read_text().splitlines())
+
+
+def test_one_large_pass_at_a_time_on_all_cores(tmp_path):
+    big_a, big_b = [f"a{i}" for i in range(100)], [f"b{i}" for i in range(100)]
+    (s1, e1, t1), (s2, e2, t2) = _intervals(tmp_path, "locked", big_a, big_b, pass_threads=2)
+    assert s2 >= e1 and t1 == t2 == 2  # one after the other, each on the pass's threads
+    (s1, e1, _), (s2, _, _) = _intervals(tmp_path, "small", big_a[:10], big_b[:10], pass_threads=2)
+    assert s2 < e1  # small passes do not queue behind the lock
+    (s1, e1, t1), (s2, _, _) = _intervals(tmp_path, "free", big_a, big_b, pass_threads=None)
+    assert s2 < e1 and t1 == 1  # no pass lock (cluster workers): in parallel, threads untouched
