@@ -1,11 +1,12 @@
 """How the cost of an eval grows with contenders, seeds and data size (one factor at a time).
 
-    python benchmarks/scaling.py                 # contenders 2->8, seeds 1->10, data x1->x8
+    python benchmarks/scaling.py                 # contenders 2->8, seeds 1->10, trials 1->6, data x1->x8
     python benchmarks/scaling.py --base-size 400
 
 Each row is one `fairfight eval` (MiniLM, builtin:synthetic_bios, local executor, 2 workers, a
 fresh bundle and cache), timed as a whole process. Shared forward passes make extra contenders
-and seeds cheap (they reuse the same passes); data size grows the passes themselves.
+and seeds cheap (they reuse the same passes), tuning trials over edit directions cost no new
+pass (edits at the layer read apply after pooling); data size grows the passes themselves.
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ rules:
   model: [embed, activations, intervene]
   data: {{ambiguous: [text, profession, gender], generic: [text]}}
   knowledge: {{spurious_concept: gender}}
+  selection: ambiguous
+  budget: {{trials: {trials}}}
 baselines: [{baselines}]
 {methods}
 """
@@ -45,15 +48,16 @@ METHOD = """methods:
     run: {path}:erase_gender
     uses: {{model: [activations, intervene], data: {{ambiguous: [text, profession], generic: [text]}}, knowledge: [spurious_concept]}}
     params: {{layer: 4, directions: 2}}
+    search: {{directions: [1, 2, 4, 8, 16, 32]}}
 """
 
 
-def run(n_contenders, seeds, size, root) -> tuple[float, int]:
-    chosen = CONTENDERS[:n_contenders]
+def run(n_contenders, seeds, size, root, trials=1) -> tuple[float, int, int, int]:
+    chosen = CONTENDERS[:n_contenders] if trials == 1 else ["finetune_head", "erase_gender"]
     methods = METHOD.format(path=root / "examples/quickstart/methods.py") if "erase_gender" in chosen else ""
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "spec.yaml"
-        spec.write_text(SPEC.format(size=size, seeds=seeds, methods=methods,
+        spec.write_text(SPEC.format(size=size, seeds=seeds, methods=methods, trials=trials,
                                     baselines=", ".join(c for c in chosen if c != "erase_gender")))
         start = time.perf_counter()
         r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", f"{tmp}/b",
@@ -61,9 +65,11 @@ def run(n_contenders, seeds, size, root) -> tuple[float, int]:
         wall = time.perf_counter() - start
         if r.returncode not in (0, 1):
             raise SystemExit(r.stderr[-3000:])
-        runs = len(json.loads(Path(f"{tmp}/b/results.json").read_text())["runs"])
+        results = json.loads(Path(f"{tmp}/b/results.json").read_text())
+        runs = len(results["runs"])
+        trial_runs = sum(len(c["trials"]) for c in results["tuning"]["contenders"].values())
         passes = len((Path(tmp) / "b/.forward/computed.log").read_text().splitlines())
-    return wall, runs, passes
+    return wall, runs + trial_runs, passes
 
 
 def main():
@@ -71,13 +77,14 @@ def main():
     ap.add_argument("--base-size", type=int, default=400, help="training bios at data x1")
     args = ap.parse_args()
     root = Path(__file__).resolve().parents[1]
-    grid = [("contenders", c, 1, 1) for c in (2, 4, 8)] + [("seeds", 2, s, 1) for s in (3, 10)] + \
-           [("data", 2, 1, m) for m in (2, 4, 8)]
-    print(f"{'varied':<11} {'contenders':>10} {'seeds':>5} {'train bios':>10} {'runs':>5} {'passes':>6} {'wall s':>7} {'s/run':>6}")
-    for what, c, s, m in grid:
-        wall, runs, passes = run(c, s, args.base_size * m, root)
-        print(f"{what:<11} {c:>10} {s:>5} {args.base_size * m:>10} {runs:>5} {passes:>6} {wall:7.1f} {wall / runs:6.2f}",
-              flush=True)
+    grid = [("contenders", c, 1, 1, 1) for c in (2, 4, 8)] + [("seeds", 2, s, 1, 1) for s in (3, 10)] + \
+           [("trials", 2, 1, t, 1) for t in (2, 6)] + [("data", 2, 1, 1, m) for m in (2, 4, 8)]
+    print(f"{'varied':<11} {'contenders':>10} {'seeds':>5} {'trials':>6} {'train bios':>10} {'runs':>5} {'passes':>6} "
+          f"{'wall s':>7} {'s/run':>6}")
+    for what, c, s, t, m in grid:
+        wall, runs, passes = run(c, s, args.base_size * m, root, trials=t)
+        print(f"{what:<11} {c:>10} {s:>5} {t:>6} {args.base_size * m:>10} {runs:>5} {passes:>6} {wall:7.1f} "
+              f"{wall / runs:6.2f}", flush=True)
 
 
 if __name__ == "__main__":
