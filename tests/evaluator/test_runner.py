@@ -212,7 +212,10 @@ def test_ctrl_c_writes_what_finished_and_resumes(tmp_path, bert_dir):
     spec = write_fight(tmp_path, bert_dir, {"slow": "params: {sleep: 1}"}, seeds=3)
     out = tmp_path / "bundle"
     cmd = [sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(out), "--workers", "1", "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell's background job ignores SIGINT and its children inherit that: undo it in the child,
+    # or this test would pass or fail by how the test run was started.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob("runs/*/record.json")):
         time.sleep(0.2)
