@@ -28,6 +28,15 @@ def always_nurse(ctx):
 
 
 @method
+def edited_embed(ctx):
+    import torch
+    from fairfight import ProjectOut
+    edited = ctx.model.intervene([ProjectOut(1, torch.ones(ctx.model.hidden_size))])
+    train = ctx.data["train"]
+    return ctx.predictors.probe(edited, train.texts, train["profession"])  # embeddings: above the edit
+
+
+@method
 def slow(ctx):
     time.sleep(float(ctx.params.get("sleep", 2)))
     return ctx.predictors.constant("nurse")

@@ -8,6 +8,7 @@ from collections import Counter
 from fairfight.evaluator.forward_cache import computations
 
 from runner_fixtures import write_fight
+from test_runner import eval_cli
 
 FIGHT = {"probe": "uses: {model: [activations], data: {train: [text, profession]}}",
          "plain_head": "uses: {model: [embed], data: {train: [text, profession]}}"}
@@ -77,3 +78,20 @@ def test_one_large_pass_at_a_time_on_all_cores(tmp_path):
     assert s2 < e1  # small passes do not queue behind the lock
     (s1, e1, t1), (s2, _, _) = _intervals(tmp_path, "free", big_a, big_b, pass_threads=None)
     assert s2 < e1 and t1 == 1  # no pass lock (cluster workers): in parallel, threads untouched
+
+
+def test_an_edited_run_resumes_from_cached_states_inside_the_guarded_worker(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"edited_embed": "uses: {model: [embed, intervene], data: {train: [text, "
+                                                            "profession]}}"}, seeds=2)
+    spec.write_text(spec.read_text().replace("model: [embed, activations]", "model: [embed, activations, intervene]"))
+    metrics = {}
+    for executor in ("local", "inline"):
+        r = eval_cli(str(spec), "--out", str(tmp_path / executor), "--executor", executor, "--no-progress")
+        assert r.returncode == 0, r.stderr
+        runs = json.loads((tmp_path / executor / "results.json").read_text())["runs"]
+        assert all(run["status"] == "succeeded" for run in runs)
+        metrics[executor] = {run["seed"]: run["metrics"] for run in runs}
+        log = computations(tmp_path / executor / ".forward")
+        # train and test: the plain states at layer 1 once each, then one resumed pass each
+        assert sum("states@1" in line for line in log) == 2 and sum(line.endswith("edited") for line in log) == 2
+    assert metrics["local"] == metrics["inline"]

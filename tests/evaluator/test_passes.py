@@ -77,16 +77,17 @@ def test_edited_read_at_the_edited_layer_matches_a_full_pass(loaded, make_handle
 
 
 @pytest.mark.parametrize("kind", ["project_out", "non_affine"])
-def test_reads_above_an_edit_resume_from_cached_states(loaded, make_handle, tmp_path, kind):
+@pytest.mark.parametrize("pool", ["mean", "last"])
+def test_reads_above_an_edit_resume_from_cached_states(loaded, make_handle, tmp_path, kind, pool):
     n = loaded.num_layers
     edits = _edits(kind, 1, loaded.hidden_size)
     plain, _ = make_handle(loaded, batch_size=4)
-    expected = _reference(plain.intervene(edits), [0, 1, n], "mean")
+    expected = _reference(plain.intervene(edits), [0, 1, n], pool)
     cache = ForwardCache(tmp_path, loaded.identity)
     cached, _ = make_handle(loaded, batch_size=4, forward_cache=cache)
     count, hooks = _block_runs(loaded)
     view = cached.intervene(edits)
-    got = view.activations(TEXTS, layers=[0, 1, n], pool="mean")
+    got = view.activations(TEXTS, layers=[0, 1, n], pool=pool)
     first = count[0]  # the states at layer 1 were computed: block 0 ran once per batch
     cached.intervene(ProjectOut(1, _vec(9, loaded.hidden_size))).embed(TEXTS)
     for h in hooks:
@@ -97,7 +98,17 @@ def test_reads_above_an_edit_resume_from_cached_states(loaded, make_handle, tmp_
     log = computations(tmp_path)
     assert sum("states@1" in line for line in log) == 1
     assert sum(line.endswith("edited") for line in log) == 2
-    assert torch.allclose(view.embed(TEXTS), expected[n], atol=1e-4)  # read back from the cache
+    if pool == "mean":
+        assert torch.allclose(view.embed(TEXTS), expected[n], atol=1e-4)  # read back from the cache
+
+
+def test_a_non_affine_edit_at_the_last_layer(loaded, make_handle, tmp_path):
+    n = loaded.num_layers
+    edits = [Scale2Tanh(n)]
+    plain, _ = make_handle(loaded, batch_size=4)
+    expected = _reference(plain.intervene(edits), [n], "mean")[n]
+    cached, _ = make_handle(loaded, batch_size=4, forward_cache=ForwardCache(tmp_path, loaded.identity))
+    assert torch.allclose(cached.intervene(edits).embed(TEXTS), expected, atol=1e-5)
 
 
 def test_edits_at_two_layers_and_early_stop(loaded, make_handle, tmp_path):
