@@ -31,7 +31,8 @@ class ContenderChecks:
                 self.error(path, f"baseline '{name}' is listed twice (first as baselines[{seen[name]}])")
                 continue
             seen[name] = i
-            why = self.cannot_run(BASELINES[name], ops, labeled, attributes, knowledge, target, rule_data)
+            params = _d(_d(entry[name]).get("params")) if isinstance(entry, dict) else {}
+            why = self.cannot_run(BASELINES[name], ops, labeled, attributes, knowledge, target, rule_data, params)
             if why:
                 self.error(path, f"required baseline '{name}' cannot run under these rules: {why}")
         for i, entry in enumerate(_l(self.data.get("skylines"))):
@@ -49,7 +50,7 @@ class ContenderChecks:
                 self.error(("skylines", i), f"skyline '{entry}' needs a training split: write '- {entry}: {{split: NAME}}'")
 
     @staticmethod
-    def cannot_run(item, ops, labeled, attributes, knowledge, target, rule_data) -> str:
+    def cannot_run(item, ops, labeled, attributes, knowledge, target, rule_data, params=None) -> str:
         if not any(set(alt) <= ops for alt in item.model_any):
             need = " or ".join(" and ".join(alt) for alt in item.model_any)
             noun = "operations" if any(len(alt) > 1 for alt in item.model_any) else "operation"
@@ -57,8 +58,12 @@ class ContenderChecks:
         if item.labeled and not labeled:
             what = f"the target column '{target}'" if target else "examples"
             return f"it needs a granted split with {what} (rules.data)"
-        if item.knowledge and not set(item.knowledge) <= knowledge:
-            return f"it needs knowledge '{item.knowledge[0]}' (rules.knowledge)"
+        needed = list(item.knowledge)
+        if item.knowledge_param and isinstance((params or {}).get(item.knowledge_param), str):
+            needed = [params[item.knowledge_param]]  # e.g. token_deletion's params.concept
+        missing = [k for k in needed if k not in knowledge]
+        if missing:
+            return f"it needs knowledge '{missing[0]}' (rules.knowledge)"
         if item.attribute and not any(set(attributes) & cols for cols in rule_data.values()):
             return (f"it needs labels of a group attribute ({', '.join(attributes) or 'evaluate.groups'}) "
                     "granted in rules.data")

@@ -43,6 +43,7 @@ class Catalogued:
     model_any: tuple  # alternatives: any one of these sets of model operations suffices
     labeled: bool = True  # needs a granted split with the target column
     knowledge: tuple = ()  # knowledge names it needs
+    knowledge_param: str | None = None  # a param that names the knowledge instead (default: knowledge[0])
     attribute: bool = False  # needs a granted column for a group attribute (not the target)
     skyline: bool = False
 
@@ -57,7 +58,7 @@ BASELINES = {b.name: b for b in (
     Catalogued("few_shot", "in-context examples from the granted labeled split (causal LMs) or nearest neighbours over embeddings (encoders)",
                (("logprobs",), ("embed",))),
     Catalogued("token_deletion", "delete words of the spurious concept from every input, then train a head", _POOLED,
-               knowledge=("spurious_concept",)),
+               knowledge=("spurious_concept",), knowledge_param="concept"),
     Catalogued("concept_bottleneck", "the head sees only similarities to concept vectors built from task-relevant words", _POOLED),
     Catalogued("leace", "LEACE concept erasure (concept-erasure package) fit on spurious-attribute labels, then a head", _POOLED,
                attribute=True),
