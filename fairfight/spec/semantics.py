@@ -194,6 +194,9 @@ class Checker(ContenderChecks):
             split = _d(split)
             origin = _s(split.get("from"))
             base = ("splits", name)
+            if name == "knowledge":  # ledgers record ctx.knowledge[x] as a read of "knowledge.x"
+                self.error(base, "'knowledge' is reserved (reads of granted knowledge are recorded under that "
+                                 "name); call this split something else", key=True)
             if origin:
                 self.check_origin(base + ("from",), origin, builtins)
             where = _s(split.get("where"))
