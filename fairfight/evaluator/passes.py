@@ -8,12 +8,14 @@ How a pooled read of (texts, layers, pool, edits) is served (`pooled`):
   edit, so the answer is the edit applied to the plain pooled states at L; no model run.
 - otherwise edited: the plain token-level hidden states at L (one cached entry per texts and
   layer) are fed back in at L; only the blocks above L run, and the pass stops after the
-  highest layer read.
+  highest layer read. States larger than `max_states_bytes()` (2 GiB, or the environment's
+  FAIRFIGHT_MAX_STATES_BYTES) are not kept: such a pass runs from the input.
 Every path gives the same numbers with or without a cache (up to float rounding), so cached
 and uncached evals agree; tests/evaluator/test_passes.py checks each path against a full pass.
 """
 from __future__ import annotations
 
+import os
 import weakref
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -78,13 +80,22 @@ def pooled(runner: Runner, cache, texts, layers, pool, edits) -> dict:
     if cache.has_pooled(texts, pool, edits, high):
         out.update(cache.pooled(texts, pool, edits, high, None))
         return out
-    if first >= 1:  # resume: the blocks below the first edit are not run again
+    if first >= 1 and _states_fit(runner, texts):  # resume: the blocks below the first edit are not run again
         flat, offsets = cache.states(texts, first, lambda: token_states(runner, texts, first))
         out.update(cache.pooled(texts, pool, edits, high, lambda: run(
             runner, texts, high, pool, edits, resume=(first, flat, offsets))))
         return out
     out.update(cache.pooled(texts, pool, edits, high, lambda: run(runner, texts, high, pool, edits)))
     return out
+
+
+def max_states_bytes() -> int:
+    """Token-level states bigger than this are not kept: the edited pass then runs from the input."""
+    return int(float(os.environ.get("FAIRFIGHT_MAX_STATES_BYTES", 2 * 1024 ** 3)))
+
+
+def _states_fit(runner, texts) -> bool:
+    return sum(runner.lengths(texts)) * runner.hidden_size * 4 <= max_states_bytes()
 
 
 def _plain(runner, cache, texts, layers, pool) -> dict:

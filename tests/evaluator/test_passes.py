@@ -136,3 +136,14 @@ def test_edit_at_layer_zero_and_plain_reads_share_one_pass(bert, make_handle, tm
     edits = [ProjectOut(0, _vec(8, bert.hidden_size))]
     expected = _reference(plain.intervene(edits), [2], "mean")[2]
     assert torch.allclose(handle.intervene(edits).embed(TEXTS), expected, atol=1e-4)
+
+
+def test_states_too_large_to_keep_run_from_the_input(bert, make_handle, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAIRFIGHT_MAX_STATES_BYTES", "1000")
+    edits = [ProjectOut(1, _vec(10, bert.hidden_size))]
+    plain, _ = make_handle(bert, batch_size=4)
+    expected = _reference(plain.intervene(edits), [2], "mean")[2]
+    cached, _ = make_handle(bert, batch_size=4, forward_cache=ForwardCache(tmp_path, bert.identity))
+    assert torch.allclose(cached.intervene(edits).embed(TEXTS), expected, atol=1e-5)
+    log = computations(tmp_path)
+    assert not any("states@" in line for line in log) and sum(line.endswith("edited") for line in log) == 1
