@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from fairfight.evaluator.edits import Ablate, AddVector, ProjectOut, StopForward, apply_edits, install_edits, \
-    locate_layers
+    locate_layers, resolve_layer
 
 AFFINE_EDITS = (ProjectOut, Ablate, AddVector)  # per-token affine maps: they commute with mean pooling
 
@@ -109,8 +109,6 @@ def _plain(runner, cache, texts, layers, pool) -> dict:
 
 
 def _layer(edit, runner) -> int:
-    from fairfight.evaluator.edits import resolve_layer
-
     return resolve_layer(edit.layer, runner.num_layers)
 
 
