@@ -216,12 +216,14 @@ def tree_rss_mb(root: int) -> float:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="the quickstart-sized fight")
+    ap.add_argument("--smoke", action="store_true", help="a tiny fight that only checks the benchmark runs (tests)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--shared-inputs", action="store_true",
                     help="zero_shot instead of token_deletion: every contender reads the same texts")
     args = ap.parse_args()
     root = Path(__file__).resolve().parents[1]
-    cfg = ({"size": 2000, "test": 400, "generic": 400, "seeds": 3} if args.quick else
+    cfg = ({"size": 160, "test": 40, "generic": 80, "seeds": 1} if args.smoke else
+           {"size": 2000, "test": 400, "generic": 400, "seeds": 3} if args.quick else
            {"size": 8000, "test": 800, "generic": 600, "seeds": 5})
     cfg["changed"] = "zero_shot" if args.shared_inputs else "token_deletion"
     programs = [("floor (one pass per split)", [sys.executable, "-c", FLOOR, json.dumps(cfg)])]
