@@ -8,8 +8,8 @@ Entries are written atomically and read memory-mapped; a lock file per entry mak
 asker wait for the first instead of computing the same pass twice. With `pass_threads` (the
 local executor's workers, which share one machine), one lock for the whole cache lets only one
 pass compute at a time, on that many torch threads (all the cores), instead of passes splitting
-the cores and slowing each other down. Ledgers still
-record each run's logical use, so budgets and the affordance matrix do not depend on the cache.
+the cores and slowing each other down. Ledgers still record each run's logical use, so budgets
+and the affordance matrix do not depend on the cache.
 """
 from __future__ import annotations
 
@@ -42,13 +42,9 @@ class ForwardCache:
     # -- the two kinds of entry ------------------------------------------------------------
     def pooled(self, texts, pool, edits, layers, compute) -> dict:
         """layer -> tensor [n, d]; `compute()` runs only if no other run has (or is) computing it."""
-        key = self.key("pooled", texts, list(layers), pool, [_plain(e) for e in edits])
+        key = self.key("pooled", texts, list(layers), pool, [_as_dict(e) for e in edits])
         return self._entry(key, compute, self._write_pooled, lambda folder: self._read_pooled(folder, layers),
                            f"{len(texts)} {list(layers)} {pool}" + (" edited" if edits else ""), len(texts))
-
-    def has_pooled(self, texts, pool, edits, layers) -> bool:
-        key = self.key("pooled", texts, list(layers), pool, [_plain(e) for e in edits])
-        return (self.root / key / "done").exists()
 
     def states(self, texts, layer, compute):
         """(flat [total tokens, d] float32, offsets [n+1]) of the plain pass at `layer`."""
@@ -99,7 +95,8 @@ class ForwardCache:
     def _write_pooled(folder: Path, result: dict) -> None:
         import numpy as np
 
-        _write(folder, {f"layer{layer}.npy": (lambda p, t=tensor: np.save(p, t.numpy())) for layer, tensor in result.items()})
+        _write(folder, {f"layer{layer}.npy": (lambda p, t=tensor: np.save(p, t.numpy()))
+                        for layer, tensor in result.items()})
 
     @staticmethod
     def _read_pooled(folder: Path, layers) -> dict:
@@ -134,7 +131,7 @@ def _write(folder: Path, files: dict) -> None:
     write_dir_atomic(folder, fill)
 
 
-def _plain(edit):
+def _as_dict(edit):
     return edit.to_dict() if hasattr(edit, "to_dict") else edit
 
 

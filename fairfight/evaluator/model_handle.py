@@ -14,11 +14,10 @@ import torch
 from torch import nn
 
 from fairfight.errors import AffordanceError, FairfightError
-from fairfight.evaluator.edits import edit_from_dict, edit_vectors, install_edits, resolve_layer
 from fairfight.evaluator import passes
+from fairfight.evaluator.edits import edit_from_dict, edit_vectors, install_edits, resolve_layer
 from fairfight.evaluator.ledger import Ledger
 from fairfight.evaluator.models import LoadedModel
-from fairfight.evaluator.passes import Runner
 
 OPERATIONS = ("generate", "logprobs", "embed", "activations", "intervene", "gradients", "weights", "finetune")
 POOLS = ("mean", "last", "none")
@@ -128,7 +127,7 @@ class ModelHandle:
 
     def _pooled(self, op, texts, layers, pool) -> dict:
         """resolved layer -> [n, d]: shared, resumed and stopped early where possible (passes.py)."""
-        runner = Runner(self.__model, self._encode, self._lengths, self._batches,
+        runner = passes.Runner(self.__model, self._encode, self._lengths, self._batches,
                         lambda: self.__ledger.check_time(op), _pool, self.num_layers, self.hidden_size,
                         self._no_cache())
         return passes.pooled(runner, self.__cache, texts, layers, pool, self.__edits)

@@ -56,9 +56,6 @@ class Uncached:
     def states(self, texts, layer, compute):
         return compute()
 
-    def has_pooled(self, texts, pool, edits, layers) -> bool:
-        return False
-
 
 def pooled(runner: Runner, cache, texts, layers, pool, edits) -> dict:
     """resolved layer -> [len(texts), hidden] float32 tensor (see the module docstring)."""
@@ -77,15 +74,13 @@ def pooled(runner: Runner, cache, texts, layers, pool, edits) -> dict:
         base = _plain(runner, cache, texts, [first], pool)[first]
         out[first] = apply_edits(base, edits).float()
         return out
-    if cache.has_pooled(texts, pool, edits, high):
-        out.update(cache.pooled(texts, pool, edits, high, None))
-        return out
-    if first >= 1 and _states_fit(runner, texts):  # resume: the blocks below the first edit are not run again
-        flat, offsets = cache.states(texts, first, lambda: token_states(runner, texts, first))
-        out.update(cache.pooled(texts, pool, edits, high, lambda: run(
-            runner, texts, high, pool, edits, resume=(first, flat, offsets))))
-        return out
-    out.update(cache.pooled(texts, pool, edits, high, lambda: run(runner, texts, high, pool, edits)))
+    # Resume (skip the blocks below the first edit) when the states are small enough to keep.
+    # They are fetched before the edited entry is locked: a pass computing under the machine's
+    # pass lock must never wait for another entry's lock.
+    resume = None
+    if first >= 1 and _states_fit(runner, texts):
+        resume = (first, *cache.states(texts, first, lambda: token_states(runner, texts, first)))
+    out.update(cache.pooled(texts, pool, edits, high, lambda: run(runner, texts, high, pool, edits, resume=resume)))
     return out
 
 
