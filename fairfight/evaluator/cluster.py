@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import FairfightError
 from .bundle import write_atomic, write_json
+from .child_env import export_child_import_env
 from .executors import LOAD_LIMIT, PREDICT_LIMIT
 
 
@@ -26,6 +27,7 @@ class _FolderExecutor:
         self.workers = max(1, int(workers))
         self.options = dict(options or {})
         self.exchange = Path(exchange) if exchange else None
+        self.child_env = export_child_import_env()  # submitit's jobs and a local Ray inherit it
 
     def run(self, jobs, on_start, on_done) -> None:
         if self.exchange is None:
@@ -158,6 +160,8 @@ class RayExecutor(_FolderExecutor):
         if not ray.is_initialized():
             kwargs = {"address": self.options["address"]} if self.options.get("address") else {
                 "num_cpus": self.options.get("num_cpus") or workers}
+            if self.child_env:  # a running cluster's workers do not inherit this process's environment
+                kwargs["runtime_env"] = {"env_vars": self.child_env}
             ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
         from .worker import run_from_folder
 

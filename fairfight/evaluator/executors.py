@@ -11,6 +11,7 @@ import time
 import warnings
 from multiprocessing.connection import wait
 
+from .child_env import export_child_import_env
 from .worker import DirectChannel, execute, worker_main
 
 
@@ -61,6 +62,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int = 2, model_type: str | None = None):
         self.workers = max(1, int(workers))
+        export_child_import_env()  # before the fork server starts: it inherits the environment
         if model_type:
             os.environ["FAIRFIGHT_PRELOAD_MODEL_TYPE"] = model_type  # read by the fork server's preload
         # A fresh process per run, forked from a clean server process that has only imported
