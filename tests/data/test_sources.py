@@ -139,10 +139,9 @@ def test_hub_dataset_offline_is_a_clear_error(tmp_path, monkeypatch):
     assert "offline?" in msg
 
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "bias_in_bios" / "find_surgeon_nurse.jsonl"
+SHARED = Path(__file__).resolve().parents[2] / "examples" / "bios" / "data" / "find_surgeon_nurse.jsonl.gz"
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="the real Bias in Bios subset (../shared/data) is not on this machine")
 def test_real_bias_in_bios_subset_builds_the_shift_splits(tmp_path):
     text = f"""
 fairfight: 1

@@ -1,21 +1,18 @@
-"""On the real surgeon-vs-nurse bios (when ../shared/data is here): the known shape of the problem.
+"""On the real surgeon-vs-nurse bios shipped in examples/bios/data: the known shape of the problem.
 The full fight and its table are in docs/results-bios.md; this is a smaller, CI-sized run."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data" / "bias_in_bios" / "find_surgeon_nurse.jsonl"
 
 
-@pytest.mark.skipif(not DATA.exists(), reason=f"the real Bias in Bios subset is not at {DATA}")
 def test_erm_tracks_gender_and_token_deletion_recovers_the_gap(tmp_path):
     out = tmp_path / "bundle"
     cmd = [sys.executable, "-m", "fairfight.cli", "eval", str(ROOT / "examples/bios/offline.yaml"), "--out", str(out),
-           "--set", f"datasets.bios.source=jsonl:{DATA}", "--set", "splits.ambiguous.limit=600",
+           "--set", "splits.ambiguous.limit=600",
            "--set", "rules.budget.trials=1", "--set", "controls=[]", "--set", "claims=[]",
            "--set", "baselines=[finetune_head, token_deletion]", "--only", "finetune_head", "--only", "token_deletion",
            "--only", "oracle", "--seeds", "1", "--no-progress"]
