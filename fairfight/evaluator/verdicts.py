@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .._format import signed
 from ..spec.ir import Spec
 from . import stats
 
@@ -126,7 +127,8 @@ class Judge:
 def _reason(claim, comparisons, verdict, confidence) -> str:
     pct = f"{confidence:.0%}"
     what = "margin" if claim.relation == "beats" else "tolerance"
-    parts = [f"{c.against}: difference {c.difference:+.3f} [{c.low:+.3f}, {c.high:+.3f}] ({v})" for c, v in comparisons]
+    parts = [f"{c.against}: difference {signed(c.difference)} [{signed(c.low)}, {signed(c.high)}] ({v})"
+             for c, v in comparisons]
     head = (f"{pct} paired-bootstrap intervals of how much better {claim.subject} is on {claim.metric}, "
             f"{what} {claim.amount:g}")
     if claim.against is None and len(comparisons) > 1:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._format import signed  # noqa: F401  (the report modules take it from here)
 from ..errors import FairfightError
 
 ROLE_NOTES = {
@@ -65,8 +66,6 @@ def num(x, digits: int = 3) -> str:
     return f"{x:.{digits}f}" if is_number(x) else "n/a"
 
 
-def signed(x, digits: int = 3) -> str:
-    return f"{x:+.{digits}f}" if is_number(x) else "n/a"
 
 
 def interval(entry: dict | None) -> str:

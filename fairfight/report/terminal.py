@@ -9,11 +9,15 @@ def print_summary(results: dict, console=None) -> None:
     """The primary metric per contender, then each claim's verdict with its reason, then the notes."""
     from rich.console import Console
 
+    from rich.padding import Padding
+    from rich.text import Text
+
     console = console or Console(highlight=False)
     summary_table(results, console)
     for v in results.get("verdicts", []):
         console.print(f"[{COLOURS.get(v['verdict'], 'default')}]{v['verdict']:>13}[/]  {v['claim']}")
-        console.print(f"               {v['reason']}", style="dim", markup=False)
+        # Padding, not leading spaces: a long reason wraps under its own indent, not at column 0.
+        console.print(Padding(Text(v["reason"], style="dim"), (0, 0, 0, 15)))
     for note in results.get("notes", []):
         console.print(f"note: {note}", markup=False)
 
