@@ -77,8 +77,13 @@ def concept_bottleneck(ctx):
 def leace(ctx):
     """LEACE concept erasure (EleutherAI's concept-erasure package) fit on the spurious
     attribute's labels, then a head on the erased features."""
+    import warnings
+
     import torch
-    from concept_erasure import LeaceEraser
+
+    with warnings.catch_warnings():  # concept_erasure decorates two helpers with torch.jit.script at import
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
+        from concept_erasure import LeaceEraser
 
     split, texts, labels = train_data(ctx)
     attribute = split[ctx.params["attribute"]]
