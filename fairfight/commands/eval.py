@@ -36,16 +36,27 @@ def _load(opts):
 
 def run_plan(opts: EvalOptions) -> int:
     from ..evaluator.plan import compile_plan
+    from ..evaluator.tuning import HELD_OUT, tuning_runs
 
     spec = _load(opts)
     if spec is None:
         return EXIT_INVALID
     plan = compile_plan(spec, seeds=opts.seeds, only=opts.only)
-    by_label = {}
+    trials, tuning_notes = tuning_runs(spec, plan)
+    by_label, trials_of = {}, {}
     for run in plan.runs:
         by_label.setdefault(run.label, []).append(run)
+    for trial in trials:
+        trials_of.setdefault(trial.name, []).append(trial)
+    extra = f" + {len(trials)} tuning trials" if trials else ""
     print(f"plan: {spec.task.name}: {len(plan.runs)} runs = {len(by_label)} contenders x seeds "
-          f"{', '.join(map(str, plan.seeds))}")
+          f"{', '.join(map(str, plan.seeds))}{extra}")
+    if "note" in tuning_notes:
+        print(f"  tuning: {tuning_notes['note']}")
+    elif trials:
+        print(f"  tuning: up to {spec.rules.budget.trials} trials per contender with a search space, the same "
+              f"draws for each, trained on '{spec.rules.selection}' less a held-out {HELD_OUT:.0%} that scores "
+              f"them on {spec.evaluate.primary}; the best trial's parameters replace the defaults below")
     for label, runs in by_label.items():
         r, grant = runs[0], runs[0].grant
         data = "; ".join(f"{s}[{', '.join(sorted(c))}]" for s, c in sorted(grant.data.items())) or "-"
@@ -56,11 +67,27 @@ def run_plan(opts: EvalOptions) -> int:
         if grant.knowledge:
             print(f"    knowledge: {', '.join(sorted(grant.knowledge))}")
         if r.params:
-            print(f"    params: {', '.join(f'{k}={v}' for k, v in sorted(r.params.items()))}")
-        print(f"    run keys: {' '.join(x.key[:12] for x in runs)}")
+            tuned = " (defaults; tuning chooses the searched ones)" if trials_of.get(r.name) and not r.control else ""
+            print(f"    params{tuned}: {', '.join(f'{k}={v}' for k, v in sorted(r.params.items()))}")
+        if trials_of.get(r.name) and not r.control:
+            print(f"    tuning: {_searched(trials_of[r.name])}")
+        elif r.control and trials_of.get(r.name):
+            print(f"    tuning: none of its own; it takes the parameters tuning chooses for {r.name}")
+        elif label in tuning_notes:
+            print(f"    tuning: {tuning_notes[label]}")
+        rekeyed = " (before tuning: the chosen parameters give new keys)" if trials_of.get(r.name) else ""
+        print(f"    run keys{rekeyed}: {' '.join(x.key[:12] for x in runs)}")
     for refusal in plan.refusals:
         print(f"\n  refused {refusal.label} ({refusal.role}): {refusal.reason}")
     return EXIT_INVALID if plan.refusals else EXIT_OK
+
+
+def _searched(trials) -> str:
+    """'3 trials over l2 in [0.1, 1.0], layer in [2, 4]' from one contender's trial runs."""
+    keys = sorted({k for t in trials for k in t.params if len({repr(u.params.get(k)) for u in trials}) > 1})
+    values = {k: sorted({repr(t.params[k]) for t in trials}) for k in keys}
+    space = ", ".join(f"{k} in [{', '.join(values[k])}]" for k in keys) or "one point"
+    return f"{len(trials)} trial{'s' if len(trials) != 1 else ''} over {space}"
 
 
 def run_eval(opts: EvalOptions) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(str(p) for p in (ROOT / "examples").glob("*/spec.yaml"))
+EXAMPLES = sorted(str(p) for p in (ROOT / "examples").glob("*/*.yaml"))  # as `fairfight validate examples/*/*.yaml`
 
 
 def ff(*args, cwd=None):
@@ -17,7 +17,7 @@ def ff(*args, cwd=None):
 def test_examples_validate():
     r = ff("validate", *EXAMPLES)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.count("is valid") == len(EXAMPLES) >= 2
+    assert r.stdout.count("is valid") == len(EXAMPLES) >= 3
 
 
 def test_validate_and_help_do_not_import_torch():
@@ -111,3 +111,17 @@ def test_plan_prints_runs_and_refusals(tmp_path):
     assert r.returncode == 2 and "would be refused" in r.stdout
     r = ff("plan", str(spec))
     assert r.returncode == 2 and "refused erase" in r.stdout and "model operation 'weights'" in r.stdout
+
+
+def test_plan_says_what_tuning_will_do():
+    r = ff("plan", str(ROOT / "examples/quickstart/spec.yaml"), "--seeds", "2")
+    assert r.returncode == 0, r.stderr
+    head = r.stdout.splitlines()[0]
+    assert "20 runs" in head and "+ 20 tuning trials" in head  # what eval will announce
+    assert "trained on 'ambiguous' less a held-out 25%" in r.stdout
+    block = r.stdout.split("\n  erase_gender (method)")[1].split("\n\n")[0]
+    assert "params (defaults; tuning chooses the searched ones): directions=2, layer=4" in block
+    assert "tuning: 4 trials over directions in [1, 2, 4, 8]" in block
+    controls = r.stdout.split("random_model(erase_gender) (control)")[1].split("\n\n")[0]
+    assert "takes the parameters tuning chooses for erase_gender" in controls
+    assert "not granted the selection split 'ambiguous'" in r.stdout  # zero_shot cannot be tuned
