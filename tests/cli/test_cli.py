@@ -125,3 +125,24 @@ def test_plan_says_what_tuning_will_do():
     controls = r.stdout.split("random_model(erase_gender) (control)")[1].split("\n\n")[0]
     assert "takes the parameters tuning chooses for erase_gender" in controls
     assert "not granted the selection split 'ambiguous'" in r.stdout  # zero_shot cannot be tuned
+
+
+def test_init_then_eval_from_the_folder_that_holds_a_clone_named_fairfight(tmp_path):
+    # A newcomer's first fight: `git clone` makes a folder named fairfight; from its parent they
+    # run `fairfight init` and `fairfight eval`. Every worker once imported that folder instead of
+    # the installed package and died.
+    import os
+
+    (tmp_path / "fairfight" / "fairfight").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    console = str(Path(sys.executable).parent / "fairfight")
+    r = subprocess.run([console, "init", "my-task"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    small = ["--seeds", "1", "--set", "rules.budget.trials=1", "--set", "datasets.bios.options.size=300",
+             "--set", "datasets.bios.options.test_size=120"]
+    r = subprocess.run([console, "eval", "my-task/spec.yaml", "--out", "bundle", "--no-progress", *small],
+                       cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode in (0, 1), r.stdout[-2000:] + r.stderr[-2000:]  # 1: the claim is judged, not supported
+    runs = json.loads((tmp_path / "bundle" / "results.json").read_text())["runs"]
+    assert runs and all(run["status"] == "succeeded" for run in runs), [run.get("error") for run in runs]
