@@ -28,20 +28,25 @@ def cli():
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def validate(specs, overrides, fmt, strict):
+@click.option("--data", is_flag=True, help="Also load the data (files, hub datasets, builtins) and check the spec "
+              "against it: the columns named in where, evaluate, rules.data and metric arguments, every split, "
+              "and the evaluation groups of the selection split. No model is loaded.")
+def validate(specs, overrides, fmt, strict, data):
     """Check task specs without running anything (exit 0 valid, 2 invalid).
 
     Every problem in a file is reported at once, each with file:line:col, a snippet and,
-    for unknown names, a suggestion.
+    for unknown names, a suggestion. A method whose uses exceed the rules is an error here
+    (eval refuses to start on it unless given --allow-refused).
     """
     from .commands.validate import ValidateOptions, run_validate
 
-    sys.exit(run_validate(ValidateOptions(list(specs), list(overrides), fmt, strict)))
+    sys.exit(run_validate(ValidateOptions(list(specs), list(overrides), fmt, strict, data)))
 
 
 def _eval_options(fn):
-    fn = click.option("--only", multiple=True, metavar="NAME", help="Only these contenders (repeatable; a method "
-                      "name includes its controls only if you name them too, e.g. random_model(shift)).")(fn)
+    fn = click.option("--only", multiple=True, metavar="NAME", help="Only these contenders (repeatable). A method's "
+                      "name runs the method alone: name each control to run it too, e.g. --only shift "
+                      "--only 'random_model(shift)'.")(fn)
     fn = click.option("--seeds", type=click.IntRange(1, 1000), help="Override evaluate.seeds.")(fn)
     fn = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)(fn)
     return click.argument("spec", type=click.Path(dir_okay=False))(fn)
@@ -61,16 +66,25 @@ def _eval_options(fn):
 @click.option("--cache", type=click.Path(file_okay=False), help="A folder of finished runs shared across evals: "
               "runs with the same key are reused, not recomputed.")
 @click.option("--no-progress", is_flag=True, help="Print one line per finished run instead of a progress bar.")
-def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers, cache, no_progress):
+@click.option("--allow-refused", is_flag=True, help="Run the rest when a contender would be refused (its uses "
+              "exceed the rules). Without it eval refuses to start, before any compute, whenever validate would.")
+def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers, cache, no_progress, allow_refused):
     """Run every contender of SPEC under its rules and write a results bundle.
 
-    Exit codes: 0 every run succeeded; 2 invalid spec or a refused contender; 3 a run failed;
-    130 interrupted (re-run with the same --out to resume).
+    The spec and its data are checked first (as validate --data does): nothing is computed
+    unless they pass.
+
+    
+    Exit codes: 0 every claim supported;
+                1 some claim not supported or inconclusive;
+                2 invalid spec, or a refused contender (at plan or at run time);
+                3 a run failed (or eval itself crashed);
+                130 interrupted (re-run with the same --out to resume).
     """
     from .commands.eval import EvalOptions, run_eval
 
     sys.exit(run_eval(EvalOptions(spec, list(overrides), out, executor, workers, seeds, list(only), cache,
-                                  not no_progress, _key_values(executor_options))))
+                                  not no_progress, _key_values(executor_options), allow_refused)))
 
 
 def _key_values(items) -> dict:
