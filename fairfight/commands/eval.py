@@ -53,6 +53,10 @@ def run_plan(opts: EvalOptions) -> int:
     spec = _load(opts)
     if spec is None:
         return EXIT_INVALID
+    problem = _only_problem(spec, opts.only)
+    if problem:
+        print(f"error: --only: {problem}", file=sys.stderr)
+        return EXIT_INVALID
     plan = compile_plan(spec, seeds=opts.seeds, only=opts.only)
     by_label = {}
     for run in plan.runs:

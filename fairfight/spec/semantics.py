@@ -286,6 +286,8 @@ class Checker(ContenderChecks):
         if target in granted:
             return
         groups = {g for g in _l(_d(self.data.get("evaluate")).get("groups")) if isinstance(g, str)}
+        if target in groups:
+            return  # written twice the same way: not the target's typo
         hint = suggest(target, sorted(granted | groups))
         if hint:
             self.target_reported = True

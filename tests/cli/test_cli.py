@@ -111,3 +111,43 @@ def test_plan_prints_runs_and_refusals(tmp_path):
     assert r.returncode == 2 and "would be refused" in r.stdout
     r = ff("plan", str(spec))
     assert r.returncode == 2 and "refused erase" in r.stdout and "model operation 'weights'" in r.stdout
+
+
+def test_an_all_digit_hash_given_by_set_stays_text():
+    full = str(ROOT / "tests/specs/valid/full.yaml")
+    digits = "0123456789" * 6 + "0123"
+    r = ff("validate", "--set", f"rules.knowledge.features.sha256={digits}", full)
+    assert r.returncode == 2, r.stdout
+    assert "expected text" not in r.stdout  # read as text, so checked as a hash: the file's is another
+    assert "--set:1:33: rules.knowledge.features.sha256: artifact 'features.json' has sha256 " in r.stdout
+    import hashlib
+
+    real = hashlib.sha256((ROOT / "tests/specs/valid/features.json").read_bytes()).hexdigest()
+    assert ff("validate", "--set", f"rules.knowledge.features.sha256={real}", full).returncode == 0
+
+
+def test_with_two_overrides_an_error_in_the_first_quotes_the_first():
+    r = ff("validate", "--set", "evaluate.seeds=many", "--set", "rules.budget.trials=2", EXAMPLES[0])
+    assert r.returncode == 2
+    assert "--set:1:16: evaluate.seeds:" in r.stdout and "evaluate.seeds=many" in r.stdout
+    assert "rules.budget.trials=2" not in r.stdout
+
+
+def test_only_runs_a_methods_controls_only_if_named():
+    quickstart = str(ROOT / "examples/quickstart/spec.yaml")
+    r = ff("plan", quickstart, "--seeds", "1", "--only", "erase_gender")
+    assert r.returncode == 0, r.stderr
+    assert "erase_gender (method" in r.stdout and "random_model(erase_gender)" not in r.stdout
+    r = ff("plan", quickstart, "--seeds", "1", "--only", "erase_gender", "--only", "random_model(erase_gender)")
+    assert "random_model(erase_gender) (control" in r.stdout and "shuffled_labels(erase_gender)" not in r.stdout
+    assert "name each control to run it too" in " ".join(ff("eval", "--help").stdout.split())
+
+
+def test_eval_help_states_the_exit_codes_of_the_readme():
+    text = " ".join(ff("eval", "--help").stdout.split())
+    for code in ("0 every claim supported", "1 some claim not supported or inconclusive",
+                 "2 invalid spec, or a refused contender", "3 a run failed", "130 interrupted"):
+        assert code in text, code
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "0 every claim supported; 1 some claim not supported or inconclusive" in readme
+    assert "--allow-refused" in text
