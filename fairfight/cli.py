@@ -185,6 +185,15 @@ def main(argv=None):
     except FairfightError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - no input may end in a traceback (nor in exit 1, "not supported")
+        import os
+        import traceback
+
+        if os.environ.get("FAIRFIGHT_TRACEBACK"):
+            traceback.print_exc()
+        click.echo(f"error: fairfight stopped on an unexpected {type(exc).__name__}: {exc}. This is a bug: please "
+                   "report it (set FAIRFIGHT_TRACEBACK=1 to see the traceback)", err=True)
+        sys.exit(3)
     sys.exit(0)
 
 

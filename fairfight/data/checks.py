@@ -7,6 +7,8 @@ split holds (tuning on a group metric needs them all).
 """
 from __future__ import annotations
 
+import json
+
 from ..errors import SpecError
 from ..spec.ir import Spec
 from ..spec.vocabulary import GROUP_METRICS, split_metric
@@ -43,6 +45,24 @@ def build_splits(spec: Spec, loader) -> list:
     return _unique(problems)
 
 
+def label_value_problems(spec: Spec, loader) -> list:
+    """The target and groups of the evaluation (and selection) split hold plain values: text,
+    numbers or booleans that can be compared and counted (not lists, mappings or nothing)."""
+    ev, out = spec.evaluate, []
+    splits = [ev.split] + [s for s in [spec.rules.selection] if s and s != ev.split]
+    for split in splits:
+        table = loader.split(split)
+        for column in dict.fromkeys(c for c in [ev.target, *ev.groups] if c):
+            bad = [v for v in table.columns.get(column, ()) if v is None or not isinstance(v, (str, int, float, bool))]
+            if bad:
+                what = "nothing (null)" if bad[0] is None else f"a {type(bad[0]).__name__} ({json.dumps(bad[0], default=str)[:40]})"
+                path = "evaluate.target" if column == ev.target else f"evaluate.groups[{ev.groups.index(column)}]"
+                out.append(_diagnostic(spec, path, f"split '{split}': column '{column}' holds {what} in {len(bad)} "
+                                                   f"row(s); labels and groups must be text, numbers or booleans "
+                                                   "(filter such rows out with a where:)"))
+    return out
+
+
 def selection_group_warnings(spec: Spec, loader) -> list:
     """Tuning scores trials on a held-out part of the selection split with the primary metric; a
     group metric there means nothing for the evaluation groups the selection split lacks."""
@@ -66,4 +86,11 @@ def selection_group_warnings(spec: Spec, loader) -> list:
     message = (f"tuning picks parameters by {ev.primary} on the selection split '{rules.selection}', but {why}: "
                f"the trials are scored on other groups than the evaluation's, so the chosen parameters can be the "
                f"worst ones for the test; select on a split that holds every group, or tune on a metric without groups")
-    return [spec.where.diagnostic("rules.selection", message, severity="warning")] if spec.where else []
+    return [_diagnostic(spec, "rules.selection", message, severity="warning")]
+
+
+def _diagnostic(spec: Spec, path: str, message: str, severity: str = "error"):
+    import dataclasses
+
+    (d,) = spec.error(path, message).diagnostics
+    return dataclasses.replace(d, severity=severity)

@@ -128,3 +128,13 @@ def test_validate_data_flag_on_the_command_line(sources):
     assert subprocess.run(ff + [str(bad)], capture_output=True, text=True).returncode == 0
     r = subprocess.run(ff + ["--data", str(bad)], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown column 'genr'" in r.stdout and "Traceback" not in r.stdout + r.stderr
+
+
+def test_labels_that_are_not_plain_values_are_an_error_not_a_crash(tmp_path):
+    rows = [dict(r) for r in ROWS]
+    rows[1]["sentiment"] = ["negative"]  # a test row (i % 3 == 1)
+    (tmp_path / "reviews.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = _spec(tmp_path, "jsonl:reviews.jsonl")
+    report = check_file(spec, data=True)
+    (error,) = report.errors
+    assert error.path == "evaluate.target" and "column 'sentiment' holds a list ([\"negative\"]) in 1 row(s)" in error.message
