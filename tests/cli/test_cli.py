@@ -126,11 +126,16 @@ def test_an_all_digit_hash_given_by_set_stays_text():
     assert ff("validate", "--set", f"rules.knowledge.features.sha256={real}", full).returncode == 0
 
 
-def test_with_two_overrides_an_error_in_the_first_quotes_the_first():
-    r = ff("validate", "--set", "evaluate.seeds=many", "--set", "rules.budget.trials=2", EXAMPLES[0])
-    assert r.returncode == 2
-    assert "--set:1:16: evaluate.seeds:" in r.stdout and "evaluate.seeds=many" in r.stdout
-    assert "rules.budget.trials=2" not in r.stdout
+def test_with_two_overrides_an_error_in_the_first_quotes_the_first(tmp_path):
+    quickstart = str(ROOT / "examples/quickstart/spec.yaml")
+    for command in (["validate", "--data"], ["eval", "--out", str(tmp_path / "b")]):
+        r = ff(*command, "--set", 'splits.test.where=gender == "x"', "--set", "evaluate.seeds=1", quickstart)
+        out = r.stdout + r.stderr
+        assert r.returncode == 2, out
+        assert "--set:1:19: splits.test.where: split 'test' is empty after filtering" in out
+        assert 'splits.test.where=gender == "x"' in out and "evaluate.seeds=1" not in out
+        assert "Traceback" not in out
+    assert not (tmp_path / "b").exists()
 
 
 def test_only_runs_a_methods_controls_only_if_named():
