@@ -102,7 +102,10 @@ def _key_values(items) -> dict:
 @cli.command()
 @_eval_options
 def plan(spec, overrides, seeds, only):
-    """Print the runs SPEC compiles to (contenders x seeds, grants, keys) and the refusals; run nothing."""
+    """Print the runs SPEC compiles to (contenders x seeds, grants, keys) and the refusals; run nothing.
+
+    Exit codes: 0 every contender can run; 2 invalid spec, or a contender would be refused.
+    """
     from .commands.eval import EvalOptions, run_plan
 
     sys.exit(run_plan(EvalOptions(spec, list(overrides), seeds=seeds, only=list(only))))
@@ -153,7 +156,11 @@ def init(path, tier, schema_url, force):
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def audit(bundle, rerun, spec, fmt):
     """Check a results bundle: integrity, recomputed metrics and verdicts, declared vs used
-    affordances, required baselines and controls, tuning parity (exit 0 clean, 1 findings)."""
+    affordances, refused or failed runs and trials (with their reasons), invalid claims, required
+    baselines and controls, tuning parity.
+
+    Exit codes: 0 clean; 1 findings; 2 BUNDLE is not a readable bundle.
+    """
     from .commands.audit import run_audit_command
 
     sys.exit(run_audit_command(bundle, rerun=rerun, spec=spec, fmt=fmt))
