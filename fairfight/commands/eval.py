@@ -83,12 +83,17 @@ def run_plan(opts: EvalOptions) -> int:
 def run_eval(opts: EvalOptions) -> int:
     """Check everything that can be checked before compute (the spec, its data, the plan), then
     run. An unexpected crash is exit 3 with a message (and the traceback in the bundle), never 1."""
+    from ..errors import FairfightError
+
     state = {"out": None}  # the bundle folder, once known: where a crash leaves its traceback
     try:
         return _run_eval(opts, state)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except FairfightError as exc:  # bad input found late: a message, as everywhere
+        _print_error(exc)
+        return EXIT_INVALID
     except Exception as exc:  # noqa: BLE001 - a bug must not look like "a claim is not supported" (exit 1)
         import traceback
 
