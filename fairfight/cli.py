@@ -28,20 +28,25 @@ def cli():
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def validate(specs, overrides, fmt, strict):
+@click.option("--data", is_flag=True, help="Also load the data (files, hub datasets, builtins) and check the spec "
+              "against it: the columns named in where, evaluate, rules.data and metric arguments, every split, "
+              "and the evaluation groups of the selection split. No model is loaded.")
+def validate(specs, overrides, fmt, strict, data):
     """Check task specs without running anything (exit 0 valid, 2 invalid).
 
     Every problem in a file is reported at once, each with file:line:col, a snippet and,
-    for unknown names, a suggestion.
+    for unknown names, a suggestion. A method whose uses exceed the rules is an error here
+    (eval refuses to start on it unless given --allow-refused).
     """
     from .commands.validate import ValidateOptions, run_validate
 
-    sys.exit(run_validate(ValidateOptions(list(specs), list(overrides), fmt, strict)))
+    sys.exit(run_validate(ValidateOptions(list(specs), list(overrides), fmt, strict, data)))
 
 
 def _eval_options(fn):
-    fn = click.option("--only", multiple=True, metavar="NAME", help="Only these contenders (repeatable; a method "
-                      "name includes its controls only if you name them too, e.g. random_model(shift)).")(fn)
+    fn = click.option("--only", multiple=True, metavar="NAME", help="Only these contenders (repeatable). A method's "
+                      "name runs the method alone: name each control to run it too, e.g. --only shift "
+                      "--only 'random_model(shift)'.")(fn)
     fn = click.option("--seeds", type=click.IntRange(1, 1000), help="Override evaluate.seeds.")(fn)
     fn = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)(fn)
     return click.argument("spec", type=click.Path(dir_okay=False))(fn)
@@ -61,16 +66,25 @@ def _eval_options(fn):
 @click.option("--cache", type=click.Path(file_okay=False), help="A folder of finished runs shared across evals: "
               "runs with the same key are reused, not recomputed.")
 @click.option("--no-progress", is_flag=True, help="Print one line per finished run instead of a progress bar.")
-def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers, cache, no_progress):
+@click.option("--allow-refused", is_flag=True, help="Run the rest when a contender would be refused (its uses "
+              "exceed the rules). Without it eval refuses to start, before any compute, whenever validate would.")
+def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers, cache, no_progress, allow_refused):
     """Run every contender of SPEC under its rules and write a results bundle.
 
-    Exit codes: 0 every run succeeded; 2 invalid spec or a refused contender; 3 a run failed;
-    130 interrupted (re-run with the same --out to resume).
+    The spec and its data are checked first (as validate --data does): nothing is computed
+    unless they pass.
+
+    
+    Exit codes: 0 every claim supported;
+                1 some claim not supported or inconclusive;
+                2 invalid spec, or a refused contender (at plan or at run time);
+                3 a run failed (or eval itself crashed);
+                130 interrupted (re-run with the same --out to resume).
     """
     from .commands.eval import EvalOptions, run_eval
 
     sys.exit(run_eval(EvalOptions(spec, list(overrides), out, executor, workers, seeds, list(only), cache,
-                                  not no_progress, _key_values(executor_options))))
+                                  not no_progress, _key_values(executor_options), allow_refused)))
 
 
 def _key_values(items) -> dict:
@@ -88,7 +102,10 @@ def _key_values(items) -> dict:
 @cli.command()
 @_eval_options
 def plan(spec, overrides, seeds, only):
-    """Print the runs SPEC compiles to (contenders x seeds, grants, keys) and the refusals; run nothing."""
+    """Print the runs SPEC compiles to (contenders x seeds, grants, keys) and the refusals; run nothing.
+
+    Exit codes: 0 every contender can run; 2 invalid spec, or a contender would be refused.
+    """
     from .commands.eval import EvalOptions, run_plan
 
     sys.exit(run_plan(EvalOptions(spec, list(overrides), seeds=seeds, only=list(only))))
@@ -139,7 +156,11 @@ def init(path, tier, schema_url, force):
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def audit(bundle, rerun, spec, fmt):
     """Check a results bundle: integrity, recomputed metrics and verdicts, declared vs used
-    affordances, required baselines and controls, tuning parity (exit 0 clean, 1 findings)."""
+    affordances, refused or failed runs and trials (with their reasons), invalid claims, required
+    baselines and controls, tuning parity.
+
+    Exit codes: 0 clean; 1 findings; 2 BUNDLE is not a readable bundle.
+    """
     from .commands.audit import run_audit_command
 
     sys.exit(run_audit_command(bundle, rerun=rerun, spec=spec, fmt=fmt))
@@ -171,6 +192,15 @@ def main(argv=None):
     except FairfightError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - no input may end in a traceback (nor in exit 1, "not supported")
+        import os
+        import traceback
+
+        if os.environ.get("FAIRFIGHT_TRACEBACK"):
+            traceback.print_exc()
+        click.echo(f"error: fairfight stopped on an unexpected {type(exc).__name__}: {exc}. This is a bug: please "
+                   "report it (set FAIRFIGHT_TRACEBACK=1 to see the traceback)", err=True)
+        sys.exit(3)
     sys.exit(0)
 
 

@@ -15,7 +15,8 @@ TOLERANCE = 1e-6
 
 @dataclass
 class Finding:
-    kind: str  # integrity | metrics | verdicts | uses | required | tuning | refusal | rerun | spec
+    kind: str  # integrity | metrics | verdicts | uses | required | tuning | refusal | failure | claim | incomplete
+    #            | rerun | spec
     message: str
 
 
@@ -82,6 +83,7 @@ class Auditor:
                 self.check_verdicts(spec, *evaluation)
         for refusal in self.results.get("refusals", []):
             self.finding("refusal", f"refused at plan time: {refusal['reason']}")
+        self.check_outcomes()
         if rerun and spec is not None:
             from .rerun import rerun_sample
 
@@ -175,6 +177,33 @@ class Auditor:
                 self.finding("verdicts", f"claim '{v['claim']}': results.json says {old['verdict']}, recomputed "
                                          f"{v['verdict']} ({v['reason']})")
 
+    def check_outcomes(self):
+        """A refused or failed contender (run or tuning trial) and an invalid claim are findings,
+        with their reasons: a bundle with them is not a clean fight."""
+        from ..evaluator.tuning import run_reason
+
+        by_label = {}
+        for run in self.results.get("runs", []):
+            by_label.setdefault(run["label"], []).append(run)
+        for label, runs in by_label.items():
+            for status, kind in (("refused", "refusal"), ("failed", "failure")):
+                bad = [r for r in runs if r["status"] == status]
+                if bad:
+                    reasons = "; ".join(dict.fromkeys(run_reason(r) for r in bad))
+                    self.finding(kind, f"{label} {status} ({len(bad)} of {len(runs)} runs): {reasons}")
+        for label, entry in ((self.results.get("tuning") or {}).get("contenders") or {}).items():
+            for trial in entry.get("trials", []):
+                if trial.get("status") in ("refused", "failed"):
+                    self.finding("refusal" if trial["status"] == "refused" else "failure",
+                                 f"{label} tuning trial {trial['trial']} {trial['status']}: "
+                                 f"{trial.get('reason', 'no reason recorded')}")
+        for v in self.results.get("verdicts", []):
+            if v.get("verdict") == "invalid":
+                self.finding("claim", f"claim '{v['claim']}' is invalid: {v.get('reason', '')}")
+        if self.results.get("interrupted"):
+            self.finding("incomplete", f"the eval was interrupted: {self.results['counts'].get('pending', '?')} "
+                                       "run(s) did not finish")
+
     def check_uses(self):
         by_label = {}
         for run in self.results.get("runs", []):
@@ -187,17 +216,19 @@ class Auditor:
                 ops |= set(ledger.get("ops", {}))
                 reads |= set(ledger.get("reads", {}))
                 refused += [x.get("reason") for x in ledger.get("refused", [])] + list(r.get("reasons", []))
-            granted_reads = {f"{s}.{c}" for s, cols in grant["data"].items() for c in cols}
-            granted_reads |= {f"knowledge.{k}" for k in grant["knowledge"]}
+            granted_data = {f"{s}.{c}" for s, cols in grant["data"].items() for c in cols}
+            # one name per knowledge item (older bundles appended " sha256=..." to an artifact's read)
+            used_knowledge = {r[len("knowledge."):].split(" sha256=")[0] for r in reads if r.startswith("knowledge.")}
+            used_data = {r for r in reads if not r.startswith("knowledge.")}
             extra_ops = sorted(ops - set(grant["model"]))
-            extra_reads = sorted(r for r in reads - granted_reads if not r.startswith("knowledge.") or
-                                 r.split(" ")[0] not in granted_reads)
+            extra_reads = sorted(used_data - granted_data) + sorted(f"knowledge {k}" for k in
+                                                                    used_knowledge - set(grant["knowledge"]))
             if extra_ops or extra_reads:
                 self.finding("uses", f"{label} used more than it was granted: {', '.join(extra_ops + extra_reads)}")
             self.audit.contenders.append({
                 "label": label, "role": runs[0]["role"], "declared": runs[0]["declared"],
-                "granted": {"model": grant["model"], "data": sorted(granted_reads), "knowledge": grant["knowledge"]},
-                "used": {"model": sorted(ops), "data": sorted(reads)},
+                "granted": {"model": grant["model"], "data": sorted(granted_data), "knowledge": grant["knowledge"]},
+                "used": {"model": sorted(ops), "data": sorted(used_data), "knowledge": sorted(used_knowledge)},
                 "refused": sorted(set(x for x in refused if x)),
                 "statuses": sorted({r["status"] for r in runs})})
 

@@ -33,10 +33,12 @@ def _print(audit) -> None:
     for col in ("contender", "role", "granted", "used", "refused", "status"):
         table.add_column(col, overflow="fold")
     for c in audit.contenders:
-        granted = ", ".join(c["granted"]["model"] + c["granted"]["data"] + c["granted"]["knowledge"]) or "-"
+        knowledge = [f"knowledge {k}" for k in c["granted"]["knowledge"]]
+        granted = ", ".join(c["granted"]["model"] + c["granted"]["data"] + knowledge) or "-"
         if not c["declared"]:
             granted += " (full rules: nothing declared)"
-        used = ", ".join(c["used"]["model"] + c["used"]["data"]) or "-"
+        used_knowledge = [f"knowledge {k}" for k in c["used"].get("knowledge", [])]
+        used = ", ".join(c["used"]["model"] + c["used"]["data"] + used_knowledge) or "-"
         table.add_row(c["label"], c["role"], granted, used, "; ".join(c["refused"]) or "-", "/".join(c["statuses"]))
     out.print(table)
     for v in audit.verdicts:
@@ -44,8 +46,8 @@ def _print(audit) -> None:
     for r in audit.reruns:
         out.print(f"rerun: {r['label']} seed {r['seed']}: {r['result']}", markup=False)
     if audit.clean:
-        out.print("[green]clean: the bundle is intact, every metric and verdict recomputes, required contenders "
-                  "ran, and every contender stayed within its grant[/]")
+        out.print("[green]clean: the bundle is intact, every metric and verdict recomputes, every contender ran "
+                  "to the end within its grant (none refused or failed), and every claim was judged[/]")
         return
     out.print(f"[bold red]{len(audit.findings)} finding(s):[/]")
     for f in audit.findings:

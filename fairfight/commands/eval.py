@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..spec.semantics import REFUSED
+
 EXIT_OK, EXIT_NOT_SUPPORTED, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
@@ -21,17 +23,28 @@ class EvalOptions:
     cache: str | None = None
     progress: bool = True
     executor_options: dict = field(default_factory=dict)
+    allow_refused: bool = False  # run the rest when a contender would be refused (else exit 2 first)
 
 
-def _load(opts):
+def _check(opts, *, refusals_ok, data=False):
+    """The spec's check report, its problems printed (stderr); None when it is invalid."""
     from ..spec.check import check_file
     from .validate import print_diagnostics
 
-    report = check_file(opts.spec, opts.overrides, refusals_ok=True)
-    if not report.ok:
+    report = check_file(opts.spec, opts.overrides, refusals_ok=refusals_ok, data=data)
+    if not report.ok or report.warnings:
         print_diagnostics([report], strict=False, stream=sys.stderr)
+    if not report.ok:
+        if not refusals_ok and any(d.code == REFUSED for d in report.errors):
+            print("eval refuses to start: a contender would be refused (see above); fix the spec, or run the rest "
+                  "with --allow-refused", file=sys.stderr)
         return None
-    return report.spec
+    return report
+
+
+def _load(opts):
+    report = _check(opts, refusals_ok=True)
+    return report.spec if report else None
 
 
 def run_plan(opts: EvalOptions) -> int:
@@ -40,6 +53,10 @@ def run_plan(opts: EvalOptions) -> int:
 
     spec = _load(opts)
     if spec is None:
+        return EXIT_INVALID
+    problem = _only_problem(spec, opts.only)
+    if problem:
+        print(f"error: --only: {problem}", file=sys.stderr)
         return EXIT_INVALID
     plan = compile_plan(spec, seeds=opts.seeds, only=opts.only)
     trials, tuning_notes = tuning_runs(spec, plan)
@@ -91,18 +108,68 @@ def _searched(trials) -> str:
 
 
 def run_eval(opts: EvalOptions) -> int:
+    """Check everything that can be checked before compute (the spec, its data, the plan), then
+    run. An unexpected crash is exit 3 with a message (and the traceback in the bundle), never 1."""
+    from ..errors import FairfightError
+
+    state = {"out": None}  # the bundle folder, once known: where a crash leaves its traceback
+    try:
+        return _run_eval(opts, state)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except FairfightError as exc:  # bad input found late: a message, as everywhere
+        _print_error(exc)
+        return EXIT_INVALID
+    except Exception as exc:  # noqa: BLE001 - a bug must not look like "a claim is not supported" (exit 1)
+        import traceback
+
+        out = state["out"]
+        detail = traceback.format_exc()
+        where = ""
+        if out is not None:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "eval-error.txt").write_text(detail, encoding="utf-8")
+                where = f"; the traceback is in {out / 'eval-error.txt'}"
+            except OSError:
+                pass
+        print(f"error: eval stopped by an unexpected {type(exc).__name__}: {exc}{where}. This is a bug in fairfight "
+              "or its inputs that no check caught; the results (if any) are incomplete", file=sys.stderr)
+        if not where:
+            print(detail, file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _run_eval(opts: EvalOptions, state: dict) -> int:
     from ..errors import FairfightError
     from ..evaluator.executors import make_executor
     from ..evaluator.plan import compile_plan
     from ..evaluator.runner import Evaluation, default_out
 
-    spec = _load(opts)
-    if spec is None:
+    try:
+        report = _check(opts, refusals_ok=opts.allow_refused, data=True)
+    except FairfightError as exc:
+        _print_error(exc)
+        return EXIT_INVALID
+    if report is None:
+        return EXIT_INVALID
+    spec = report.spec
+    problem = _only_problem(spec, opts.only)
+    if problem:
+        print(f"error: --only: {problem}", file=sys.stderr)
         return EXIT_INVALID
     plan = compile_plan(spec, seeds=opts.seeds, only=opts.only)
+    if plan.refusals and not opts.allow_refused:
+        for refusal in plan.refusals:
+            print(f"refused: {refusal.reason}", file=sys.stderr)
+        print("eval refuses to start: fix the spec, or run the rest with --allow-refused", file=sys.stderr)
+        return EXIT_INVALID
     out = Path(opts.out) if opts.out else default_out(spec)
+    state["out"] = out
     try:
-        evaluation = Evaluation(spec, plan, out, overrides=opts.overrides, cache=Path(opts.cache) if opts.cache else None)
+        evaluation = Evaluation(spec, plan, out, overrides=opts.overrides, cache=Path(opts.cache) if opts.cache else None,
+                                loader=report.loader)
         name = opts.executor or spec.execution.executor
         options = {"slurm": dict(spec.execution.slurm), "ray": dict(spec.execution.ray)}.get(name, {})
         options.update(opts.executor_options)
@@ -142,6 +209,18 @@ def run_eval(opts: EvalOptions) -> int:
               f"--out {out} to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     return exit_code(results)
+
+
+def _only_problem(spec, only) -> str:
+    """Why `--only` names something this spec does not run ('' if every name is known)."""
+    from ..spec.suggest import suggest
+
+    labels = [c.name for c in spec.contenders()]
+    labels += [f"{control}({m})" for m in spec.methods for control in spec.controls]
+    for name in only:
+        if name not in labels:
+            return f"'{name}' is not a contender of this spec{suggest(name, labels)} (contenders: {', '.join(labels)})"
+    return ""
 
 
 def exit_code(results) -> int:

@@ -13,12 +13,13 @@ class ValidateOptions:
     overrides: list = field(default_factory=list)
     fmt: str = "text"
     strict: bool = False
+    data: bool = False  # load the data too and check the spec against it
 
 
 def run_validate(opts: ValidateOptions) -> int:
     from ..spec.check import check_file
 
-    reports = [check_file(path, opts.overrides) for path in opts.specs]
+    reports = [check_file(path, opts.overrides, data=opts.data) for path in opts.specs]
     failed = [r for r in reports if not r.ok or (opts.strict and r.warnings)]
     if opts.fmt == "json":
         print(json.dumps({"valid": not failed, "files": [r.to_dict() for r in reports]}, indent=2))

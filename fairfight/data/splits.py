@@ -21,6 +21,10 @@ class SplitLoader:
             self._splits[name] = build_split(self.spec, self.spec.splits[name], self._source(self.spec.splits[name]))
         return self._splits[name]
 
+    def columns(self, name: str) -> list:
+        """The columns of the data split `name` is drawn from (before its filter)."""
+        return self._source(self.spec.splits[name]).names()
+
     def _source(self, sp: SplitSpec) -> Table:
         spec = self.spec
         key = sp.dataset or sp.source

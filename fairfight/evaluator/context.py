@@ -94,7 +94,7 @@ class KnowledgeView:
         digest = hashlib.sha256(data).hexdigest()
         if item.sha256 and digest != item.sha256:
             raise FairfightError(f"artifact '{item.artifact}' has sha256 {digest}, but the spec expects {item.sha256}")
-        self.__ledger.read("knowledge", f"{name} sha256={digest}", 1)
+        self.__ledger.read("knowledge", name, 1, sha256=digest)  # one name per item, everywhere
         return data.decode("utf-8", errors="replace")
 
     def __contains__(self, name):

@@ -79,11 +79,14 @@ class Ledger:
     def refuse(self, op, reason, split="inputs") -> None:
         self.entries.append(Entry(op, str(split), 0, refused=str(reason)))
 
-    def read(self, split, column, rows) -> None:
-        """Record a data read (ctx.data[split][column]); rows read are not model examples."""
+    def read(self, split, column, rows, sha256: str | None = None) -> None:
+        """Record a data read (ctx.data[split][column]); rows read are not model examples.
+        An artifact's read carries the sha256 of what was read."""
         r = self.reads.setdefault(f"{split}.{column}", {"calls": 0, "rows": 0})
         r["calls"] += 1
         r["rows"] += int(rows)
+        if sha256 is not None:
+            r["sha256"] = sha256
 
     def check_time(self, op: str = "wall_time") -> None:
         """Raise BudgetExceeded once the wall-time budget is spent (handles call it between batches)."""

@@ -65,6 +65,7 @@ def _grant(spec: Spec, contender: Contender):
 
 def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) -> Plan:
     """Runs for methods, required baselines, skylines and each method's controls, x seeds.
+    `only`: contender labels to keep (a method's name keeps the method, not its controls).
     `chosen`: contender name -> parameters picked by tuning (controls take their method's)."""
     n = seeds or spec.evaluate.seeds
     plan = Plan(spec, seeds=tuple(range(n)))
@@ -84,8 +85,8 @@ def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) 
     for contender, control in entries:
         role = "control" if control else contender.role
         label = f"{control}({contender.name})" if control else contender.name
-        if wanted and label not in wanted and contender.name not in wanted:
-            continue
+        if wanted and label not in wanted and (control or contender.name not in wanted):
+            continue  # a control runs only if named itself: random_model(shift), not shift
         try:
             grant, params, declared = _grant(spec, contender)
         except ValueError as exc:

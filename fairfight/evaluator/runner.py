@@ -28,7 +28,7 @@ class Outcome:
 
 class Evaluation:
     def __init__(self, spec: Spec, plan: Plan, out: Path, *, overrides=(), cache: Path | None = None,
-                 spec_text: str | None = None):
+                 spec_text: str | None = None, loader=None):
         if spec.path is None and spec_text is None:
             raise FairfightError("eval needs the spec's file or text (the workers read it)")
         self.spec_text = spec_text if spec_text is not None else Path(spec.path).read_text(encoding="utf-8")
@@ -42,7 +42,7 @@ class Evaluation:
         self.cache = Cache(cache) if cache else None
         # shared forward passes live beside the run cache when there is one, else in the bundle
         self.forward = (Path(cache) / "forward") if cache else (self.bundle.root / ".forward")
-        self.loader = SplitLoader(spec)
+        self.loader = loader or SplitLoader(spec)  # `eval` passes the one its data checks loaded
         self.test = self.loader.split(spec.evaluate.split)
         for column in [spec.evaluate.target, *spec.evaluate.groups]:
             if column not in self.test.columns:

@@ -93,6 +93,14 @@ def tuning_runs(spec: Spec, plan) -> tuple[list, dict]:
     return runs, notes
 
 
+def run_reason(record: dict) -> str:
+    """Why a run (or trial) was refused or failed, in one line."""
+    reasons = [x for x in record.get("reasons") or [] if x]
+    error = (record.get("error") or "").strip()
+    text = reasons[0] if reasons else (error.splitlines()[-1] if error else "no reason recorded")
+    return text + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else "")
+
+
 def choose(records: list, primary: str) -> dict:
     """label -> {"chosen": params, "trials": [...]} from finished trial records (best primary, first on ties)."""
     from .scoring import is_better
@@ -101,10 +109,13 @@ def choose(records: list, primary: str) -> dict:
     for r in sorted(records, key=lambda r: (r["label"], r["trial"])):
         entry = out.setdefault(r["label"], {"trials": [], "chosen": None, "best": None})
         score = (r.get("metrics") or {}).get(primary)
-        entry["trials"].append({"trial": r["trial"], "params": r["params"], "status": r["status"], primary: score})
+        trial = {"trial": r["trial"], "params": r["params"], "status": r["status"], primary: score}
+        if r["status"] != "succeeded":
+            trial["reason"] = run_reason(r)
+        entry["trials"].append(trial)
         if score is not None and (entry["best"] is None or is_better(primary, score, entry["best"])):
             entry["best"], entry["chosen"] = score, r["params"]
     return out
 
 
-__all__ = ["TrialRun", "candidates", "carve", "choose", "search_space", "tuning_runs"]
+__all__ = ["TrialRun", "candidates", "carve", "choose", "run_reason", "search_space", "tuning_runs"]

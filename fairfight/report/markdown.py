@@ -224,7 +224,9 @@ def _tuning(results) -> list[str]:
             keys = m.searched(trials)
             ok = sum(t.get("status") == "succeeded" for t in trials)
             tried = "; ".join(f"{m.params_text(m.only(t.get('params'), keys))} → {m.num(t.get(primary))}"
-                              + ("" if t.get("status") == "succeeded" else f" ({t.get('status')})") for t in trials)
+                              + ("" if t.get("status") == "succeeded" else
+                                 f" ({t.get('status')}: {m.first_line(t.get('reason') or 'no reason recorded')})")
+                              for t in trials)
             chosen = m.params_text(m.only(entry["chosen"], keys)) if entry.get("chosen") else "none (defaults)"
             rows.append([label, f"{ok} of {len(trials)}", chosen, m.num(entry.get("best")), tried])
         lines += table(["contender", "trials succeeded", "chosen", f"best held-out {primary}",

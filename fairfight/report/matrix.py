@@ -109,7 +109,7 @@ def _refusal_key(entry: dict) -> tuple | None:
 def _read_key(name: str) -> tuple:
     split, _, column = name.partition(".")
     if split == "knowledge":  # ctx.knowledge[name] is recorded as a read of "knowledge.<name>"
-        return ("knowledge", column)
+        return ("knowledge", column.split(" sha256=")[0])  # (older bundles appended the artifact's hash)
     return ("data", name)
 
 

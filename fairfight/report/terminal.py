@@ -14,6 +14,8 @@ def print_summary(results: dict, console=None) -> None:
 
     console = console or Console(highlight=False)
     summary_table(results, console)
+    for line in problem_lines(results):
+        console.print(line, markup=False, style="red", soft_wrap=True)
     for v in results.get("verdicts", []):
         console.print(f"[{COLOURS.get(v['verdict'], 'default')}]{v['verdict']:>13}[/]  {v['claim']}")
         # Padding, not leading spaces: a long reason wraps under its own indent, not at column 0.
@@ -36,3 +38,26 @@ def summary_table(results: dict, console=None) -> None:
     for refusal in results["refusals"]:
         table.add_row(refusal["label"], refusal["role"], "-", "0", "refused (plan)")
     (console or Console(highlight=False)).print(table)
+
+
+def problem_lines(results: dict) -> list:
+    """One line per refused or failed contender (runs and tuning trials) and per plan-time
+    refusal, each with its reason: the terminal says why, not only that."""
+    from ..evaluator.tuning import run_reason
+
+    out = [f"refused at plan time: {r['label']}: {r['reason']}" for r in results.get("refusals", [])]
+    by_label = {}
+    for run in results.get("runs", []):
+        by_label.setdefault(run["label"], []).append(run)
+    for label, runs in by_label.items():
+        for status in ("refused", "failed"):
+            bad = [r for r in runs if r["status"] == status]
+            reasons = list(dict.fromkeys(run_reason(r) for r in bad))
+            if bad:
+                out.append(f"{status}: {label} ({len(bad)} of {len(runs)} runs): {'; '.join(reasons)}")
+    for label, entry in ((results.get("tuning") or {}).get("contenders") or {}).items():
+        for trial in entry.get("trials", []):
+            if trial["status"] != "succeeded":
+                out.append(f"{trial['status']}: {label} tuning trial {trial['trial']}: "
+                           f"{trial.get('reason', 'no reason recorded')}")
+    return out

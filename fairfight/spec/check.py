@@ -25,6 +25,7 @@ class Report:
     file: str
     diagnostics: list = field(default_factory=list)
     spec: Spec | None = None
+    loader: object = field(default=None, repr=False)  # the SplitLoader that loaded the data (data=True)
 
     @property
     def errors(self):
@@ -70,18 +71,34 @@ def _version_check(doc: Document) -> list:
 
 
 def _locations(doc: Document) -> SpecLocations:
+    # Every --set override is a source named "--set": key each text by its own id, so an error in
+    # the first of two overrides quotes the first (SpecLocations shows the name before the NUL).
+    keys = {id(doc.source): doc.source.name}
+    for i, origin in enumerate(_distinct(doc.origins.values())):
+        keys[id(origin)] = f"{origin.name}\0{i}"
     spans = {}
     for table in (doc.key_spans, doc.spans):  # values win over keys
         for p, pos in table.items():
-            spans[format_path(p)] = (doc.source_of(p).name, pos)
+            spans[format_path(p)] = (keys[id(doc.source_of(p))], pos)
     texts = {doc.source.name: doc.source.text}
-    texts.update({s.name: s.text for s in doc.origins.values()})
+    texts.update({keys[id(s)]: s.text for s in doc.origins.values()})
     return SpecLocations(FrozenMap(spans), FrozenMap(texts))
 
 
-def check_document(doc: Document, *, path: Path | None, base_dir: Path, overrides=(), refusals_ok=False) -> Report:
-    """Check a loaded spec. With `refusals_ok` (what `eval` does), a method whose uses exceed
-    the rules is a warning, not an error: the plan lists it as refused and runs the rest."""
+def _distinct(sources) -> list:
+    seen, out = set(), []
+    for s in sources:
+        if id(s) not in seen:
+            seen.add(id(s))
+            out.append(s)
+    return out
+
+
+def check_document(doc: Document, *, path: Path | None, base_dir: Path, overrides=(), refusals_ok=False,
+                   data=False) -> Report:
+    """Check a loaded spec. With `refusals_ok` (`eval --allow-refused`), a method whose uses exceed
+    the rules is a warning, not an error: the plan lists it as refused and runs the rest. With
+    `data`, a valid spec's data is loaded too and checked against it (columns, splits, groups)."""
     report = Report(doc.source.name)
     try:
         apply_overrides(doc, overrides)
@@ -93,26 +110,56 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
         report.diagnostics = doc.errors + version
         return report
     structural = check_schema(doc)
-    semantic = Checker(doc, base_dir).run(structure_ok=not structural)
-    if refusals_ok:
-        semantic = [dataclasses.replace(d, severity="warning") if d.code == REFUSED else d for d in semantic]
-    report.diagnostics = sorted(doc.errors + structural + semantic, key=lambda d: d.sort_key)
+
+    def semantic_checks(columns=None):
+        found = Checker(doc, base_dir, columns).run(structure_ok=not structural)
+        if refusals_ok:
+            found = [dataclasses.replace(d, severity="warning") if d.code == REFUSED else d for d in found]
+        return found
+
+    report.diagnostics = sorted(doc.errors + structural + semantic_checks(), key=lambda d: d.sort_key)
     if report.ok:
         digest = hashlib.sha256(doc.source.text.encode() + json.dumps(list(overrides)).encode()).hexdigest()
         spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=digest, where=_locations(doc))
         report.diagnostics = sorted(report.diagnostics + _builtin_checks(spec), key=lambda d: d.sort_key)
+        if report.ok and data:
+            from ..data.splits import SplitLoader
+
+            report.loader = SplitLoader(spec)
+            found = _data_checks(spec, report.loader, semantic_checks, report.diagnostics)
+            report.diagnostics = sorted(report.diagnostics + found, key=lambda d: d.sort_key)
         report.spec = spec if report.ok else None
     return report
 
 
-def check_file(path, overrides=(), *, refusals_ok=False) -> Report:
+def _data_checks(spec, loader, semantic_checks, known) -> list:
+    """What loading the data finds: the spec's checks rerun with every split's real columns,
+    splits that cannot be built, and a selection split that lacks evaluation groups."""
+    from ..data.checks import build_splits, label_value_problems, selection_group_warnings, split_columns
+
+    columns, problems = split_columns(spec, loader)
+    seen = {d.headline() for d in known}
+    found = [d for d in semantic_checks(columns) if d.headline() not in seen] + problems
+    if not any(d.severity == "error" for d in found):
+        found += build_splits(spec, loader)
+    if not any(d.severity == "error" for d in found):
+        found += label_value_problems(spec, loader)
+    if not any(d.severity == "error" for d in found):
+        try:
+            found += selection_group_warnings(spec, loader)
+        except SpecError as exc:
+            found += exc.diagnostics
+    return found
+
+
+def check_file(path, overrides=(), *, refusals_ok=False, data=False) -> Report:
     """Check one spec file; never raises for bad input (problems are in the report)."""
     try:
         doc = parse(read_source(path))
     except SpecError as exc:
         return Report(str(path), exc.diagnostics)
     p = Path(path).resolve()
-    return check_document(doc, path=p, base_dir=p.parent, overrides=overrides, refusals_ok=refusals_ok)
+    return check_document(doc, path=p, base_dir=p.parent, overrides=overrides, refusals_ok=refusals_ok, data=data)
 
 
 def check_text(text: str, name="<spec>", base_dir=".", overrides=(), *, refusals_ok=False) -> Report:

@@ -16,7 +16,7 @@ class ContenderChecks:
         # generation tasks have no target: any granted split can hold demonstrations
         labeled = [s for s, cols in rule_data.items() if target in cols or (target is None and cols)]
         eval_cols = self.split_columns(_s(ev.get("split")))
-        if eval_cols is not None and target is not None and target not in eval_cols:
+        if self.target_reported or (eval_cols is not None and target is not None and target not in eval_cols):
             labeled = list(rule_data)  # the target itself is reported; do not repeat it per baseline
         attributes = [g for g in _l(ev.get("groups")) if isinstance(g, str) and g != target]
         knowledge = set(_d(self.rules().get("knowledge")))

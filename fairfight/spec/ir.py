@@ -243,8 +243,8 @@ class SpecLocations:
             probe = probe.rsplit(".", 1)[0] if "." in probe else ""
             probe = probe.split("[")[0] if probe.endswith("]") else probe
         name, pos = self.spans.get(probe, (next(iter(self.texts), "<spec>"), Position(1, 1)))
-        source = Source(name, self.texts.get(name, ""))
-        return Diagnostic(name, pos, path, message, severity, source.snippet(pos))
+        source = Source(name.split("\0")[0], self.texts.get(name, ""))
+        return Diagnostic(source.name, pos, path, message, severity, source.snippet(pos))
 
 
 def to_jsonable(value):

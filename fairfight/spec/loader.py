@@ -74,6 +74,9 @@ class Document:
     styles: dict = field(default_factory=dict)  # path tuple -> scalar style (None, '"', "'", '|', '>')
     errors: list = field(default_factory=list)  # problems that do not stop further checks
     origins: dict = field(default_factory=dict)  # path -> Source of a --set override that wrote it
+    # path -> the text of a plain number given by --set: kept as text where the schema wants text
+    # (a shell makes quoting awkward, and 0123 read as a number would lose its leading zero)
+    override_text: dict = field(default_factory=dict)
 
     def pos(self, path: tuple, key: bool = False) -> Position:
         """Position of `path` (its key if asked and known), else of its nearest parent."""

@@ -72,13 +72,25 @@ def _apply(doc: Document, text: str) -> None:
     else:
         node[path[-1]] = padded.data
     prefix = tuple(path)
-    for table in ("spans", "key_spans", "styles"):
+    for table in ("spans", "key_spans", "styles", "override_text"):
         mine = getattr(doc, table)
         for old in [p for p in mine if p[: len(prefix)] == prefix]:
             del mine[old]
         mine.update({prefix + p: v for p, v in getattr(padded, table).items()})
+    doc.override_text.update({prefix + p: text for p, text in _plain_numbers(padded)})
     doc.key_spans[prefix] = Position(1, offset - len(parts[-1]), 1, offset)
     doc.origins[prefix] = source
     if created:
         doc.spans[created[0]] = doc.key_spans[created[0]] = created[1]
         doc.origins[created[0]] = source
+
+
+def _plain_numbers(padded: Document):
+    """(path, raw text) of every unquoted number in an override's value."""
+    for p, style in padded.styles.items():
+        value = padded.data
+        for part in p:
+            value = value[part]
+        if not style and isinstance(value, (int, float)) and not isinstance(value, bool):
+            span = padded.spans[p]
+            yield p, padded.source.text[span.col - 1: span.end_col - 1] if span.line == span.end_line else str(value)

@@ -200,7 +200,10 @@ class _Converter:
 def check_schema(doc: Document) -> list:
     """Every structural problem of `doc` as positioned diagnostics."""
     conv = _Converter(doc)
-    for error in _validator().iter_errors(doc.data):
+    errors = list(_validator().iter_errors(doc.data))
+    if doc.override_text and _keep_override_text(doc, errors):
+        errors = list(_validator().iter_errors(doc.data))
+    for error in errors:
         conv.convert(error)
     # One problem, one message: anyOf branches can repeat each other.
     seen, out = set(), []
@@ -210,6 +213,26 @@ def check_schema(doc: Document) -> list:
             seen.add(key)
             out.append(d)
     return out
+
+
+def _keep_override_text(doc: Document, errors) -> bool:
+    """Where the schema wants text and a --set override gave a plain number (an all-digit
+    sha256), use the text as written. True if anything changed."""
+    changed = False
+    pending = list(errors)
+    while pending:
+        error = pending.pop()
+        pending.extend(error.context or ())
+        path = tuple(error.absolute_path)
+        wanted = error.validator_value if error.validator == "type" else ()
+        if path in doc.override_text and "string" in ([wanted] if isinstance(wanted, str) else wanted):
+            node = doc.data
+            for part in path[:-1]:
+                node = node[part]
+            if not isinstance(node[path[-1]], str):
+                node[path[-1]] = doc.override_text[path]
+                changed = True
+    return changed
 
 
 def schema_default(*keys):

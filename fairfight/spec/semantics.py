@@ -7,6 +7,7 @@ looks only at parts of the expected type and leaves the rest to the schema's mes
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
 import re
 from pathlib import Path
@@ -66,10 +67,12 @@ def expression_position(doc: Document, path: tuple, index: int, end: int) -> Pos
 
 
 class Checker(ContenderChecks):
-    def __init__(self, doc: Document, base_dir: Path):
+    def __init__(self, doc: Document, base_dir: Path, columns: dict | None = None):
         self.doc, self.base_dir = doc, base_dir
+        self.loaded_columns = columns or {}  # split -> columns, when the data was loaded (validate --data)
         self.data = _d(doc.data)
         self.out = []
+        self.target_reported = False  # a misspelt target is reported once, not per baseline
 
     # ------------------------------------------------------------ reporting
     def error(self, path, message, key=False, code=""):
@@ -107,6 +110,8 @@ class Checker(ContenderChecks):
 
     def split_columns(self, split_name) -> set | None:
         """Columns a split is known to have, or None when only loading can tell."""
+        if split_name in self.loaded_columns:
+            return set(self.loaded_columns[split_name])
         split = _d(self.splits().get(split_name))
         origin = _s(split.get("from"))
         if not origin:
@@ -270,6 +275,23 @@ class Checker(ContenderChecks):
             cols = [c for c in [ev.get("target")] + _l(ev.get("groups")) if isinstance(c, str)]
             paths = [("evaluate", "target")] + [("evaluate", "groups", i) for i in range(len(_l(ev.get("groups"))))]
             self.check_columns(split, cols, lambda i: paths[i])
+            self.check_target_granted(split, _s(ev.get("target")))
+
+    def check_target_granted(self, split, target):
+        """A target no rule grants but close to a granted column is a typo: one error, at the target
+        (not one per baseline that needs labels)."""
+        if target is None or self.split_columns(split) is not None:
+            return  # no target (generation), or check_columns knows the columns
+        granted = {c for cols in self.rule_data().values() for c in cols}
+        if target in granted:
+            return
+        groups = {g for g in _l(_d(self.data.get("evaluate")).get("groups")) if isinstance(g, str)}
+        if target in groups:
+            return  # written twice the same way: not the target's typo
+        hint = suggest(target, sorted(granted | groups))
+        if hint:
+            self.target_reported = True
+            self.error(("evaluate", "target"), f"no split of rules.data grants the target column '{target}'{hint}")
 
     def check_metric(self, path, metric, ev):
         if not _METRIC.match(metric):
@@ -283,8 +305,15 @@ class Checker(ContenderChecks):
             self.error(path, f"'{name}' takes no argument")
         elif name == "score" and ev.get("kind") != "generation":
             self.error(path, "'score' is the metric of generation tasks (evaluate.kind: generation)")
-        if arg and isinstance(ev.get("groups", []), list) and arg not in _l(ev.get("groups")):
-            self.warn(path, f"'{arg}' is not in evaluate.groups; leakage is usually measured on a group attribute")
+        groups = [g for g in _l(ev.get("groups")) if isinstance(g, str)]
+        if arg and name in METRICS and METRICS[name] and isinstance(ev.get("groups", []), list) and arg not in groups:
+            # the evaluator reads only the target and the groups of the evaluation split
+            known = groups + [t for t in [_s(ev.get("target"))] if t and t not in groups]
+            hint = suggest(arg, known) or (f" (groups: {', '.join(groups)})" if groups else "; list it there")
+            start = metric.index("(") + 1
+            pos = expression_position(self.doc, path, start, start + len(arg))
+            self.out.append(self.doc.diagnostic(path, f"{name}() measures an attribute listed in evaluate.groups, "
+                                                      f"and '{arg}' is not one{hint}", pos=pos))
 
     def check_rules(self):
         rules = self.rules()
@@ -300,6 +329,18 @@ class Checker(ContenderChecks):
             artifact = _s(_d(item).get("artifact"))
             if artifact and not (self.base_dir / artifact).is_file():
                 self.error(("rules", "knowledge", name, "artifact"), f"artifact file '{artifact}' does not exist")
+            elif artifact:
+                self.check_artifact_hash(("rules", "knowledge", name, "sha256"), self.base_dir / artifact,
+                                         _s(_d(item).get("sha256")))
+
+    def check_artifact_hash(self, path, file, expected):
+        """The hash the spec promises is the file's (eval would fail every run that reads it)."""
+        if not expected or not re.fullmatch(r"[0-9a-f]{64}", expected):
+            return  # absent, or the schema reports its form
+        digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        if digest != expected:
+            self.error(path, f"artifact '{file.name}' has sha256 {digest}, not the one written here "
+                             "(was the file changed? update the hash if the change is intended)")
 
     def check_grantable(self, path, split, where) -> bool:
         if split not in self.splits():

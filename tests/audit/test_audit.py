@@ -120,3 +120,22 @@ def test_refused_baseline_is_flagged(tmp_path, bert_dir):
 def test_not_a_bundle(tmp_path):
     r = audit_cli(tmp_path)
     assert r.returncode == 2 and "not a fairfight bundle" in r.stderr
+
+
+def test_a_bundle_whose_only_method_was_refused_is_not_clean(tmp_path, bert_dir):
+    """The audit and the terminal summary say why: refusals, failures and invalid claims are findings."""
+    spec = write_fight(tmp_path, bert_dir, {"ungranted_column": "uses: {data: {train: [text, profession]}}"},
+                       cheaters=True, seeds=1)
+    spec.write_text(spec.read_text() + "baselines: [majority]\nclaims: [ungranted_column beats majority on accuracy]\n")
+    out = tmp_path / "bundle"
+    r = eval_cli(str(spec), "--out", str(out), "--no-progress")
+    assert r.returncode == 2, r.stderr
+    reason = "column 'gender' of split 'train' is not granted"
+    assert "refused: ungranted_column (1 of 1 runs): " in r.stdout and reason in r.stdout
+    audit = audit_cli(out, "--format", "json")
+    assert audit.returncode == 1
+    messages = findings(audit)
+    assert any(m.startswith("ungranted_column refused (1 of 1 runs): ") and reason in m for m in messages), messages
+    assert any(m.startswith("claim 'ungranted_column beats majority on accuracy' is invalid: ") for m in messages)
+    text = audit_cli(out)
+    assert text.returncode == 1 and "clean" not in text.stdout and reason in " ".join(text.stdout.split())

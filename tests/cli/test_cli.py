@@ -146,3 +146,48 @@ def test_init_then_eval_from_the_folder_that_holds_a_clone_named_fairfight(tmp_p
     assert r.returncode in (0, 1), r.stdout[-2000:] + r.stderr[-2000:]  # 1: the claim is judged, not supported
     runs = json.loads((tmp_path / "bundle" / "results.json").read_text())["runs"]
     assert runs and all(run["status"] == "succeeded" for run in runs), [run.get("error") for run in runs]
+
+
+def test_an_all_digit_hash_given_by_set_stays_text():
+    full = str(ROOT / "tests/specs/valid/full.yaml")
+    digits = "0123456789" * 6 + "0123"
+    r = ff("validate", "--set", f"rules.knowledge.features.sha256={digits}", full)
+    assert r.returncode == 2, r.stdout
+    assert "expected text" not in r.stdout  # read as text, so checked as a hash: the file's is another
+    assert "--set:1:33: rules.knowledge.features.sha256: artifact 'features.json' has sha256 " in r.stdout
+    import hashlib
+
+    real = hashlib.sha256((ROOT / "tests/specs/valid/features.json").read_bytes()).hexdigest()
+    assert ff("validate", "--set", f"rules.knowledge.features.sha256={real}", full).returncode == 0
+
+
+def test_with_two_overrides_an_error_in_the_first_quotes_the_first(tmp_path):
+    quickstart = str(ROOT / "examples/quickstart/spec.yaml")
+    for command in (["validate", "--data"], ["eval", "--out", str(tmp_path / "b")]):
+        r = ff(*command, "--set", 'splits.test.where=gender == "x"', "--set", "evaluate.seeds=1", quickstart)
+        out = r.stdout + r.stderr
+        assert r.returncode == 2, out
+        assert "--set:1:19: splits.test.where: split 'test' is empty after filtering" in out
+        assert 'splits.test.where=gender == "x"' in out and "evaluate.seeds=1" not in out
+        assert "Traceback" not in out
+    assert not (tmp_path / "b").exists()
+
+
+def test_only_runs_a_methods_controls_only_if_named():
+    quickstart = str(ROOT / "examples/quickstart/spec.yaml")
+    r = ff("plan", quickstart, "--seeds", "1", "--only", "erase_gender")
+    assert r.returncode == 0, r.stderr
+    assert "erase_gender (method" in r.stdout and "random_model(erase_gender)" not in r.stdout
+    r = ff("plan", quickstart, "--seeds", "1", "--only", "erase_gender", "--only", "random_model(erase_gender)")
+    assert "random_model(erase_gender) (control" in r.stdout and "shuffled_labels(erase_gender)" not in r.stdout
+    assert "name each control to run it too" in " ".join(ff("eval", "--help").stdout.split())
+
+
+def test_eval_help_states_the_exit_codes_of_the_readme():
+    text = " ".join(ff("eval", "--help").stdout.split())
+    for code in ("0 every claim supported", "1 some claim not supported or inconclusive",
+                 "2 invalid spec, or a refused contender", "3 a run failed", "130 interrupted"):
+        assert code in text, code
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "0 every claim supported; 1 some claim not supported or inconclusive" in readme
+    assert "--allow-refused" in text

@@ -170,7 +170,7 @@ def cheaters(tmp_path_factory, bert_dir):
     methods["crashes"] = ""
     spec = write_fight(folder, bert_dir, methods, cheaters=True, seeds=1)
     out = folder / "bundle"
-    r = eval_cli(str(spec), "--out", str(out), "--workers", "2", "--no-progress")
+    r = eval_cli(str(spec), "--out", str(out), "--workers", "2", "--no-progress", "--allow-refused")
     return r, json.loads((out / "results.json").read_text())
 
 

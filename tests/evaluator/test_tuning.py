@@ -42,3 +42,20 @@ def test_tuning_picks_on_the_held_out_selection_part_and_records_it(tmp_path, be
     held = json.loads((trial_keys[0] / "record.json").read_text())
     assert len((trial_keys[0] / "predictions.jsonl").read_text().splitlines()) == 15  # 25% of 60 rows
     assert held["ledger"]["reads"]["train.text"]["rows"] == 45  # the training part only
+
+
+def test_a_trial_that_did_not_succeed_carries_its_reason():
+    from fairfight.evaluator.tuning import choose
+
+    records = [
+        {"label": "m", "trial": 0, "params": {"k": 1}, "status": "succeeded", "metrics": {"accuracy": 0.5}},
+        {"label": "m", "trial": 1, "params": {"k": 2}, "status": "failed", "metrics": None, "reasons": [],
+         "error": "Traceback (most recent call last):\n  ...\nFairfightError: artifact 'a.txt' has sha256 1, "
+                  "but the spec expects 2"},
+        {"label": "m", "trial": 2, "params": {"k": 3}, "status": "refused", "metrics": None,
+         "reasons": ["operation 'weights' is not granted"], "error": "operation 'weights' is not granted"},
+    ]
+    trials = choose(records, "accuracy")["m"]["trials"]
+    assert "reason" not in trials[0]
+    assert trials[1]["reason"] == "FairfightError: artifact 'a.txt' has sha256 1, but the spec expects 2"
+    assert trials[2]["reason"] == "operation 'weights' is not granted"

@@ -90,7 +90,7 @@ def eval_cli(*args, timeout=900):
 def run_fight(folder: Path, model_dir: Path, fight: dict, workers: int = 2):
     spec = write_report_fight(folder, model_dir, fight)
     out = folder / "bundle"
-    r = eval_cli(str(spec), "--out", str(out), "--workers", str(workers), "--no-progress")
+    r = eval_cli(str(spec), "--out", str(out), "--workers", str(workers), "--no-progress", "--allow-refused")
     return out, r
 
 

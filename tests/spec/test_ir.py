@@ -129,3 +129,13 @@ def test_schema_is_shipped_in_the_package():
 
     text = resources.files("fairfight._schemas").joinpath("fairfight.schema.json").read_text()
     assert json.loads(text) == json.loads((ROOT / "schema/fairfight.schema.json").read_text())
+
+
+def test_run_time_errors_quote_their_own_override_among_several():
+    quickstart = ROOT / "examples/quickstart/spec.yaml"
+    spec = load_spec(quickstart, ['splits.test.where=gender == "x"', "evaluate.seeds=2"])
+    first = spec.error("splits.test.where", "boom").diagnostics[0]
+    assert first.headline() == "--set:1:19: splits.test.where: boom"
+    assert 'splits.test.where=gender == "x"' in first.snippet
+    second = spec.error("evaluate.seeds", "boom").diagnostics[0]
+    assert second.headline() == "--set:1:16: evaluate.seeds: boom" and "evaluate.seeds=2" in second.snippet

@@ -1,0 +1,96 @@
+"""Checks that need the data itself (`validate --data`, and `eval` before any run starts).
+
+Loading tells what no static check can for file and hub sources: the columns each split has
+(so the spec checker can point at a misspelt column in `where`, `evaluate`, `rules.data` or a
+metric argument), whether each split can be built, and which evaluation groups the selection
+split holds (tuning on a group metric needs them all).
+"""
+from __future__ import annotations
+
+import json
+
+from ..errors import SpecError
+from ..spec.ir import Spec
+from ..spec.vocabulary import GROUP_METRICS, split_metric
+
+
+def _unique(diagnostics) -> list:
+    seen, out = set(), []
+    for d in diagnostics:
+        if d.headline() not in seen:
+            seen.add(d.headline())
+            out.append(d)
+    return out
+
+
+def split_columns(spec: Spec, loader) -> tuple[dict, list]:
+    """split name -> the columns its data has (before any filter); and the load problems."""
+    columns, problems = {}, []
+    for name in spec.splits:
+        try:
+            columns[name] = frozenset(loader.columns(name))
+        except SpecError as exc:
+            problems += exc.diagnostics
+    return columns, _unique(problems)
+
+
+def build_splits(spec: Spec, loader) -> list:
+    """Build every split (filters, balance, limits, label maps); the problems found."""
+    problems = []
+    for name in spec.splits:
+        try:
+            loader.split(name)
+        except SpecError as exc:
+            problems += exc.diagnostics
+    return _unique(problems)
+
+
+def label_value_problems(spec: Spec, loader) -> list:
+    """The target and groups of the evaluation (and selection) split hold plain values: text,
+    numbers or booleans that can be compared and counted (not lists, mappings or nothing)."""
+    ev, out = spec.evaluate, []
+    splits = [ev.split] + [s for s in [spec.rules.selection] if s and s != ev.split]
+    for split in splits:
+        table = loader.split(split)
+        for column in dict.fromkeys(c for c in [ev.target, *ev.groups] if c):
+            bad = [v for v in table.columns.get(column, ()) if v is None or not isinstance(v, (str, int, float, bool))]
+            if bad:
+                what = "nothing (null)" if bad[0] is None else f"a {type(bad[0]).__name__} ({json.dumps(bad[0], default=str)[:40]})"
+                path = "evaluate.target" if column == ev.target else f"evaluate.groups[{ev.groups.index(column)}]"
+                out.append(_diagnostic(spec, path, f"split '{split}': column '{column}' holds {what} in {len(bad)} "
+                                                   f"row(s); labels and groups must be text, numbers or booleans "
+                                                   "(filter such rows out with a where:)"))
+    return out
+
+
+def selection_group_warnings(spec: Spec, loader) -> list:
+    """Tuning scores trials on a held-out part of the selection split with the primary metric; a
+    group metric there means nothing for the evaluation groups the selection split lacks."""
+    ev, rules = spec.evaluate, spec.rules
+    if (rules.selection is None or rules.budget.trials <= 1 or not ev.groups
+            or split_metric(ev.primary)[0] not in GROUP_METRICS):
+        return []
+    selection, test = loader.split(rules.selection), loader.split(ev.split)
+    absent = [g for g in ev.groups if g not in selection.columns]
+    if absent:
+        why = f"it has no column '{absent[0]}' (an evaluation group)"
+    else:
+        def keys(table):
+            return {tuple(str(table.columns[g][i]) for g in ev.groups) for i in range(len(table))}
+
+        missing = sorted(keys(test) - keys(selection))
+        if not missing:
+            return []
+        shown = ", ".join("/".join(k) for k in missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        why = f"it holds no example of evaluation group(s) {shown} ({'/'.join(ev.groups)})"
+    message = (f"tuning picks parameters by {ev.primary} on the selection split '{rules.selection}', but {why}: "
+               f"the trials are scored on other groups than the evaluation's, so the chosen parameters can be the "
+               f"worst ones for the test; select on a split that holds every group, or tune on a metric without groups")
+    return [_diagnostic(spec, "rules.selection", message, severity="warning")]
+
+
+def _diagnostic(spec: Spec, path: str, message: str, severity: str = "error"):
+    import dataclasses
+
+    (d,) = spec.error(path, message).diagnostics
+    return dataclasses.replace(d, severity=severity)

@@ -1,0 +1,67 @@
+"""`fairfight eval` checks everything it can before any compute, and never exits 1 for a crash."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluator"))
+
+from runner_fixtures import write_fight  # noqa: E402
+
+from fairfight.commands.eval import EvalOptions, run_eval  # noqa: E402
+
+
+def eval_cli(*args):
+    return subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_a_misspelt_group_in_a_metric_stops_eval_before_compute(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"always_nurse": ""}, seeds=1)
+    spec.write_text(spec.read_text().replace("leakage(gender)", "leakage(gendre)"))
+    out = tmp_path / "bundle"
+    r = eval_cli(str(spec), "--out", str(out), "--no-progress")
+    assert r.returncode == 2, r.stderr
+    assert "'gendre' is not one; did you mean 'gender'?" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()  # nothing was computed, no half bundle
+
+
+def test_a_refused_method_stops_eval_before_compute_unless_allowed(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"always_nurse": ""}, seeds=1)
+    with open(spec, "a") as f:
+        f.write("  declared_too_much: {run: cheaters.py:declared_too_much, uses: {model: [weights]}}\n")
+    out = tmp_path / "bundle"
+    r = eval_cli(str(spec), "--out", str(out), "--no-progress")
+    assert r.returncode == 2
+    assert "would be refused" in r.stderr and "--allow-refused" in r.stderr
+    assert not out.exists()
+    r = eval_cli(str(spec), "--out", str(out), "--no-progress", "--allow-refused")
+    assert r.returncode == 2, r.stderr  # the refusal still makes the eval invalid, but the rest ran
+    results = json.loads((out / "results.json").read_text())
+    assert [(run["label"], run["status"]) for run in results["runs"]] == [("always_nurse", "succeeded")]
+    assert [x["label"] for x in results["refusals"]] == ["declared_too_much"]
+
+
+def test_only_rejects_a_name_that_is_no_contender(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"always_nurse": ""}, seeds=1)
+    r = eval_cli(str(spec), "--out", str(tmp_path / "b"), "--only", "always_nurce")
+    assert r.returncode == 2 and "did you mean 'always_nurse'?" in r.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_an_unexpected_crash_is_exit_3_with_a_message_and_the_traceback_in_the_bundle(tmp_path, bert_dir,
+                                                                                     monkeypatch, capsys):
+    from fairfight.evaluator import runner
+
+    def broken(self, runs):  # stands for a bug in the parent (the issue's crash was in scoring)
+        raise TypeError("'NoneType' object is not iterable")
+
+    monkeypatch.setattr(runner.Evaluation, "verdicts", broken)
+    spec = write_fight(tmp_path, bert_dir, {"always_nurse": ""}, seeds=1)
+    out = tmp_path / "bundle"
+    code = run_eval(EvalOptions(str(spec), out=str(out), executor="inline", progress=False))
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "unexpected TypeError: 'NoneType' object is not iterable" in err and "Traceback" not in err
+    assert "Traceback" in (out / "eval-error.txt").read_text()
+    assert not (out / "results.json").exists()  # no results that look complete
