@@ -221,7 +221,7 @@ class Auditor:
             used_knowledge = {r[len("knowledge."):].split(" sha256=")[0] for r in reads if r.startswith("knowledge.")}
             used_data = {r for r in reads if not r.startswith("knowledge.")}
             extra_ops = sorted(ops - set(grant["model"]))
-            extra_reads = sorted(used_data - granted_data) + sorted(f"knowledge {k}" for k in
+            extra_reads = sorted(used_data - granted_data) + sorted(f"knowledge.{k}" for k in
                                                                     used_knowledge - set(grant["knowledge"]))
             if extra_ops or extra_reads:
                 self.finding("uses", f"{label} used more than it was granted: {', '.join(extra_ops + extra_reads)}")

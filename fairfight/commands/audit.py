@@ -23,24 +23,33 @@ def run_audit_command(bundle, *, rerun=0, spec=None, fmt="text") -> int:
     return EXIT_CLEAN if audit.clean else EXIT_FINDINGS
 
 
+def _print_contender(out, c: dict) -> None:
+    """One block per contender, not a table: at 80 columns a six-column table broke names such as
+    knowledge.spurious_concept mid-word. Here lines wrap between names, under their label."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    def names(part: dict) -> list:
+        return part["model"] + part["data"] + [f"knowledge.{k}" for k in part.get("knowledge", [])]
+
+    granted = ", ".join(names(c["granted"])) or "-"
+    if not c["declared"]:
+        granted += " (full rules: nothing declared)"
+    out.print(Text(f"  {c['label']} ({c['role']}): {'/'.join(c['statuses'])}", style="bold"))
+    for label, value in (("granted", granted), ("used", ", ".join(names(c["used"])) or "-"),
+                         ("refused", "; ".join(c["refused"]) or "-")):
+        line = Text(f"{label + ':':<9}{value}")
+        out.print(Padding(line, (0, 0, 0, 4)))
+
+
 def _print(audit) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     out = Console(highlight=False)
     out.print(f"[bold]audit of {audit.bundle}[/]")
-    table = Table(title="declared vs used, per contender")
-    for col in ("contender", "role", "granted", "used", "refused", "status"):
-        table.add_column(col, overflow="fold")
+    out.print("[bold]declared vs used, per contender[/]")
     for c in audit.contenders:
-        knowledge = [f"knowledge {k}" for k in c["granted"]["knowledge"]]
-        granted = ", ".join(c["granted"]["model"] + c["granted"]["data"] + knowledge) or "-"
-        if not c["declared"]:
-            granted += " (full rules: nothing declared)"
-        used_knowledge = [f"knowledge {k}" for k in c["used"].get("knowledge", [])]
-        used = ", ".join(c["used"]["model"] + c["used"]["data"] + used_knowledge) or "-"
-        table.add_row(c["label"], c["role"], granted, used, "; ".join(c["refused"]) or "-", "/".join(c["statuses"]))
-    out.print(table)
+        _print_contender(out, c)
     for v in audit.verdicts:
         out.print(f"recomputed: {v['verdict']:>13}  {v['claim']}", markup=False)
     for r in audit.reruns:

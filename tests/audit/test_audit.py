@@ -139,3 +139,19 @@ def test_a_bundle_whose_only_method_was_refused_is_not_clean(tmp_path, bert_dir)
     assert any(m.startswith("claim 'ungranted_column beats majority on accuracy' is invalid: ") for m in messages)
     text = audit_cli(out)
     assert text.returncode == 1 and "clean" not in text.stdout and reason in " ".join(text.stdout.split())
+
+
+def test_the_text_audit_wraps_between_names_never_inside_one(bundle):
+    import os
+
+    env = {**os.environ, "COLUMNS": "44"}  # narrow: every granted list must wrap
+    r = subprocess.run([sys.executable, "-m", "fairfight.cli", "audit", str(bundle)], capture_output=True, text=True,
+                       timeout=600, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(audit_cli(bundle, "--format", "json").stdout)
+    names = {n for c in out["contenders"] for part in ("granted", "used") for n in c[part]["model"] + c[part]["data"]}
+    words = {w.strip(",;") for line in r.stdout.splitlines() for w in line.split()}
+    assert names and names <= words, names - words  # each name whole on one line
+    assert all(len(line) <= 44 for line in r.stdout.splitlines())
+    for c in out["contenders"]:
+        assert f"{c['label']} ({c['role']})" in r.stdout
