@@ -2,7 +2,16 @@
 from __future__ import annotations
 
 from .. import method
+from ..errors import FairfightError
 from ._common import train_data
+
+
+def _param(ctx, name, kind):
+    """A prompt parameter the plan derived for this model kind (baselines/parameters.py)."""
+    if name not in ctx.params:
+        raise FairfightError(f"{ctx.name} was planned for another model kind: it has no '{name}', which {kind} "
+                             f"models need (set model.kind, or params.{name})")
+    return ctx.params[name]
 
 
 @method
@@ -11,10 +20,10 @@ def zero_shot(ctx):
     Encoders: the label whose description's embedding is closest to the input's."""
     classes = list(ctx.task.classes)
     if ctx.model.kind == "causal":
-        return ctx.predictors.prompt(ctx.params["prompt"], {c: f" {c}" for c in classes})
+        return ctx.predictors.prompt(_param(ctx, "prompt", "causal"), {c: f" {c}" for c in classes})
     import torch
 
-    descriptions = [ctx.params["description"].replace("{label}", str(c)) for c in classes]
+    descriptions = [_param(ctx, "description", "encoder").replace("{label}", str(c)) for c in classes]
     anchors = torch.nn.functional.normalize(ctx.model.embed(descriptions), dim=-1)
 
     def nearest(batch, model):
@@ -36,8 +45,9 @@ def few_shot(ctx):
     if ctx.model.kind == "causal":
         rng = random.Random(ctx.seed)
         shots = rng.sample(range(len(texts)), k)
-        prefix = "".join(f"{texts[i]}\n{ctx.params['answer']} {labels[i]}\n\n" for i in shots)
-        return ctx.predictors.prompt(prefix + "{text}\n" + ctx.params["answer"], {c: f" {c}" for c in classes})
+        answer = _param(ctx, "answer", "causal")
+        prefix = "".join(f"{texts[i]}\n{answer} {labels[i]}\n\n" for i in shots)
+        return ctx.predictors.prompt(prefix + "{text}\n" + answer, {c: f" {c}" for c in classes})
     import torch
 
     bank = torch.nn.functional.normalize(ctx.model.embed(texts), dim=-1)

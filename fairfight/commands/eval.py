@@ -55,12 +55,26 @@ def run_plan(opts: EvalOptions) -> int:
         print(f"    data: {data}")
         if grant.knowledge:
             print(f"    knowledge: {', '.join(sorted(grant.knowledge))}")
-        if r.params:
-            print(f"    params: {', '.join(f'{k}={v}' for k, v in sorted(r.params.items()))}")
+        for line in param_lines(r):
+            print(line)
         print(f"    run keys: {' '.join(x.key[:12] for x in runs)}")
     for refusal in plan.refusals:
         print(f"\n  refused {refusal.label} ({refusal.role}): {refusal.reason}")
     return EXIT_INVALID if plan.refusals else EXIT_OK
+
+
+def param_lines(run) -> list[str]:
+    """The parameters a run will get, one per line; values as JSON, so a prompt with newlines
+    stays on its line. A built-in's parameter decided at run time says so."""
+    import json
+
+    lines = [f"      {k}: {json.dumps(v, ensure_ascii=False, default=str)}" for k, v in sorted(run.params.items())]
+    if run.role in ("baseline", "skyline"):
+        from ..baselines.parameters import PARAMETERS, AtRunTime
+
+        lines += [f"      {p.name}: (at run time) {p.default}" for p in PARAMETERS.get(run.name, ())
+                  if isinstance(p.default, AtRunTime) and p.set_by == "spec" and p.name not in run.params]
+    return ["    params:", *lines] if lines else []
 
 
 def run_eval(opts: EvalOptions) -> int:

@@ -46,6 +46,10 @@ class Catalogued:
     knowledge_param: str | None = None  # a param that names the knowledge instead (default: knowledge[0])
     attribute: bool = False  # needs a granted column for a group attribute (not the target)
     skyline: bool = False
+    # the columns of its training split it is granted (and reads): "text", "target", "attribute"
+    # (the group attribute it erases). The catalogue builds the plan's grant from this, and
+    # `fairfight baselines` prints it, so the two cannot disagree.
+    columns: tuple = ("text", "target")
 
 
 _POOLED = (("embed",), ("activations",))
@@ -54,15 +58,16 @@ BASELINES = {b.name: b for b in (
     Catalogued("finetune_head", "train a classification head on the frozen model's embedding or a layer's pooled activations (plain ERM)", _POOLED),
     Catalogued("finetune_full", "fine-tune the model with a classification head", (("finetune", "embed"),)),
     Catalogued("zero_shot", "no training labels: score label verbalisations (causal LMs) or compare embeddings with label descriptions (encoders)",
-               (("logprobs",), ("embed",)), labeled=False),
+               (("logprobs",), ("embed",)), labeled=False, columns=()),
     Catalogued("few_shot", "in-context examples from the granted labeled split (causal LMs) or nearest neighbours over embeddings (encoders)",
                (("logprobs",), ("embed",))),
     Catalogued("token_deletion", "delete words of the spurious concept from every input, then train a head", _POOLED,
                knowledge=("spurious_concept",), knowledge_param="concept"),
-    Catalogued("concept_bottleneck", "the head sees only similarities to concept vectors built from task-relevant words", _POOLED),
+    Catalogued("concept_bottleneck", "the head sees only similarities to concept vectors built from task-relevant words", _POOLED,
+               knowledge_param="knowledge"),
     Catalogued("leace", "LEACE concept erasure (concept-erasure package) fit on spurious-attribute labels, then a head", _POOLED,
-               attribute=True),
-    Catalogued("majority", "predict the majority training label (the floor)", ((),)),
+               attribute=True, columns=("text", "target", "attribute")),
+    Catalogued("majority", "predict the majority training label (the floor)", ((),), columns=("target",)),
 )}
 assert set(BASELINES) == set(enum_of("baseline_name")), "schema and catalogue disagree"
 
