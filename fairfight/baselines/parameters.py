@@ -142,8 +142,8 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
     "majority": (_SPLIT,),
     "oracle": (
         _L2,
-        Param("split", "split", AtRunTime("the skyline's split: setting"), "the split it trains on (skylines."
-              "oracle.split)", set_by="plan"),
+        Param("split", "split", AtRunTime("the entry's split: (skylines: [{oracle: {split: NAME}}])"),
+              "the split it trains on", set_by="plan"),
         _LAYER,
     ),
     "random_model": (),

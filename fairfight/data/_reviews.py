@@ -62,22 +62,25 @@ _NEUTRAL = ("It runs about {minutes} minutes.", "I saw it on a {day} with a frie
 _POOLS = {"minutes": tuple(str(n) for n in range(85, 135, 5)),
           "day": ("Monday", "Tuesday", "Friday", "Saturday", "Sunday"),
           "month": ("March", "June", "October", "December"), "city": ("Toronto", "Prague", "Lisbon", "Atlanta")}
-_OPENERS = ("{Setup}. {detail} {feeling}", "I watched {setup}. {feeling} {detail}",
+_OPENERS = ("{Setup}. {detail}{feeling}", "I watched {setup}. {feeling}{detail}",
             "{Feeling} {Setup} is what I saw last week. {detail}")
+DETAIL_SHARE = 0.3  # reviews with a genre detail sentence besides the setup
 
 
 def _review(rng: random.Random, sentiment: str, genre: str) -> str:
     def pick(options):
         return rng.choice(options)
 
-    values = {"setup": pick(_SETUP[genre]), "detail": pick(_DETAIL[genre]),
-              "feeling": pick(_FEELING[sentiment]["strong" if rng.random() < 0.6 else "mild"])}
-    values["setup"] = values["setup"].format(comedy_adj=pick(_ADJ["comedy"]), comedy_plot=pick(_PLOT["comedy"]),
-                                             horror_adj=pick(_ADJ["horror"]), horror_plot=pick(_PLOT["horror"]))
-    template = pick(_OPENERS)
-    text = template.replace("{Setup}", values["setup"][:1].upper() + values["setup"][1:]) \
-        .replace("{setup}", values["setup"]).replace("{detail}", values["detail"]) \
-        .replace("{Feeling}", values["feeling"]).replace("{feeling}", values["feeling"])
+    # one strong or mild verdict, then a second, strong one: the sentiment is said twice, the
+    # genre mostly once (in the setup), so that the genre is a trap but not the whole review
+    first = pick(_FEELING[sentiment]["strong" if rng.random() < 0.6 else "mild"])
+    second = pick([f for f in _FEELING[sentiment]["strong"] if f != first])
+    setup = pick(_SETUP[genre]).format(comedy_adj=pick(_ADJ["comedy"]), comedy_plot=pick(_PLOT["comedy"]),
+                                       horror_adj=pick(_ADJ["horror"]), horror_plot=pick(_PLOT["horror"]))
+    detail = pick(_DETAIL[genre]) + " " if rng.random() < DETAIL_SHARE else ""
+    text = pick(_OPENERS).replace("{Setup}", setup[:1].upper() + setup[1:]).replace("{setup}", setup) \
+        .replace("{detail}", detail).replace("{Feeling}", first).replace("{feeling}", first + " ")
+    text = " ".join(text.split()) + " " + second
     if rng.random() < 0.5:
         neutral = pick(_NEUTRAL)
         for key, pool in _POOLS.items():

@@ -172,3 +172,14 @@ def test_docs_baselines_page_is_current():
 def test_builtin_table_has_no_second_copy_of_defaults():
     assert not hasattr(builtin("finetune_head"), "defaults")
     assert builtin("few_shot").search == {"k": [1, 5, 15, 45]}
+
+
+def test_a_parameter_for_the_other_model_kind_is_a_positioned_warning():
+    report = check_text(REVIEWS.format(baselines='[{zero_shot: {params: {prompt: "{text} Verdict:"}}}]', kind=""))
+    assert report.ok
+    (warning,) = [w for w in report.warnings if "zero_shot" in w.path]
+    assert warning.path == "baselines[0].zero_shot.params.prompt"
+    assert "'prompt' is for causal models; this model is an encoder, so it has no effect" in warning.message
+    causal = check_text(REVIEWS.format(baselines='[{zero_shot: {params: {prompt: "{text} Verdict:"}}}]',
+                                       kind=", kind: causal"))
+    assert causal.ok and not [w for w in causal.warnings if "zero_shot" in w.path]
