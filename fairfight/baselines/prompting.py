@@ -6,11 +6,17 @@ from ..errors import FairfightError
 from ._common import train_data
 
 
+def _scores_prompts(ctx) -> bool:
+    """The plan chose the prompting way (a causal model: logprobs) or the embedding way, granted
+    the one operation it needs and derived the parameters for it: follow the plan."""
+    return "logprobs" in ctx.model.grant
+
+
 def _param(ctx, name, kind):
-    """A prompt parameter the plan derived for this model kind (baselines/parameters.py)."""
+    """A prompt parameter the plan derived for this way (baselines/parameters.py)."""
     if name not in ctx.params:
-        raise FairfightError(f"{ctx.name} was planned for another model kind: it has no '{name}', which {kind} "
-                             f"models need (set model.kind, or params.{name})")
+        raise FairfightError(f"{ctx.name} has no '{name}', which the {kind} way needs (set model.kind, or "
+                             f"params.{name})")
     return ctx.params[name]
 
 
@@ -19,11 +25,11 @@ def zero_shot(ctx):
     """Causal LMs: the label whose verbalisation is most likely after a prompt (logprobs).
     Encoders: the label whose description's embedding is closest to the input's."""
     classes = list(ctx.task.classes)
-    if ctx.model.kind == "causal":
-        return ctx.predictors.prompt(_param(ctx, "prompt", "causal"), {c: f" {c}" for c in classes})
+    if _scores_prompts(ctx):
+        return ctx.predictors.prompt(_param(ctx, "prompt", "causal (logprobs)"), {c: f" {c}" for c in classes})
     import torch
 
-    descriptions = [_param(ctx, "description", "encoder").replace("{label}", str(c)) for c in classes]
+    descriptions = [_param(ctx, "description", "embedding").replace("{label}", str(c)) for c in classes]
     anchors = torch.nn.functional.normalize(ctx.model.embed(descriptions), dim=-1)
 
     def nearest(batch, model):
@@ -42,10 +48,10 @@ def few_shot(ctx):
     _, texts, labels = train_data(ctx)
     k = min(int(ctx.params["k"]), len(texts))
     classes = list(ctx.task.classes)
-    if ctx.model.kind == "causal":
+    if _scores_prompts(ctx):
         rng = random.Random(ctx.seed)
         shots = rng.sample(range(len(texts)), k)
-        answer = _param(ctx, "answer", "causal")
+        answer = _param(ctx, "answer", "causal (logprobs)")
         prefix = "".join(f"{texts[i]}\n{answer} {labels[i]}\n\n" for i in shots)
         return ctx.predictors.prompt(prefix + "{text}\n" + answer, {c: f" {c}" for c in classes})
     import torch
