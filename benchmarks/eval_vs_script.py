@@ -95,7 +95,7 @@ def pooled(texts, layer=None, batch=32):
 '''
 
 SCRIPT = COMMON + r'''
-DESCRIPTION = "a biography of a {label}"  # zero_shot's default description (encoders)
+DESCRIPTION = "profession: {label}"  # zero_shot's default description here (encoders): "TARGET: {label}"
 GENDER = set("she her hers herself woman women girl mother wife daughter sister mrs ms miss lady female mom "
              "he him his himself man men boy father husband son brother mr sir gentleman male dad".split())
 

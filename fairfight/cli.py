@@ -114,9 +114,11 @@ def plan(spec, overrides, seeds, only):
 @cli.command()
 @click.argument("spec", required=False, type=click.Path(dir_okay=False))
 def baselines(spec):
-    """List the built-in baselines, skylines and controls: what each does and what it uses.
+    """List the built-in baselines, skylines and controls: what each does, what it uses, and its
+    parameters (type, default, meaning; also in docs/baselines.md).
 
-    With SPEC, also show what each would be granted under that spec's rules (or why it cannot run).
+    With SPEC, also show what each would be granted under that spec's rules and the parameters it
+    would get (or why it cannot run).
     """
     from .commands.baselines import run_baselines
 

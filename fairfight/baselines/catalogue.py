@@ -1,10 +1,14 @@
-"""The registry of built-in contenders: what each does, uses, takes and searches over."""
+"""The registry of built-in contenders: what each does and uses under the rules. Their parameters
+(name, type, default, meaning, search space) are declared in parameters.py; the columns they
+read in spec/vocabulary.py (what validate checks and `fairfight baselines` prints)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..spec.ir import FrozenMap, Spec, Uses
-from . import finetune, heads, prompting
+from ..spec.vocabulary import BASELINES as NEEDS
+from ..spec.vocabulary import SKYLINES as SKYLINE_NEEDS
+from . import finetune, heads, parameters, prompting
 from ._common import feature_op
 
 
@@ -18,11 +22,25 @@ class Builtin:
     kind: str  # "baseline" | "skyline" | "control"
     summary: str
     function: object = None
-    defaults: dict = field(default_factory=dict)
-    search: dict = field(default_factory=dict)  # parameter -> candidate values (tuning parity)
+
+    @property
+    def search(self) -> dict:
+        """parameter -> candidate values (tuning parity), from the declarations."""
+        return parameters.search_space(self.name)
+
+    @property
+    def parameters(self) -> tuple:
+        return parameters.PARAMETERS.get(self.name, ())
 
     def uses(self, spec: Spec, settings) -> tuple[Uses, dict]:
         return _USES[self.name](spec, settings)
+
+
+def _columns(spec: Spec, name: str, split: str, attribute: str | None = None) -> FrozenMap:
+    """The grant's data: the declared columns of `name` (vocabulary.py) on `split`."""
+    needs = {**NEEDS, **SKYLINE_NEEDS}[name]
+    real = {"text": "text", "target": spec.evaluate.target, "attribute": attribute}
+    return FrozenMap({split: frozenset(real[c] for c in needs.columns)}) if needs.columns else FrozenMap()
 
 
 def _labeled_split(spec: Spec) -> str:
@@ -36,7 +54,7 @@ def _labeled_split(spec: Spec) -> str:
     raise CannotRun(f"no split in rules.data grants the target column '{target}'")
 
 
-def _model_kind(spec: Spec) -> str:
+def model_kind(spec: Spec) -> str:
     if spec.model.kind != "auto":
         return spec.model.kind
     kind, target = spec.model.source.split(":", 1)
@@ -55,33 +73,45 @@ def _model_kind(spec: Spec) -> str:
     return "causal" if {"logprobs", "generate"} & spec.rules.grant.model else "encoder"
 
 
-def _pooled(spec, settings, *, extra_columns=(), knowledge=(), split=None):
+def _pooled(spec, settings, name, *, attribute=None, knowledge=(), split=None):
     ops = spec.rules.grant.model
     if not {"embed", "activations"} & ops:
         raise CannotRun("it needs model operation embed or activations")
     split = split or _labeled_split(spec)
     op = feature_op(ops)
     params = {"split": split, "layer": None if op == "embed" else -1}
-    return Uses(frozenset({op}), FrozenMap({split: frozenset({"text", spec.evaluate.target, *extra_columns})}),
-                frozenset(knowledge)), params
+    return Uses(frozenset({op}), _columns(spec, name, split, attribute), frozenset(knowledge)), params
 
 
 def _uses_finetune_head(spec, settings):
-    return _pooled(spec, settings)
+    return _pooled(spec, settings, "finetune_head")
+
+
+def _word_knowledge(spec, name: str) -> None:
+    """Words come from a granted word list or a built-in concept name, not from an artifact's text."""
+    from ..knowledge import CONCEPT_WORDS
+
+    item = spec.rules.knowledge[name]
+    if item.artifact is not None or (isinstance(item.value, str) and item.value not in CONCEPT_WORDS):
+        raise CannotRun(f"knowledge '{name}' is not a word list or a built-in concept name")
 
 
 def _uses_token_deletion(spec, settings):
     concept = dict(settings.get("params", {})).get("concept", "spurious_concept")
     if concept not in spec.rules.knowledge:
         raise CannotRun(f"it needs knowledge '{concept}' (rules.knowledge)")
-    uses, params = _pooled(spec, settings, knowledge=[concept])
+    _word_knowledge(spec, concept)
+    uses, params = _pooled(spec, settings, "token_deletion", knowledge=[concept])
     return uses, {**params, "concept": concept}
 
 
 def _uses_concept_bottleneck(spec, settings):
     known = dict(settings.get("params", {})).get("knowledge")
-    uses, params = _pooled(spec, settings, knowledge=[known] if known else [])
-    return uses, params
+    if known and known not in spec.rules.knowledge:
+        raise CannotRun(f"it needs knowledge '{known}' (rules.knowledge)")
+    if known:
+        _word_knowledge(spec, known)
+    return _pooled(spec, settings, "concept_bottleneck", knowledge=[known] if known else [])
 
 
 def _uses_leace(spec, settings):
@@ -89,7 +119,7 @@ def _uses_leace(spec, settings):
     for split, cols in sorted(spec.rules.grant.data.items()):
         attrs = [g for g in spec.evaluate.groups if g != target and g in cols]
         if target in cols and attrs:
-            uses, params = _pooled(spec, settings, extra_columns=[attrs[0]], split=split)
+            uses, params = _pooled(spec, settings, "leace", attribute=attrs[0], split=split)
             return uses, {**params, "attribute": attrs[0]}
     attrs = [g for g in spec.evaluate.groups if g != target]
     raise CannotRun(f"it needs the labels of a group attribute ({', '.join(attrs) or 'evaluate.groups'}) "
@@ -98,15 +128,14 @@ def _uses_leace(spec, settings):
 
 def _uses_majority(spec, settings):
     split = _labeled_split(spec)
-    return Uses(frozenset(), FrozenMap({split: frozenset({spec.evaluate.target})}), frozenset()), {"split": split}
+    return Uses(frozenset(), _columns(spec, "majority", split), frozenset()), {"split": split}
 
 
 def _uses_finetune_full(spec, settings):
     if not {"finetune", "embed"} <= spec.rules.grant.model:
         raise CannotRun("it needs model operations finetune and embed")
     split = _labeled_split(spec)
-    return Uses(frozenset({"finetune", "embed"}), FrozenMap({split: frozenset({"text", spec.evaluate.target})}),
-                frozenset()), {"split": split}
+    return Uses(frozenset({"finetune", "embed"}), _columns(spec, "finetune_full", split), frozenset()), {"split": split}
 
 
 def _require_classification(spec: Spec) -> None:
@@ -117,19 +146,19 @@ def _require_classification(spec: Spec) -> None:
 
 def _uses_zero_shot(spec, settings):
     _require_classification(spec)
-    op = "logprobs" if _model_kind(spec) == "causal" else "embed"
+    op = "logprobs" if model_kind(spec) == "causal" else "embed"
     if op not in spec.rules.grant.model:
-        raise CannotRun(f"for this {_model_kind(spec)} model it needs model operation {op}")
+        raise CannotRun(f"for this {model_kind(spec)} model it needs model operation {op}")
     return Uses(frozenset({op})), {}
 
 
 def _uses_few_shot(spec, settings):
     _require_classification(spec)
-    op = "logprobs" if _model_kind(spec) == "causal" else "embed"
+    op = "logprobs" if model_kind(spec) == "causal" else "embed"
     if op not in spec.rules.grant.model:
-        raise CannotRun(f"for this {_model_kind(spec)} model it needs model operation {op}")
+        raise CannotRun(f"for this {model_kind(spec)} model it needs model operation {op}")
     split = _labeled_split(spec)
-    return Uses(frozenset({op}), FrozenMap({split: frozenset({"text", spec.evaluate.target})})), {"split": split}
+    return Uses(frozenset({op}), _columns(spec, "few_shot", split)), {"split": split}
 
 
 def _uses_oracle(spec, settings):
@@ -138,7 +167,7 @@ def _uses_oracle(spec, settings):
         raise CannotRun("the oracle needs 'split:', a skyline split of the evaluation distribution")
     ops = spec.rules.grant.model | {"embed"}  # a skyline may exceed the rules; it is marked as such
     op = feature_op(ops)
-    return (Uses(frozenset({op}), FrozenMap({split: frozenset({"text", spec.evaluate.target})})),
+    return (Uses(frozenset({op}), _columns(spec, "oracle", split)),
             {"split": split, "layer": None if op == "embed" else -1})
 
 
@@ -148,30 +177,27 @@ _USES = {
     "leace": _uses_leace, "majority": _uses_majority, "oracle": _uses_oracle,
 }
 
-_L2 = {"l2": [1e-4, 1e-3, 1e-2, 1e-1]}
 BASELINES = {b.name: b for b in (
     Builtin("finetune_head", "baseline", "train a linear head on the frozen model's embedding or a layer's pooled "
-            "activations (plain ERM)", heads.finetune_head, {"l2": 1e-3}, _L2),
-    Builtin("finetune_full", "baseline", "fine-tune the whole model with a linear head", finetune.finetune_full,
-            {"epochs": 1, "lr": 3e-5}, {"lr": [1e-5, 3e-5, 1e-4], "epochs": [1, 2]}),
+            "activations (plain ERM)", heads.finetune_head),
+    Builtin("finetune_full", "baseline", "fine-tune the whole model with a linear head", finetune.finetune_full),
     Builtin("zero_shot", "baseline", "no training labels: score label verbalisations (causal LMs, logprobs) or "
-            "compare the input's embedding with label descriptions (encoders)", prompting.zero_shot,
-            {"prompt": "{text}\nOccupation:", "description": "a biography of a {label}"}, {}),
+            "compare the input's embedding with label descriptions (encoders); prompts derive from the spec",
+            prompting.zero_shot),
     Builtin("few_shot", "baseline", "k labelled examples in the prompt (causal LMs) or k nearest neighbours over "
-            "embeddings of the granted examples (encoders)", prompting.few_shot, {"k": 15, "answer": "Occupation:"},
-            {"k": [1, 5, 15, 45]}),
+            "embeddings of the granted examples (encoders)", prompting.few_shot),
     Builtin("token_deletion", "baseline", "delete the words of the spurious concept from every input, then train a "
-            "head (uses the spurious_concept knowledge)", heads.token_deletion, {"l2": 1e-3}, _L2),
+            "head (uses the knowledge item params.concept, default spurious_concept)", heads.token_deletion),
     Builtin("concept_bottleneck", "baseline", "a head on cosine similarities to concept vectors of task-relevant "
-            "words (params.words, a knowledge word list, or the label names)", heads.concept_bottleneck,
-            {"l2": 1e-3, "words": []}, _L2),
+            "words: params.words plus the words of the knowledge item params.knowledge; with neither, the "
+            "target's label names", heads.concept_bottleneck),
     Builtin("leace", "baseline", "LEACE concept erasure (concept-erasure package) fit on the spurious attribute's "
-            "labels, then a head (needs the attribute's labels granted)", heads.leace, {"l2": 1e-3}, _L2),
-    Builtin("majority", "baseline", "always the most common training label (the floor)", heads.majority, {}, {}),
+            "labels, then a head (needs the attribute's labels granted)", heads.leace),
+    Builtin("majority", "baseline", "always the most common training label (the floor)", heads.majority),
 )}
 SKYLINES = {
     "oracle": Builtin("oracle", "skyline", "a head trained on a split of the evaluation distribution (beyond the "
-                      "rules: shown, marked, never counted as a baseline)", heads.oracle, {"l2": 1e-3}, _L2),
+                      "rules: shown, marked, never counted as a baseline)", heads.oracle),
 }
 CONTROLS = {
     "random_model": Builtin("random_model", "control", "rerun the method on a model of the same architecture with "
@@ -189,6 +215,10 @@ def builtin(name: str) -> Builtin:
 
 
 def uses_for(spec: Spec, contender) -> tuple[Uses, dict]:
-    """The grant and plan parameters of a built-in contender under the spec's rules."""
+    """The grant and the parameters of a built-in contender under the spec's rules: the declared
+    defaults (derived from the spec where they depend on the task), the spec's params, and what
+    the plan chose (split, layer, ...), in that order of precedence."""
     settings = {"params": dict(contender.params), "split": contender.split}
-    return builtin(contender.name).uses(spec, settings)
+    uses, chosen = builtin(contender.name).uses(spec, settings)
+    kind = model_kind(spec) if contender.name in ("zero_shot", "few_shot") else "any"
+    return uses, {**parameters.defaults(contender.name, spec, kind), **dict(contender.params), **chosen}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .. import concept_words, method
+from .. import method
 from ..knowledge import all_words
 from ._common import delete_words, features, train_data
 
@@ -53,10 +53,11 @@ def concept_bottleneck(ctx):
     vectors of task-relevant words (mean-centred, normalised), as in SHIFT's CBP baseline."""
     import torch
 
-    words = list(ctx.params.get("words") or [])
-    if ctx.params.get("knowledge"):
-        words += list(concept_words(ctx.knowledge[ctx.params["knowledge"]]).get("words", ()))
-    words = sorted(set(words or ctx.task.classes))
+    words = [str(w).lower() for w in ctx.params.get("words") or []]
+    if ctx.params.get("knowledge"):  # a word list or a built-in concept: every value's words
+        words += sorted(all_words(ctx.knowledge[ctx.params["knowledge"]]))
+    # with neither, the label names: the task-relevant words every contender knows (never none)
+    words = sorted(set(words or [str(c) for c in ctx.task.classes]))
     layer = ctx.params["layer"]
     concepts = features(ctx.model, words, layer)
     concepts = concepts - concepts.mean(0, keepdim=True)

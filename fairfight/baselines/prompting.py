@@ -2,7 +2,22 @@
 from __future__ import annotations
 
 from .. import method
+from ..errors import FairfightError
 from ._common import train_data
+
+
+def _scores_prompts(ctx) -> bool:
+    """The plan chose the prompting way (a causal model: logprobs) or the embedding way, granted
+    the one operation it needs and derived the parameters for it: follow the plan."""
+    return "logprobs" in ctx.model.grant
+
+
+def _param(ctx, name, kind):
+    """A prompt parameter the plan derived for this way (baselines/parameters.py)."""
+    if name not in ctx.params:
+        raise FairfightError(f"{ctx.name} has no '{name}', which the {kind} way needs (set model.kind, or "
+                             f"params.{name})")
+    return ctx.params[name]
 
 
 @method
@@ -10,11 +25,11 @@ def zero_shot(ctx):
     """Causal LMs: the label whose verbalisation is most likely after a prompt (logprobs).
     Encoders: the label whose description's embedding is closest to the input's."""
     classes = list(ctx.task.classes)
-    if ctx.model.kind == "causal":
-        return ctx.predictors.prompt(ctx.params["prompt"], {c: f" {c}" for c in classes})
+    if _scores_prompts(ctx):
+        return ctx.predictors.prompt(_param(ctx, "prompt", "causal (logprobs)"), {c: f" {c}" for c in classes})
     import torch
 
-    descriptions = [ctx.params["description"].replace("{label}", str(c)) for c in classes]
+    descriptions = [_param(ctx, "description", "embedding").replace("{label}", str(c)) for c in classes]
     anchors = torch.nn.functional.normalize(ctx.model.embed(descriptions), dim=-1)
 
     def nearest(batch, model):
@@ -33,11 +48,12 @@ def few_shot(ctx):
     _, texts, labels = train_data(ctx)
     k = min(int(ctx.params["k"]), len(texts))
     classes = list(ctx.task.classes)
-    if ctx.model.kind == "causal":
+    if _scores_prompts(ctx):
         rng = random.Random(ctx.seed)
         shots = rng.sample(range(len(texts)), k)
-        prefix = "".join(f"{texts[i]}\n{ctx.params['answer']} {labels[i]}\n\n" for i in shots)
-        return ctx.predictors.prompt(prefix + "{text}\n" + ctx.params["answer"], {c: f" {c}" for c in classes})
+        answer = _param(ctx, "answer", "causal (logprobs)")
+        prefix = "".join(f"{texts[i]}\n{answer} {labels[i]}\n\n" for i in shots)
+        return ctx.predictors.prompt(prefix + "{text}\n" + answer, {c: f" {c}" for c in classes})
     import torch
 
     bank = torch.nn.functional.normalize(ctx.model.embed(texts), dim=-1)

@@ -3,21 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from ..spec.vocabulary import BASELINES as NEEDS
-from ..spec.vocabulary import SKYLINES as SKYLINE_NEEDS
-
-
-def _needs(item) -> str:
-    ops = " or ".join(" + ".join(alt) for alt in item.model_any if alt) or "no model access"
-    parts = [f"model: {ops}"]
-    parts.append("data: text + target of a granted split" if item.labeled else "data: none (no training labels)")
-    if item.knowledge:
-        parts.append("knowledge: " + ", ".join(item.knowledge))
-    if item.attribute:
-        parts.append("+ a group attribute's labels")
-    if item.skyline:
-        parts.append("(may exceed the rules: a skyline)")
-    return "; ".join(parts)
+from ..baselines.reference import param_text, uses_text
 
 
 def run_baselines(spec_path=None) -> int:
@@ -33,17 +19,18 @@ def run_baselines(spec_path=None) -> int:
             print_diagnostics([report], strict=False)
             return 2
         spec = report.spec
-    for title, table, needs in (("baselines", BASELINES, NEEDS), ("skylines", SKYLINES, SKYLINE_NEEDS),
-                                ("controls (rerun every method)", CONTROLS, {})):
+    for title, table in (("baselines", BASELINES), ("skylines", SKYLINES), ("controls (rerun every method)", CONTROLS)):
         print(f"{title}:")
         for name, entry in table.items():
             print(f"  {name}")
             for line in textwrap.wrap(entry.summary, 88):
                 print(f"      {line}")
-            if name in needs:
-                print(f"      uses: {_needs(needs[name])}")
-            if entry.search:
-                print(f"      search: {', '.join(f'{k} in {v}' for k, v in entry.search.items())}")
+            for line in textwrap.wrap(f"uses: {uses_text(name)}", 88, subsequent_indent="  "):
+                print(f"      {line}")
+            print("      params:" if entry.parameters else "      params: none")
+            for param in entry.parameters:
+                for line in textwrap.wrap(param_text(param), 86, subsequent_indent="    "):
+                    print(f"        {line}")
             if spec is not None and entry.kind != "control":
                 print(f"      under {spec_path}: {_under(spec, name, CannotRun)}")
         print()
@@ -55,10 +42,15 @@ def _under(spec, name, cannot_run) -> str:
     from ..spec.ir import Contender, FrozenMap
 
     split = next((s.split for s in spec.skylines if s.name == name), None)
+    listed = next((c for c in (*spec.baselines, *spec.skylines) if c.name == name), None)
+    contender = listed or Contender(name, "baseline", None, None, FrozenMap(), FrozenMap(), split)
     try:
-        uses, params = uses_for(spec, Contender(name, "baseline", None, None, FrozenMap(), FrozenMap(), split))
+        uses, params = uses_for(spec, contender)
     except cannot_run as exc:
         return f"cannot run: {exc}"
     data = "; ".join(f"{s}[{', '.join(sorted(c))}]" for s, c in sorted(uses.data.items())) or "-"
     knowledge = f"; knowledge {', '.join(sorted(uses.knowledge))}" if uses.knowledge else ""
-    return f"granted model {', '.join(sorted(uses.model)) or '-'}; data {data}{knowledge}"
+    import json
+
+    shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(params.items()))
+    return f"granted model {', '.join(sorted(uses.model)) or '-'}; data {data}{knowledge}; params {shown or '-'}"

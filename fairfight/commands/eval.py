@@ -83,10 +83,10 @@ def run_plan(opts: EvalOptions) -> int:
         print(f"    data: {data}")
         if grant.knowledge:
             print(f"    knowledge: {', '.join(sorted(grant.knowledge))}")
-        if r.params:
-            tuned = " (defaults; tuning chooses the searched ones)" if trials_of.get(r.name) and not r.control else ""
-            print(f"    params{tuned}: {', '.join(f'{k}={v}' for k, v in sorted(r.params.items()))}")
-        if trials_of.get(r.name) and not r.control:
+        tuned = bool(trials_of.get(r.name)) and not r.control
+        for line in param_lines(r, tuned):
+            print(line)
+        if tuned:
             print(f"    tuning: {_searched(trials_of[r.name])}")
         elif r.control and trials_of.get(r.name):
             print(f"    tuning: none of its own; it takes the parameters tuning chooses for {r.name}")
@@ -105,6 +105,21 @@ def _searched(trials) -> str:
     values = {k: sorted({repr(t.params[k]) for t in trials}) for k in keys}
     space = ", ".join(f"{k} in [{', '.join(values[k])}]" for k in keys) or "one point"
     return f"{len(trials)} trial{'s' if len(trials) != 1 else ''} over {space}"
+
+
+def param_lines(run, tuned: bool = False) -> list[str]:
+    """The parameters a run will get, one per line; values as JSON, so a prompt with newlines
+    stays on its line. A built-in's parameter decided at run time says so."""
+    import json
+
+    lines = [f"      {k}: {json.dumps(v, ensure_ascii=False, default=str)}" for k, v in sorted(run.params.items())]
+    if run.role in ("baseline", "skyline"):
+        from ..baselines.parameters import PARAMETERS, AtRunTime
+
+        lines += [f"      {p.name}: (at run time) {p.default}" for p in PARAMETERS.get(run.name, ())
+                  if isinstance(p.default, AtRunTime) and p.set_by == "spec" and p.name not in run.params]
+    title = "    params (defaults; tuning chooses the searched ones):" if tuned else "    params:"
+    return [title, *lines] if lines else []
 
 
 def run_eval(opts: EvalOptions) -> int:

@@ -40,6 +40,14 @@ generic_text
     drawn from the same vocabulary: a "pretraining cache" for methods that need unlabeled
     text. Options: size 1000 (1 .. 100000), seed 0.
 
+synthetic_reviews
+    Template movie reviews for sentiment classification in which the genre can be made a
+    confound (fairfight/data/_reviews.py). Columns `text`, `sentiment` ("positive"/"negative"),
+    `genre` ("comedy"/"horror"); splits "train" and "test". Options: size 600, test_size 200
+    (at least 4), confound 0.5 (in TRAIN, the share of each sentiment's reviews in its
+    stereotyped genre: positive -> comedy, negative -> horror), seed 0. TEST is balanced over
+    sentiment x genre.
+
 These are TOY datasets for offline demos and tests, not evidence about real models.
 Same options give byte-identical output: every draw comes from a `random.Random` seeded with
 a string (never the global generator, `hash()` or set order).
@@ -50,6 +58,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from fairfight.data import _reviews
 from fairfight.data import _vocabulary as V
 from fairfight.data._writing import TITLE_SHARE, _a, _Bio, _fill, _first_person, _leaning, _sentence  # noqa: F401 (re-exported)
 from fairfight.errors import FairfightError
@@ -86,6 +95,13 @@ BUILTINS: dict[str, Builtin] = {
         splits=("train",),
         options={"size": 1000, "seed": 0},
     ),
+    "synthetic_reviews": Builtin(
+        name="synthetic_reviews",
+        summary="Toy movie reviews for genre-confounded sentiment classification.",
+        columns=("text", "sentiment", "genre"),
+        splits=("train", "test"),
+        options={"size": 600, "test_size": 200, "confound": 0.5, "seed": 0},
+    ),
 }
 
 
@@ -100,6 +116,11 @@ def _int_option(name, key, value, lo=None, hi=None) -> int:
         what = "an integer" if lo is None else f"an integer from {lo} to {hi}"
         raise _bad(name, key, what, value)
     return value
+
+
+def _check_confound(name, c) -> None:
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or not 0 <= c <= 1:
+        raise _bad(name, "confound", "a number from 0 to 1 (0.5 = independent, 1.0 = perfectly confounded)", c)
 
 
 def resolve_options(name: str, options) -> tuple[str, dict]:
@@ -120,6 +141,10 @@ def resolve_options(name: str, options) -> tuple[str, dict]:
     merged = {k: options.get(k, list(v) if isinstance(v, list) else v) for k, v in defaults.items()}
     merged["seed"] = _int_option(name, "seed", merged["seed"])
     merged["size"] = _int_option(name, "size", merged["size"], 1, MAX_ROWS)
+    if name in ("synthetic_bios", "synthetic_reviews"):
+        _check_confound(name, merged["confound"])
+    if name == "synthetic_reviews":
+        merged["test_size"] = _int_option(name, "test_size", merged["test_size"], 4, MAX_ROWS)
     if name == "synthetic_bios":
         profs = merged["professions"]
         if isinstance(profs, str) or not isinstance(profs, (list, tuple)) or not profs \
@@ -137,11 +162,6 @@ def resolve_options(name: str, options) -> tuple[str, dict]:
         merged["professions"] = list(profs)
         cells = 2 * len(profs)
         merged["test_size"] = _int_option(name, "test_size", merged["test_size"], cells, MAX_ROWS)
-        c = merged["confound"]
-        if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) \
-                or not 0 <= c <= 1:
-            raise _bad(name, "confound", "a number from 0 to 1 (0.5 = independent,"
-                       " 1.0 = perfectly confounded)", c)
         s = merged["profession_signal"]
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) \
                 or not 0 <= s <= 1:
@@ -248,7 +268,8 @@ def _generic_text(opts: dict) -> dict[str, list[dict]]:
     return {"train": _unique_rows(opts["size"], make, set(), "generic sentences")}
 
 
-_GENERATORS = {"synthetic_bios": _synthetic_bios, "generic_text": _generic_text}
+_GENERATORS = {"synthetic_bios": _synthetic_bios, "generic_text": _generic_text,
+               "synthetic_reviews": lambda opts: _reviews.synthetic_reviews(opts, _unique_rows)}
 
 
 def generate(name: str, options: dict | None = None) -> dict[str, list[dict]]:

@@ -53,13 +53,12 @@ def _grant(spec: Spec, contender: Contender):
         if beyond:
             raise ValueError("its uses exceed the rules: " + ", ".join(beyond))
         return contender.uses, dict(contender.params), True
-    from ..baselines import CannotRun, builtin, uses_for
+    from ..baselines import CannotRun, uses_for
 
     try:
-        uses, plan_params = uses_for(spec, contender)
+        uses, params = uses_for(spec, contender)  # declared defaults, the spec's params, the plan's choices
     except CannotRun as exc:
         raise ValueError(f"it cannot run under these rules: {exc}") from None
-    params = {**builtin(contender.name).defaults, **dict(contender.params), **plan_params}
     return uses, params, True
 
 

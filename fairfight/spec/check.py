@@ -46,6 +46,8 @@ class Report:
 def _builtin_checks(spec) -> list:
     """Built-in contenders that cannot run under the rules, judged by their own declarations."""
     from ..baselines import CannotRun, uses_for
+    from ..baselines.catalogue import model_kind
+    from ..baselines.parameters import declared
 
     out = []
     for section, entries in (("baselines", spec.baselines), ("skylines", spec.skylines)):
@@ -56,6 +58,16 @@ def _builtin_checks(spec) -> list:
                 noun = "required baseline" if section == "baselines" else "skyline"
                 out.append(spec.where.diagnostic(f"{section}[{i}]", f"{noun} '{contender.name}' cannot run under "
                                                                    f"these rules: {exc}"))
+                continue
+            params = declared(contender.name)
+            for key in contender.params:
+                wanted = params[key].models if key in params else "any"
+                kind = model_kind(spec)
+                if wanted != "any" and wanted != kind:
+                    out.append(spec.where.diagnostic(
+                        f"{section}[{i}].{contender.name}.params.{key}",
+                        f"{contender.name}'s '{key}' is for {wanted} models; this model is {'an' if kind[0] in 'ae' else 'a'} "
+                        f"{kind}, so it has no effect (see `fairfight baselines`)", severity="warning"))
     return out
 
 

@@ -32,12 +32,18 @@ class ContenderChecks:
                 continue
             seen[name] = i
             params = _d(_d(entry[name]).get("params")) if isinstance(entry, dict) else {}
+            if isinstance(entry, dict):
+                self.check_builtin_params(path + (name,), name, _d(entry[name]))
             why = self.cannot_run(BASELINES[name], ops, labeled, attributes, knowledge, target, rule_data, params)
             if why:
                 self.error(path, f"required baseline '{name}' cannot run under these rules: {why}")
+            else:
+                self.check_word_knowledge(path + (name,), BASELINES[name], params)
         for i, entry in enumerate(_l(self.data.get("skylines"))):
             if isinstance(entry, dict) and len(entry) == 1:
                 name, settings = next(iter(entry.items()))
+                if name in SKYLINES:
+                    self.check_builtin_params(("skylines", i, name), name, _d(settings))
                 split = _s(_d(settings).get("split"))
                 path = ("skylines", i, name)
                 if name in SKYLINES and split is None:
@@ -48,6 +54,51 @@ class ContenderChecks:
                     self.error(path + ("split",), f"'{split}' is the evaluation split; even a skyline may not train on it")
             elif isinstance(entry, str) and entry in SKYLINES:
                 self.error(("skylines", i), f"skyline '{entry}' needs a training split: write '- {entry}: {{split: NAME}}'")
+
+    def check_builtin_params(self, path, name, settings):
+        """params: and search: of a built-in against its declarations (baselines/parameters.py)."""
+        from ..baselines.parameters import declared, type_error
+
+        params = declared(name)
+        settable = [k for k, p in params.items() if p.set_by == "spec"]
+        for section in ("params", "search"):
+            for key, value in _d(settings.get(section)).items():
+                at = path + (section, key)
+                param = params.get(key)
+                if param is None:
+                    hint = suggest(key, settable) or f" ({name} takes {', '.join(settable) or 'no parameters'})"
+                    self.error(at, f"{name} has no parameter '{key}'{hint}", key=True)
+                elif param.set_by != "spec":
+                    self.error(at, f"{name}'s '{key}' is chosen by the plan from the rules ({param.default}); "
+                                   "it cannot be set in the spec", key=True)
+                elif section == "params":
+                    why = type_error(param, value)
+                    if why:
+                        self.error(at, f"{name}: {why}")
+                else:
+                    for j, candidate in enumerate(_l(value)):
+                        why = type_error(param, candidate)
+                        if why:
+                            self.error(at + (j,), f"{name}: search candidate {why}")
+
+    def check_word_knowledge(self, path, item, params):
+        """A baseline that reads words from a knowledge item needs a word list or a built-in concept."""
+        from ..knowledge import CONCEPT_WORDS
+
+        name = params.get(item.knowledge_param) if item.knowledge_param else None
+        name = name if isinstance(name, str) else (item.knowledge[0] if item.knowledge else None)
+        granted = _d(self.rules().get("knowledge"))
+        if name is None or name not in granted:
+            return
+        value, where = granted[name], ("rules", "knowledge", name)
+        if isinstance(value, dict):
+            self.error(path, f"{item.name} reads words from knowledge '{name}', which is an artifact (a method gets "
+                             "its text); grant the words as a list, or a built-in concept name "
+                             f"({', '.join(sorted(CONCEPT_WORDS))})")
+        elif isinstance(value, str) and value not in CONCEPT_WORDS:
+            self.error(where, f"{item.name} reads words from knowledge '{name}', but '{value}' has no built-in word "
+                              f"list{suggest(value, CONCEPT_WORDS)} (built-in: {', '.join(sorted(CONCEPT_WORDS))}); "
+                              "grant the words themselves as a list")
 
     @staticmethod
     def cannot_run(item, ops, labeled, attributes, knowledge, target, rule_data, params=None) -> str:

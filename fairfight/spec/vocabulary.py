@@ -36,38 +36,38 @@ def split_metric(metric: str) -> tuple[str, str | None]:
 
 @dataclass(frozen=True)
 class Catalogued:
-    """A built-in contender: what it does and what it needs from the rules."""
+    """A built-in contender: what it needs from the rules (what it does is in baselines/catalogue.py,
+    its parameters in baselines/parameters.py)."""
 
     name: str
-    summary: str
     model_any: tuple  # alternatives: any one of these sets of model operations suffices
     labeled: bool = True  # needs a granted split with the target column
     knowledge: tuple = ()  # knowledge names it needs
     knowledge_param: str | None = None  # a param that names the knowledge instead (default: knowledge[0])
     attribute: bool = False  # needs a granted column for a group attribute (not the target)
     skyline: bool = False
+    # the columns of its training split it is granted (and reads): "text", "target", "attribute"
+    # (the group attribute it erases). The catalogue builds the plan's grant from this, and
+    # `fairfight baselines` prints it, so the two cannot disagree.
+    columns: tuple = ("text", "target")
 
 
 _POOLED = (("embed",), ("activations",))
 
 BASELINES = {b.name: b for b in (
-    Catalogued("finetune_head", "train a classification head on the frozen model's embedding or a layer's pooled activations (plain ERM)", _POOLED),
-    Catalogued("finetune_full", "fine-tune the model with a classification head", (("finetune", "embed"),)),
-    Catalogued("zero_shot", "no training labels: score label verbalisations (causal LMs) or compare embeddings with label descriptions (encoders)",
-               (("logprobs",), ("embed",)), labeled=False),
-    Catalogued("few_shot", "in-context examples from the granted labeled split (causal LMs) or nearest neighbours over embeddings (encoders)",
-               (("logprobs",), ("embed",))),
-    Catalogued("token_deletion", "delete words of the spurious concept from every input, then train a head", _POOLED,
-               knowledge=("spurious_concept",), knowledge_param="concept"),
-    Catalogued("concept_bottleneck", "the head sees only similarities to concept vectors built from task-relevant words", _POOLED),
-    Catalogued("leace", "LEACE concept erasure (concept-erasure package) fit on spurious-attribute labels, then a head", _POOLED,
-               attribute=True),
-    Catalogued("majority", "predict the majority training label (the floor)", ((),)),
+    Catalogued("finetune_head", _POOLED),
+    Catalogued("finetune_full", (("finetune", "embed"),)),
+    Catalogued("zero_shot", (("logprobs",), ("embed",)), labeled=False, columns=()),
+    Catalogued("few_shot", (("logprobs",), ("embed",))),
+    Catalogued("token_deletion", _POOLED, knowledge=("spurious_concept",), knowledge_param="concept"),
+    Catalogued("concept_bottleneck", _POOLED, knowledge_param="knowledge"),
+    Catalogued("leace", _POOLED, attribute=True, columns=("text", "target", "attribute")),
+    Catalogued("majority", ((),), columns=("target",)),
 )}
 assert set(BASELINES) == set(enum_of("baseline_name")), "schema and catalogue disagree"
 
 SKYLINES = {
-    "oracle": Catalogued("oracle", "a head trained on data from the evaluation distribution (a skyline split)", _POOLED, skyline=True),
+    "oracle": Catalogued("oracle", _POOLED, skyline=True),
 }
 assert set(SKYLINES) == set(enum_of("skyline_name")), "schema and catalogue disagree"
 

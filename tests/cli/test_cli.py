@@ -120,7 +120,7 @@ def test_plan_says_what_tuning_will_do():
     assert "20 runs" in head and "+ 20 tuning trials" in head  # what eval will announce
     assert "trained on 'ambiguous' less a held-out 25%" in r.stdout
     block = r.stdout.split("\n  erase_gender (method)")[1].split("\n\n")[0]
-    assert "params (defaults; tuning chooses the searched ones): directions=2, layer=4" in block
+    assert "params (defaults; tuning chooses the searched ones):\n      directions: 2\n      layer: 4" in block
     assert "tuning: 4 trials over directions in [1, 2, 4, 8]" in block
     controls = r.stdout.split("random_model(erase_gender) (control)")[1].split("\n\n")[0]
     assert "takes the parameters tuning chooses for erase_gender" in controls

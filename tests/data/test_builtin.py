@@ -60,7 +60,7 @@ def bios6_full():
 
 # --- metadata -------------------------------------------------------------------------------
 def test_metadata():
-    assert set(BUILTINS) == {"synthetic_bios", "generic_text"}
+    assert set(BUILTINS) == {"synthetic_bios", "generic_text", "synthetic_reviews"}
     for key, b in BUILTINS.items():
         assert isinstance(b, Builtin) and b.name == key
         assert b.summary and "\n" not in b.summary

@@ -15,7 +15,7 @@ from fairfight.spec.check import check_text
 OPS = [[], ["embed"], ["activations"], ["logprobs"], ["finetune", "embed"]]
 DATA = [{"train": ["text"]}, {"train": ["text", "profession"]}, {"train": ["text", "profession", "gender"]}]
 KNOWLEDGE = [{}, {"spurious_concept": "gender"}, {"bias": "gender"}]
-PARAMS = {"token_deletion": [{}, {"concept": "bias"}]}
+PARAMS = {"token_deletion": [{}, {"concept": "bias"}], "concept_bottleneck": [{}, {"knowledge": "bias"}]}
 
 
 def _spec(ops, data, knowledge, baselines) -> str:

@@ -38,7 +38,7 @@ def test_full_spec_ir():
     assert shift.uses.missing_from(spec.rules.grant) == []
     assert spec.methods["plain"].uses is None  # declared nothing: the full rules
     assert [b.name for b in spec.baselines][:3] == ["finetune_head", "finetune_full", "zero_shot"]
-    assert spec.baselines[2].params["template"] == "a bio of a {label}"
+    assert spec.baselines[2].params["description"] == "a bio of a {label}"
     assert spec.skylines[0].split == "balanced"
     claim = spec.claims[1]
     assert (claim.subject.name, claim.against.control, claim.against.name, claim.amount) == (
