@@ -99,6 +99,12 @@ def _plain(runner, cache, texts, layers, pool) -> dict:
     if not cache.shared:
         return run(runner, texts, layers, pool, ())
     everything = list(range(runner.num_layers + 1))  # one shared pass serves every later read
+    universe = cache.universe_for(texts)
+    if universe is not None:  # a seed's resample of a split: its rows of one pass over the whole split
+        full = cache.pooled(universe, pool, (), everything, lambda: run(runner, universe, everything, pool, ()))
+        where = {t: i for i, t in enumerate(universe)}
+        rows = torch.tensor([where[t] for t in texts], dtype=torch.long)
+        return {r: full[r][rows] for r in layers}
     full = cache.pooled(texts, pool, (), everything, lambda: run(runner, texts, everything, pool, ()))
     return {r: full[r] for r in layers}
 
