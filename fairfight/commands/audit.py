@@ -27,6 +27,8 @@ def _print(audit) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ..report.model import unmatched_caveats
+
     out = Console(highlight=False)
     out.print(f"[bold]audit of {audit.bundle}[/]")
     table = Table(title="declared vs used, per contender")
@@ -41,6 +43,8 @@ def _print(audit) -> None:
     out.print(table)
     for v in audit.verdicts:
         out.print(f"recomputed: {v['verdict']:>13}  {v['claim']}", markup=False)
+        for line in unmatched_caveats(v):
+            out.print(f"             {line}", markup=False)
     for r in audit.reruns:
         out.print(f"rerun: {r['label']} seed {r['seed']}: {r['result']}", markup=False)
     if audit.clean:

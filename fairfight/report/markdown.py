@@ -84,6 +84,8 @@ def _verdicts(results) -> list[str]:
                              f"[{m.signed(c.get('low'))}, {m.signed(c.get('high'))}]", c["verdict"]]
                             for c in v["comparisons"]])
         lines += [f"Reason: {v.get('reason', '')}", ""]
+        for line in m.unmatched_caveats(v):
+            lines += [f"**Caveat:** {line}" if line.startswith("unmatched affordances") else f"Note: {line}", ""]
     return lines
 
 

@@ -9,11 +9,16 @@ def print_summary(results: dict, console=None) -> None:
     """The primary metric per contender, then each claim's verdict with its reason, then the notes."""
     from rich.console import Console
 
+    from .model import unmatched_caveats
+
     console = console or Console(highlight=False)
     summary_table(results, console)
     for v in results.get("verdicts", []):
         console.print(f"[{COLOURS.get(v['verdict'], 'default')}]{v['verdict']:>13}[/]  {v['claim']}")
         console.print(f"               {v['reason']}", style="dim", markup=False)
+        for line in unmatched_caveats(v):
+            console.print(f"               {line}", style="yellow" if line.startswith("unmatched affordances") else "dim",
+                          markup=False)
     for note in results.get("notes", []):
         console.print(f"note: {note}", markup=False)
 
