@@ -176,7 +176,8 @@ class Auditor:
                                          f"{v['verdict']} ({v['reason']})")
             elif "unmatched" in v and _affordances(old) != _affordances(v):
                 self.finding("verdicts", f"claim '{v['claim']}': results.json lists unmatched affordances "
-                                         f"{_affordances(old) or 'none'}, the spec gives {_affordances(v)}")
+                                         f"{', '.join(_affordances(old)) or 'none'}, the spec gives "
+                                         f"{', '.join(_affordances(v)) or 'none'}")
 
     def check_uses(self):
         by_label = {}

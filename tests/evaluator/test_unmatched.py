@@ -11,6 +11,14 @@ from test_runner import eval_cli
 SCHEMA = Path(__file__).resolve().parents[2] / "schema" / "results.schema.json"
 
 
+def _audit(bundle):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "fairfight.cli", "audit", str(bundle)], capture_output=True, text=True,
+                          timeout=300)
+
+
 def test_beats_all_baselines_carries_the_unmatched_affordances_or_the_stated_reason(tmp_path, bert_dir):
     spec = write_fight(tmp_path, bert_dir, {"always_nurse": "uses: {data: {train: [profession]}, "
                                                             "knowledge: [spurious_concept]}"}, seeds=1)
@@ -32,6 +40,15 @@ def test_beats_all_baselines_carries_the_unmatched_affordances_or_the_stated_rea
     assert "**Caveat:** unmatched affordances: knowledge.spurious_concept (no required baseline uses them" in report
     assert "unmatched affordances: knowledge.spurious_concept" in (out / "report.html").read_text()
     assert "unmatched affordances: knowledge.spurious_concept" in r.stdout
+    audit = _audit(out)
+    assert "unmatched affordances: knowledge.spurious_concept" in " ".join(audit.stdout.split())
+    assert "lists unmatched affordances" not in " ".join(audit.stdout.split())
+    edited = json.loads((out / "results.json").read_text())
+    edited["verdicts"][0]["unmatched"] = []  # a bundle whose caveat was dropped
+    (out / "results.json").write_text(json.dumps(edited))
+    audit = _audit(out)
+    assert audit.returncode == 1 and ("results.json lists unmatched affordances none, the spec gives "
+                                      "knowledge.spurious_concept") in " ".join(audit.stdout.split())
 
     # the same bundle with the reason stated: every run is reused, and the reason replaces the warning
     r = eval_cli(str(spec), "--out", str(out), "--no-progress", "--executor", "inline", "--set",
