@@ -193,7 +193,7 @@ def unmatched_caveats(verdict: dict) -> list[str]:
     if open_items:
         fixes = "; ".join(f"{u['affordance']}: {u['suggestion']}" for u in open_items)
         lines.append(f"unmatched affordances: {', '.join(u['affordance'] for u in open_items)} (no required "
-                     f"baseline uses them, so the win could come from them alone; {fixes})")
+                     f"baseline uses them: a win over all baselines could come from them alone; {fixes})")
     if stated:
         lines.append("unmatched by design, as the spec states: "
                      + "; ".join(f"{u['affordance']}: {u['reason']}" for u in stated))
