@@ -162,5 +162,10 @@ def test_resampled_reads_take_their_rows_from_one_pass_over_the_whole_split(bert
                               atol=1e-5)
         assert torch.allclose(handle.embed(sample), plain.embed(sample), atol=1e-5)
     assert [line.split()[1] for line in computations(tmp_path)] == [str(len(universe))]  # one pass, every sample
+    edits = [Scale2Tanh(1)]  # an edited read (resumed from token states): also one pass over the whole split
+    for sample in samples:
+        assert torch.allclose(handle.intervene(edits).embed(sample), plain.intervene(edits).embed(sample), atol=1e-5)
+    log = computations(tmp_path)
+    assert sum(line.endswith("edited") for line in log) == 1 and sum("states@1" in line for line in log) == 1
     handle.embed(["a text outside the split"])  # not a sample of it: its own pass
-    assert len(computations(tmp_path)) == 2
+    assert len(computations(tmp_path)) == len(log) + 1
