@@ -134,8 +134,8 @@ class Evaluation:
         return out
 
     def universes_for(self, run) -> list:
-        """The whole text column of each split this run sees resampled: plain forward passes are
-        computed (and shared) over it once, so every seed's sample reads its rows from one pass."""
+        """The whole text column of each split this run sees resampled: pooled reads of a sample are
+        computed (and shared) over the whole split, so every seed's sample takes its rows of one pass."""
         if getattr(run, "trial", None) is not None or self.spec.evaluate.resample.kind == "none":
             return []
         return [list(self.loader.split(split).columns["text"]) for split, columns in sorted(run.grant.data.items())

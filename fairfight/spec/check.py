@@ -11,6 +11,7 @@ from ..errors import SpecError
 from .build import build_ir
 from .ir import FrozenMap, Spec, SpecLocations
 from .loader import Document, parse, read_source
+from .matching import diagnostics as matching_diagnostics
 from .overrides import apply_overrides
 from .schema import check_schema
 from .semantics import REFUSED, Checker
@@ -58,40 +59,6 @@ def _builtin_checks(spec) -> list:
     return out
 
 
-def _matching_checks(spec) -> list:
-    """Affordances a method uses that no required baseline uses (warnings, with what would match
-    them), and the reasons under methods.NAME.unmatched checked against what is really unmatched."""
-    from .matching import method_affordances, unmatched
-    from .suggest import suggest
-
-    if not spec.baselines:
-        return []  # nothing to match against; a claim on "all baselines" is an error already
-    out = []
-    for name, items in unmatched(spec).items():
-        method, base = spec.methods[name], f"methods.{name}"
-        for item in items:
-            if item.reason is not None:
-                continue
-            kind, _, rest = item.affordance.partition(".")
-            where = (f"{base}.uses.{kind}" + (f".{rest.rsplit('.', 1)[0]}" if kind == "data" else "")
-                     if method.uses is not None else base)
-            fix = f"{item.suggestion}, or say" if item.suggestion.startswith("add ") else f"{item.suggestion}: say"
-            out.append(spec.where.diagnostic(where, f"method '{name}' uses {item.affordance}, which no required "
-                                                    f"baseline uses (a win over all baselines could come from it "
-                                                    f"alone); {fix} why none is needed under {base}.unmatched",
-                                             severity="warning"))
-        used, open_items = method_affordances(spec, method), {u.affordance for u in items}
-        for affordance in method.unmatched:
-            at = f"{base}.unmatched.{affordance}"
-            if affordance not in used:
-                out.append(spec.where.diagnostic(at, f"method '{name}' does not use {affordance}{suggest(affordance, used)}"
-                                                     f" (it uses: {', '.join(sorted(used)) or 'nothing'})"))
-            elif affordance not in open_items:
-                out.append(spec.where.diagnostic(at, f"a required baseline uses {affordance} too: no reason is needed",
-                                                 severity="warning"))
-    return out
-
-
 def _version_check(doc: Document) -> list:
     version = doc.data.get("fairfight")
     if "fairfight" not in doc.data:
@@ -134,7 +101,7 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
     if report.ok:
         digest = hashlib.sha256(doc.source.text.encode() + json.dumps(list(overrides)).encode()).hexdigest()
         spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=digest, where=_locations(doc))
-        report.diagnostics = sorted(report.diagnostics + _builtin_checks(spec) + _matching_checks(spec),
+        report.diagnostics = sorted(report.diagnostics + _builtin_checks(spec) + matching_diagnostics(spec),
                                     key=lambda d: d.sort_key)
         report.spec = spec if report.ok else None
     return report

@@ -86,11 +86,37 @@ def suggestion(spec: Spec, affordance: str) -> str:
     return "add " + " or ".join(fits) if fits else "no built-in baseline uses it under these rules"
 
 
-def caveat(items: list[Unmatched]) -> str:
-    """The line a verdict carries: 'unmatched affordances: knowledge.spurious_concept (…)'."""
-    parts = [f"{u.affordance} (stated: {u.reason})" if u.reason else u.affordance for u in items]
-    return "unmatched affordances: " + ", ".join(parts) if parts else ""
+def diagnostics(spec: Spec) -> list:
+    """For `validate`: each unmatched affordance without a stated reason is a warning (with what
+    would match it), and each stated reason is checked against what is really unmatched."""
+    from .suggest import suggest
+
+    out = []
+    for name, items in unmatched(spec).items():
+        method, base = spec.methods[name], f"methods.{name}"
+        for item in items if spec.baselines else ():  # no baselines: nothing to match (claims say so)
+            if item.reason is not None:
+                continue
+            kind, _, rest = item.affordance.partition(".")
+            where = (f"{base}.uses.{kind}" + (f".{rest.rsplit('.', 1)[0]}" if kind == "data" else "")
+                     if method.uses is not None else base)
+            fix = f"{item.suggestion}, or say" if item.suggestion.startswith("add ") else f"{item.suggestion}: say"
+            out.append(spec.where.diagnostic(where, f"method '{name}' uses {item.affordance}, which no required "
+                                                    f"baseline uses (a win over all baselines could come from it "
+                                                    f"alone); {fix} why none is needed under {base}.unmatched",
+                                             severity="warning"))
+        used, open_items = method_affordances(spec, method), {u.affordance for u in items}
+        for affordance in method.unmatched:
+            at = f"{base}.unmatched.{affordance}"
+            if affordance not in used:
+                out.append(spec.where.diagnostic(at, f"method '{name}' does not use {affordance}"
+                                                     f"{suggest(affordance, used)} (it uses: "
+                                                     f"{', '.join(sorted(used)) or 'nothing'})"))
+            elif affordance not in open_items:
+                out.append(spec.where.diagnostic(at, f"a required baseline uses {affordance} too: no reason is needed",
+                                                 severity="warning"))
+    return out
 
 
-__all__ = ["Unmatched", "affordances", "baseline_affordances", "caveat", "method_affordances", "suggestion",
-           "unmatched"]
+__all__ = ["Unmatched", "affordances", "baseline_affordances", "diagnostics", "method_affordances",
+           "suggestion", "unmatched"]
