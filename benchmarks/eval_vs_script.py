@@ -44,6 +44,7 @@ evaluate:
   groups: [profession, gender]
   metrics: [worst_group_accuracy, accuracy]
   seeds: {seeds}
+  resample: none  # the plain script trains on every row, at every seed
 rules:
   model: [embed, activations, intervene]
   data: {{ambiguous: [text, profession], generic: [text]}}

@@ -176,6 +176,10 @@ class Auditor:
             elif old["verdict"] != v["verdict"] or not _close(_numbers(old), _numbers(v)):
                 self.finding("verdicts", f"claim '{v['claim']}': results.json says {old['verdict']}, recomputed "
                                          f"{v['verdict']} ({v['reason']})")
+            elif "unmatched" in v and _affordances(old) != _affordances(v):
+                self.finding("verdicts", f"claim '{v['claim']}': results.json lists unmatched affordances "
+                                         f"{', '.join(_affordances(old)) or 'none'}, the spec gives "
+                                         f"{', '.join(_affordances(v)) or 'none'}")
 
     def check_outcomes(self):
         """A refused or failed contender (run or tuning trial) and an invalid claim are findings,
@@ -271,6 +275,10 @@ class Auditor:
                               if r["label"] == contender.name)
                 if granted:
                     self.finding("tuning", f"{contender.name} had {got} tuning trials, where parity gives it {expected}")
+
+
+def _affordances(verdict: dict) -> list:
+    return [u["affordance"] for u in verdict.get("unmatched") or []]
 
 
 def _numbers(verdict: dict) -> dict:

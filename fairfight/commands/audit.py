@@ -45,6 +45,8 @@ def _print_contender(out, c: dict) -> None:
 def _print(audit) -> None:
     from rich.console import Console
 
+    from ..report.model import unmatched_caveats
+
     out = Console(highlight=False)
     out.print(f"[bold]audit of {audit.bundle}[/]")
     out.print("[bold]declared vs used, per contender[/]")
@@ -52,6 +54,8 @@ def _print(audit) -> None:
         _print_contender(out, c)
     for v in audit.verdicts:
         out.print(f"recomputed: {v['verdict']:>13}  {v['claim']}", markup=False)
+        for line in unmatched_caveats(v):
+            out.print(f"             {line}", markup=False)
     for r in audit.reruns:
         out.print(f"rerun: {r['label']} seed {r['seed']}: {r['result']}", markup=False)
     if audit.clean:

@@ -112,3 +112,27 @@ def _check_labels(spec: Spec, sp: SplitSpec, table: Table):
             raise spec.error(f"datasets.{ds.name}.labels.{column}",
                              f"split '{sp.name}' keeps {bad} row(s) whose '{column}' has no label in this map; "
                              f"map those values or filter them out with splits.{sp.name}.where")
+
+
+def resample_rows(table: Table, resample, split: str, seed: int, strata=()) -> list[int]:
+    """The rows one seed trains on: the same for every contender at that seed (paired), another
+    draw at another seed. `resample` is the spec's evaluate.resample (none, bootstrap, subsample).
+
+    Rows are drawn within the cells of `strata` (the split's balance columns), so a balanced
+    split stays balanced. The draw depends only on the resample setting, the split's name, its
+    size and the seed: never on the contender.
+    """
+    n = len(table)
+    if resample.kind == "none" or n == 0:
+        return list(range(n))
+    rng = random.Random(f"fairfight-resample:{resample}:{split}:{n}:{seed}")
+    cells = defaultdict(list)
+    for i in range(n):
+        cells[tuple(table.columns[c][i] for c in strata if c in table.columns)].append(i)
+    rows = []
+    for members in cells.values():
+        if resample.kind == "bootstrap":
+            rows += [rng.choice(members) for _ in members]
+        else:
+            rows += rng.sample(members, max(1, round(len(members) * resample.fraction)))
+    return sorted(rows)  # the split's own (shuffled) order, not cell by cell

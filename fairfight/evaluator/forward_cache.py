@@ -26,11 +26,20 @@ SMALL_PASS = 64  # texts: a pass this small computes without waiting for the mac
 class ForwardCache:
     shared = True
 
-    def __init__(self, root, model_identity: dict, *, pass_threads: int | None = None):
+    def __init__(self, root, model_identity: dict, *, pass_threads: int | None = None, universes=()):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.model = hashlib.sha256(json.dumps(model_identity, sort_keys=True, default=str).encode()).hexdigest()
         self.pass_threads = pass_threads
+        self.universes = [(list(u), frozenset(u)) for u in universes]
+
+    def universe_for(self, texts) -> list | None:
+        """A whole split (evaluate.resample) that holds every one of `texts`, if `texts` is a sample of one:
+        plain passes then run over the whole split once and each seed's sample takes its rows."""
+        for universe, members in self.universes:
+            if len(texts) and list(texts) != universe and members.issuperset(texts):
+                return universe
+        return None
 
     def key(self, kind, texts, *parts) -> str:
         h = hashlib.sha256()

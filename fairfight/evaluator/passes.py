@@ -1,6 +1,8 @@
 """Pooled forward passes: shared, resumed at the first edited layer, stopped after the last read.
 
 How a pooled read of (texts, layers, pool, edits) is served (`pooled`):
+- a sample of a whole split the worker was told about (evaluate.resample: each seed trains on
+  its own sample): the sample's rows of the read over the whole split, so every seed shares it;
 - plain (no edits): one entry per (texts, pool) holding every layer, so `embed` and
   `activations` at any layer share a single pass over the model (with a shared cache).
 - edited, reading only at or below the edited layer L, with per-token affine edits
@@ -63,6 +65,12 @@ def pooled(runner: Runner, cache, texts, layers, pool, edits) -> dict:
     layers = sorted(set(layers))
     if not texts:
         return {r: torch.zeros((0, runner.hidden_size)) for r in layers}
+    universe = cache.universe_for(texts) if cache.shared else None
+    if universe is not None:  # a seed's resample of a split: its rows of one pass over the whole split
+        full = pooled(runner, cache, universe, layers, pool, edits)
+        where = {t: i for i, t in enumerate(universe)}
+        rows = torch.tensor([where[t] for t in texts], dtype=torch.long)
+        return {r: full[r][rows] for r in full}
     if not edits:
         return _plain(runner, cache, texts, layers, pool)
     first = min(_layer(e, runner) for e in edits)

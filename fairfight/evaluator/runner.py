@@ -111,7 +111,7 @@ class Evaluation:
 
     def describe(self, run) -> dict:
         return {"run": run.describe(), "tables": self.tables_for(run), "classes": self.classes,
-                "forward_cache": str(self.forward.resolve()),
+                "forward_cache": str(self.forward.resolve()), "universes": self.universes_for(run),
                 "spec": {"text": self.spec_text, "name": str(self.spec.path or "spec.yaml"),
                          "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash}}
 
@@ -120,8 +120,11 @@ class Evaluation:
         out = {}
         for split, columns in run.grant.data.items():
             table = self.loader.split(split)
-            if getattr(run, "trial", None) is not None and split == self.spec.rules.selection:
-                table = self.selection_parts()[0]  # tuning sees the training part only
+            if getattr(run, "trial", None) is not None:
+                if split == self.spec.rules.selection:
+                    table = self.selection_parts()[0]  # tuning sees the training part only
+            else:
+                table = self.resampled(split, run.seed)
             cols = {c: list(table.columns[c]) for c in sorted(columns) if c in table.columns}
             if run.control == "shuffled_labels":
                 order = list(range(len(table)))
@@ -129,6 +132,24 @@ class Evaluation:
                 cols = {c: (v if c == "text" else [v[i] for i in order]) for c, v in cols.items()}
             out[split] = cols
         return out
+
+    def universes_for(self, run) -> list:
+        """The whole text column of each split this run sees resampled: pooled reads of a sample are
+        computed (and shared) over the whole split, so every seed's sample takes its rows of one pass."""
+        if getattr(run, "trial", None) is not None or self.spec.evaluate.resample.kind == "none":
+            return []
+        return [list(self.loader.split(split).columns["text"]) for split, columns in sorted(run.grant.data.items())
+                if "text" in columns and "text" in self.loader.split(split).columns]
+
+    def resampled(self, split: str, seed: int):
+        """The split as seed `seed` trains on it (evaluate.resample): the same rows for every
+        contender at that seed. Tuning trials are not resampled: they pick parameters once, for
+        every seed, and the held-out part they are scored on must not share a row with what they train on."""
+        from ..data.splits import resample_rows
+
+        table = self.loader.split(split)
+        rows = resample_rows(table, self.spec.evaluate.resample, split, seed, self.spec.splits[split].balance)
+        return table if rows == list(range(len(table))) else table.take(rows)
 
     # ------------------------------------------------------------------ results
     def finish(self, job, result: dict) -> dict:
@@ -174,7 +195,8 @@ class Evaluation:
             "task": to_jsonable(spec.task), "spec_hash": spec.spec_hash, "spec": str(spec.path),
             "evaluate": {"split": spec.evaluate.split, "target": spec.evaluate.target, "metrics": list(spec.evaluate.metrics),
                          "primary": spec.evaluate.primary, "groups": list(spec.evaluate.groups),
-                         "confidence": spec.evaluate.confidence, "examples": len(self.gold)},
+                         "confidence": spec.evaluate.confidence, "examples": len(self.gold),
+                         "resample": str(spec.evaluate.resample)},
             "rules": {"grant": to_jsonable(spec.rules.grant), "selection": spec.rules.selection,
                       "budget": to_jsonable(spec.rules.budget), "knowledge": sorted(spec.rules.knowledge)},
             "contenders": {"methods": list(spec.methods), "baselines": [b.name for b in spec.baselines],

@@ -24,10 +24,14 @@ class Verdict:
     reason: str
     comparisons: list = field(default_factory=list)
     terms: dict = field(default_factory=dict)  # relation, subject, against, metric, amount
+    unmatched: list | None = None  # "X beats all baselines" about a method: what no baseline uses (matching.py)
 
     def to_dict(self) -> dict:
-        return {"claim": self.claim, "verdict": self.verdict, "reason": self.reason, **self.terms,
-                "comparisons": [c.to_dict() | {"verdict": v} for c, v in self.comparisons]}
+        out = {"claim": self.claim, "verdict": self.verdict, "reason": self.reason, **self.terms,
+               "comparisons": [c.to_dict() | {"verdict": v} for c, v in self.comparisons]}
+        if self.unmatched is not None:
+            out["unmatched"] = [u.to_dict() for u in self.unmatched]
+        return out
 
 
 def _label(arm) -> str:
@@ -92,7 +96,18 @@ class Judge:
         verdict.terms = {"relation": claim.relation, "subject": _label(claim.subject),
                          "against": "all baselines" if claim.against is None else _label(claim.against),
                          "metric": claim.metric, "amount": claim.amount}
+        if claim.relation == "beats" and claim.against is None and claim.subject.control is None \
+                and claim.subject.name in self.spec.methods:
+            verdict.unmatched = self.unmatched().get(claim.subject.name, [])
         return verdict
+
+    def unmatched(self) -> dict:
+        """Per method, the affordances no required baseline uses (prior matching, spec/matching.py)."""
+        if not hasattr(self, "_unmatched"):
+            from ..spec.matching import unmatched
+
+            self._unmatched = unmatched(self.spec)
+        return self._unmatched
 
     def _judge(self, claim) -> Verdict:
         if self.spec.task.tier == "in-the-wild":

@@ -190,7 +190,8 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
         if desc.get("forward_cache"):
             from .forward_cache import ForwardCache
 
-            forward = ForwardCache(desc["forward_cache"], loaded.identity, pass_threads=desc.get("pass_threads"))
+            forward = ForwardCache(desc["forward_cache"], loaded.identity, pass_threads=desc.get("pass_threads"),
+                                   universes=desc.get("universes") or ())
         if isolate:
             from .guard import Guard
 

@@ -80,6 +80,7 @@ def _verdicts(results, svg) -> list:
         out.append({
             "claim": v["claim"], "verdict": v["verdict"], "cls": VERDICT_CLASS.get(v["verdict"], "muted"),
             "meaning": m.verdict_meaning(v), "reason": v.get("reason", ""),
+            "caveats": [{"text": line, "warn": line.startswith("unmatched affordances")} for line in m.unmatched_caveats(v)],
             "relation": m.claim_terms(v)[1],
             "all_baselines": m.is_all_baselines(v),
             "chart": svg(charts.claim_chart(v, i)),

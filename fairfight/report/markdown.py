@@ -42,7 +42,8 @@ def _header(results) -> list[str]:
         f"- **Spec:** `{results.get('spec', '?')}` (sha256 `{str(results.get('spec_hash', ''))[:16]}…`)",
         f"- **Evaluation:** split `{ev.get('split')}` ({ev.get('examples', '?')} examples), target "
         f"`{ev.get('target')}`, groups {groups}; primary metric `{ev.get('primary')}`; "
-        f"{m.percent(ev.get('confidence'))} confidence; seeds {', '.join(map(str, results.get('seeds', [])))}",
+        f"{m.percent(ev.get('confidence'))} confidence; seeds {', '.join(map(str, results.get('seeds', [])))}"
+        + (f" (training splits resampled per seed: `{ev['resample']}`)" if ev.get("resample") else ""),
         f"- **Runs:** {counts.get('succeeded', 0)} succeeded, {counts.get('refused', 0)} refused, "
         f"{counts.get('failed', 0)} failed, {counts.get('pending', 0)} pending; "
         f"{counts.get('refused_at_plan', 0)} contender(s) refused at plan time; tuning trials: "
@@ -84,6 +85,8 @@ def _verdicts(results) -> list[str]:
                              f"[{m.signed(c.get('low'))}, {m.signed(c.get('high'))}]", c["verdict"]]
                             for c in v["comparisons"]])
         lines += [f"Reason: {v.get('reason', '')}", ""]
+        for line in m.unmatched_caveats(v):
+            lines += [f"**Caveat:** {line}" if line.startswith("unmatched affordances") else f"Note: {line}", ""]
     return lines
 
 

@@ -182,6 +182,23 @@ def is_all_baselines(verdict: dict) -> bool:
     return "all baselines" in verdict.get("claim", "") or len(verdict.get("comparisons", [])) > 1
 
 
+def unmatched_caveats(verdict: dict) -> list[str]:
+    """The caveat lines of a 'METHOD beats all baselines' verdict: affordances no required baseline
+    uses, with what would match them; those the spec explains, with its reason instead."""
+    items = verdict.get("unmatched") or []
+    open_items = [u for u in items if not u.get("reason")]
+    stated = [u for u in items if u.get("reason")]
+    lines = []
+    if open_items:
+        fixes = "; ".join(f"{u['affordance']}: {u['suggestion']}" for u in open_items)
+        lines.append(f"unmatched affordances: {', '.join(u['affordance'] for u in open_items)} (no required "
+                     f"baseline uses them: a win over all baselines could come from them alone; {fixes})")
+    if stated:
+        lines.append("unmatched by design, as the spec states: "
+                     + "; ".join(f"{u['affordance']}: {u['reason']}" for u in stated))
+    return lines
+
+
 def budget_text(budget: dict) -> str:
     parts = []
     for key, label in (("trials", "tuning trials per contender"), ("examples", "examples through the model"),

@@ -8,9 +8,10 @@ COLOURS = {"supported": "green", "not-supported": "red", "inconclusive": "yellow
 def print_summary(results: dict, console=None) -> None:
     """The primary metric per contender, then each claim's verdict with its reason, then the notes."""
     from rich.console import Console
-
     from rich.padding import Padding
     from rich.text import Text
+
+    from .model import unmatched_caveats
 
     console = console or Console(highlight=False)
     summary_table(results, console)
@@ -20,6 +21,9 @@ def print_summary(results: dict, console=None) -> None:
         console.print(f"[{COLOURS.get(v['verdict'], 'default')}]{v['verdict']:>13}[/]  {v['claim']}")
         # Padding, not leading spaces: a long reason wraps under its own indent, not at column 0.
         console.print(Padding(Text(v["reason"], style="dim"), (0, 0, 0, 15)))
+        for line in unmatched_caveats(v):
+            style = "yellow" if line.startswith("unmatched affordances") else "dim"
+            console.print(Padding(Text(line, style=style), (0, 0, 0, 15)))
     for note in results.get("notes", []):
         console.print(f"note: {note}", markup=False)
 

@@ -5,13 +5,22 @@ import re
 from pathlib import Path
 
 from .expressions import parse_claim, parse_where
-from .ir import (Budget, Claim, Contender, DatasetSpec, Evaluate, Execution, FrozenMap, Knowledge, ModelSpec, Rules,
-                 Spec, SplitSpec, Task, Uses, freeze)
+from .ir import (Budget, Claim, Contender, DatasetSpec, Evaluate, Execution, FrozenMap, Knowledge, ModelSpec, Resample,
+                 Rules, Spec, SplitSpec, Task, Uses, freeze)
 from .schema import schema_default as default
 from .vocabulary import MODEL_OPS
 
 _DIRECT = re.compile(r"^(hf|jsonl|csv|parquet|builtin):")
 _UNITS = {"s": 1, "m": 60, "h": 3600}
+RESAMPLE = re.compile(r"^(none|bootstrap|subsample\(\s*([0-9]*\.?[0-9]+)\s*\))$")
+
+
+def parse_resample(text: str) -> Resample:
+    """'none' | 'bootstrap' | 'subsample(0.8)' -> Resample (the form is checked by the schema)."""
+    m = RESAMPLE.match(text.strip())
+    if m.group(2) is not None:
+        return Resample("subsample", float(m.group(2)))
+    return Resample(m.group(1))
 
 
 def _seconds(value) -> float | None:
@@ -64,14 +73,16 @@ def build_ir(data: dict, *, path: Path | None, base_dir: Path, spec_hash: str, w
         evaluate=Evaluate(ev.get("kind", default("evaluate", "kind")), ev["split"], ev.get("target"), ev.get("scorer"),
                           tuple(ev.get("groups", ())), metrics, ev.get("primary", metrics[0]),
                           ev.get("seeds", default("evaluate", "seeds")), float(ev.get("confidence", default("evaluate", "confidence"))),
-                          ev.get("bootstrap", default("evaluate", "bootstrap"))),
+                          ev.get("bootstrap", default("evaluate", "bootstrap")),
+                          parse_resample(ev.get("resample", default("evaluate", "resample")))),
         rules=Rules(grant, FrozenMap((k, _knowledge(k, v, base_dir)) for k, v in rules.get("knowledge", {}).items()),
                     rules.get("selection"),
                     Budget(budget.get("trials", default("rules", "budget", "trials")), budget.get("examples"),
                            budget.get("steps"), _seconds(budget.get("wall_time")))),
         methods=FrozenMap((name, Contender(
             name, "method", _run(m["run"], base_dir), _uses(m["uses"]) if "uses" in m else None,
-            freeze(m.get("params", {})), freeze(m.get("search", {})), description=m.get("description", "")))
+            freeze(m.get("params", {})), freeze(m.get("search", {})), description=m.get("description", ""),
+            unmatched=freeze(m.get("unmatched", {}))))
             for name, m in data.get("methods", {}).items()),
         baselines=tuple(_builtin(b, "baseline") for b in data.get("baselines", ())),
         skylines=tuple(_builtin(s, "skyline") for s in data.get("skylines", ())),

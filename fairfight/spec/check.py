@@ -11,6 +11,7 @@ from ..errors import SpecError
 from .build import build_ir
 from .ir import FrozenMap, Spec, SpecLocations
 from .loader import Document, parse, read_source
+from .matching import diagnostics as matching_diagnostics
 from .overrides import apply_overrides
 from .schema import check_schema
 from .semantics import REFUSED, Checker
@@ -133,7 +134,8 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
     if report.ok:
         digest = hashlib.sha256(doc.source.text.encode() + json.dumps(list(overrides)).encode()).hexdigest()
         spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=digest, where=_locations(doc))
-        report.diagnostics = sorted(report.diagnostics + _builtin_checks(spec), key=lambda d: d.sort_key)
+        report.diagnostics = sorted(report.diagnostics + _builtin_checks(spec) + matching_diagnostics(spec),
+                                    key=lambda d: d.sort_key)
         if report.ok and data:
             from ..data.splits import SplitLoader
 

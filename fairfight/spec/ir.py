@@ -103,6 +103,17 @@ class SplitSpec:
 
 
 @dataclass(frozen=True)
+class Resample:
+    """How each seed resamples the training splits: "none", "bootstrap" or "subsample" (of `fraction`)."""
+
+    kind: str = "none"
+    fraction: float | None = None
+
+    def __str__(self) -> str:
+        return f"subsample({self.fraction:g})" if self.kind == "subsample" else self.kind
+
+
+@dataclass(frozen=True)
 class Evaluate:
     kind: str
     split: str
@@ -114,6 +125,7 @@ class Evaluate:
     seeds: int
     confidence: float
     bootstrap: int
+    resample: Resample = Resample()
 
 
 @dataclass(frozen=True)
@@ -170,6 +182,7 @@ class Contender:
     search: FrozenMap
     split: str | None = None  # skylines: their training split
     description: str = ""
+    unmatched: FrozenMap = field(default_factory=FrozenMap)  # methods: affordance -> why no baseline need match it
 
 
 @dataclass(frozen=True)

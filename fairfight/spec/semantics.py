@@ -271,6 +271,7 @@ class Checker(ContenderChecks):
         if primary is not None and metrics and primary not in metrics:
             self.error(("evaluate", "primary"), f"primary metric '{primary}' is not one of evaluate.metrics"
                                                 f"{suggest(primary, metrics)}")
+        self.check_resample(ev)
         if split in self.splits():
             cols = [c for c in [ev.get("target")] + _l(ev.get("groups")) if isinstance(c, str)]
             paths = [("evaluate", "target")] + [("evaluate", "groups", i) for i in range(len(_l(ev.get("groups"))))]
@@ -292,6 +293,18 @@ class Checker(ContenderChecks):
         if hint:
             self.target_reported = True
             self.error(("evaluate", "target"), f"no split of rules.data grants the target column '{target}'{hint}")
+
+    def check_resample(self, ev):
+        from .build import RESAMPLE
+
+        m = RESAMPLE.match(_s(ev.get("resample")) or "")
+        if not m or m.group(2) is None:
+            return  # absent, none, bootstrap, or a form the schema reports
+        fraction = float(m.group(2))
+        if not 0 < fraction < 1:
+            keeps = "; subsample(1) keeps every row: write 'none'" if fraction == 1 else ""
+            self.error(("evaluate", "resample"), f"subsample takes a fraction between 0 and 1 (exclusive), got "
+                                                 f"{m.group(2)}{keeps}, e.g. subsample(0.8)")
 
     def check_metric(self, path, metric, ev):
         if not _METRIC.match(metric):

@@ -147,3 +147,25 @@ def test_states_too_large_to_keep_run_from_the_input(bert, make_handle, tmp_path
     assert torch.allclose(cached.intervene(edits).embed(TEXTS), expected, atol=1e-5)
     log = computations(tmp_path)
     assert not any("states@" in line for line in log) and sum(line.endswith("edited") for line in log) == 1
+
+
+def test_resampled_reads_take_their_rows_from_one_pass_over_the_whole_split(bert, make_handle, tmp_path):
+    """evaluate.resample: each seed's sample of a split (duplicates included) is served by one
+    plain pass over the whole split, and gives what a pass over the sample itself gives."""
+    universe = list(dict.fromkeys(TEXTS))
+    samples = [universe[1:], [universe[0], universe[0], universe[3]]]
+    cache = ForwardCache(tmp_path, bert.identity, universes=[universe])
+    handle, _ = make_handle(bert, batch_size=4, forward_cache=cache)
+    plain, _ = make_handle(bert, batch_size=4)
+    for sample in samples:
+        assert torch.allclose(handle.activations(sample, layers=[1])[1], plain.activations(sample, layers=[1])[1],
+                              atol=1e-5)
+        assert torch.allclose(handle.embed(sample), plain.embed(sample), atol=1e-5)
+    assert [line.split()[1] for line in computations(tmp_path)] == [str(len(universe))]  # one pass, every sample
+    edits = [Scale2Tanh(1)]  # an edited read (resumed from token states): also one pass over the whole split
+    for sample in samples:
+        assert torch.allclose(handle.intervene(edits).embed(sample), plain.intervene(edits).embed(sample), atol=1e-5)
+    log = computations(tmp_path)
+    assert sum(line.endswith("edited") for line in log) == 1 and sum("states@1" in line for line in log) == 1
+    handle.embed(["a text outside the split"])  # not a sample of it: its own pass
+    assert len(computations(tmp_path)) == len(log) + 1

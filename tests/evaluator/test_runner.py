@@ -150,6 +150,8 @@ def test_evaluation_labels_never_enter_a_worker(tmp_path, bert_dir):
         assert "test" not in desc["tables"]  # the evaluation split is never part of a description
         for table in desc["tables"].values():
             assert not eval_texts & set(table.get("text", []))
+        for universe in desc["universes"]:  # whole training splits that resampled passes read from
+            assert not eval_texts & set(universe)
         assert job.eval_texts == test.columns["text"]  # afterwards: inputs only, no labels
         assert all(isinstance(t, str) for t in job.eval_texts)
 

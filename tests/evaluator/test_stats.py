@@ -86,3 +86,67 @@ def test_resampling_seeds_widens_intervals_when_seeds_disagree():
     wide = stats.compare(ev, "accuracy", unstable, base, rs, 0.95)
     narrow = stats.compare(ev, "accuracy", stable, base, rs, 0.95)
     assert (wide.high - wide.low) > (narrow.high - narrow.low)
+
+
+# -- training variance (evaluate.resample) -------------------------------------------------------
+def _world(t, n_train=40, n_eval=400):
+    """A small training pool and a large evaluation set: the training sample matters."""
+    import numpy as np
+
+    rng = np.random.default_rng(t)
+
+    def draw(n):
+        y = rng.integers(0, 2, n)
+        x = rng.normal(0, 1.0, (n, 2)) + np.where(y[:, None] == 1, 0.6, -0.6)
+        return x, ["a" if v else "b" for v in y]
+
+    return draw(n_train), draw(n_eval)
+
+
+def _nearest_centroid(x_train, y_train, x_eval):
+    """A deterministic learner: its seed spread comes from the training sample alone."""
+    import numpy as np
+
+    y = np.array(y_train)
+    ca, cb = x_train[y == "a"].mean(0), x_train[y == "b"].mean(0)
+    return ["a" if p else "b" for p in ((x_eval - ca) ** 2).sum(1) < ((x_eval - cb) ** 2).sum(1)]
+
+
+def _null_rate(kind, *, resample_seeds=True, trials=200, seeds=3):
+    """How often 'A beats A with other seeds' is supported, each seed training on its own resample."""
+    import numpy as np
+
+    from fairfight.data.sources import Table
+    from fairfight.data.splits import resample_rows
+    from fairfight.spec.build import parse_resample
+
+    resample, supported = parse_resample(kind), 0
+    for t in range(trials):
+        (xt, yt), (xe, ye) = _world(t)
+        table = Table({"row": list(range(len(yt))), "y": yt})
+
+        def run(seed):
+            rows = resample_rows(table, resample, "train", seed)
+            return _nearest_centroid(xt[rows], [yt[i] for i in rows], xe)
+
+        ev = stats.EvalSet(ye, {"y": ye}, ["y"])
+        rs = stats.resamples(len(ye), seeds, 300, seed=t)
+        if not resample_seeds:
+            rs = stats.Resamples(rs.weights, np.tile(np.arange(seeds), (len(rs.weights), 1)))
+        a = arm("a", *[run(s) for s in range(seeds)])
+        b = arm("b", *[run(s) for s in range(seeds, 2 * seeds)])
+        supported += _beats(stats.compare(ev, "accuracy", a, b, rs, 0.95), 0.0) == SUPPORTED
+    return supported / trials
+
+
+@pytest.mark.parametrize("kind", ["subsample(0.8)", "bootstrap"])
+def test_null_rate_with_training_resampling_stays_at_most_nominal(kind):
+    """A contender against itself with new seeds, each seed trained on its own resample of the
+    training split: 'A beats A' is supported at most at the nominal rate (as above)."""
+    assert _null_rate(kind) <= 0.05
+
+
+def test_the_null_rate_test_can_fail_when_seeds_are_not_resampled():
+    """Without resampling seeds in the verdicts, the training sample's variance is ignored and
+    bootstrap-trained twins 'beat' each other too often: the test above has teeth."""
+    assert _null_rate("bootstrap", resample_seeds=False) > 0.05
