@@ -30,12 +30,17 @@ def print_summary(results: dict, console=None) -> None:
 
 def summary_table(results: dict, console=None) -> None:
     from rich.console import Console
+    from rich import box
     from rich.table import Table
 
     primary = results["evaluate"]["primary"]
-    table = Table(title=f"{results['task']['name']}: {primary} (mean ± sd over seeds)")
-    for col in ("contender", "role", primary, "runs", "status"):
-        table.add_column(col)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"{results['task']['name']}: {primary} (mean ± sd over seeds)")
+    # a label and a value are never cut or wrapped: role, runs and status give way
+    table.add_column("contender", no_wrap=True)
+    table.add_column("role", min_width=8)
+    table.add_column(primary, no_wrap=True)
+    table.add_column("runs")
+    table.add_column("status", min_width=9)
     for row in results["summary"]:
         value = "-" if row["mean"] is None else f"{row['mean']:.3f} ± {row['std']:.3f}"
         table.add_row(row["label"], row["role"], value, str(row["runs"]), row["status"])
@@ -49,7 +54,9 @@ def problem_lines(results: dict) -> list:
     refusal, each with its reason: the terminal says why, not only that."""
     from ..evaluator.tuning import run_reason
 
-    out = [f"refused at plan time: {r['label']}: {r['reason']}" for r in results.get("refusals", [])]
+    # a plan-time reason already starts with the label ("shift its uses exceed the rules: ...")
+    out = [f"refused at plan time: {r['reason']}" if r["reason"].startswith(r["label"] + " ")
+           else f"refused at plan time: {r['label']}: {r['reason']}" for r in results.get("refusals", [])]
     by_label = {}
     for run in results.get("runs", []):
         by_label.setdefault(run["label"], []).append(run)

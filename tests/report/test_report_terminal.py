@@ -1,4 +1,5 @@
-"""The terminal summary after eval says why each contender was refused or failed."""
+"""The terminal summary after eval: why each contender was refused or failed; labels and values
+never cut at 80 columns; long claim reasons wrap under their indent."""
 import io
 
 from rich.console import Console
@@ -14,8 +15,35 @@ def test_the_summary_prints_each_refusal_and_failure_with_its_reason():
     print_summary(results, Console(file=buffer, width=100, highlight=False))
     text = buffer.getvalue()
     for refusal in results["refusals"]:
-        assert f"refused at plan time: {refusal['label']}: {refusal['reason']}" in text
+        assert refusal["reason"].startswith(refusal["label"])  # so the label is not printed twice
+        assert f"refused at plan time: {refusal['reason']}" in text
     refused = {r["label"]: r for r in results["runs"] if r["status"] == "refused"}
     assert refused
     for label, run in refused.items():
         assert f"refused: {label} (" in text and run["reasons"][0] in text, label
+
+
+def test_at_80_columns_no_label_or_value_is_cut():
+    results = load(FIXTURES / "results.json")
+    buffer = io.StringIO()
+    print_summary(results, Console(file=buffer, width=80, highlight=False))
+    table = buffer.getvalue().split("refused at plan time")[0]
+    assert "…" not in table
+    for row in results["summary"]:
+        assert row["label"] in table and row["status"] in table
+
+
+def test_wrapped_reasons_stay_under_their_indent():
+    results = load(FIXTURES / "results.json")
+    console = Console(width=70, record=True, highlight=False)
+    print_summary(results, console)
+    lines = console.export_text().splitlines()
+    reason = results["verdicts"][0]["reason"]
+    start = next(i for i, line in enumerate(lines) if line.strip() and reason.startswith(line.strip()))
+    block = []
+    for line in lines[start:]:
+        if not line.strip() or not line.startswith(" " * 15):
+            break
+        block.append(line)
+    assert len(block) > 1, "the fixture's reason should wrap at 70 columns"
+    assert " ".join(line.strip() for line in block) == " ".join(reason.split())
