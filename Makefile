@@ -24,8 +24,10 @@ demo: setup
 	@# exit 1 means "some claim not supported or inconclusive": a result, not an error
 	$(BIN)/fairfight eval examples/quickstart/spec.yaml --out runs/quickstart || [ $$? -eq 1 ]
 
+# Test files run in parallel, one per core (pytest-xdist): most of the suite's time is spent in
+# fights run as subprocesses, which wait on each other as often as they compute.
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: setup
 	$(BIN)/python benchmarks/validate_speed.py

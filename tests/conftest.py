@@ -22,7 +22,23 @@ from fairfight.evaluator.ledger import Budget, Ledger  # noqa: E402
 from fairfight.evaluator.model_handle import OPERATIONS, ModelHandle  # noqa: E402
 from fairfight.evaluator.models import load_model  # noqa: E402
 
-torch.set_num_threads(2)
+# Under pytest-xdist the test processes share the cores: more torch threads than cores makes
+# OpenMP threads spin against each other.
+_PROCESSES = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _PROCESSES)))
+
+# The test files that run whole fights on MiniLM or real data go first, so that under
+# `--dist loadfile` they do not end up as one long tail on one process while the other idles.
+_HEAVY_FIRST = ("tests/examples/", "tests/benchmarks/", "tests/evaluator/test_executors.py",
+                "tests/evaluator/test_runner.py", "tests/evaluator/test_forward_cache.py", "tests/cli/")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(_HEAVY_FIRST) if path.startswith(prefix)), len(_HEAVY_FIRST))
+
+    items.sort(key=rank)  # stable: a file's tests stay together and in order
 
 SENTENCES = [
     "the nurse helped the patient in the ward",
