@@ -2,7 +2,8 @@
 
 Order matters: load the spec and the model, install the guard, build the context (granted
 tables only, sent by the parent), call the contender, and only after it returned a predictor
-ask the parent for the evaluation inputs (texts, never labels), predict, and report.
+ask the parent for the evaluation inputs (texts, never labels), predict (in shuffled chunks, with
+a sample predicted again in another composition: batching.py), and report.
 """
 from __future__ import annotations
 
