@@ -184,6 +184,7 @@ class Auditor:
     def check_outcomes(self):
         """A refused or failed contender (run or tuning trial) and an invalid claim are findings,
         with their reasons: a bundle with them is not a clean fight."""
+        from ..evaluator.batching import flag as batch_flag
         from ..evaluator.tuning import run_reason
 
         by_label = {}
@@ -195,6 +196,10 @@ class Auditor:
                 if bad:
                     reasons = "; ".join(dict.fromkeys(run_reason(r) for r in bad))
                     self.finding(kind, f"{label} {status} ({len(bad)} of {len(runs)} runs): {reasons}")
+            kept = [r for r in runs if r["status"] == "succeeded" and batch_flag(r)]
+            if kept:  # refused in the fair-fight tier (a refusal above); reported, not refused, in the others
+                self.finding("batch-dependence", f"{label} kept ({len(kept)} of {len(runs)} runs) with "
+                                                 f"{batch_flag(kept[0])}")
         for label, entry in ((self.results.get("tuning") or {}).get("contenders") or {}).items():
             for trial in entry.get("trials", []):
                 if trial.get("status") in ("refused", "failed"):

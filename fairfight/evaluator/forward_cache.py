@@ -33,6 +33,11 @@ class ForwardCache:
         self.pass_threads = pass_threads
         self.universes = [(list(u), frozenset(u)) for u in universes]
 
+    def add_universe(self, texts) -> None:
+        """Serve reads of subsets of `texts` (the evaluation inputs, predicted in chunks) from one
+        pass over all of them: shared by every contender, and the same rows whatever the chunk."""
+        self.universes.append((list(texts), frozenset(texts)))
+
     def universe_for(self, texts) -> list | None:
         """A whole split (evaluate.resample) that holds every one of `texts`, if `texts` is a sample of one:
         plain passes then run over the whole split once and each seed's sample takes its rows."""

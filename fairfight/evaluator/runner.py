@@ -158,6 +158,8 @@ class Evaluation:
                   "reasons": result.get("reasons", []), "elapsed": round(result.get("elapsed", 0.0), 3),
                   "timings": result.get("timings", {}), "metrics": None,
                   "ledger": (result.get("ledger") or {}).get("totals")}
+        if result.get("batch_check") is not None:
+            record["batch_check"] = result["batch_check"]
         predictions = result.get("predictions")
         if record["status"] == "succeeded":
             record["metrics"] = self.score(run, predictions, result.get("classes") or [])

@@ -2,7 +2,8 @@
 
 Order matters: load the spec and the model, install the guard, build the context (granted
 tables only, sent by the parent), call the contender, and only after it returned a predictor
-ask the parent for the evaluation inputs (texts, never labels), predict, and report.
+ask the parent for the evaluation inputs (texts, never labels), predict (in shuffled chunks, with
+a sample predicted again in another composition: batching.py), and report.
 """
 from __future__ import annotations
 
@@ -165,6 +166,7 @@ def denied_paths(spec, loaded) -> list:
 
 def execute(desc: dict, channel, *, isolate: bool) -> dict:
     """Run one contender; return the result record (status, predictions, ledger, log)."""
+    from . import batching
     from .context import build_context
     from .ledger import Budget, Ledger
     from .models import load_model
@@ -208,10 +210,13 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
             trained_at = time.time()
             ledger.begin_evaluation()
             texts = channel.evaluation_inputs()
-            predictions = predictor.predict(texts, ctx.model)
-            if len(predictions.labels) != len(texts):
-                raise FairfightError(f"the predictor gave {len(predictions.labels)} predictions for {len(texts)} inputs")
-            result.update(status="succeeded", predictions=predictions.to_rows(), classes=list(predictions.classes))
+            if forward is not None:  # chunks of the inputs take their rows of one shared pass over all of them
+                forward.add_universe(texts)
+            rows, classes, check = batching.predict_in_chunks(predictor, texts, ctx.model, run["key"])
+            result.update(status="succeeded", predictions=rows, classes=classes, batch_check=check)
+            if check["differing"] and spec.task.tier == "fair-fight":
+                result.update(status="refused", error=batching.describe(check), reasons=[batching.describe(check)],
+                              predictions=None)
             result["timings"] = {"load": loaded_at - started, "train": trained_at - loaded_at,
                                  "predict": time.time() - trained_at}
         except (AffordanceError, BudgetExceeded) as exc:
@@ -222,7 +227,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
         refused = [e["refused"] for e in result["ledger"]["entries"] if e["refused"]]
         refused += [r["reason"] for r in (guard.refusals if guard else [])]
         if refused:  # a refusal the contender caught still ends the run refused
-            result.update(status="refused", reasons=refused, predictions=None)
+            result.update(status="refused", reasons=refused + result["reasons"], predictions=None)
             if guard:
                 result["ledger"]["guard"] = guard.refusals
     except Exception as exc:

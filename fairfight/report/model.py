@@ -230,10 +230,16 @@ def only(params: dict | None, keys: list) -> dict:
 
 
 def run_refusals(results: dict) -> list[dict]:
-    """Run-time refusals and failures: [{label, role, seed, trial, status, reasons}]."""
+    """Run-time refusals and failures, and runs kept with batch-dependent predictions (tiers other
+    than fair-fight): [{label, role, seed, trial, status, reasons}]."""
+    from ..evaluator.batching import flag
+
     out = []
     for run in results.get("runs", []):
         if run["status"] == "succeeded":
+            if flag(run):
+                out.append({"label": run["label"], "role": run["role"], "seed": run.get("seed"),
+                            "status": "kept", "reasons": [flag(run)]})
             continue
         reasons = list(run.get("reasons") or [])
         if run.get("error") and not reasons:

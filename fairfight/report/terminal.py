@@ -52,6 +52,7 @@ def summary_table(results: dict, console=None) -> None:
 def problem_lines(results: dict) -> list:
     """One line per refused or failed contender (runs and tuning trials) and per plan-time
     refusal, each with its reason: the terminal says why, not only that."""
+    from ..evaluator.batching import flag as batch_flag
     from ..evaluator.tuning import run_reason
 
     # a plan-time reason already starts with the label ("shift its uses exceed the rules: ...")
@@ -66,6 +67,9 @@ def problem_lines(results: dict) -> list:
             reasons = list(dict.fromkeys(run_reason(r) for r in bad))
             if bad:
                 out.append(f"{status}: {label} ({len(bad)} of {len(runs)} runs): {'; '.join(reasons)}")
+        kept = [r for r in runs if r["status"] == "succeeded" and batch_flag(r)]
+        if kept:
+            out.append(f"kept: {label} ({len(kept)} of {len(runs)} runs): {batch_flag(kept[0])}")
     for label, entry in ((results.get("tuning") or {}).get("contenders") or {}).items():
         for trial in entry.get("trials", []):
             if trial["status"] != "succeeded":

@@ -124,6 +124,24 @@ def declared_too_much(ctx):
 
 
 @method
+def balances_each_batch(ctx):
+    """Knows the evaluation set is balanced: gives half of whatever batch it sees each label."""
+    train = ctx.data["train"]
+    classes = sorted(set(train["profession"]))
+    ctx.model.embed(train.texts[:4])
+
+    def predict(texts, model):
+        score = model.embed(texts)[:, 0].tolist()
+        ranked = sorted(range(len(texts)), key=lambda i: score[i])
+        labels = [None] * len(texts)
+        for rank, i in enumerate(ranked):
+            labels[i] = classes[0] if rank < len(texts) // 2 else classes[1]
+        return labels
+
+    return ctx.predictors.function(predict)
+
+
+@method
 def crashes(ctx):
     raise RuntimeError("boom")
 '''

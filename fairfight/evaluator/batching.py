@@ -1,0 +1,106 @@
+"""Batch-independent predictions: evaluation inputs reach a predictor in shuffled chunks of
+varying size, and a sample of them is predicted again in a different composition.
+
+A predictor's output for one input must not depend on the other inputs it is given (one that
+re-thresholds each batch so that half of it gets each label, because the evaluation set is known
+to be balanced, would otherwise go unnoticed). Chunks and the re-predicted sample are drawn from
+the run key, so a rerun (or an audit's) reproduces them. A difference beyond float noise (a
+label that changes, or a score that moves more than TOLERANCE) flags the run: refused in the
+fair-fight tier, kept with a note in the others.
+"""
+from __future__ import annotations
+
+import random
+
+from ..errors import FairfightError
+
+RECHECK = 64  # inputs predicted a second time, at most
+TOLERANCE = 1e-3  # a score that moves less than this between compositions is float noise
+REASON = "batch-dependent predictions"
+
+
+def chunk_sizes(n: int, rng: random.Random) -> list[int]:
+    """Varying chunk sizes summing to n: between a quarter of the largest and the largest
+    (64, or half the inputs when there are few, so that there are always several chunks)."""
+    high = max(1, min(64, (n + 1) // 2))
+    low = max(1, high // 4)
+    sizes = []
+    while sum(sizes) < n:
+        sizes.append(min(rng.randint(low, high), n - sum(sizes)))
+    return sizes
+
+
+def split(order: list, sizes: list) -> list[list]:
+    out, start = [], 0
+    for size in sizes:
+        out.append(order[start: start + size])
+        start += size
+    return out
+
+
+def plan(n: int, key: str) -> tuple[list[list[int]], list[list[int]]]:
+    """(chunks covering every input, chunks of the re-predicted sample), deterministic in `key`.
+    The sample is regrouped: new order, new sizes, so its inputs meet other chunk-mates."""
+    rng = random.Random(f"batch-check:{key}")
+    order = list(range(n))
+    rng.shuffle(order)
+    chunks = split(order, chunk_sizes(n, rng))
+    sample = rng.sample(range(n), min(RECHECK, n))
+    rng.shuffle(sample)
+    return chunks, split(sample, chunk_sizes(len(sample), rng))
+
+
+def _predict(predictor, texts, model, indices) -> tuple[list[dict], tuple]:
+    predictions = predictor.predict([texts[i] for i in indices], model)
+    if len(predictions.labels) != len(indices):
+        raise FairfightError(f"the predictor gave {len(predictions.labels)} predictions for {len(indices)} inputs")
+    return predictions.to_rows(), tuple(predictions.classes)
+
+
+def predict_in_chunks(predictor, texts: list, model, key: str) -> tuple[list[dict], list, dict]:
+    """(prediction rows in input order, classes, batch check {sampled, differing, chunks, tolerance})."""
+    chunks, recheck = plan(len(texts), key)
+    rows, classes = [None] * len(texts), None
+    for chunk in chunks:
+        got, chunk_classes = _predict(predictor, texts, model, chunk)
+        if classes is None:
+            classes = chunk_classes
+        elif chunk_classes != classes:
+            raise FairfightError(f"the predictor's classes changed between chunks of the evaluation inputs: "
+                                 f"{list(classes)}, then {list(chunk_classes)}")
+        for i, row in zip(chunk, got):
+            rows[i] = row
+    differing = []
+    for chunk in recheck:
+        got, _ = _predict(predictor, texts, model, chunk)
+        differing += [i for i, row in zip(chunk, got) if differs(rows[i], row)]
+    check = {"sampled": sum(len(c) for c in recheck), "differing": len(differing), "chunks": len(chunks),
+             "tolerance": TOLERANCE, "examples": sorted(differing)[:10]}
+    return rows, list(classes or ()), check
+
+
+def differs(first: dict, second: dict) -> bool:
+    """Beyond float noise: a score moved more than TOLERANCE, or the label changed where the
+    scores do not explain it as a near tie flipped by noise."""
+    a, b = first.get("scores"), second.get("scores")
+    if (a is None) != (b is None) or (a is not None and set(a) != set(b)):
+        return True
+    if a is not None and max(abs(float(a[c]) - float(b[c])) for c in a) > TOLERANCE:
+        return True
+    if first["prediction"] == second["prediction"]:
+        return False
+    if a is None:
+        return True
+    tie = abs(float(a.get(first["prediction"], 0)) - float(a.get(second["prediction"], 0)))
+    return tie > 2 * TOLERANCE
+
+
+def describe(check: dict) -> str:
+    return (f"{REASON}: {check['differing']} of {check['sampled']} evaluation inputs predicted again in "
+            f"another composition changed (label, or a score by more than {check['tolerance']:g})")
+
+
+def flag(record: dict) -> str | None:
+    """The batch-dependence note of a run record (refused or kept), or None when it passed."""
+    check = record.get("batch_check") or {}
+    return describe(check) if check.get("differing") else None
