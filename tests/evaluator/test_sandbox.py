@@ -89,3 +89,12 @@ def test_the_fallback_says_tripwire_in_provenance_report_and_eval(honest):
     audit = subprocess.run([sys.executable, "-m", "fairfight.cli", "audit", str(bundle)], capture_output=True,
                            text=True, timeout=120)
     assert "isolation: tripwire" in audit.stdout, audit.stdout + audit.stderr
+
+
+def test_the_inline_executor_says_isolation_none(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"always_nurse": FIGHT["always_nurse"]}, seeds=1)
+    r = eval_cli(str(spec), "--out", str(tmp_path / "b"), "--executor", "inline", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "b" / "provenance.json").read_text())["isolation"] == "none"
+    (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
+    assert run["status"] == "succeeded" and run["isolation"] == "none"
