@@ -27,6 +27,7 @@ class Audit:
     contenders: list = field(default_factory=list)  # per contender: declared vs used
     verdicts: list = field(default_factory=list)  # recomputed
     reruns: list = field(default_factory=list)
+    isolation: str = "unknown"  # as the eval recorded it: os, tripwire or none (see docs/isolation.md)
 
     @property
     def clean(self) -> bool:
@@ -34,7 +35,7 @@ class Audit:
 
     def to_dict(self) -> dict:
         return {"bundle": self.bundle, "clean": self.clean, "findings": [asdict(f) for f in self.findings],
-                "contenders": self.contenders, "verdicts": self.verdicts, "reruns": self.reruns}
+                "contenders": self.contenders, "verdicts": self.verdicts, "reruns": self.reruns, "isolation": self.isolation}
 
 
 def _read_json(path: Path):
@@ -65,6 +66,8 @@ class Auditor:
             raise FairfightError(f"{self.root} is not a fairfight bundle: cannot read results.json ({exc})") from None
         self.spec_path = spec_path
         self.overrides = []
+        iso = self.results.get("isolation") or {}
+        self.audit.isolation = f"{iso['level']} ({iso['why']})" if iso.get("why") else iso.get("level", "unknown")
 
     def finding(self, kind, message):
         self.audit.findings.append(Finding(kind, message))

@@ -49,6 +49,7 @@ def _print(audit) -> None:
 
     out = Console(highlight=False)
     out.print(f"[bold]audit of {audit.bundle}[/]")
+    out.print(f"isolation: {audit.isolation}", markup=False)
     out.print("[bold]declared vs used, per contender[/]")
     for c in audit.contenders:
         _print_contender(out, c)

@@ -193,6 +193,10 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
         executor = make_executor(name, opts.workers or spec.execution.workers, options,
                                  exchange=evaluation.bundle.root / ".exchange",
                                  model_type=local_model_type(spec.model.source, spec.base_dir))
+        evaluation.isolation = executor.isolation
+        if executor.isolation[0] == "tripwire":
+            print(f"warning: isolation: tripwire ({executor.isolation[1]}): contenders are watched by an audit hook, "
+                  "not walled in by the operating system; native code can get past it", file=sys.stderr)
         trials = evaluation.count_trials()
     except FairfightError as exc:
         _print_error(exc)

@@ -24,7 +24,10 @@ class _FolderExecutor:
     poll = 0.5
 
     def __init__(self, workers: int = 2, options=None, exchange: Path | None = None):
+        from .sandbox import expected
+
         self.workers = max(1, int(workers))
+        self.isolation = expected()  # on this machine; each node's runs report their own
         self.options = dict(options or {})
         self.exchange = Path(exchange) if exchange else None
         self.child_env = export_child_import_env()  # submitit's jobs and a local Ray inherit it

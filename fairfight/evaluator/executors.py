@@ -46,6 +46,7 @@ class Job:
 
 class InlineExecutor:
     name = "inline"
+    isolation = ("none", "executor 'inline' runs contenders in the evaluating process")
 
     def __init__(self, workers: int = 1):
         warnings.warn("executor 'inline' runs contenders in this process: run-time isolation (fresh process, "
@@ -61,7 +62,10 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, workers: int = 2, model_type: str | None = None):
+        from .sandbox import expected
+
         self.workers = max(1, int(workers))
+        self.isolation = expected()
         export_child_import_env()  # before the fork server starts: it inherits the environment
         if model_type:
             os.environ["FAIRFIGHT_PRELOAD_MODEL_TYPE"] = model_type  # read by the fork server's preload

@@ -5,8 +5,8 @@ opening data sources, model files and hub caches, network connections, new proce
 `gc` object walks. A refused operation raises `AffordanceError` inside the contender and is
 recorded, so the run ends `refused` even if the contender catches the exception.
 
-This is a tripwire for honest mistakes, not a sandbox: native code and child processes can
-bypass audit hooks (see the README's threat model).
+On its own this is a tripwire for honest mistakes, not a sandbox: native code can bypass audit
+hooks. Where the kernel allows, sandbox.py walls the worker in underneath it (docs/isolation.md).
 """
 from __future__ import annotations
 

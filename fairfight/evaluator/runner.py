@@ -54,6 +54,7 @@ class Evaluation:
         self.runs: dict = {}  # key -> Run (final runs and tuning trials)
         self.on_reused = lambda record: None
         self.tuning_notes: dict = {}
+        self.isolation = ("tripwire", "")  # what the executor promises; eval sets it, the runs may lower it
         self._parts = None
 
     def selection_parts(self):
@@ -113,7 +114,9 @@ class Evaluation:
         return {"run": run.describe(), "tables": self.tables_for(run), "classes": self.classes,
                 "forward_cache": str(self.forward.resolve()), "universes": self.universes_for(run),
                 "spec": {"text": self.spec_text, "name": str(self.spec.path or "spec.yaml"),
-                         "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash}}
+                         "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash},
+                # out of a sandboxed contender's reach (the forward cache inside stays writable for the worker)
+                "private": [str(self.bundle.root.resolve())] + ([str(self.cache.root.resolve())] if self.cache else [])}
 
     def tables_for(self, run) -> dict:
         """Granted splits, granted columns only; label columns permuted for shuffled_labels."""
@@ -157,7 +160,7 @@ class Evaluation:
         record = {**run.describe(), "status": result["status"], "error": result.get("error"),
                   "reasons": result.get("reasons", []), "elapsed": round(result.get("elapsed", 0.0), 3),
                   "timings": result.get("timings", {}), "metrics": None,
-                  "ledger": (result.get("ledger") or {}).get("totals")}
+                  "ledger": (result.get("ledger") or {}).get("totals"), "isolation": result.get("isolation")}
         if result.get("batch_check") is not None:
             record["batch_check"] = result["batch_check"]
         predictions = result.get("predictions")
@@ -184,6 +187,16 @@ class Evaluation:
         return scoring.score_all(ev.metrics, labels, gold, columns=columns, groups=ev.groups,
                                  scores=scores, classes=classes)
 
+    def isolation_level(self) -> dict:
+        """The weakest isolation any run of this eval had (a record reused from before says nothing)."""
+        from .sandbox import weakest
+
+        level, why = self.isolation
+        for record in self.records.values():
+            if record.get("isolation") and weakest(level, record["isolation"]) != level:
+                level, why = record["isolation"], f"run {record.get('label')} seed {record.get('seed')} ran with it"
+        return {"level": level, "why": why}
+
     def results(self, interrupted=False) -> dict:
         runs = [self.records[r.key] for r in self.plan.runs if r.key in self.records]
         counts = {s: sum(r["status"] == s for r in runs) for s in ("succeeded", "refused", "failed")}
@@ -193,7 +206,7 @@ class Evaluation:
         counts["trials"] = {s: sum(r["status"] == s for r in trials) for s in ("succeeded", "refused", "failed")}
         spec = self.spec
         return {
-            "format": RESULTS_FORMAT, "version": RESULTS_VERSION,
+            "format": RESULTS_FORMAT, "version": RESULTS_VERSION, "isolation": self.isolation_level(),
             "task": to_jsonable(spec.task), "spec_hash": spec.spec_hash, "spec": str(spec.path),
             "evaluate": {"split": spec.evaluate.split, "target": spec.evaluate.target, "metrics": list(spec.evaluate.metrics),
                          "primary": spec.evaluate.primary, "groups": list(spec.evaluate.groups),
@@ -266,6 +279,7 @@ class Evaluation:
             "run_key": {"version": runkey.KEY_VERSION, "fields": list(runkey.KEY_FIELDS)},
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
                         "processor": platform.machine(), "cpus": _cpus()},
+            "isolation": self.isolation_level()["level"], "isolation_why": self.isolation_level()["why"],
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 

@@ -164,6 +164,24 @@ def denied_paths(spec, loaded) -> list:
     return paths
 
 
+def _lock_down(spec, loaded, desc, channel):
+    """The OS walls (sandbox.py), after everything fairfight reads is loaded and before contender code."""
+    import fairfight
+
+    from .sandbox import Sandbox
+
+    base = Path(spec.base_dir)
+    denied = denied_paths(spec, loaded) + [str(base / p) for p in denied_paths(spec, loaded)] + desc.get("private", [])
+    read = [str(Path(fairfight.__file__).parent), str(base)]
+    contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
+    if contender is not None and contender.run.rsplit(":", 1)[0].endswith(".py"):
+        read.append(str((base / contender.run.rsplit(":", 1)[0]).parent))
+    write = [desc.get("forward_cache"), str(getattr(channel, "folder", "") or "")]
+    sandbox = Sandbox()
+    sandbox.lock(read=read, write=[w for w in write if w], denied=denied)
+    return sandbox
+
+
 def execute(desc: dict, channel, *, isolate: bool) -> dict:
     """Run one contender; return the result record (status, predictions, ledger, log)."""
     from . import batching
@@ -172,13 +190,13 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
     from .models import load_model
 
     started = time.time()
-    run, logs, guard, ledger = desc["run"], [], None, None
+    run, logs, guard, ledger, sandbox, os_refusals = desc["run"], [], None, None, None, []
     result = {"key": run["key"], "status": "failed", "predictions": None, "ledger": None, "reasons": []}
     try:
         spec = _spec(desc["spec"])
         if spec.spec_hash != desc["spec"]["hash"]:
             raise FairfightError("the spec changed after the plan was made; run eval again")
-        contender, fn = _contender(spec, run), _function(spec, run)
+        contender = _contender(spec, run)
         m = spec.model
         loaded = load_model(m.source, revision=m.revision, kind=m.kind, dtype=m.dtype, base_dir=spec.base_dir)
         if run["control"] == "random_model":
@@ -197,12 +215,17 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
         if isolate:
             from .guard import Guard
 
+            sandbox = _lock_down(spec, loaded, desc, channel)  # the kernel's walls; then the tripwire inside them
             guard = Guard(denied_paths(spec, loaded) + [desc.get("forward_cache")]).install()
+        result["isolation"] = sandbox.level if sandbox else "none"
+        if sandbox:
+            result["isolation_why"] = sandbox.why
         ctx = build_context(spec, contender, run["seed"], loaded_model=loaded, splits=Tables(desc["tables"]),
                             params=run["params"], ledger=ledger, grant=_uses(run["grant"]), rule=rule,
                             classes=desc["classes"], forward_cache=forward)
         try:
             channel.started()
+            fn = _function(spec, run)  # only now: the contender's code is imported inside the walls
             predictor = fn(ctx)
             if not callable(getattr(predictor, "predict", None)):
                 raise FairfightError(f"{run['label']} returned {type(predictor).__name__}, not a predictor "
@@ -221,11 +244,19 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
                                  "predict": time.time() - trained_at}
         except (AffordanceError, BudgetExceeded) as exc:
             result.update(status="refused", error=str(exc))
+        except OSError as exc:
+            from .sandbox import refused_by_os
+
+            if not (sandbox and sandbox.level == "os" and refused_by_os(exc)):
+                raise
+            os_refusals.append(f"the OS sandbox refused it: {exc!r} (data sources, model files, the network "
+                               "and new processes are out of the contender's reach)")
+            result.update(status="refused", error=os_refusals[-1])
         finally:
             logs += ctx.logs
         result["ledger"] = ledger.to_dict()
         refused = [e["refused"] for e in result["ledger"]["entries"] if e["refused"]]
-        refused += [r["reason"] for r in (guard.refusals if guard else [])]
+        refused += [r["reason"] for r in (guard.refusals if guard else [])] + os_refusals
         if refused:  # a refusal the contender caught still ends the run refused
             result.update(status="refused", reasons=refused + result["reasons"], predictions=None)
             if guard:
@@ -238,6 +269,8 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
     finally:
         if guard is not None:
             guard.active = False
+        if sandbox is not None:
+            sandbox.close()
     result["log"] = logs
     result["elapsed"] = time.time() - started
     return result

@@ -39,6 +39,7 @@ def _header(results) -> list[str]:
     groups = " × ".join(ev.get("groups", [])) or "none"
     lines += [
         f"- **Tier:** {m.tier(results)}",
+        f"- **Isolation:** {m.isolation(results)}",
         f"- **Spec:** `{results.get('spec', '?')}` (sha256 `{str(results.get('spec_hash', ''))[:16]}…`)",
         f"- **Evaluation:** split `{ev.get('split')}` ({ev.get('examples', '?')} examples), target "
         f"`{ev.get('target')}`, groups {groups}; primary metric `{ev.get('primary')}`; "

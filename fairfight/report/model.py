@@ -272,3 +272,13 @@ def tier(results: dict) -> str:
 
 def data_text(data: dict) -> str:
     return "; ".join(f"{split}: {', '.join(cols)}" for split, cols in sorted((data or {}).items())) or "none"
+
+
+def isolation(results: dict) -> str:
+    """How contenders were kept from what they were not granted (docs/isolation.md)."""
+    iso = results.get("isolation") or {}
+    level = iso.get("level", "unknown (bundle written before isolation was recorded)")
+    meaning = {"os": "the operating system walls contenders in (Landlock, seccomp)",
+               "tripwire": "an audit hook watches contenders; native code can get past it",
+               "none": "contenders ran in the evaluating process, unwatched"}.get(level, "")
+    return f"{level}" + (f": {meaning}" if meaning else "") + (f" ({iso['why']})" if iso.get("why") else "")

@@ -50,6 +50,7 @@ from fairfight import method
 
 DATA = {data!r}
 MODEL_DIR = {model!r}
+MARKER = {marker!r}
 
 
 @method
@@ -123,6 +124,51 @@ def declared_too_much(ctx):
     return ctx.predictors.constant("nurse")
 
 
+def _libc():
+    import ctypes
+    return ctypes, ctypes.CDLL(None, use_errno=True)
+
+
+def _check(rc, ctypes):
+    import os
+    if rc < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return rc
+
+
+@method
+def native_open_data(ctx):
+    ctypes, libc = _libc()  # libc.open raises no audit event: only the OS can stop it
+    _check(libc.open(DATA.encode(), 0), ctypes)
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def native_open_model(ctx):
+    ctypes, libc = _libc()
+    _check(libc.open((MODEL_DIR + "/config.json").encode(), 0), ctypes)
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def native_exec(ctx):
+    ctypes, libc = _libc()  # if this went through, the worker would become `touch`
+    argv = (ctypes.c_char_p * 3)(b"/usr/bin/touch", MARKER.encode(), None)
+    _check(libc.execv(b"/usr/bin/touch", argv), ctypes)
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def native_connect(ctx):
+    import struct
+    ctypes, libc = _libc()
+    s = socket.socket()
+    addr = struct.pack("<H", socket.AF_INET) + struct.pack(">H", 9) + bytes([127, 0, 0, 1]) + bytes(8)
+    _check(libc.connect(s.fileno(), addr, len(addr)), ctypes)  # refused by the kernel: EACCES, not ECONNREFUSED
+    return ctx.predictors.constant("nurse")
+
+
 @method
 def balances_each_batch(ctx):
     """Knows the evaluation set is balanced: gives half of whatever batch it sees each label."""
@@ -179,7 +225,8 @@ def write_fight(folder: Path, model_dir: Path, methods: dict, cheaters=False, se
             for row in rows:
                 f.write(json.dumps({**row, "split": split}) + "\n")
     (folder / "methods.py").write_text(METHODS)
-    (folder / "cheaters.py").write_text(CHEATERS.format(data=str(folder / "bios.jsonl"), model=str(model_dir)))
+    (folder / "cheaters.py").write_text(CHEATERS.format(data=str(folder / "bios.jsonl"), model=str(model_dir),
+                                                      marker=str(folder / "exec-marker")))
     lines = []
     for name, extra in methods.items():
         file = "cheaters.py" if cheaters else "methods.py"

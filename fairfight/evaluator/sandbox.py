@@ -1,0 +1,197 @@
+"""OS lockdown of a worker before contender code is imported (Linux: Landlock + seccomp).
+
+Applied in the worker after the model, tokenizer and granted tables are loaded: from then on
+the kernel, not Python, refuses what the contender must not do, including from native code:
+- Landlock (ABI >= 4): read-only access to the Python environment, the fairfight package and the
+  method's own folder (minus data sources, model files, hub caches and the bundle found in it);
+  read-write access to a per-run scratch folder and to what the worker itself still writes (the
+  forward cache, a cluster run's exchange folder); no TCP bind or connect;
+- seccomp: execve/execveat (no new programs), ptrace and process_vm_readv/writev fail with EPERM;
+- PR_SET_NO_NEW_PRIVS (required by both).
+We talk to the kernel through ctypes: the `landlock` package (1.0.0.dev5) has no network rules and
+`pyseccomp` needs the system's libseccomp. Where any of this is missing or fails, the worker keeps
+today's tripwire (the audit hook in guard.py, active in both cases) and says `isolation: tripwire`.
+FAIRFIGHT_ISOLATION=tripwire forces that fallback. See docs/isolation.md.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import struct
+import sys
+import tempfile
+
+LEVELS = ("none", "tripwire", "os")  # weakest first
+
+_ARCH = {  # machine -> (AUDIT_ARCH, landlock_create_ruleset, seccomp, denied syscalls)
+    "x86_64": (0xC000003E, 444, 317, {"execve": 59, "execveat": 322, "ptrace": 101,
+                                       "process_vm_readv": 310, "process_vm_writev": 311}),
+    "aarch64": (0xC00000B7, 444, 277, {"execve": 221, "execveat": 281, "ptrace": 117,
+                                        "process_vm_readv": 270, "process_vm_writev": 271}),
+}
+_FS_READ_FILE, _FS_READ_DIR = 1 << 2, 1 << 3
+_FS_WRITE = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 14)  # write, rm, mkdir, make file, truncate
+_FS_FILE_ONLY = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # rights a rule on a file may carry
+_NET_TCP = (1 << 0) | (1 << 1)  # bind, connect
+_PR_SET_NO_NEW_PRIVS = 38
+_SECCOMP_RET_ALLOW, _SECCOMP_RET_EPERM = 0x7FFF0000, 0x00050000 | 1
+
+
+def weakest(*levels: str) -> str:
+    return min(levels, key=LEVELS.index)
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version (0: none, or not Linux / unknown architecture)."""
+    arch = _ARCH.get(platform.machine())
+    if sys.platform != "linux" or arch is None:
+        return 0
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    abi = libc.syscall(ctypes.c_long(arch[1]), None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(0, int(abi))
+
+
+def expected() -> tuple[str, str]:
+    """(level, why) a sandboxed worker on this machine will get."""
+    if os.environ.get("FAIRFIGHT_ISOLATION", "").lower() == "tripwire":
+        return "tripwire", "FAIRFIGHT_ISOLATION=tripwire"
+    if sys.platform != "linux" or platform.machine() not in _ARCH:
+        return "tripwire", f"no OS sandbox on {sys.platform}/{platform.machine()}"
+    abi = landlock_abi()
+    if abi < 4:
+        return "tripwire", f"the kernel's Landlock ABI is {abi} (4 or later needed, for TCP rules)"
+    return "os", f"Landlock ABI {abi} and seccomp"
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+class _Ruleset:
+    def __init__(self, abi: int):
+        self.libc = _libc()
+        self.libc.syscall.restype = ctypes.c_long
+        self.nr = _ARCH[platform.machine()][1]
+        self.fs = (1 << 13) - 1  # execute .. make_sym (ABI 1)
+        self.fs |= (1 << 13) if abi >= 2 else 0  # refer
+        self.fs |= (1 << 14) if abi >= 3 else 0  # truncate
+        self.fs |= (1 << 15) if abi >= 5 else 0  # ioctl on devices
+        attr = struct.pack("QQ", self.fs, _NET_TCP)  # no net rules added: TCP bind/connect refused
+        buf = ctypes.create_string_buffer(attr, len(attr))
+        self.fd = self._call(self.nr, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
+
+    def _call(self, *args) -> int:
+        rc = self.libc.syscall(*[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
+        if rc < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"landlock syscall {args[0]}: {os.strerror(err)}")
+        return rc
+
+    def allow(self, path: str, access: int) -> None:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        try:
+            if not os.path.isdir(path):
+                access &= _FS_FILE_ONLY
+            rule = _PathBeneath(access & self.fs, fd)
+            self._call(self.nr + 1, self.fd, 1, ctypes.byref(rule), ctypes.c_uint32(0))
+        finally:
+            os.close(fd)
+
+    def restrict_self(self) -> None:
+        if self.libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        self._call(self.nr + 2, self.fd, ctypes.c_uint32(0))
+        os.close(self.fd)
+
+
+def _seccomp() -> None:
+    """A BPF filter: foreign architectures and the denied syscalls get EPERM; the rest passes.
+    TSYNC applies it to every thread of the process (torch's pools already run)."""
+    audit_arch, _, seccomp_nr, denied = _ARCH[platform.machine()]
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    ops = [(ld_abs, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, _SECCOMP_RET_EPERM), (ld_abs, 0, 0, 0)]
+    if platform.machine() == "x86_64":
+        ops += [(jge, 0, 1, 0x40000000), (ret, 0, 0, _SECCOMP_RET_EPERM)]  # the x32 ABI
+    for nr in denied.values():
+        ops += [(jeq, 0, 1, nr), (ret, 0, 0, _SECCOMP_RET_EPERM)]
+    ops.append((ret, 0, 0, _SECCOMP_RET_ALLOW))
+    code = b"".join(struct.pack("HBBI", *op) for op in ops)
+    prog_buf = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("HxxxxxxP", len(ops), ctypes.addressof(prog_buf))
+    fprog_buf = ctypes.create_string_buffer(fprog, len(fprog))
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    rc = libc.syscall(ctypes.c_long(seccomp_nr), ctypes.c_long(1), ctypes.c_long(1), fprog_buf)  # SET_MODE_FILTER, TSYNC
+    if rc != 0:
+        raise OSError(ctypes.get_errno(), f"seccomp: {os.strerror(ctypes.get_errno())} (thread {rc})")
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _grant(ruleset: _Ruleset, path: str, access: int, denied: tuple) -> None:
+    """Grant `path`, leaving out denied paths beneath it (Landlock only adds: carve by recursing)."""
+    path = os.path.realpath(path)
+    if not os.path.exists(path) or any(_within(path, d) for d in denied):
+        return
+    if not any(_within(d, path) for d in denied):
+        ruleset.allow(path, access)
+        return
+    ruleset.allow(path, _FS_READ_DIR)  # listing names, not reading the denied entries
+    for entry in os.listdir(path):
+        _grant(ruleset, os.path.join(path, entry), access, denied)
+
+
+class Sandbox:
+    """One run's lockdown: its scratch folder and the level it reached."""
+
+    def __init__(self):
+        self.scratch = tempfile.mkdtemp(prefix="fairfight-run-")
+        self.level, self.why = "tripwire", ""
+
+    def lock(self, *, read: list, write: list, denied: list) -> str:
+        level, why = expected()
+        self.why = why
+        if level != "os":
+            return self.level
+        try:
+            denied = tuple(sorted({os.path.realpath(str(d)) for d in denied if d}))
+            ruleset = _Ruleset(landlock_abi())
+            read_rights = _FS_READ_FILE | _FS_READ_DIR
+            system = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo", "/etc/ld.so.cache",
+                      "/etc/localtime", "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu",
+                      f"/proc/{os.getpid()}", "/dev/urandom", "/dev/random"]
+            for path in [*read, *system, sys.prefix, sys.base_prefix, *[p for p in sys.path if p]]:
+                _grant(ruleset, str(path), read_rights, denied)
+            for path in [*write, self.scratch, "/dev/null", "/dev/zero"]:
+                if path:
+                    _grant(ruleset, str(path), read_rights | _FS_WRITE, ())
+            for var in ("TMPDIR", "TEMP", "TMP"):
+                os.environ[var] = self.scratch
+            tempfile.tempdir = self.scratch
+            ruleset.restrict_self()
+            _seccomp()
+        except Exception as exc:  # a fallback, never a failed run; the level says so
+            self.why = f"setting up the OS sandbox failed: {exc!r}"
+            return self.level
+        self.level = "os"
+        return self.level
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def refused_by_os(exc: BaseException) -> bool:
+    import errno
+
+    return isinstance(exc, PermissionError) or (isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM))

@@ -1,0 +1,100 @@
+"""The OS walls (sandbox.py) through a real `fairfight eval`: native code that gets past the audit
+hook is stopped by the kernel, an honest fight gives the same metrics, and the fallback says so."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fairfight.evaluator import sandbox
+
+from runner_fixtures import write_fight
+
+needs_os = pytest.mark.skipif(sandbox.expected()[0] != "os", reason="no Landlock ABI >= 4 / seccomp here")
+
+NATIVE = ("native_open_data", "native_open_model", "native_exec", "native_connect")
+FIGHT = {"probe": "uses: {model: [activations], data: {train: [text, profession]}}", "always_nurse":
+         "uses: {data: {train: [profession]}}"}
+
+
+def eval_cli(*args, isolation=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env.pop("FAIRFIGHT_ISOLATION", None)
+    if isolation:
+        env["FAIRFIGHT_ISOLATION"] = isolation
+    return subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", *args], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory, bert_dir):
+    folder = tmp_path_factory.mktemp("native")
+    spec = write_fight(folder, bert_dir, {n: "" for n in NATIVE}, cheaters=True, seeds=1)
+    r = eval_cli(str(spec), "--out", str(folder / "bundle"), "--workers", "2", "--no-progress", "--allow-refused")
+    return folder, r, json.loads((folder / "bundle" / "results.json").read_text())
+
+
+@needs_os
+@pytest.mark.parametrize("name", NATIVE)
+def test_native_code_is_stopped_by_the_kernel_with_the_reason(native, name):
+    _, r, results = native
+    (run,) = [x for x in results["runs"] if x["label"] == name]
+    assert run["status"] == "refused", (run, r.stderr)
+    assert any("OS sandbox refused" in reason for reason in run["reasons"]), run
+    assert run["isolation"] == "os" and run["metrics"] is None
+
+
+@needs_os
+def test_a_refused_exec_never_ran(native):
+    folder, _, _ = native
+    assert not (folder / "exec-marker").exists()
+
+
+@pytest.fixture(scope="module")
+def honest(tmp_path_factory, bert_dir):
+    folder = tmp_path_factory.mktemp("honest")
+    spec = write_fight(folder, bert_dir, FIGHT, seeds=1)
+    out = {}
+    for level in ("os", "tripwire"):
+        r = eval_cli(str(spec), "--out", str(folder / level), "--workers", "2", "--no-progress",
+                     isolation=level if level == "tripwire" else None)
+        assert r.returncode == 0, r.stderr
+        out[level] = (r, folder / level)
+    return out
+
+
+@needs_os
+def test_an_honest_fight_gives_the_same_metrics_inside_the_walls(honest):
+    metrics = {}
+    for level, (_, bundle) in honest.items():
+        results = json.loads((bundle / "results.json").read_text())
+        assert all(run["status"] == "succeeded" for run in results["runs"]), results["runs"]
+        assert results["isolation"]["level"] == level
+        metrics[level] = {run["label"]: run["metrics"] for run in results["runs"]}
+    assert metrics["os"] == metrics["tripwire"]
+
+
+def test_the_fallback_says_tripwire_in_provenance_report_and_eval(honest):
+    r, bundle = honest["tripwire"]
+    assert "isolation: tripwire" in r.stderr  # the warning at eval time
+    provenance = json.loads((bundle / "provenance.json").read_text())
+    assert provenance["isolation"] == "tripwire" and "FAIRFIGHT_ISOLATION" in provenance["isolation_why"]
+    assert all(run["isolation"] == "tripwire" for run in json.loads((bundle / "results.json").read_text())["runs"])
+    report = subprocess.run([sys.executable, "-m", "fairfight.cli", "report", str(bundle)], capture_output=True,
+                            text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "**Isolation:** tripwire" in (bundle / "report.md").read_text()
+    assert "<dt>Isolation</dt><dd>tripwire" in (bundle / "report.html").read_text()
+    audit = subprocess.run([sys.executable, "-m", "fairfight.cli", "audit", str(bundle)], capture_output=True,
+                           text=True, timeout=120)
+    assert "isolation: tripwire" in audit.stdout, audit.stdout + audit.stderr
+
+
+def test_the_inline_executor_says_isolation_none(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"always_nurse": FIGHT["always_nurse"]}, seeds=1)
+    r = eval_cli(str(spec), "--out", str(tmp_path / "b"), "--executor", "inline", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "b" / "provenance.json").read_text())["isolation"] == "none"
+    (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
+    assert run["status"] == "succeeded" and run["isolation"] == "none"
