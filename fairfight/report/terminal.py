@@ -8,24 +8,35 @@ COLOURS = {"supported": "green", "not-supported": "red", "inconclusive": "yellow
 def print_summary(results: dict, console=None) -> None:
     """The primary metric per contender, then each claim's verdict with its reason, then the notes."""
     from rich.console import Console
-    from rich.padding import Padding
-    from rich.text import Text
-
-    from .model import unmatched_caveats
 
     console = console or Console(highlight=False)
     summary_table(results, console)
     for line in problem_lines(results):
         console.print(line, markup=False, style="red", soft_wrap=True)
-    for v in results.get("verdicts", []):
-        console.print(f"[{COLOURS.get(v['verdict'], 'default')}]{v['verdict']:>13}[/]  {v['claim']}")
-        # Padding, not leading spaces: a long reason wraps under its own indent, not at column 0.
-        console.print(Padding(Text(v["reason"], style="dim"), (0, 0, 0, 15)))
-        for line in unmatched_caveats(v):
-            style = "yellow" if line.startswith("unmatched affordances") else "dim"
-            console.print(Padding(Text(line, style=style), (0, 0, 0, 15)))
+    if results.get("verdicts"):
+        console.print(_verdicts(results["verdicts"]))
     for note in results.get("notes", []):
         console.print(f"note: {note}", markup=False)
+
+
+def _verdicts(verdicts: list):
+    """A two-column grid: the verdict, then the claim with its reason and caveats, which wrap
+    under their own indent (column 15), never back at the left edge."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from .model import unmatched_caveats
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(width=13, justify="right", no_wrap=True)
+    grid.add_column()
+    for v in verdicts:
+        body = Text(v["claim"])
+        body.append("\n" + v["reason"], style="dim")
+        for line in unmatched_caveats(v):
+            body.append("\n" + line, style="yellow" if line.startswith("unmatched affordances") else "dim")
+        grid.add_row(Text(v["verdict"], style=COLOURS.get(v["verdict"], "default")), body)
+    return grid
 
 
 def summary_table(results: dict, console=None) -> None:
@@ -38,7 +49,7 @@ def summary_table(results: dict, console=None) -> None:
     # a label and a value are never cut or wrapped: role, runs and status give way
     table.add_column("contender", no_wrap=True)
     table.add_column("role", min_width=8)
-    table.add_column(primary, no_wrap=True)
+    table.add_column("mean ± sd", no_wrap=True)  # the metric is named in the title
     table.add_column("runs")
     table.add_column("status", min_width=9)
     for row in results["summary"]:
