@@ -301,8 +301,10 @@ class ModelHandle:
     def _check_edit(self, e):
         e = edit_from_dict(e) if isinstance(e, dict) else e
         if not hasattr(e, "apply") or not hasattr(e, "to_dict"):
-            raise FairfightError(f"not an edit: {e!r} (use ProjectOut, Ablate or AddVector)")
+            raise FairfightError(f"not an edit: {e!r} (use ProjectOut, Ablate, AddVector or AblateFeatures)")
         resolve_layer(e.layer, self.num_layers)
+        if hasattr(e, "check_model"):  # AblateFeatures: its SAE must be loaded and fit the model
+            e.check_model(self.hidden_size)
         for v in edit_vectors(e):
             if len(v) != self.hidden_size:
                 raise FairfightError(f"{type(e).__name__} at layer {e.layer}: vector of length {len(v)}, "
