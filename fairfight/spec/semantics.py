@@ -298,8 +298,9 @@ class Checker(ContenderChecks):
                                                    "so no contender could tune on it")
         for name, item in _d(rules.get("knowledge")).items():
             artifact = _s(_d(item).get("artifact"))
-            if artifact and not (self.base_dir / artifact).is_file():
-                self.error(("rules", "knowledge", name, "artifact"), f"artifact file '{artifact}' does not exist")
+            if artifact and not (self.base_dir / artifact).exists():
+                self.error(("rules", "knowledge", name, "artifact"), f"artifact '{artifact}' does not exist (a file, "
+                                                                     "or a folder holding an SAE)")
 
     def check_grantable(self, path, split, where) -> bool:
         if split not in self.splits():
