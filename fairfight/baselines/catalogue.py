@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..spec.ir import FrozenMap, Spec, Uses
-from . import finetune, heads, prompting
+from . import finetune, heads, prompting, sae_probe
 from ._common import feature_op
 
 
@@ -169,6 +169,9 @@ BASELINES = {b.name: b for b in (
             "labels, then a head (needs the attribute's labels granted)", heads.leace, {"l2": 1e-3}, _L2),
     Builtin("majority", "baseline", "always the most common training label (the floor)", heads.majority, {}, {}),
 )}
+BASELINES["sae_probe"] = Builtin("sae_probe", "baseline", sae_probe.SUMMARY, sae_probe.sae_probe, sae_probe.DEFAULTS,
+                                 sae_probe.SEARCH)
+_USES["sae_probe"] = sae_probe.uses
 SKYLINES = {
     "oracle": Builtin("oracle", "skyline", "a head trained on a split of the evaluation distribution (beyond the "
                       "rules: shown, marked, never counted as a baseline)", heads.oracle, {"l2": 1e-3}, _L2),

@@ -63,6 +63,8 @@ BASELINES = {b.name: b for b in (
     Catalogued("leace", "LEACE concept erasure (concept-erasure package) fit on spurious-attribute labels, then a head", _POOLED,
                attribute=True),
     Catalogued("majority", "predict the majority training label (the floor)", ((),)),
+    Catalogued("sae_probe", "a sparse probe on the SAE latents that differ most between classes (SAEBench)",
+               (("activations",),), knowledge_param="sae"),
 )}
 assert set(BASELINES) == set(enum_of("baseline_name")), "schema and catalogue disagree"
 
