@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -122,6 +123,11 @@ class ModelHandle:
         if pool != "none":
             pooled = self._pooled("activations", texts, sorted(set(resolved)), pool)
             return {lay: pooled[r] for lay, r in zip(layers, resolved)}
+        if not self.__edits:  # plain token-level states: the shared cache's entry per layer
+            states = {r: passes.plain_token_states(self._runner("activations"), self.__cache, texts, r)
+                      for r in sorted(set(resolved))}
+            return {lay: [torch.from_numpy(np.array(states[r][0][a:b])) for a, b in zip(states[r][1], states[r][1][1:])]
+                    for lay, r in zip(layers, resolved)}
         rows = self._map("activations", texts, lambda enc, cap: {
             lay: _pool(cap[r], enc["attention_mask"], pool) for lay, r in zip(layers, resolved)}, resolved)
         return {lay: [r[lay] for r in rows] for lay in layers}
