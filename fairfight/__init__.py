@@ -45,8 +45,12 @@ def method(fn):
 
 
 def __getattr__(name):  # edits need torch: import them only when asked for
-    if name in ("ProjectOut", "Ablate", "AddVector"):
+    if name in ("ProjectOut", "Ablate", "AddVector", "AblateFeatures"):
         from .evaluator import edits
 
         return getattr(edits, name)
+    if name == "sae":  # `fairfight.sae.train_topk(...)` after a plain `import fairfight`
+        import importlib
+
+        return importlib.import_module(".sae", __name__)
     raise AttributeError(f"module 'fairfight' has no attribute {name!r}")

@@ -29,5 +29,30 @@ def concept_words(concept) -> dict:
     return {k: tuple(v) for k, v in CONCEPT_WORDS[concept].items()}
 
 
+def artifact_sha256(path) -> str:
+    """The sha256 of a knowledge artifact: a file's bytes; for a folder (an SAE, say), the hash of
+    every file's relative path and sha256, in sorted order (so it names the folder's content)."""
+    import hashlib
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(f.relative_to(path).as_posix().encode() + b"\0" + _file_sha256(f).encode() + b"\n")
+        return h.hexdigest()
+    return _file_sha256(path)
+
+
+def _file_sha256(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def all_words(concept) -> frozenset:
     return frozenset(w for words in concept_words(concept).values() for w in words)

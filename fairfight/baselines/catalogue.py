@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..spec.ir import FrozenMap, Spec, Uses
 from ..spec.vocabulary import BASELINES as NEEDS
 from ..spec.vocabulary import SKYLINES as SKYLINE_NEEDS
-from . import finetune, heads, parameters, prompting
+from . import finetune, heads, parameters, prompting, sae_probe
 from ._common import feature_op
 
 
@@ -195,6 +195,8 @@ BASELINES = {b.name: b for b in (
             "labels, then a head (needs the attribute's labels granted)", heads.leace),
     Builtin("majority", "baseline", "always the most common training label (the floor)", heads.majority),
 )}
+BASELINES["sae_probe"] = Builtin("sae_probe", "baseline", sae_probe.SUMMARY, sae_probe.sae_probe)
+_USES["sae_probe"] = sae_probe.uses
 SKYLINES = {
     "oracle": Builtin("oracle", "skyline", "a head trained on a split of the evaluation distribution (beyond the "
                       "rules: shown, marked, never counted as a baseline)", heads.oracle),

@@ -140,6 +140,19 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
               "the group attribute whose labels LEACE erases", set_by="plan"),
     ),
     "majority": (_SPLIT,),
+    "sae_probe": (
+        Param("k", "int", 16, "SAE latents the probe may use: those whose mean activation differs most between "
+              "the classes of the training split", search=(4, 16, 64, 256)),
+        _L2,
+        Param("layer", "int", -1, "the layer whose SAE latents are read (-1: the last)"),
+        Param("sae", "knowledge", None, "a knowledge artifact holding an SAE (SAELens or dictionary_learning "
+              "folder); without one, a TopK SAE is trained on the granted texts' token activations", optional=True),
+        Param("width", "int", 4, "trained SAE only: latents per model dimension"),
+        Param("sae_k", "int", 32, "trained SAE only: active latents per token (TopK)"),
+        Param("max_tokens", "int", 20000, "trained SAE only: token activations it trains on (a seeded sample)"),
+        Param("epochs", "int", 3, "trained SAE only: passes over those tokens"),
+        _SPLIT,
+    ),
     "oracle": (
         _L2,
         Param("split", "split", AtRunTime("the entry's split: (skylines: [{oracle: {split: NAME}}])"),

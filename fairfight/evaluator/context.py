@@ -90,12 +90,29 @@ class KnowledgeView:
         if item.artifact is None:
             self.__ledger.read("knowledge", name, 1)
             return item.value
+        if Path(item.artifact).is_dir():  # a folder artifact: an SAE (SAELens or dictionary_learning layout)
+            return self._folder(name, item)
         data = Path(item.artifact).read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         if item.sha256 and digest != item.sha256:
             raise FairfightError(f"artifact '{item.artifact}' has sha256 {digest}, but the spec expects {item.sha256}")
         self.__ledger.read("knowledge", name, 1, sha256=digest)  # one name per item, everywhere
         return data.decode("utf-8", errors="replace")
+
+    def _folder(self, name, item):
+        from ..knowledge import artifact_sha256
+        from ..sae import detect_format, load_sae
+
+        digest = artifact_sha256(item.artifact)
+        if item.sha256 and digest != item.sha256:
+            raise FairfightError(f"artifact folder '{item.artifact}' has sha256 {digest}, but the spec expects "
+                                 f"{item.sha256}")
+        if detect_format(item.artifact) is None:
+            raise FairfightError(f"knowledge '{name}': the folder '{item.artifact}' is not an SAE folder (SAELens "
+                                 "cfg.json + sae_weights.safetensors, or dictionary_learning config.json + ae.pt)")
+        sae = load_sae(item.artifact)
+        self.__ledger.read("knowledge", f"{name} sha256={digest}", 1)
+        return sae
 
     def __contains__(self, name):
         return name in self.__items

@@ -229,8 +229,100 @@ class AddVector:
         return cls(d["layer"], _load(d, "vector"), d.get("scale", 1.0))
 
 
-EDIT_TYPES = {"project_out": ProjectOut, "ablate": Ablate, "add_vector": AddVector}
-Edit = ProjectOut | Ablate | AddVector
+@dataclass(frozen=True)
+class AblateFeatures:
+    """Ablate SAE latents at `layer`, per token: encode the hidden state with the SAE, set the
+    chosen latents to zero (mode="zero") or to `fill` (mode="mean": one value per feature, e.g.
+    their mean activation), decode, and (keep_error=True, SHIFT's convention) add back the SAE's
+    reconstruction error, so only the chosen latents' contribution changes.
+
+    The SAE is named by its sha256 (`SAE.sha256`): an SAE object is accepted and replaced by its
+    name; the weights are looked up among the SAEs loaded or trained in this process.
+    """
+
+    layer: int
+    sae: str
+    features: tuple[int, ...]
+    mode: str = "zero"
+    keep_error: bool = True
+    fill: Vector | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "layer", _check_layer(self.layer))
+        sae = self.sae
+        name = getattr(sae, "sha256", sae)
+        if not isinstance(name, str) or len(name) != 64 or any(c not in "0123456789abcdef" for c in name):
+            raise FairfightError(f"AblateFeatures.sae must be an SAE or its sha256 (64 hex digits), got {sae!r}")
+        object.__setattr__(self, "sae", name)
+        feats = self.features.tolist() if hasattr(self.features, "tolist") else self.features
+        feats = [feats] if isinstance(feats, (int, np.integer)) else list(feats)
+        if not feats or any(isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 0 for f in feats):
+            raise FairfightError("AblateFeatures.features must be a non-empty list of latent indices (ints >= 0)")
+        order = sorted(set(int(f) for f in feats))
+        if self.mode not in ("zero", "mean"):
+            raise FairfightError(f"AblateFeatures mode must be 'zero' or 'mean', got {self.mode!r}")
+        if self.mode == "mean":
+            if self.fill is None:
+                raise FairfightError("AblateFeatures mode='mean' needs fill= (one value per feature, e.g. their mean)")
+            fill = _as_vector(self.fill, "AblateFeatures.fill")
+            if len(fill) != len(feats):
+                raise FairfightError(f"AblateFeatures.fill has {len(fill)} values for {len(feats)} features")
+            by_feature = dict(zip((int(f) for f in feats), fill))
+            object.__setattr__(self, "fill", tuple(by_feature[f] for f in order))
+        elif self.fill is not None:
+            raise FairfightError("AblateFeatures fill= is for mode='mean'")
+        object.__setattr__(self, "features", tuple(order))
+        object.__setattr__(self, "keep_error", bool(self.keep_error))
+        if hasattr(sae, "sha256"):
+            self.check_model(sae.d_in, sae)
+
+    def _sae(self):
+        from fairfight.sae.model import registered
+
+        return registered(self.sae)
+
+    def check_model(self, hidden_size: int, sae=None) -> None:
+        sae = sae or self._sae()
+        if sae.d_in != hidden_size:
+            raise FairfightError(f"AblateFeatures at layer {self.layer}: the SAE reads vectors of size {sae.d_in}, "
+                                 f"but the model's hidden size is {hidden_size}")
+        if self.features[-1] >= sae.d_sae:
+            raise FairfightError(f"AblateFeatures feature {self.features[-1]} is out of range: the SAE has "
+                                 f"{sae.d_sae} latents")
+
+    def apply(self, h: torch.Tensor) -> torch.Tensor:
+        sae = self._sae()
+        _check_width(h, sae.d_in, "the SAE's input")
+        x = h.float()
+        idx = torch.tensor(self.features, device=h.device)
+        z = sae.encode(x)
+        target = (torch.zeros(len(idx), device=h.device) if self.fill is None
+                  else _tensor(self.fill, torch.float32, str(h.device)))
+        if self.keep_error:
+            # decode(z') + (x - decode(z)) = x + (z'[f] - z[f]) @ W_dec[f]: the same, without the dense decode
+            w_dec = sae._weights(h.device, torch.float32)["W_dec"]
+            out = x + (target - z.index_select(-1, idx)) @ w_dec.index_select(0, idx)
+        else:
+            z = z.clone()
+            z[..., idx] = target
+            out = sae.decode(z)
+        return out.to(h.dtype)
+
+    def to_dict(self) -> dict:
+        d = {"type": "ablate_features", "layer": self.layer, "sae_sha256": self.sae, "features": list(self.features),
+             "mode": self.mode, "keep_error": self.keep_error}
+        _dump(d, "fill", self.fill)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AblateFeatures:
+        return cls(d["layer"], d["sae_sha256"], d["features"], mode=d.get("mode", "zero"),
+                   keep_error=d.get("keep_error", True), fill=_load(d, "fill"))
+
+
+EDIT_TYPES = {"project_out": ProjectOut, "ablate": Ablate, "add_vector": AddVector,
+              "ablate_features": AblateFeatures}
+Edit = ProjectOut | Ablate | AddVector | AblateFeatures
 
 
 def edit_from_dict(d: dict) -> Edit:
@@ -358,5 +450,5 @@ def install_edits(model: nn.Module, edits=(), *, capture: dict | None = None, ca
             hd.remove()
 
 
-__all__ = ["ProjectOut", "Ablate", "AddVector", "Edit", "EDIT_TYPES", "edit_from_dict", "apply_edits",
+__all__ = ["ProjectOut", "Ablate", "AddVector", "AblateFeatures", "Edit", "EDIT_TYPES", "edit_from_dict", "apply_edits",
            "install_edits", "StopForward", "locate_layers", "resolve_layer", "edit_vectors"]

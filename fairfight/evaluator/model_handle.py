@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -121,16 +123,47 @@ class ModelHandle:
         if pool != "none":
             pooled = self._pooled("activations", texts, sorted(set(resolved)), pool)
             return {lay: pooled[r] for lay, r in zip(layers, resolved)}
+        if not self.__edits:  # plain token-level states: the shared cache's entry per layer
+            states = {r: passes.plain_token_states(self._runner("activations"), self.__cache, texts, r)
+                      for r in sorted(set(resolved))}
+            return {lay: [torch.from_numpy(np.array(states[r][0][a:b])) for a, b in zip(states[r][1], states[r][1][1:])]
+                    for lay, r in zip(layers, resolved)}
         rows = self._map("activations", texts, lambda enc, cap: {
             lay: _pool(cap[r], enc["attention_mask"], pool) for lay, r in zip(layers, resolved)}, resolved)
         return {lay: [r[lay] for r in rows] for lay in layers}
 
+    def features(self, texts, sae, *, layer, pool="mean", split=None):
+        """SAE latents of the states at `layer` (an `activations` read): [n, d_sae] pooled over each
+        text's tokens (mean, max, sum or last), or pool="none": a list of [tokens, d_sae]."""
+        from fairfight.sae.model import registered
+        from fairfight.sae.pooling import POOLS, pooled_latents
+
+        self._gate("activations", split or "inputs")
+        if pool not in POOLS:
+            raise FairfightError(f"features pool must be one of {', '.join(POOLS)}, got {pool!r}")
+        sae = registered(sae) if isinstance(sae, str) else sae
+        if not hasattr(sae, "encode") or getattr(sae, "d_in", None) != self.hidden_size:
+            raise FairfightError(f"features needs an SAE reading vectors of size {self.hidden_size} (the model's "
+                                 f"hidden size), got {sae!r}")
+        resolved = resolve_layer(int(layer), self.num_layers)
+        texts = self._start("activations", texts, split, layers=[resolved])
+        if self.__edits:  # edited states: token-level from the edited model (no shared plain entry)
+            rows = self._map("activations", texts, lambda enc, cap: _pool(cap[resolved], enc["attention_mask"],
+                                                                          "none"), [resolved])
+            flat = torch.cat(rows).numpy() if rows else torch.zeros((0, self.hidden_size)).numpy()
+            offsets = [0] + list(itertools.accumulate(len(r) for r in rows))
+        else:
+            flat, offsets = passes.plain_token_states(self._runner("activations"), self.__cache, texts, resolved)
+        return pooled_latents(sae, flat, offsets, pool)
+
+    def _runner(self, op) -> passes.Runner:
+        return passes.Runner(self.__model, self._encode, self._lengths, self._batches,
+                             lambda: self.__ledger.check_time(op), _pool, self.num_layers, self.hidden_size,
+                             self._no_cache())
+
     def _pooled(self, op, texts, layers, pool) -> dict:
         """resolved layer -> [n, d]: shared, resumed and stopped early where possible (passes.py)."""
-        runner = passes.Runner(self.__model, self._encode, self._lengths, self._batches,
-                        lambda: self.__ledger.check_time(op), _pool, self.num_layers, self.hidden_size,
-                        self._no_cache())
-        return passes.pooled(runner, self.__cache, texts, layers, pool, self.__edits)
+        return passes.pooled(self._runner(op), self.__cache, texts, layers, pool, self.__edits)
 
     def intervene(self, edits) -> ModelHandle:
         self._gate("intervene", "inputs")
@@ -301,8 +334,10 @@ class ModelHandle:
     def _check_edit(self, e):
         e = edit_from_dict(e) if isinstance(e, dict) else e
         if not hasattr(e, "apply") or not hasattr(e, "to_dict"):
-            raise FairfightError(f"not an edit: {e!r} (use ProjectOut, Ablate or AddVector)")
+            raise FairfightError(f"not an edit: {e!r} (use ProjectOut, Ablate, AddVector or AblateFeatures)")
         resolve_layer(e.layer, self.num_layers)
+        if hasattr(e, "check_model"):  # AblateFeatures: its SAE must be loaded and fit the model
+            e.check_model(self.hidden_size)
         for v in edit_vectors(e):
             if len(v) != self.hidden_size:
                 raise FairfightError(f"{type(e).__name__} at layer {e.layer}: vector of length {len(v)}, "

@@ -92,6 +92,13 @@ def pooled(runner: Runner, cache, texts, layers, pool, edits) -> dict:
     return out
 
 
+def plain_token_states(runner: Runner, cache, texts, layer) -> tuple:
+    """Plain token-level states at `layer` (flat, offsets): the shared cache's entry where kept."""
+    if _states_fit(runner, texts):
+        return (cache or Uncached()).states(texts, layer, lambda: token_states(runner, texts, layer))
+    return token_states(runner, texts, layer)
+
+
 def max_states_bytes() -> int:
     """Token-level states bigger than this are not kept: the edited pass then runs from the input."""
     return int(float(os.environ.get("FAIRFIGHT_MAX_STATES_BYTES", 2 * 1024 ** 3)))
@@ -232,4 +239,4 @@ def _block_returns_tensor(runner: Runner, blocks) -> bool:
     return _RETURNS_TENSOR[model]
 
 
-__all__ = ["Runner", "Uncached", "pooled", "run", "token_states", "AFFINE_EDITS"]
+__all__ = ["Runner", "Uncached", "pooled", "run", "token_states", "plain_token_states", "AFFINE_EDITS"]

@@ -72,7 +72,7 @@ def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) 
         "key_version": runkey.KEY_VERSION,
         "task": runkey.digest(to_jsonable(spec.task)),
         "evaluate": runkey.digest(to_jsonable(spec.evaluate)),
-        "rules": runkey.digest(to_jsonable(spec.rules)),
+        "rules": runkey.rules_identity(spec),
         "splits": runkey.digest(to_jsonable(spec.splits)),
         "data": runkey.digest(runkey.data_identity(spec)),
         "model": runkey.digest(runkey.model_identity(spec)),

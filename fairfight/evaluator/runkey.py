@@ -84,6 +84,24 @@ def data_identity(spec: Spec) -> dict:
     return out
 
 
+def knowledge_identity(spec: Spec) -> dict:
+    """The sha256 of every knowledge artifact (file or folder, e.g. an SAE): a changed file reruns."""
+    from ..knowledge import artifact_sha256
+
+    out = {}
+    for name, item in sorted(spec.rules.knowledge.items()):
+        if item.artifact is not None:
+            path = Path(item.artifact)
+            out[name] = artifact_sha256(path) if path.exists() else None
+    return out
+
+
+def rules_identity(spec: Spec) -> str:
+    """The rules as written, plus the content of their knowledge artifacts."""
+    knowledge = knowledge_identity(spec)
+    return digest([to_jsonable(spec.rules), knowledge] if knowledge else to_jsonable(spec.rules))
+
+
 def model_identity(spec: Spec) -> dict:
     kind, target = spec.model.source.split(":", 1)
     ident = {"source": spec.model.source, "revision": spec.model.revision, "kind": spec.model.kind,

@@ -276,6 +276,7 @@ class Evaluation:
             "code": {r.label: r.code for r in self.plan.runs},
             "packages": runkey.package_versions(),
             "model": runkey.model_identity(spec), "data": runkey.data_identity(spec),
+            "knowledge": runkey.knowledge_identity(spec),
             "run_key": {"version": runkey.KEY_VERSION, "fields": list(runkey.KEY_FIELDS)},
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
                         "processor": platform.machine(), "cpus": _cpus()},

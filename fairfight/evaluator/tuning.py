@@ -84,7 +84,7 @@ def tuning_runs(spec: Spec, plan) -> tuple[list, dict]:
         for t, point in enumerate(candidates(space, trials)):
             params = {**run.params, **point}
             parts = {"key_version": runkey.KEY_VERSION, "task": "tune", "evaluate": spec.evaluate.primary,
-                     "rules": runkey.digest(to_jsonable(spec.rules)), "splits": runkey.digest(to_jsonable(spec.splits)),
+                     "rules": runkey.rules_identity(spec), "splits": runkey.digest(to_jsonable(spec.splits)),
                      "data": runkey.digest(runkey.data_identity(spec)), "model": runkey.digest(runkey.model_identity(spec)),
                      "contender": [run.role, run.name, "trial"], "code": run.code, "control": None, "seed": 0,
                      "params": params, "grant": to_jsonable(run.grant), "packages": runkey.package_versions()}

@@ -153,10 +153,13 @@ def randomized(loaded, seed: int):
     return dataclasses.replace(loaded, model=fresh, identity={**loaded.identity, "randomized_seed": seed})
 
 
-def denied_paths(spec, loaded) -> list:
+def denied_paths(spec, loaded, granted_knowledge=None) -> list:
     from .guard import hub_caches
 
     paths = [str(Path(f).parent) for f in loaded.files] + hub_caches()
+    if granted_knowledge is not None:  # artifacts (files, SAE folders) the contender was not granted
+        paths += [str(k.artifact) for n, k in spec.rules.knowledge.items()
+                  if k.artifact is not None and n not in granted_knowledge]
     for ds in spec.datasets.values():
         kind, target = ds.source.split(":", 1)
         if kind in ("jsonl", "csv", "parquet"):
@@ -216,7 +219,8 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
             from .guard import Guard
 
             sandbox = _lock_down(spec, loaded, desc, channel)  # the kernel's walls; then the tripwire inside them
-            guard = Guard(denied_paths(spec, loaded) + [desc.get("forward_cache")]).install()
+            guard = Guard(denied_paths(spec, loaded, _uses(run["grant"]).knowledge)
+                          + [desc.get("forward_cache")]).install()
         result["isolation"] = sandbox.level if sandbox else "none"
         if sandbox:
             result["isolation_why"] = sandbox.why

@@ -91,6 +91,11 @@ class ContenderChecks:
         if name is None or name not in granted:
             return
         value, where = granted[name], ("rules", "knowledge", name)
+        if item.knowledge_form == "sae":
+            if not isinstance(value, dict):
+                self.error(path, f"{item.name} reads an SAE from knowledge '{name}', which is not an artifact; "
+                                 "grant the SAE's folder as {artifact: FOLDER}")
+            return
         if isinstance(value, dict):
             self.error(path, f"{item.name} reads words from knowledge '{name}', which is an artifact (a method gets "
                              "its text); grant the words as a list, or a built-in concept name "

@@ -7,7 +7,6 @@ looks only at parts of the expected type and leaves the rest to the schema's mes
 from __future__ import annotations
 
 import ast
-import hashlib
 import importlib.util
 import re
 from pathlib import Path
@@ -340,17 +339,21 @@ class Checker(ContenderChecks):
                                                    "so no contender could tune on it")
         for name, item in _d(rules.get("knowledge")).items():
             artifact = _s(_d(item).get("artifact"))
-            if artifact and not (self.base_dir / artifact).is_file():
-                self.error(("rules", "knowledge", name, "artifact"), f"artifact file '{artifact}' does not exist")
+            if artifact and not (self.base_dir / artifact).exists():
+                self.error(("rules", "knowledge", name, "artifact"), f"artifact '{artifact}' does not exist (a file, "
+                                                                     "or a folder holding an SAE)")
             elif artifact:
                 self.check_artifact_hash(("rules", "knowledge", name, "sha256"), self.base_dir / artifact,
                                          _s(_d(item).get("sha256")))
 
     def check_artifact_hash(self, path, file, expected):
-        """The hash the spec promises is the file's (eval would fail every run that reads it)."""
+        """The hash the spec promises is the artifact's (eval would fail every run that reads it); a
+        folder's hash names its files' paths and contents (fairfight.knowledge.artifact_sha256)."""
+        from ..knowledge import artifact_sha256
+
         if not expected or not re.fullmatch(r"[0-9a-f]{64}", expected):
             return  # absent, or the schema reports its form
-        digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        digest = artifact_sha256(file)
         if digest != expected:
             self.error(path, f"artifact '{file.name}' has sha256 {digest}, not the one written here "
                              "(was the file changed? update the hash if the change is intended)")

@@ -44,6 +44,7 @@ class Catalogued:
     labeled: bool = True  # needs a granted split with the target column
     knowledge: tuple = ()  # knowledge names it needs
     knowledge_param: str | None = None  # a param that names the knowledge instead (default: knowledge[0])
+    knowledge_form: str = "words"  # what that knowledge must be: "words" (a list or concept name) or "sae" (an artifact)
     attribute: bool = False  # needs a granted column for a group attribute (not the target)
     skyline: bool = False
     # the columns of its training split it is granted (and reads): "text", "target", "attribute"
@@ -63,6 +64,7 @@ BASELINES = {b.name: b for b in (
     Catalogued("concept_bottleneck", _POOLED, knowledge_param="knowledge"),
     Catalogued("leace", _POOLED, attribute=True, columns=("text", "target", "attribute")),
     Catalogued("majority", ((),), columns=("target",)),
+    Catalogued("sae_probe", (("activations",),), knowledge_param="sae", knowledge_form="sae"),
 )}
 assert set(BASELINES) == set(enum_of("baseline_name")), "schema and catalogue disagree"
 

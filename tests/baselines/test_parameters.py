@@ -60,6 +60,8 @@ def test_every_parameter_the_code_reads_is_declared_and_every_declared_one_is_re
             source += "".join(inspect.getsource(f) for f in _helpers(entry.function, source))
             read = set(re.findall(r"""ctx\.params(?:\.get\(|\[)["'](\w+)["']""", source))
             read |= set(re.findall(r"""_param\(ctx, ["'](\w+)["']""", source))
+            for alias in re.findall(r"""(\w+) = ctx\.params\b""", source):  # p = ctx.params; p["k"]
+                read |= set(re.findall(rf"""\b{alias}(?:\.get\(|\[)["'](\w+)["']""", source))
             read |= {"split"} if "train_data(ctx)" in source else set()
             assert read == set(declared(name)), (name, read, set(declared(name)))
 

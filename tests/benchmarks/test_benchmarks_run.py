@@ -34,3 +34,11 @@ def test_scaling_prints_its_table():
     rows = [line.split() for line in out.splitlines()[1:]]
     assert [r[0] for r in rows] == ["seeds", "trials"], out
     assert rows[0][5] == "4" and int(rows[1][5]) > 2, out  # runs: 2 contenders x 2 seeds; trials add runs
+
+
+def test_sae_benchmark_prints_its_ratios():
+    out = _run("sae.py", "--smoke")
+    for row in ("plain pass above L", "AblateFeatures read above L", "train_topk on 2000 token activations"):
+        assert re.search(rf"^{re.escape(row)}.*\s[\d.]+", out, re.M), (row, out)
+    assert re.search(r"edited/plain above L = [\d.]+ .*training = [\d.]+ s", out), out
+    assert float(re.search(r"max change ([\d.]+)", out).group(1)) > 0  # the edit changed the read

@@ -1,0 +1,179 @@
+"""SAEs on disk: the SAELens and dictionary_learning folder layouts, read and written.
+
+SAELens: `cfg.json` (d_in, d_sae, architecture "standard" | "topk" | "jumprelu", or the older
+activation_fn_str "relu" | "topk" with activation_fn_kwargs.k; k; apply_b_dec_to_input;
+normalize_activations) and `sae_weights.safetensors` (W_enc [d_in, d_sae], b_enc, W_dec
+[d_sae, d_in], b_dec, and threshold or log_threshold for JumpReLU).
+
+dictionary_learning (the SHIFT authors' package): `config.json` ({"trainer": {"dict_class",
+"activation_dim", "dict_size", "k", ...}}) and `ae.pt` (a state dict): AutoEncoder (ReLU,
+encoder/decoder Linear layers, input minus `bias`), AutoEncoderTopK (TopK, input minus
+`b_dec`), BatchTopKSAE (inference uses its one global threshold: a JumpReLU with that
+threshold for every latent) and JumpReluAutoEncoder (W_enc/W_dec, no input shift).
+
+Only safetensors and torch read the files (`torch.load(weights_only=True)`: no code runs).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from fairfight.errors import FairfightError
+
+from .model import SAE
+
+SAELENS_FILES = ("cfg.json", "sae_weights.safetensors")
+DICTIONARY_LEARNING_FILES = ("config.json", "ae.pt")
+FORMATS = ("saelens", "dictionary_learning")
+
+
+def detect_format(folder) -> str | None:
+    folder = Path(folder)
+    for name, files in (("saelens", SAELENS_FILES), ("dictionary_learning", DICTIONARY_LEARNING_FILES)):
+        if all((folder / f).is_file() for f in files):
+            return name
+    return None
+
+
+def load_sae(folder) -> SAE:
+    """An SAE from a folder in the SAELens or dictionary_learning layout."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FairfightError(f"SAE folder '{folder}' does not exist (or is not a folder)")
+    fmt = detect_format(folder)
+    if fmt == "saelens":
+        return _load_saelens(folder)
+    if fmt == "dictionary_learning":
+        return _load_dictionary_learning(folder)
+    raise FairfightError(f"'{folder}' is not an SAE folder: expected {' + '.join(SAELENS_FILES)} (SAELens) or "
+                         f"{' + '.join(DICTIONARY_LEARNING_FILES)} (dictionary_learning)")
+
+
+def _json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FairfightError(f"cannot read '{path}': {exc}") from None
+    if not isinstance(data, dict):
+        raise FairfightError(f"'{path}' must hold a JSON object")
+    return data
+
+
+def _load_saelens(folder: Path) -> SAE:
+    from safetensors.torch import load_file
+
+    cfg = _json(folder / "cfg.json")
+    w = load_file(str(folder / "sae_weights.safetensors"))
+    where = f"{folder} (SAELens)"
+    norm = cfg.get("normalize_activations") or "none"
+    if norm != "none":
+        raise FairfightError(f"{where}: normalize_activations={norm!r} is not supported (only 'none')")
+    arch = cfg.get("architecture")
+    fn = cfg.get("activation_fn_str") or cfg.get("activation_fn")
+    if arch in (None, "standard"):
+        activation = "topk" if fn == "topk" else "relu"
+        if fn not in (None, "relu", "topk"):
+            raise FairfightError(f"{where}: activation function {fn!r} is not supported (relu, topk)")
+    elif arch in ("topk", "jumprelu"):
+        activation = arch
+    else:
+        raise FairfightError(f"{where}: architecture {arch!r} is not supported (standard, topk, jumprelu)")
+    k = None
+    if activation == "topk":
+        k = cfg.get("k", (cfg.get("activation_fn_kwargs") or {}).get("k"))
+    threshold = None
+    if activation == "jumprelu":
+        threshold = w["threshold"] if "threshold" in w else torch.exp(w["log_threshold"]) if "log_threshold" in w \
+            else None
+    missing = [n for n in ("W_enc", "b_enc", "W_dec", "b_dec") if n not in w]
+    if missing:
+        raise FairfightError(f"{where}: sae_weights.safetensors lacks {', '.join(missing)}")
+    subtract = bool(cfg.get("apply_b_dec_to_input", activation != "jumprelu"))
+    return SAE(w["W_enc"], w["b_enc"], w["W_dec"], w["b_dec"], activation, k=None if k is None else int(k),
+               threshold=threshold, subtract_b_dec=subtract, source=f"{folder} (SAELens)")
+
+
+def _load_dictionary_learning(folder: Path) -> SAE:
+    cfg = _json(folder / "config.json")
+    trainer = cfg.get("trainer", cfg)
+    kind = trainer.get("dict_class", "AutoEncoder")
+    where = f"{folder} (dictionary_learning {kind})"
+    try:
+        sd = torch.load(folder / "ae.pt", map_location="cpu", weights_only=True)
+    except Exception as exc:  # a pickle with code in it, or not a state dict at all
+        raise FairfightError(f"{where}: cannot read ae.pt as a state dict: {exc}") from None
+    if not isinstance(sd, dict):
+        raise FairfightError(f"{where}: ae.pt must hold a state dict")
+
+    def get(name):
+        if name not in sd:
+            raise FairfightError(f"{where}: ae.pt lacks '{name}' (has {', '.join(sorted(sd))})")
+        return sd[name]
+
+    source = f"{folder} (dictionary_learning)"
+    if kind == "AutoEncoder":
+        return SAE(get("encoder.weight").T, get("encoder.bias"), get("decoder.weight").T, get("bias"), "relu",
+                   subtract_b_dec=True, source=source)
+    if kind in ("AutoEncoderTopK", "BatchTopKSAE"):
+        k = int(sd["k"]) if "k" in sd else int(trainer["k"])
+        if kind == "AutoEncoderTopK":
+            return SAE(get("encoder.weight").T, get("encoder.bias"), get("decoder.weight").T, get("b_dec"), "topk",
+                       k=k, subtract_b_dec=True, source=source)
+        # inference (use_threshold=True) keeps relu(pre) > threshold: a JumpReLU whose threshold, if
+        # negative (never calibrated), lets every positive latent through
+        thr = float(get("threshold"))
+        return SAE(get("encoder.weight").T, get("encoder.bias"), get("decoder.weight").T, get("b_dec"), "jumprelu",
+                   threshold=torch.full((get("encoder.bias").shape[0],), max(thr, 0.0)), subtract_b_dec=True,
+                   source=source)
+    if kind == "JumpReluAutoEncoder":
+        return SAE(get("W_enc"), get("b_enc"), get("W_dec"), get("b_dec"), "jumprelu", threshold=get("threshold"),
+                   subtract_b_dec=bool(trainer.get("apply_b_dec_to_input", False)), source=source)
+    raise FairfightError(f"{where}: dict_class {kind!r} is not supported (AutoEncoder, AutoEncoderTopK, "
+                         "BatchTopKSAE, JumpReluAutoEncoder)")
+
+
+def save_sae(sae: SAE, folder, format: str = "saelens") -> Path:
+    """Write `sae` into `folder` (created) in one of FORMATS."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if format == "saelens":
+        from safetensors.torch import save_file
+
+        arch = {"relu": "standard"}.get(sae.activation, sae.activation)
+        cfg = {"architecture": arch, "d_in": sae.d_in, "d_sae": sae.d_sae, "apply_b_dec_to_input": sae.subtract_b_dec,
+               "normalize_activations": "none", "dtype": "float32"}
+        if sae.k is not None:
+            cfg["k"] = sae.k
+        tensors = {"W_enc": sae.W_enc, "b_enc": sae.b_enc, "W_dec": sae.W_dec, "b_dec": sae.b_dec}
+        if sae.threshold is not None:
+            tensors["threshold"] = sae.threshold
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / "sae_weights.safetensors"))
+        (folder / "cfg.json").write_text(json.dumps(cfg, indent=2, sort_keys=True), encoding="utf-8")
+        return folder
+    if format == "dictionary_learning":
+        trainer = {"activation_dim": sae.d_in, "dict_size": sae.d_sae}
+        if sae.activation == "relu" and sae.subtract_b_dec:
+            trainer["dict_class"] = "AutoEncoder"
+            sd = {"encoder.weight": sae.W_enc.T, "encoder.bias": sae.b_enc, "decoder.weight": sae.W_dec.T,
+                  "bias": sae.b_dec}
+        elif sae.activation == "topk" and sae.subtract_b_dec:
+            trainer.update(dict_class="AutoEncoderTopK", k=sae.k)
+            sd = {"encoder.weight": sae.W_enc.T, "encoder.bias": sae.b_enc, "decoder.weight": sae.W_dec.T,
+                  "b_dec": sae.b_dec, "k": torch.tensor(sae.k, dtype=torch.int), "threshold": torch.tensor(-1.0)}
+        elif sae.activation == "jumprelu":
+            trainer.update(dict_class="JumpReluAutoEncoder", apply_b_dec_to_input=sae.subtract_b_dec)
+            sd = {"W_enc": sae.W_enc, "b_enc": sae.b_enc, "W_dec": sae.W_dec, "b_dec": sae.b_dec,
+                  "threshold": sae.threshold}
+        else:
+            raise FairfightError(f"dictionary_learning has no layout for a {sae.activation} SAE without the "
+                                 "input shift")
+        torch.save({k: v.contiguous().clone() for k, v in sd.items()}, folder / "ae.pt")
+        (folder / "config.json").write_text(json.dumps({"trainer": trainer}, indent=2, sort_keys=True),
+                                            encoding="utf-8")
+        return folder
+    raise FairfightError(f"unknown SAE format {format!r}; expected one of {', '.join(FORMATS)}")
+
+
+__all__ = ["load_sae", "save_sae", "detect_format", "FORMATS"]

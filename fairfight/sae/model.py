@@ -1,0 +1,161 @@
+"""The SAE record: weights, activation, and the sha256 that names it.
+
+One record for every on-disk format (formats.py) and for SAEs trained in a method (train.py):
+
+    pre     = (x - b_dec if subtract_b_dec else x) @ W_enc + b_enc      # [..., d_sae]
+    latents = relu(pre)                                  activation "relu"
+            = relu(pre) kept only in its k largest        activation "topk"
+            = relu(pre) kept only where pre > threshold   activation "jumprelu"
+    decode  = latents @ W_dec + b_dec                                    # [..., d_in]
+
+`sha256` hashes the weights and the activation, not the files they came from, so the same
+SAE saved in either layout has the same name. Every SAE made in this process is registered
+under that name: an `AblateFeatures` edit names its SAE by sha256 and finds it here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+
+import torch
+
+from fairfight.errors import FairfightError
+
+ACTIVATIONS = ("relu", "topk", "jumprelu")
+_REGISTRY: dict[str, "SAE"] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, eq=False)
+class SAE:
+    W_enc: torch.Tensor  # [d_in, d_sae]
+    b_enc: torch.Tensor  # [d_sae]
+    W_dec: torch.Tensor  # [d_sae, d_in]
+    b_dec: torch.Tensor  # [d_in]
+    activation: str = "relu"
+    k: int | None = None  # topk
+    threshold: torch.Tensor | None = None  # jumprelu: [d_sae]
+    subtract_b_dec: bool = True  # subtract b_dec from the input before encoding
+    source: str = ""  # where it came from: a folder and its format, or "trained: ..."
+    sha256: str = field(init=False)
+
+    def __post_init__(self):
+        def fix(name, shape):
+            t = getattr(self, name)
+            t = torch.as_tensor(t).detach().to("cpu", torch.float32).contiguous()
+            if tuple(t.shape) != shape:
+                raise FairfightError(f"SAE {name} has shape {tuple(t.shape)}, expected {shape}")
+            if not torch.isfinite(t).all():
+                raise FairfightError(f"SAE {name} holds NaN or infinite values")
+            object.__setattr__(self, name, t)
+
+        if self.activation not in ACTIVATIONS:
+            raise FairfightError(f"SAE activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        w = torch.as_tensor(self.W_enc)
+        if w.ndim != 2:
+            raise FairfightError(f"SAE W_enc must be a matrix [d_in, d_sae], got shape {tuple(w.shape)}")
+        d_in, d_sae = w.shape
+        fix("W_enc", (d_in, d_sae))
+        fix("b_enc", (d_sae,))
+        fix("W_dec", (d_sae, d_in))
+        fix("b_dec", (d_in,))
+        if self.activation == "topk":
+            if isinstance(self.k, bool) or not isinstance(self.k, int) or not 0 < self.k <= d_sae:
+                raise FairfightError(f"a TopK SAE needs an int k in 1..{d_sae}, got {self.k!r}")
+        elif self.k is not None:
+            raise FairfightError(f"k is for TopK SAEs; this one is {self.activation}")
+        if self.activation == "jumprelu":
+            if self.threshold is None:
+                raise FairfightError("a JumpReLU SAE needs a threshold per latent")
+            t = torch.as_tensor(self.threshold)
+            object.__setattr__(self, "threshold", t.expand(d_sae) if t.ndim == 0 else t)
+            fix("threshold", (d_sae,))
+        elif self.threshold is not None:
+            raise FairfightError(f"threshold is for JumpReLU SAEs; this one is {self.activation}")
+        object.__setattr__(self, "subtract_b_dec", bool(self.subtract_b_dec))
+        object.__setattr__(self, "sha256", _digest(self))
+        object.__setattr__(self, "_on", {})
+        with _LOCK:
+            _REGISTRY.setdefault(self.sha256, self)
+
+    d_in = property(lambda self: self.W_enc.shape[0])
+    d_sae = property(lambda self: self.W_enc.shape[1])
+
+    def __repr__(self):
+        k = f", k={self.k}" if self.k else ""
+        return (f"SAE({self.activation}{k}, d_in={self.d_in}, d_sae={self.d_sae}, "
+                f"sha256={self.sha256[:12]}..., source={self.source!r})")
+
+    def config(self) -> dict:
+        """What, besides the tensors, says how this SAE computes."""
+        return {"activation": self.activation, "k": self.k, "subtract_b_dec": self.subtract_b_dec,
+                "d_in": self.d_in, "d_sae": self.d_sae}
+
+    # -- computing ------------------------------------------------------------------------
+    def _weights(self, device, dtype) -> dict:
+        key = (str(device), dtype)
+        if key not in self._on:
+            names = ("W_enc", "b_enc", "W_dec", "b_dec") + (("threshold",) if self.threshold is not None else ())
+            self._on[key] = {n: getattr(self, n).to(device=device, dtype=dtype) for n in names}
+        return self._on[key]
+
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        w = self._weights(x.device, x.dtype)
+        if self.subtract_b_dec:
+            x = x - w["b_dec"]
+        return x @ w["W_enc"] + w["b_enc"]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latents [..., d_sae] of hidden states [..., d_in] (any leading shape)."""
+        pre = self.pre_activations(x)
+        acts = torch.relu(pre)
+        if self.activation == "topk":
+            top = acts.topk(self.k, dim=-1)
+            return torch.zeros_like(acts).scatter(-1, top.indices, top.values)
+        if self.activation == "jumprelu":
+            return acts * (pre > self._weights(x.device, x.dtype)["threshold"])
+        return acts
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        w = self._weights(latents.device, latents.dtype)
+        return latents @ w["W_dec"] + w["b_dec"]
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def _check_input(self, x) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise FairfightError(f"SAE input must be a tensor, got {type(x).__name__}")
+        if x.shape[-1] != self.d_in:
+            raise FairfightError(f"this SAE reads vectors of size {self.d_in}, but the input has size {x.shape[-1]}")
+
+    def save(self, folder, format: str = "saelens"):
+        """Write the SAE in an on-disk layout ("saelens" or "dictionary_learning"); returns the folder."""
+        from .formats import save_sae
+
+        return save_sae(self, folder, format)
+
+
+def _digest(sae: SAE) -> str:
+    h = hashlib.sha256(json.dumps({k: v for k, v in sae.config().items()}, sort_keys=True).encode())
+    for name in ("W_enc", "b_enc", "W_dec", "b_dec", "threshold"):
+        t = getattr(sae, name)
+        if t is not None:
+            h.update(name.encode())
+            h.update(t.numpy().astype("<f4").tobytes())
+    return h.hexdigest()
+
+
+def registered(sha256: str) -> SAE:
+    """The SAE with this sha256, made (loaded or trained) in this process."""
+    try:
+        return _REGISTRY[sha256]
+    except KeyError:
+        raise FairfightError(f"no SAE with sha256 {sha256[:16]}... is loaded in this process: load it first "
+                             "(fairfight.sae.load_sae(folder), or the knowledge artifact that holds it)") from None
+
+
+__all__ = ["SAE", "ACTIVATIONS", "registered"]
