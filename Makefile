@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/fairfight validate examples/quickstart/spec.yaml examples/bios/spec.yaml
+	$(BIN)/fairfight validate examples/*/*.yaml
 	@# exit 1 means "some claim not supported or inconclusive": a result, not an error
 	$(BIN)/fairfight eval examples/quickstart/spec.yaml --out runs/quickstart || [ $$? -eq 1 ]
 
