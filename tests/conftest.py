@@ -30,7 +30,8 @@ torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _PROCESSES)))
 # The test files that run whole fights on MiniLM or real data go first, so that under
 # `--dist loadfile` they do not end up as one long tail on one process while the other idles.
 _HEAVY_FIRST = ("tests/examples/", "tests/benchmarks/", "tests/evaluator/test_executors.py",
-                "tests/evaluator/test_runner.py", "tests/evaluator/test_forward_cache.py", "tests/cli/")
+                "tests/evaluator/test_clone_folder.py", "tests/evaluator/test_runner.py",
+                "tests/evaluator/test_forward_cache.py", "tests/cli/")
 
 
 def pytest_collection_modifyitems(config, items):

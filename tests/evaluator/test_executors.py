@@ -66,23 +66,3 @@ def test_a_job_killed_on_the_cluster_is_a_failed_run_that_resume_retries(tmp_pat
     assert r.returncode == 0
     assert json.loads((tmp_path / "b" / "results.json").read_text())["runs"][0]["status"] == "succeeded"
 
-
-@pytest.mark.parametrize("name", ["local", "slurm", "ray"])
-def test_eval_from_a_folder_that_holds_a_clone_named_fairfight(fight, reference, tmp_path, name):
-    # A fresh clone's default folder name is `fairfight`; run from its parent, a worker's
-    # interpreter once imported that folder (no __init__.py) as the package and every run died.
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    spec, _ = fight
-    (tmp_path / "fairfight" / "fairfight").mkdir(parents=True)  # the clone and its package folder
-    (tmp_path / "fairfight" / "README.md").write_text("a clone\n")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    console = Path(sys.executable).parent / "fairfight"
-    r = subprocess.run([str(console), "eval", str(spec), "--out", "bundle", *EXECUTORS[name], "--no-progress"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert metrics(tmp_path / "bundle") == reference
