@@ -17,7 +17,8 @@ from torch import nn
 
 from fairfight.errors import AffordanceError, FairfightError
 from fairfight.evaluator import passes
-from fairfight.evaluator.edits import edit_from_dict, edit_vectors, install_edits, resolve_layer
+from fairfight.evaluator.edits import edit_from_dict, edit_vectors
+from fairfight.evaluator.hooks import install_edits, resolve_layer
 from fairfight.evaluator.ledger import Ledger
 from fairfight.evaluator.models import LoadedModel
 

@@ -6,7 +6,8 @@ import torch
 
 from conftest import SENTENCES
 from fairfight.errors import FairfightError
-from fairfight.evaluator.edits import AblateFeatures, edit_from_dict, install_edits, locate_layers
+from fairfight.evaluator.edits import AblateFeatures, edit_from_dict
+from fairfight.evaluator.hooks import install_edits, locate_layers
 from fairfight.evaluator.forward_cache import ForwardCache, computations
 from fairfight.sae import SAE
 
