@@ -156,14 +156,15 @@ def randomized(loaded, seed: int):
 def denied_paths(spec, loaded, granted_knowledge=None) -> list:
     from .guard import hub_caches
 
+    base = Path(spec.base_dir)  # a spec's relative paths are relative to its folder, not the worker's cwd
     paths = [str(Path(f).parent) for f in loaded.files] + hub_caches()
     if granted_knowledge is not None:  # artifacts (files, SAE folders) the contender was not granted
-        paths += [str(k.artifact) for n, k in spec.rules.knowledge.items()
+        paths += [str(base / k.artifact) for n, k in spec.rules.knowledge.items()
                   if k.artifact is not None and n not in granted_knowledge]
     for ds in spec.datasets.values():
         kind, target = ds.source.split(":", 1)
         if kind in ("jsonl", "csv", "parquet"):
-            paths.append(target)
+            paths.append(str(base / target))
     return paths
 
 
@@ -174,7 +175,7 @@ def _lock_down(spec, loaded, desc, channel):
     from .sandbox import Sandbox
 
     base = Path(spec.base_dir)
-    denied = denied_paths(spec, loaded) + [str(base / p) for p in denied_paths(spec, loaded)] + desc.get("private", [])
+    denied = denied_paths(spec, loaded) + desc.get("private", [])
     read = [str(Path(fairfight.__file__).parent), str(base)]
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
     if contender is not None and contender.run.rsplit(":", 1)[0].endswith(".py"):
