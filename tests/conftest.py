@@ -18,9 +18,9 @@ import shutil  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from fairfight.evaluator.ledger import Budget, Ledger  # noqa: E402
-from fairfight.evaluator.model_handle import OPERATIONS, ModelHandle  # noqa: E402
-from fairfight.evaluator.models import load_model  # noqa: E402
+from fairfight.evaluator.model_side.ledger import Budget, Ledger  # noqa: E402
+from fairfight.evaluator.model_side.model_handle import OPERATIONS, ModelHandle  # noqa: E402
+from fairfight.evaluator.model_side.models import load_model  # noqa: E402
 
 # Under pytest-xdist the test processes share the cores: more torch threads than cores makes
 # OpenMP threads spin against each other.

@@ -135,7 +135,7 @@ class Auditor:
 
     # ------------------------------------------------------------------ checks
     def check_metrics(self, gold, columns):
-        from ..evaluator import scoring
+        from ..evaluator.judgement import scoring
 
         ev = self.results["evaluate"]
         for run in self.results.get("runs", []):
@@ -160,8 +160,8 @@ class Auditor:
                                             f"but {value} from its predictions")
 
     def check_verdicts(self, spec, gold, columns):
-        from ..evaluator.stats import EvalSet
-        from ..evaluator.verdicts import Judge
+        from ..evaluator.judgement.stats import EvalSet
+        from ..evaluator.judgement.verdicts import Judge
 
         runs = self.results.get("runs", [])
         try:
@@ -187,8 +187,8 @@ class Auditor:
     def check_outcomes(self):
         """A refused or failed contender (run or tuning trial) and an invalid claim are findings,
         with their reasons: a bundle with them is not a clean fight."""
-        from ..evaluator.batching import flag as batch_flag
-        from ..evaluator.tuning import run_reason
+        from ..evaluator.contender_side.batching import flag as batch_flag
+        from ..evaluator.orchestration.tuning import run_reason
 
         by_label = {}
         for run in self.results.get("runs", []):
@@ -263,7 +263,7 @@ class Auditor:
                                          f"{len(self.results['seeds'])} seeds")
 
     def check_tuning(self, spec):
-        from ..evaluator.tuning import candidates, search_space
+        from ..evaluator.orchestration.tuning import candidates, search_space
 
         tuning = self.results.get("tuning") or {}
         allowed = tuning.get("trials_allowed", spec.rules.budget.trials)

@@ -5,7 +5,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..evaluator.bundle import MANIFEST, sealed_files
+from ..evaluator.orchestration.bundle import MANIFEST, sealed_files
 
 
 def check_integrity(root: Path, finding) -> None:

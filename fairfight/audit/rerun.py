@@ -7,9 +7,9 @@ from pathlib import Path
 
 
 def rerun_sample(auditor, spec, k: int, seed: int = 0) -> None:
-    from ..evaluator.executors import LocalExecutor
-    from ..evaluator.plan import compile_plan
-    from ..evaluator.runner import Evaluation
+    from ..evaluator.orchestration.executors import LocalExecutor
+    from ..evaluator.orchestration.plan import compile_plan
+    from ..evaluator.orchestration.runner import Evaluation
 
     recorded = [r for r in auditor.results.get("runs", []) if r["status"] == "succeeded"]
     if not recorded:

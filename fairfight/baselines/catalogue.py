@@ -55,22 +55,9 @@ def _labeled_split(spec: Spec) -> str:
 
 
 def model_kind(spec: Spec) -> str:
-    if spec.model.kind != "auto":
-        return spec.model.kind
-    kind, target = spec.model.source.split(":", 1)
-    try:
-        from ..evaluator.models import detect_kind, package_model_dir
+    from .. import model_kind as kind
 
-        folder = target if kind == "path" else package_model_dir(target) if kind == "package" else None
-        if folder is not None:
-            import json
-            from pathlib import Path
-            from types import SimpleNamespace
-
-            return detect_kind(SimpleNamespace(**json.loads((Path(folder) / "config.json").read_text())))
-    except Exception:  # an unreadable config is reported when the model loads
-        pass
-    return "causal" if {"logprobs", "generate"} & spec.rules.grant.model else "encoder"
+    return kind(spec)
 
 
 def _pooled(spec, settings, name, *, attribute=None, knowledge=(), split=None):

@@ -67,9 +67,7 @@ def concept_bottleneck(ctx):
         return torch.nn.functional.normalize(features(model, batch, layer), dim=-1) @ concepts.T
 
     _, texts, labels = train_data(ctx)
-    from ..evaluator.predictors import fit_linear
-
-    head = fit_linear(similarities(ctx.model, texts), labels, seed=ctx.seed, l2=ctx.params["l2"])
+    head = ctx.predictors.linear(similarities(ctx.model, texts), labels, seed=ctx.seed, l2=ctx.params["l2"])
     ctx.log(f"concept bottleneck over {len(words)} concepts: {', '.join(words[:10])}")
     return ctx.predictors.function(lambda batch, model: head.predict(similarities(model, batch)).labels)
 
@@ -97,7 +95,5 @@ def leace(ctx):
     z = torch.tensor([values.index(a) for a in attribute])
     eraser = LeaceEraser.fit(x, z) if len(values) > 1 else None
     erase = (lambda f: eraser(f)) if eraser is not None else (lambda f: f)
-    from ..evaluator.predictors import fit_linear
-
-    head = fit_linear(erase(x), labels, seed=ctx.seed, l2=ctx.params["l2"])
+    head = ctx.predictors.linear(erase(x), labels, seed=ctx.seed, l2=ctx.params["l2"])
     return ctx.predictors.function(lambda batch, model: head.predict(erase(features(model, batch, layer))).labels)

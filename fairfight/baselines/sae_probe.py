@@ -38,7 +38,6 @@ def uses(spec, settings):
 def sae_probe(ctx):
     import torch
 
-    from ..evaluator.predictors import fit_linear
     from ..sae import train_topk
 
     p = ctx.params
@@ -56,7 +55,7 @@ def sae_probe(ctx):
         ctx.log(f"trained {sae!r} on {len(tokens)} token activations at layer {layer}")
     z = ctx.model.features(texts, sae, layer=layer, pool="mean")
     chosen = top_latents(z, labels, int(p["k"]))
-    head = fit_linear(z[:, chosen], labels, seed=ctx.seed, l2=p["l2"])
+    head = ctx.predictors.linear(z[:, chosen], labels, seed=ctx.seed, l2=p["l2"])
     ctx.log(f"probing {len(chosen)} latents of {sae.d_sae}: {chosen[:16].tolist()}")
     return ctx.predictors.function(
         lambda batch, model: head.predict(model.features(batch, sae, layer=layer, pool="mean")[:, chosen]).labels)

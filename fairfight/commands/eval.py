@@ -48,8 +48,8 @@ def _load(opts):
 
 
 def run_plan(opts: EvalOptions) -> int:
-    from ..evaluator.plan import compile_plan
-    from ..evaluator.tuning import HELD_OUT, tuning_runs
+    from ..evaluator.orchestration.plan import compile_plan
+    from ..evaluator.orchestration.tuning import HELD_OUT, tuning_runs
 
     spec = _load(opts)
     if spec is None:
@@ -158,9 +158,9 @@ def run_eval(opts: EvalOptions) -> int:
 
 def _run_eval(opts: EvalOptions, state: dict) -> int:
     from ..errors import FairfightError
-    from ..evaluator.executors import make_executor
-    from ..evaluator.plan import compile_plan
-    from ..evaluator.runner import Evaluation, default_out
+    from ..evaluator.orchestration.executors import make_executor
+    from ..evaluator.orchestration.plan import compile_plan
+    from ..evaluator.orchestration.runner import Evaluation, default_out
 
     try:
         report = _check(opts, refusals_ok=opts.allow_refused, data=True)
@@ -188,7 +188,7 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
         name = opts.executor or spec.execution.executor
         options = {"slurm": dict(spec.execution.slurm), "ray": dict(spec.execution.ray)}.get(name, {})
         options.update(opts.executor_options)
-        from ..evaluator.models import local_model_type
+        from ..evaluator.model_side.models import local_model_type
 
         executor = make_executor(name, opts.workers or spec.execution.workers, options,
                                  exchange=evaluation.bundle.root / ".exchange",

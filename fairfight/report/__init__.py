@@ -35,7 +35,7 @@ def print_summary(results: dict, console=None) -> None:
 
 def write_reports(bundle_dir) -> tuple[Path, Path]:
     """Read BUNDLE/results.json and write BUNDLE/report.md and BUNDLE/report.html (atomically)."""
-    from ..evaluator.bundle import write_atomic
+    from ..evaluator.orchestration.bundle import write_atomic
 
     root = Path(bundle_dir)
     results = load_results(root)

@@ -36,7 +36,7 @@ MATCHES_NOTES = {
     "not-supported": "the confidence interval of the difference lies entirely outside the tolerance",
     "inconclusive": "the confidence interval of the difference straddles the tolerance",
 }
-LOWER_IS_BETTER = ("leakage",)  # metric families where smaller is better (see evaluator.scoring)
+LOWER_IS_BETTER = ("leakage",)  # metric families where smaller is better (see evaluator/judgement/scoring.py)
 
 
 def load_results(bundle) -> dict:
@@ -232,7 +232,7 @@ def only(params: dict | None, keys: list) -> dict:
 def run_refusals(results: dict) -> list[dict]:
     """Run-time refusals and failures, and runs kept with batch-dependent predictions (tiers other
     than fair-fight): [{label, role, seed, trial, status, reasons}]."""
-    from ..evaluator.batching import flag
+    from ..evaluator.contender_side.batching import flag
 
     out = []
     for run in results.get("runs", []):

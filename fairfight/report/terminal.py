@@ -63,8 +63,8 @@ def summary_table(results: dict, console=None) -> None:
 def problem_lines(results: dict) -> list:
     """One line per refused or failed contender (runs and tuning trials) and per plan-time
     refusal, each with its reason: the terminal says why, not only that."""
-    from ..evaluator.batching import flag as batch_flag
-    from ..evaluator.tuning import run_reason
+    from ..evaluator.contender_side.batching import flag as batch_flag
+    from ..evaluator.orchestration.tuning import run_reason
 
     # a plan-time reason already starts with the label ("shift its uses exceed the rules: ...")
     out = [f"refused at plan time: {r['reason']}" if r["reason"].startswith(r["label"] + " ")

@@ -7,9 +7,9 @@ import pytest
 
 from fairfight.baselines import BASELINES, CONTROLS, SKYLINES
 from fairfight.data.builtin import generate
-from fairfight.evaluator.executors import InlineExecutor
-from fairfight.evaluator.plan import compile_plan
-from fairfight.evaluator.runner import Evaluation
+from fairfight.evaluator.orchestration.executors import InlineExecutor
+from fairfight.evaluator.orchestration.plan import compile_plan
+from fairfight.evaluator.orchestration.runner import Evaluation
 from fairfight.spec.check import load_spec
 
 SPEC = """

@@ -14,7 +14,7 @@ from fairfight.baselines import BASELINES, CONTROLS, SKYLINES, builtin, uses_for
 from fairfight.baselines.parameters import PARAMETERS, AtRunTime, Derived, declared, type_error
 from fairfight.baselines.reference import render, uses_text
 from fairfight.commands.eval import param_lines
-from fairfight.evaluator.plan import compile_plan
+from fairfight.evaluator.orchestration.plan import compile_plan
 from fairfight.spec.check import check_text
 from fairfight.spec.vocabulary import BASELINES as NEEDS
 from fairfight.spec.vocabulary import SKYLINES as SKYLINE_NEEDS

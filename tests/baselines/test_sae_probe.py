@@ -9,9 +9,9 @@ import torch
 from fairfight.baselines.catalogue import CannotRun
 from fairfight.baselines.sae_probe import top_latents, uses
 from fairfight.data.builtin import generate
-from fairfight.evaluator.executors import InlineExecutor
-from fairfight.evaluator.plan import compile_plan
-from fairfight.evaluator.runner import Evaluation
+from fairfight.evaluator.orchestration.executors import InlineExecutor
+from fairfight.evaluator.orchestration.plan import compile_plan
+from fairfight.evaluator.orchestration.runner import Evaluation
 from fairfight.sae import SAE
 from fairfight.errors import SpecError
 from fairfight.spec.check import load_spec

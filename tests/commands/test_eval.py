@@ -51,7 +51,7 @@ def test_only_rejects_a_name_that_is_no_contender(tmp_path, bert_dir):
 
 def test_an_unexpected_crash_is_exit_3_with_a_message_and_the_traceback_in_the_bundle(tmp_path, bert_dir,
                                                                                      monkeypatch, capsys):
-    from fairfight.evaluator import runner
+    from fairfight.evaluator.orchestration import runner
 
     def broken(self, runs):  # stands for a bug in the parent (the crash was in scoring)
         raise TypeError("'NoneType' object is not iterable")

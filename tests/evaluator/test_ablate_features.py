@@ -6,9 +6,9 @@ import torch
 
 from conftest import SENTENCES
 from fairfight.errors import FairfightError
-from fairfight.evaluator.edits import AblateFeatures, edit_from_dict
-from fairfight.evaluator.hooks import install_edits, locate_layers
-from fairfight.evaluator.forward_cache import ForwardCache, computations
+from fairfight.evaluator.model_side.edits import AblateFeatures, edit_from_dict
+from fairfight.evaluator.model_side.hooks import install_edits, locate_layers
+from fairfight.evaluator.model_side.forward_cache import ForwardCache, computations
 from fairfight.sae import SAE
 
 TEXTS = SENTENCES * 2
@@ -50,7 +50,7 @@ class ByHand:
 def _tokens(loaded, edits, layers):
     """Token-level states of a full forward pass (no cache, no resume) with `edits` hooked in."""
     out = {lay: [] for lay in layers}
-    from fairfight.evaluator.model_handle import ModelHandle  # noqa: F401  (the same tokenisation as a handle)
+    from fairfight.evaluator.model_side.model_handle import ModelHandle  # noqa: F401  (the same tokenisation as a handle)
 
     tok = loaded.tokenizer
     for text in TEXTS:

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from fairfight.evaluator import batching
-from fairfight.evaluator.ledger import Ledger
-from fairfight.evaluator.model_handle import ModelHandle
-from fairfight.evaluator.predictors import FunctionPredictor, PromptPredictor, fit_linear, ProbePredictor
+from fairfight.evaluator.contender_side import batching
+from fairfight.evaluator.model_side.ledger import Ledger
+from fairfight.evaluator.model_side.model_handle import ModelHandle
+from fairfight.evaluator.contender_side.predictors import FunctionPredictor, PromptPredictor, fit_linear, ProbePredictor
 
 from runner_fixtures import write_fight
 from test_runner import eval_cli
@@ -53,7 +53,7 @@ def balanced(texts, model):
 
 
 def probe(handle, layer):
-    from fairfight.evaluator.predictors import features
+    from fairfight.evaluator.contender_side.predictors import features
 
     labels = ["nurse" if "nurse" in t else "professor" for t in TEXTS]
     head = fit_linear(features(handle, TEXTS, layer), labels, seed=0)

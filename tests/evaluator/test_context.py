@@ -7,7 +7,7 @@ import pytest
 
 from fairfight import AffordanceError, FairfightError, method
 from fairfight.data.splits import SplitLoader
-from fairfight.evaluator.context import build_context, grant_of
+from fairfight.evaluator.contender_side.context import build_context, grant_of
 from fairfight.spec.check import check_text, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +124,7 @@ def test_grant_beyond_rules_is_refused(spec):
 
 
 def test_probe_predictor_is_deterministic_and_reuses_edits(ctx_for):
-    from fairfight.evaluator.edits import ProjectOut
+    from fairfight.evaluator.model_side.edits import ProjectOut
 
     def run(seed):
         ctx = ctx_for("everything", seed=seed)
@@ -157,8 +157,8 @@ def test_prompt_predictor_scores_verbalisations(gpt2, spec):
     pred = ctx.predictors.prompt("{text} is a", {"nurse": " nurse", "professor": " professor"})
     with pytest.raises(AffordanceError, match="'logprobs' is not granted"):
         pred.predict(["x"], ctx.model)  # the rules grant no logprobs: neither may its predictor
-    from fairfight.evaluator.ledger import Ledger
-    from fairfight.evaluator.model_handle import ModelHandle
+    from fairfight.evaluator.model_side.ledger import Ledger
+    from fairfight.evaluator.model_side.model_handle import ModelHandle
 
     handle = ModelHandle(gpt2, frozenset({"logprobs"}), Ledger())
     out = pred.predict(["the nurse helped", "the professor wrote"], handle)

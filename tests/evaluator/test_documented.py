@@ -5,9 +5,9 @@ import dataclasses
 import re
 from pathlib import Path
 
-from fairfight.evaluator.context import Context, DataView, KnowledgeView, SplitHandle, TaskInfo
-from fairfight.evaluator.ledger import Ledger
-from fairfight.evaluator.scoring import HIGHER_IS_BETTER
+from fairfight.evaluator.contender_side.context import Context, DataView, KnowledgeView, SplitHandle, TaskInfo
+from fairfight.evaluator.model_side.ledger import Ledger
+from fairfight.evaluator.judgement.scoring import HIGHER_IS_BETTER
 from fairfight.spec.vocabulary import METRICS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

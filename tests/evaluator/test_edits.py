@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fairfight.errors import FairfightError
-from fairfight.evaluator.edits import Ablate, AddVector, ProjectOut, apply_edits, edit_from_dict
+from fairfight.evaluator.model_side.edits import Ablate, AddVector, ProjectOut, apply_edits, edit_from_dict
 
 D = 8
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from collections import Counter
 
-from fairfight.evaluator.forward_cache import computations
+from fairfight.evaluator.model_side.forward_cache import computations
 
 from runner_fixtures import write_fight
 from test_runner import eval_cli
@@ -42,7 +42,7 @@ def _compute_in_child(root, texts, out, pass_threads):
 
     import torch
 
-    from fairfight.evaluator.forward_cache import ForwardCache
+    from fairfight.evaluator.model_side.forward_cache import ForwardCache
 
     torch.set_num_threads(1)
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import SENTENCES
-from fairfight.evaluator.edits import Ablate, AddVector, ProjectOut
+from fairfight.evaluator.model_side.edits import Ablate, AddVector, ProjectOut
 
 TEXTS = SENTENCES[:4]
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from fairfight.errors import BudgetExceeded, FairfightError
-from fairfight.evaluator.ledger import Budget, Entry, Ledger
+from fairfight.evaluator.model_side.ledger import Budget, Entry, Ledger
 
 
 class FakeClock:

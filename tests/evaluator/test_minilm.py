@@ -1,8 +1,8 @@
 """Integration: the packaged MiniLM sentence encoder through the handle."""
 import torch
 
-from fairfight.evaluator.model_handle import ModelHandle
-from fairfight.evaluator.ledger import Ledger
+from fairfight.evaluator.model_side.model_handle import ModelHandle
+from fairfight.evaluator.model_side.ledger import Ledger
 
 
 def test_minilm_paraphrases_are_closer_than_unrelated_sentences(minilm):

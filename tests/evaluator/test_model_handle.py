@@ -4,10 +4,10 @@ from torch import nn
 
 from conftest import SENTENCES
 from fairfight.errors import AffordanceError, BudgetExceeded, FairfightError
-from fairfight.evaluator.edits import AddVector
-from fairfight.evaluator.ledger import Budget, Ledger
-from fairfight.evaluator.model_handle import OPERATIONS, ModelHandle
-from fairfight.evaluator.models import LoadedModel
+from fairfight.evaluator.model_side.edits import AddVector
+from fairfight.evaluator.model_side.ledger import Budget, Ledger
+from fairfight.evaluator.model_side.model_handle import OPERATIONS, ModelHandle
+from fairfight.evaluator.model_side.models import LoadedModel
 
 TEXTS = SENTENCES[:4]
 LABELS = ["care", "science", "care", "science"]

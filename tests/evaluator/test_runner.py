@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from fairfight.evaluator import scoring
-from fairfight.evaluator.executors import LocalExecutor
-from fairfight.evaluator.plan import compile_plan
-from fairfight.evaluator.runner import Evaluation
+from fairfight.evaluator.judgement import scoring
+from fairfight.evaluator.orchestration.executors import LocalExecutor
+from fairfight.evaluator.orchestration.plan import compile_plan
+from fairfight.evaluator.orchestration.runner import Evaluation
 from fairfight.spec.check import load_spec
 
 from runner_fixtures import write_fight

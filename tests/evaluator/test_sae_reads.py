@@ -9,11 +9,11 @@ import torch
 from conftest import SENTENCES
 from fairfight import AffordanceError, FairfightError
 from fairfight.data.splits import SplitLoader
-from fairfight.evaluator.context import build_context
-from fairfight.evaluator.edits import AblateFeatures
-from fairfight.evaluator.forward_cache import ForwardCache, computations
-from fairfight.evaluator.plan import compile_plan
-from fairfight.evaluator.worker import denied_paths
+from fairfight.evaluator.contender_side.context import build_context
+from fairfight.evaluator.model_side.edits import AblateFeatures
+from fairfight.evaluator.model_side.forward_cache import ForwardCache, computations
+from fairfight.evaluator.orchestration.plan import compile_plan
+from fairfight.evaluator.contender_side.worker import denied_paths
 from fairfight.knowledge import artifact_sha256
 from fairfight.sae import SAE, load_sae
 from fairfight.spec.check import check_text

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from fairfight.evaluator import sandbox
+from fairfight.evaluator.contender_side import sandbox
 
 from runner_fixtures import write_fight
 

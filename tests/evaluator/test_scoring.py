@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from fairfight.evaluator import scoring
+from fairfight.evaluator.judgement import scoring
 
 
 def test_accuracy_and_groups():

@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from fairfight.evaluator import scoring, stats
-from fairfight.evaluator.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, _beats, _matches
+from fairfight.evaluator.judgement import scoring, stats
+from fairfight.evaluator.judgement.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, _beats, _matches
 
 N = 400
 

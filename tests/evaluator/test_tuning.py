@@ -1,6 +1,6 @@
 import json
 
-from fairfight.evaluator.tuning import candidates, carve
+from fairfight.evaluator.orchestration.tuning import candidates, carve
 
 from runner_fixtures import write_fight
 from test_runner import eval_cli
@@ -45,7 +45,7 @@ def test_tuning_picks_on_the_held_out_selection_part_and_records_it(tmp_path, be
 
 
 def test_a_trial_that_did_not_succeed_carries_its_reason():
-    from fairfight.evaluator.tuning import choose
+    from fairfight.evaluator.orchestration.tuning import choose
 
     records = [
         {"label": "m", "trial": 0, "params": {"k": 1}, "status": "succeeded", "metrics": {"accuracy": 0.5}},

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from fairfight.errors import FairfightError
-from fairfight.evaluator.edits import apply_edits
+from fairfight.evaluator.model_side.edits import apply_edits
 
 
 # -- finding the layers of a model --------------------------------------------------------

@@ -26,8 +26,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from fairfight.evaluator.edits import Ablate, AddVector, ProjectOut, apply_edits
-from fairfight.evaluator.hooks import StopForward, install_edits, locate_layers, resolve_layer
+from fairfight.evaluator.model_side.edits import Ablate, AddVector, ProjectOut, apply_edits
+from fairfight.evaluator.model_side.hooks import StopForward, install_edits, locate_layers, resolve_layer
 
 AFFINE_EDITS = (ProjectOut, Ablate, AddVector)  # per-token affine maps: they commute with mean pooling
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..spec.vocabulary import split_metric
+from ...spec.vocabulary import split_metric
 from .scoring import HIGHER_IS_BETTER, group_keys
 
 

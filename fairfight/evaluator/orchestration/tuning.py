@@ -12,7 +12,7 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from ..spec.ir import Spec, to_jsonable
+from ...spec.ir import Spec, to_jsonable
 from . import runkey
 from .plan import Run
 
@@ -24,7 +24,7 @@ def search_space(spec: Spec, contender) -> dict:
     if contender.search:
         return {k: list(v) for k, v in contender.search.items()}
     if contender.role in ("baseline", "skyline"):
-        from ..baselines import builtin
+        from ...baselines import builtin
 
         return {k: list(v) for k, v in builtin(contender.name).search.items()}
     return {}
@@ -103,7 +103,7 @@ def run_reason(record: dict) -> str:
 
 def choose(records: list, primary: str) -> dict:
     """label -> {"chosen": params, "trials": [...]} from finished trial records (best primary, first on ties)."""
-    from .scoring import is_better
+    from ..judgement.scoring import is_better
 
     out = {}
     for r in sorted(records, key=lambda r: (r["label"], r["trial"])):

@@ -16,11 +16,11 @@ import torch
 from torch import nn
 
 from fairfight.errors import AffordanceError, FairfightError
-from fairfight.evaluator import passes
-from fairfight.evaluator.edits import edit_from_dict, edit_vectors
-from fairfight.evaluator.hooks import install_edits, resolve_layer
-from fairfight.evaluator.ledger import Ledger
-from fairfight.evaluator.models import LoadedModel
+from fairfight.evaluator.model_side import passes
+from fairfight.evaluator.model_side.edits import edit_from_dict, edit_vectors
+from fairfight.evaluator.model_side.hooks import install_edits, resolve_layer
+from fairfight.evaluator.model_side.ledger import Ledger
+from fairfight.evaluator.model_side.models import LoadedModel
 
 OPERATIONS = ("generate", "logprobs", "embed", "activations", "intervene", "gradients", "weights", "finetune")
 POOLS = ("mean", "last", "none")

@@ -12,7 +12,7 @@ import json
 from importlib import metadata
 from pathlib import Path
 
-from ..spec.ir import Contender, Spec, to_jsonable
+from ...spec.ir import Contender, Spec, to_jsonable
 
 KEY_VERSION = 1
 KEY_FIELDS = ("key_version", "task", "evaluate", "rules", "splits", "data", "model", "contender", "code",
@@ -64,7 +64,7 @@ def code_identity(contender: Contender) -> str:
         except (ImportError, ValueError):
             origin = spec.origin if spec else None
         return f"module:{target}:" + (_hash_file(origin) if origin and Path(origin).is_file() else "unknown")
-    from ..baselines import source_of
+    from ...baselines import source_of
 
     return f"builtin:{contender.name}:" + hashlib.sha256(source_of(contender.name).encode()).hexdigest()
 
@@ -86,7 +86,7 @@ def data_identity(spec: Spec) -> dict:
 
 def knowledge_identity(spec: Spec) -> dict:
     """The sha256 of every knowledge artifact (file or folder, e.g. an SAE): a changed file reruns."""
-    from ..knowledge import artifact_sha256
+    from ...knowledge import artifact_sha256
 
     out = {}
     for name, item in sorted(spec.rules.knowledge.items()):
@@ -107,7 +107,7 @@ def model_identity(spec: Spec) -> dict:
     ident = {"source": spec.model.source, "revision": spec.model.revision, "kind": spec.model.kind,
              "dtype": spec.model.dtype}
     if kind in ("path", "package"):
-        from .models import fingerprint, package_model_dir
+        from ..model_side.models import fingerprint, package_model_dir
 
         folder = Path(target) if kind == "path" else package_model_dir(target)
         ident["fingerprint"] = fingerprint(folder) if folder.is_dir() else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..spec.ir import Contender, Spec, Uses, to_jsonable
+from ...spec.ir import Contender, Spec, Uses, to_jsonable
 from . import runkey
 
 
@@ -53,7 +53,7 @@ def _grant(spec: Spec, contender: Contender):
         if beyond:
             raise ValueError("its uses exceed the rules: " + ", ".join(beyond))
         return contender.uses, dict(contender.params), True
-    from ..baselines import CannotRun, uses_for
+    from ...baselines import CannotRun, uses_for
 
     try:
         uses, params = uses_for(spec, contender)  # declared defaults, the spec's params, the plan's choices

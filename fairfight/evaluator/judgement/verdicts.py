@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .._format import signed
-from ..spec.ir import Spec
+from ..._format import signed
+from ...spec.ir import Spec
 from . import stats
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, INVALID, NOT_JUDGED = (
@@ -104,7 +104,7 @@ class Judge:
     def unmatched(self) -> dict:
         """Per method, the affordances no required baseline uses (prior matching, spec/matching.py)."""
         if not hasattr(self, "_unmatched"):
-            from ..spec.matching import unmatched
+            from ...spec.matching import unmatched
 
             self._unmatched = unmatched(self.spec)
         return self._unmatched
@@ -158,7 +158,7 @@ def judge_all(spec: Spec, records, predictions_of, evalset) -> list:
 
 def common_baselines_missing(spec: Spec) -> list[str]:
     """For no-holds-barred fights: the catalogue baselines a practitioner would try that are not in the spec."""
-    from ..baselines import BASELINES
+    from ...baselines import BASELINES
 
     listed = {b.name for b in spec.baselines}
     return [name for name in BASELINES if name not in listed]

@@ -14,7 +14,7 @@ import os
 import sys
 from contextlib import contextmanager
 
-from ..errors import AffordanceError
+from ...errors import AffordanceError
 
 _PROCESS_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
                    "os.forkpty", "pty.spawn"}

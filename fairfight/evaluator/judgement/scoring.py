@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from ..spec.vocabulary import split_metric
+from ...spec.vocabulary import split_metric
 
 HIGHER_IS_BETTER = {"accuracy": True, "group_accuracy": True, "worst_group_accuracy": True, "auroc": True,
                     "f1": True, "leakage": False, "score": True}

@@ -10,9 +10,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import AffordanceError, FairfightError
-from ..spec.ir import Contender, FrozenMap, Spec, Uses
-from .ledger import Budget, Ledger
+from ...errors import AffordanceError, FairfightError
+from ...spec.ir import Contender, FrozenMap, Spec, Uses
+from ..model_side.ledger import Budget, Ledger
 
 
 class SplitHandle:
@@ -100,8 +100,8 @@ class KnowledgeView:
         return data.decode("utf-8", errors="replace")
 
     def _folder(self, name, item):
-        from ..knowledge import artifact_sha256
-        from ..sae import detect_format, load_sae
+        from ...knowledge import artifact_sha256
+        from ...sae import detect_format, load_sae
 
         digest = artifact_sha256(item.artifact)
         if item.sha256 and digest != item.sha256:
@@ -175,7 +175,7 @@ def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, 
                   classes=(), forward_cache=None) -> Context:
     """A context with exactly the contender's grant (computed, or given by the plan for built-ins).
     `splits` loads split tables by name."""
-    from .model_handle import ModelHandle
+    from ..model_side.model_handle import ModelHandle
     from .predictors import Predictors
 
     if grant is None:

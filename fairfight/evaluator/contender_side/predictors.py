@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import FairfightError
+from ...errors import FairfightError
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,14 @@ class Predictors:
         x = features(model, texts, layer, split=split)
         head = fit_linear(x, labels, seed=self._ctx.seed if seed is None else seed, l2=l2)
         return ProbePredictor(head, layer, tuple(model.edits))
+
+    def linear(self, features, labels, *, seed=None, l2=1e-3) -> LinearHead:
+        """A linear head (multinomial logistic regression on standardised features) fit on any
+        features a method computed; `head.predict(features)` gives Predictions."""
+        labels = list(labels)
+        if len(labels) != len(features):
+            raise FairfightError(f"linear: {len(features)} feature rows but {len(labels)} labels")
+        return fit_linear(features, labels, seed=self._ctx.seed if seed is None else seed, l2=l2)
 
     def constant(self, label) -> ConstantPredictor:
         return ConstantPredictor(label)

@@ -68,7 +68,7 @@ class ForwardCache:
 
     # -- machinery -----------------------------------------------------------------------------
     def _entry(self, key, compute, write, read, note, size):
-        from . import guard
+        from ..contender_side import guard
 
         folder = self.root / key
         with guard.trusted(), self._lock(f"{key}.lock"):
@@ -135,7 +135,7 @@ class ForwardCache:
 
 
 def _write(folder: Path, files: dict) -> None:
-    from .bundle import write_dir_atomic
+    from ..orchestration.bundle import write_dir_atomic
 
     def fill(tmp):
         for name, save in files.items():

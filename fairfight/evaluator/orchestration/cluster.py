@@ -14,17 +14,17 @@ import shutil
 import time
 from pathlib import Path
 
-from ..errors import FairfightError
+from ...errors import FairfightError
 from .bundle import write_atomic, write_json
 from .child_env import export_child_import_env
-from .executors import LOAD_LIMIT, PREDICT_LIMIT
+from .jobs import LOAD_LIMIT, PREDICT_LIMIT
 
 
 class _FolderExecutor:
     poll = 0.5
 
     def __init__(self, workers: int = 2, options=None, exchange: Path | None = None):
-        from .sandbox import expected
+        from ..contender_side.sandbox import expected
 
         self.workers = max(1, int(workers))
         self.isolation = expected()  # on this machine; each node's runs report their own
@@ -124,7 +124,7 @@ class SlurmExecutor(_FolderExecutor):
         return ex
 
     def submit(self, folder):
-        from .worker import run_from_folder
+        from ..contender_side.worker import run_from_folder
 
         if self._executor is None:
             self._executor = self._make()
@@ -166,7 +166,7 @@ class RayExecutor(_FolderExecutor):
             if self.child_env:  # a running cluster's workers do not inherit this process's environment
                 kwargs["runtime_env"] = {"env_vars": self.child_env}
             ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-        from .worker import run_from_folder
+        from ..contender_side.worker import run_from_folder
 
         self._task = ray.remote(max_calls=1, num_cpus=self.options.get("cpus_per_run", 1),
                                 num_gpus=self.options.get("num_gpus", 0), max_retries=0)(run_from_folder)

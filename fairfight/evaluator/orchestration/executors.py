@@ -12,36 +12,7 @@ import warnings
 from multiprocessing.connection import wait
 
 from .child_env import export_child_import_env
-from .worker import DirectChannel, execute, worker_main
-
-
-PREDICT_LIMIT = 900.0  # seconds for applying a predictor to the evaluation inputs
-LOAD_LIMIT = 600.0  # seconds to start a worker and load the model
-
-
-class Job:
-    """One run to execute: its description and, for after training, its evaluation inputs.
-
-    `timeout` bounds the contender's own code (its wall-time budget plus a little grace); loading
-    and predicting have their own generous limits, so a slow load is never blamed on it."""
-
-    def __init__(self, desc: dict, eval_texts: list, timeout: float | None):
-        self.desc, self.eval_texts, self.timeout = desc, eval_texts, timeout
-        self.phase, self.phase_started = "load", time.monotonic()
-
-    def enter(self, phase: str) -> None:
-        self.phase, self.phase_started = phase, time.monotonic()
-
-    def overdue(self, now: float) -> str | None:
-        limit = {"load": LOAD_LIMIT, "train": self.timeout, "predict": PREDICT_LIMIT}[self.phase]
-        if limit is not None and now - self.phase_started > limit:
-            what = {"load": "loading", "train": "the contender", "predict": "predicting"}[self.phase]
-            return f"timeout: {what} took longer than {limit:g} s"
-        return None
-
-    @property
-    def key(self):
-        return self.desc["run"]["key"]
+from ..contender_side.worker import DirectChannel, execute, worker_main
 
 
 class InlineExecutor:
@@ -62,7 +33,7 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, workers: int = 2, model_type: str | None = None):
-        from .sandbox import expected
+        from ..contender_side.sandbox import expected
 
         self.workers = max(1, int(workers))
         self.isolation = expected()
@@ -73,7 +44,7 @@ class LocalExecutor:
         # torch and transformers (never the parent's state): isolation as with spawn, without
         # paying those imports on every run.
         self._context = mp.get_context("forkserver")
-        self._context.set_forkserver_preload(["fairfight.evaluator.preload"])
+        self._context.set_forkserver_preload(["fairfight.evaluator.contender_side.preload"])
 
     def run(self, jobs, on_start, on_done) -> None:
         pending, live = list(jobs), {}
@@ -147,7 +118,7 @@ EXECUTORS = ("inline", "local", "slurm", "ray")
 
 def make_executor(name: str, workers: int, options=None, exchange=None, model_type=None):
     """`options`: the spec's execution.slurm / execution.ray (never part of a run key)."""
-    from ..errors import FairfightError
+    from ...errors import FairfightError
 
     if name == "inline":
         return InlineExecutor(workers)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from ..errors import FairfightError
+from ...errors import FairfightError
 
 RECHECK = 64  # inputs predicted a second time, at most
 TOLERANCE = 1e-3  # a score that moves less than this between compositions is float noise

@@ -13,15 +13,15 @@ import time
 import traceback
 from pathlib import Path
 
-from ..errors import AffordanceError, BudgetExceeded, FairfightError
-from ..spec.ir import FrozenMap, Uses
+from ...errors import AffordanceError, BudgetExceeded, FairfightError
+from ...spec.ir import FrozenMap, Uses
 
 
 class Tables:
     """The granted split tables the parent sent, served by name like a SplitLoader."""
 
     def __init__(self, tables: dict):
-        from ..data.sources import Table
+        from ...data.sources import Table
 
         self._tables = {name: Table(cols) for name, cols in tables.items()}
 
@@ -81,7 +81,7 @@ def run_from_folder(folder: str) -> dict:
         result = execute(desc, FileChannel(folder), isolate=True)
     except BaseException:
         result = {"key": desc["run"]["key"], "status": "failed", "error": traceback.format_exc(), "log": []}
-    from .bundle import write_json
+    from ..orchestration.bundle import write_json
 
     write_json(folder / "result.json", result)
     return result
@@ -105,7 +105,7 @@ def _uses(d: dict) -> Uses:
 
 def _function(spec, run: dict):
     if run["role"] in ("baseline", "skyline"):
-        from ..baselines import builtin
+        from ...baselines import builtin
 
         return builtin(run["name"]).function
     contender = spec.methods[run["name"]]
@@ -131,8 +131,8 @@ def _contender(spec, run):
 
 def _spec(info: dict):
     """The IR from the spec text the parent planned with (so an edit to the file mid-eval changes nothing)."""
-    from ..errors import SpecError
-    from ..spec.check import check_text
+    from ...errors import SpecError
+    from ...spec.check import check_text
 
     report = check_text(info["text"], name=info["name"], base_dir=info["base_dir"], overrides=info["overrides"],
                         refusals_ok=True)
@@ -190,8 +190,8 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
     """Run one contender; return the result record (status, predictions, ledger, log)."""
     from . import batching
     from .context import build_context
-    from .ledger import Budget, Ledger
-    from .models import load_model
+    from ..model_side.ledger import Budget, Ledger
+    from ..model_side.models import load_model
 
     started = time.time()
     run, logs, guard, ledger, sandbox, os_refusals = desc["run"], [], None, None, None, []
@@ -212,7 +212,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
         loaded_at = time.time()
         forward = None
         if desc.get("forward_cache"):
-            from .forward_cache import ForwardCache
+            from ..model_side.forward_cache import ForwardCache
 
             forward = ForwardCache(desc["forward_cache"], loaded.identity, pass_threads=desc.get("pass_threads"),
                                    universes=desc.get("universes") or ())

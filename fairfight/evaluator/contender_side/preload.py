@@ -8,7 +8,8 @@ import torch  # noqa: F401
 import transformers  # noqa: F401
 from transformers import AutoModel, AutoTokenizer  # noqa: F401
 
-from fairfight.evaluator import context, model_handle, predictors, worker  # noqa: F401
+from fairfight.evaluator.contender_side import context, predictors, worker  # noqa: F401
+from fairfight.evaluator.model_side import model_handle  # noqa: F401
 from fairfight.spec import check  # noqa: F401
 
 _TYPE = os.environ.get("FAIRFIGHT_PRELOAD_MODEL_TYPE", "").replace("-", "_")

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import FairfightError
-from ..spec.ir import Spec, to_jsonable
-from . import runkey, scoring
+from ...errors import FairfightError
+from ...spec.ir import Spec, to_jsonable
+from . import runkey
+from ..judgement import scoring
 from .bundle import RESULTS_FORMAT, RESULTS_VERSION, Bundle, Cache, write_json
-from .executors import Job
+from .jobs import Job
 from .plan import Plan
 
 
@@ -35,7 +36,7 @@ class Evaluation:
         if spec.evaluate.kind != "classification":
             raise FairfightError("evaluate.kind: generation is part of the spec language, but this version of "
                                  "fairfight runs classification tasks only")
-        from ..data.splits import SplitLoader
+        from ...data.splits import SplitLoader
 
         self.spec, self.plan, self.overrides = spec, plan, list(overrides)
         self.bundle = Bundle(out)
@@ -148,7 +149,7 @@ class Evaluation:
         """The split as seed `seed` trains on it (evaluate.resample): the same rows for every
         contender at that seed. Tuning trials are not resampled: they pick parameters once, for
         every seed, and the held-out part they are scored on must not share a row with what they train on."""
-        from ..data.splits import resample_rows
+        from ...data.splits import resample_rows
 
         table = self.loader.split(split)
         rows = resample_rows(table, self.spec.evaluate.resample, split, seed, self.spec.splits[split].balance)
@@ -189,7 +190,7 @@ class Evaluation:
 
     def isolation_level(self) -> dict:
         """The weakest isolation any run of this eval had (a record reused from before says nothing)."""
-        from .sandbox import weakest
+        from ..contender_side.sandbox import weakest
 
         level, why = self.isolation
         for record in self.records.values():
@@ -245,8 +246,8 @@ class Evaluation:
         return results
 
     def verdicts(self, runs) -> dict:
-        from .stats import EvalSet
-        from .verdicts import Judge, common_baselines_missing
+        from ..judgement.stats import EvalSet
+        from ..judgement.verdicts import Judge, common_baselines_missing
 
         evalset = EvalSet(self.gold, self.test.columns, self.spec.evaluate.groups)
         judge = Judge(self.spec, runs, self.bundle.read_predictions, evalset)
@@ -296,7 +297,7 @@ def contender_intervals(judge, spec) -> dict:
     bootstrap interval (examples and seeds resampled), and per-group accuracies."""
     import numpy as np
 
-    from .scoring import group_accuracies, group_keys
+    from ..judgement.scoring import group_accuracies, group_keys
 
     alpha = (1 - spec.evaluate.confidence) / 2
     keys = group_keys(judge.evalset.columns, spec.evaluate.groups)

@@ -214,4 +214,20 @@ def fingerprint(directory: Path) -> str:
     return h.hexdigest()
 
 
-__all__ = ["LoadedModel", "load_model", "package_model_dir", "detect_kind", "fingerprint", "file_sha256"]
+def spec_model_kind(spec) -> str:
+    """encoder or causal: the spec's `model.kind`, else what the model's config.json says, else a guess from the grant."""
+    if spec.model.kind != "auto":
+        return spec.model.kind
+    kind, target = spec.model.source.split(":", 1)
+    try:
+        folder = Path(spec.base_dir) / target if kind == "path" else package_model_dir(target) if kind == "package" else None
+        if folder is not None:
+            from types import SimpleNamespace
+
+            return detect_kind(SimpleNamespace(**json.loads((Path(folder) / "config.json").read_text())))
+    except Exception:  # an unreadable config is reported when the model loads
+        pass
+    return "causal" if {"logprobs", "generate"} & spec.rules.grant.model else "encoder"
+
+
+__all__ = ["LoadedModel", "load_model", "package_model_dir", "detect_kind", "spec_model_kind", "fingerprint", "file_sha256"]

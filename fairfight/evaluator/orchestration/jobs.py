@@ -1,0 +1,33 @@
+"""A job: one run handed to an executor, with the time limits of its phases (shared by the
+local and cluster executors)."""
+from __future__ import annotations
+
+import time
+
+PREDICT_LIMIT = 900.0  # seconds for applying a predictor to the evaluation inputs
+LOAD_LIMIT = 600.0  # seconds to start a worker and load the model
+
+
+class Job:
+    """One run to execute: its description and, for after training, its evaluation inputs.
+
+    `timeout` bounds the contender's own code (its wall-time budget plus a little grace); loading
+    and predicting have their own generous limits, so a slow load is never blamed on it."""
+
+    def __init__(self, desc: dict, eval_texts: list, timeout: float | None):
+        self.desc, self.eval_texts, self.timeout = desc, eval_texts, timeout
+        self.phase, self.phase_started = "load", time.monotonic()
+
+    def enter(self, phase: str) -> None:
+        self.phase, self.phase_started = phase, time.monotonic()
+
+    def overdue(self, now: float) -> str | None:
+        limit = {"load": LOAD_LIMIT, "train": self.timeout, "predict": PREDICT_LIMIT}[self.phase]
+        if limit is not None and now - self.phase_started > limit:
+            what = {"load": "loading", "train": "the contender", "predict": "predicting"}[self.phase]
+            return f"timeout: {what} took longer than {limit:g} s"
+        return None
+
+    @property
+    def key(self):
+        return self.desc["run"]["key"]
