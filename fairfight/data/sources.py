@@ -38,6 +38,12 @@ class Table:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of the innermost explicit cause: datasets wraps a file's own error (a JSON
+    parse error in row 1) in a generic DatasetGenerationError."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -45,12 +51,18 @@ def _first_line(exc: BaseException) -> str:
 def _load_with_datasets(kind: str, target: str, ds: DatasetSpec | None) -> dict:
     """part name -> Table. Only this function talks to `datasets`."""
     import datasets
+    from datasets.utils import logging as ds_logging
 
     datasets.disable_progress_bars()
-    if kind == "hf":
-        loaded = datasets.load_dataset(target, ds.config if ds else None, revision=ds.revision if ds else None)
-    else:
-        loaded = datasets.load_dataset(_BUILDERS[kind], data_files=target)
+    verbosity = ds_logging.get_verbosity()
+    ds_logging.set_verbosity(ds_logging.CRITICAL)  # a broken file is reported once, as a positioned error
+    try:
+        if kind == "hf":
+            loaded = datasets.load_dataset(target, ds.config if ds else None, revision=ds.revision if ds else None)
+        else:
+            loaded = datasets.load_dataset(_BUILDERS[kind], data_files=target)
+    finally:
+        ds_logging.set_verbosity(verbosity)
     if isinstance(loaded, datasets.Dataset):
         loaded = {None: loaded}
     return {part: Table(d.to_dict()) for part, d in loaded.items()}

@@ -123,11 +123,14 @@ def test_missing_columns_are_positioned(tmp_path):
     assert errors_of(spec)[0].startswith("spec.yaml:17:14: splits.train.balance: the data has no column 'height'")
 
 
-def test_unreadable_file_is_positioned(tmp_path):
+def test_unreadable_file_is_positioned_with_its_cause_and_nothing_else_printed(tmp_path, capfd):
     (tmp_path / "data.jsonl").write_text('{"bio": "a", "job": 21}\nthis is not json\n')
     spec = check_text(SPEC.format(source="jsonl:data.jsonl", extra=""), name="spec.yaml", base_dir=tmp_path).spec
     (msg,) = errors_of(spec)
     assert msg.startswith("spec.yaml:7:13: datasets.d.source: cannot read jsonl file")
+    assert "JSON parse error" in msg and "DatasetGenerationError" not in msg  # the file's own error, not the wrapper
+    out, err = capfd.readouterr()
+    assert "Failed to load JSON" not in out + err  # datasets' own log lines stay quiet
 
 
 def test_hub_dataset_offline_is_a_clear_error(tmp_path, monkeypatch):
