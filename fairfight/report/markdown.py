@@ -40,6 +40,7 @@ def _header(results) -> list[str]:
     lines += [
         f"- **Tier:** {m.tier(results)}",
         f"- **Isolation:** {m.isolation(results)}",
+        f"- **Model device:** {m.device(results)}",
         f"- **Spec:** `{results.get('spec', '?')}` (sha256 `{str(results.get('spec_hash', ''))[:16]}…`)",
         f"- **Evaluation:** split `{ev.get('split')}` ({ev.get('examples', '?')} examples), target "
         f"`{ev.get('target')}`, groups {groups}; primary metric `{ev.get('primary')}`; "

@@ -79,6 +79,14 @@ def resolve_device(requested: str = "auto") -> str:
     return requested
 
 
+def planned_device(requested: str = "auto") -> str:
+    """The device an eval plans its runs on: auto is resolved here, once, by the process that plans;
+    an explicit device is taken as asked (a cluster's login node need not have the GPU its jobs get:
+    each run checks it is there when it loads the model)."""
+    kind, _ = parse_device(requested)
+    return resolve_device("auto") if kind == "auto" else requested
+
+
 def torch_dtype(name: str):
     import torch
 
@@ -104,6 +112,11 @@ def describe(device: str) -> str:
     index = parse_device(device)[1]
     index = torch.cuda.current_device() if index is None else index
     return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+
+
+def used(loaded) -> dict:
+    """What a run records about where its model ran: {"device": "cuda:0 (NVIDIA H200)", "dtype": ...}."""
+    return {"device": describe(loaded.device), "dtype": loaded.dtype}
 
 
 # -- out-of-memory back-off ------------------------------------------------------------------------
@@ -178,4 +191,5 @@ def _length_order(lengths) -> list[int]:
 
 
 __all__ = ["DTYPES", "BACKOFFS", "BatchSizer", "parse_device", "device_type", "available", "resolve_device",
+           "planned_device", "used",
            "torch_dtype", "dtype_warning", "describe", "is_out_of_memory"]
