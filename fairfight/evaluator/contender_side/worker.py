@@ -206,8 +206,9 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
         loaded = load_model(m.source, revision=m.revision, kind=m.kind, dtype=m.dtype, base_dir=spec.base_dir,
                             device=desc.get("device") or spec.execution.device)
         result["device"] = devices.used(loaded)
-        if devices.dtype_warning(loaded.device, loaded.dtype):
-            logs.append("warning: " + devices.dtype_warning(loaded.device, loaded.dtype))
+        poor_dtype = devices.dtype_warning(loaded.device, loaded.dtype)  # float16 where auto chose the CPU
+        if poor_dtype:
+            logs.append("warning: " + poor_dtype)
         if run["control"] == "random_model":
             loaded = randomized(loaded, run["seed"])
         budget = spec.rules.budget

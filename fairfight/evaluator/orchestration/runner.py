@@ -55,6 +55,7 @@ class Evaluation:
         self.runs: dict = {}  # key -> Run (final runs and tuning trials)
         self.on_reused = lambda record: None
         self.tuning_notes: dict = {}
+        self._device: str | None = None  # resolved on first use (auto imports torch)
         self.isolation = ("tripwire", "")  # what the executor promises; eval sets it, the runs may lower it
         self._parts = None
 
@@ -114,7 +115,7 @@ class Evaluation:
     @property
     def device(self) -> str:
         """Where the runs load the model: execution.device, with auto resolved once here (devices.py)."""
-        if getattr(self, "_device", None) is None:
+        if self._device is None:
             from ..model_side.devices import planned_device
 
             self._device = planned_device(self.spec.execution.device)
