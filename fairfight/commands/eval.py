@@ -192,7 +192,8 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
 
         executor = make_executor(name, opts.workers or spec.execution.workers, options,
                                  exchange=evaluation.bundle.root / ".exchange",
-                                 model_type=local_model_type(spec.model.source, spec.base_dir))
+                                 model_type=local_model_type(spec.model.source, spec.base_dir),
+                                 device=evaluation.device)
         evaluation.isolation = executor.isolation
         if executor.isolation[0] == "tripwire":
             print(f"warning: isolation: tripwire ({executor.isolation[1]}): contenders are watched by an audit hook, "

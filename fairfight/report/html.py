@@ -42,6 +42,7 @@ def context(results: dict, markup=str) -> dict:
         "task": task, "tier": m.tier(results), "evaluate": ev, "results": results,
         "confidence": m.percent(ev.get("confidence")),
         "spec_hash": str(results.get("spec_hash", ""))[:16], "isolation": m.isolation(results),
+        "device": m.device(results),
         "seeds": ", ".join(map(str, results.get("seeds", []))),
         "groups": " × ".join(ev.get("groups", [])) or "none",
         "counts": counts, "trial_counts": trials,

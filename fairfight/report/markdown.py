@@ -51,6 +51,8 @@ def _header(results) -> list[str]:
         f"{trials.get('succeeded', 0)} succeeded, {trials.get('refused', 0)} refused, {trials.get('failed', 0)} failed",
         "",
     ]
+    if m.device(results):  # where the model ran (docs/devices.md); older bundles do not say
+        lines.insert(lines.index(f"- **Isolation:** {m.isolation(results)}") + 1, f"- **Model device:** {m.device(results)}")
     if results.get("interrupted"):
         lines += ["**This eval was interrupted:** the results below cover the finished runs only, and no verdicts "
                   "were computed. Run the same `fairfight eval` command with the same `--out` to resume.", ""]

@@ -274,6 +274,17 @@ def data_text(data: dict) -> str:
     return "; ".join(f"{split}: {', '.join(cols)}" for split, cols in sorted((data or {}).items())) or "none"
 
 
+def device(results: dict) -> str | None:
+    """Where the model ran and in what precision (docs/devices.md); None for bundles written before
+    devices were recorded (their reports stay as they were)."""
+    dev = results.get("device")
+    if not dev:
+        return None
+    used = ", ".join(dev.get("used") or []) or f"{dev.get('planned')} (no run of this eval reported one)"
+    asked = f" (asked: {dev['requested']})" if dev.get("requested") not in (None, dev.get("planned")) else ""
+    return f"{used}, {dev.get('dtype')}{asked}"
+
+
 def isolation(results: dict) -> str:
     """How contenders were kept from what they were not granted (docs/isolation.md)."""
     iso = results.get("isolation") or {}

@@ -90,7 +90,8 @@ def build_ir(data: dict, *, path: Path | None, base_dir: Path, spec_hash: str, w
         claims=tuple(_claim(text) for text in data.get("claims", ())),
         execution=Execution(execution.get("executor", default("execution", "executor")),
                             execution.get("workers", default("execution", "workers")),
-                            freeze(execution.get("slurm", {})), freeze(execution.get("ray", {}))),
+                            freeze(execution.get("slurm", {})), freeze(execution.get("ray", {})),
+                            execution.get("device", default("execution", "device"))),
         where=where,
     )
 

@@ -201,6 +201,7 @@ class Execution:
     workers: int
     slurm: FrozenMap
     ray: FrozenMap
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N" | "mps" (model_side/devices.py)
 
 
 @dataclass(frozen=True)

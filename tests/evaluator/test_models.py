@@ -60,7 +60,7 @@ def test_hf_from_local_cache_records_commit(tmp_path, monkeypatch, gpt2_dir):
     loaded = load_model("hf:fairfight/tiny-gpt2")
     assert loaded.kind == "causal"
     assert loaded.identity == {"source": "hf:fairfight/tiny-gpt2", "revision": "main", "commit": commit,
-                               "fingerprint": None}
+                               "fingerprint": None, "dtype": "float32", "device": "cpu"}
     assert any(p.name == "model.safetensors" for p in loaded.files)
 
 

@@ -149,7 +149,7 @@ def randomized(loaded, seed: int):
 
     torch.manual_seed(seed)
     fresh = type(loaded.model)(loaded.model.config)
-    fresh.eval()
+    fresh.to(loaded.device, getattr(torch, loaded.dtype)).eval()
     return dataclasses.replace(loaded, model=fresh, identity={**loaded.identity, "randomized_seed": seed})
 
 
@@ -191,9 +191,10 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
     from . import batching
     from .context import build_context
     from ..model_side.ledger import Budget, Ledger
+    from ..model_side import devices
     from ..model_side.models import load_model
 
-    started = time.time()
+    started, backoffs_before = time.time(), len(devices.BACKOFFS)
     run, logs, guard, ledger, sandbox, os_refusals = desc["run"], [], None, None, None, []
     result = {"key": run["key"], "status": "failed", "predictions": None, "ledger": None, "reasons": []}
     try:
@@ -202,7 +203,12 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
             raise FairfightError("the spec changed after the plan was made; run eval again")
         contender = _contender(spec, run)
         m = spec.model
-        loaded = load_model(m.source, revision=m.revision, kind=m.kind, dtype=m.dtype, base_dir=spec.base_dir)
+        loaded = load_model(m.source, revision=m.revision, kind=m.kind, dtype=m.dtype, base_dir=spec.base_dir,
+                            device=desc.get("device") or spec.execution.device)
+        result["device"] = devices.used(loaded)
+        poor_dtype = devices.dtype_warning(loaded.device, loaded.dtype)  # float16 where auto chose the CPU
+        if poor_dtype:
+            logs.append("warning: " + poor_dtype)
         if run["control"] == "random_model":
             loaded = randomized(loaded, run["seed"])
         budget = spec.rules.budget
@@ -276,7 +282,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
             guard.active = False
         if sandbox is not None:
             sandbox.close()
-    result["log"] = logs
+    result["log"] = logs + devices.BACKOFFS[backoffs_before:]  # batches halved on out-of-memory
     result["elapsed"] = time.time() - started
     return result
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from fairfight.errors import AffordanceError, FairfightError
 from fairfight.evaluator.model_side import passes
+from fairfight.evaluator.model_side.devices import BatchSizer
 from fairfight.evaluator.model_side.edits import edit_from_dict, edit_vectors
 from fairfight.evaluator.model_side.hooks import install_edits, resolve_layer
 from fairfight.evaluator.model_side.ledger import Ledger
@@ -69,14 +70,16 @@ class ClassifierHead:
 
 class ModelHandle:
     def __init__(self, loaded: LoadedModel, grant: frozenset[str], ledger: Ledger, *,
-                 rule_source: str = "uses.model", batch_size: int = 32, edits=(), device: str = "cpu",
-                 _head: ClassifierHead | None = None, forward_cache=None, rules=frozenset()):
+                 rule_source: str = "uses.model", batch_size: int = 32, edits=(), device: str | None = None,
+                 _head: ClassifierHead | None = None, forward_cache=None, rules=frozenset(),
+                 _sizer: BatchSizer | None = None):
         grant = frozenset(grant)
         unknown = sorted(grant - set(OPERATIONS))
         if unknown:
             raise FairfightError(f"unknown model operation(s) {unknown}; known: {', '.join(OPERATIONS)}")
         if batch_size < 1:
             raise FairfightError("batch_size must be at least 1")
+        device = loaded.device if device is None else device  # default: where load_model placed it
         self.__loaded = loaded
         self.__model = loaded.model.to(device)
         self.__tok = loaded.tokenizer
@@ -84,6 +87,7 @@ class ModelHandle:
         self.__ledger = ledger
         self.__rule_source = rule_source
         self.__batch_size = int(batch_size)
+        self.__sizer = _sizer or BatchSizer(batch_size)  # shared with derived handles: halved on out-of-memory
         self.__device = device
         self.__edits = tuple(self._check_edit(e) for e in edits)
         self.__head = _head
@@ -158,7 +162,7 @@ class ModelHandle:
         return pooled_latents(sae, flat, offsets, pool)
 
     def _runner(self, op) -> passes.Runner:
-        return passes.Runner(self.__model, self._encode, self._lengths, self._batches,
+        return passes.Runner(self.__model, self._encode, self._lengths, self.__sizer.each,
                              lambda: self.__ledger.check_time(op), _pool, self.num_layers, self.hidden_size,
                              self._no_cache())
 
@@ -204,7 +208,7 @@ class ModelHandle:
 
     def weights(self) -> dict[str, torch.Tensor]:
         self._start("weights", [], None)
-        return {k: p.detach().clone().cpu().requires_grad_(False) for k, p in self.__model.named_parameters()}
+        return {k: p.detach().float().cpu().clone().requires_grad_(False) for k, p in self.__model.named_parameters()}
 
     def finetune(self, texts, labels, *, steps=None, epochs=1, lr=2e-5, head="linear", split=None,
                  seed=0) -> ModelHandle:
@@ -218,7 +222,7 @@ class ModelHandle:
         if len(classes) < 2:
             raise FairfightError("finetune needs at least two distinct labels")
         y = torch.tensor([classes.index(v) for v in labels], device=self.__device)
-        bs = min(self.__batch_size, len(texts))
+        bs = min(self.__batch_size, len(texts))  # training keeps its batch size on OOM: halving would change what is trained
         total = int(steps) if steps is not None else int(epochs) * math.ceil(len(texts) / bs)
         if total < 1:
             raise FairfightError(f"finetune needs at least one step (steps={steps}, epochs={epochs})")
@@ -288,21 +292,24 @@ class ModelHandle:
             starts.append(len(seq) - len(c))
         self.__ledger.charge("logprobs", split or "inputs", len(prompts), edits=self._edit_dicts())
         result = torch.zeros(len(seqs))
+
+        def step(batch):
+            self.__ledger.check_time("logprobs")
+            width = max(len(seqs[i]) for i in batch)
+            ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids[row, : len(seqs[i])] = torch.tensor(seqs[i])
+                mask[row, : len(seqs[i])] = 1
+            logits = self.__model(input_ids=ids.to(self.__device), attention_mask=mask.to(self.__device),
+                                  use_cache=False).logits
+            for row, i in enumerate(batch):
+                s, e = max(starts[i], 1), len(seqs[i])  # token t is scored by position t - 1
+                lp = logits[row, s - 1:e - 1].float().log_softmax(-1).cpu()  # only the scored positions
+                result[i] = lp.gather(-1, ids[row, s:e].unsqueeze(-1)).sum()
+
         with torch.no_grad(), install_edits(self.__model, self.__edits):
-            for batch in self._batches([len(s) for s in seqs]):
-                self.__ledger.check_time("logprobs")
-                width = max(len(seqs[i]) for i in batch)
-                ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    ids[row, : len(seqs[i])] = torch.tensor(seqs[i])
-                    mask[row, : len(seqs[i])] = 1
-                logits = self.__model(input_ids=ids.to(self.__device), attention_mask=mask.to(self.__device),
-                                      use_cache=False).logits
-                for row, i in enumerate(batch):
-                    s, e = max(starts[i], 1), len(seqs[i])  # token t is scored by position t - 1
-                    lp = logits[row, s - 1:e - 1].float().log_softmax(-1).cpu()  # only the scored positions
-                    result[i] = lp.gather(-1, ids[row, s:e].unsqueeze(-1)).sum()
+            self.__sizer.each([len(s) for s in seqs], step)
         return result
 
     # -- machinery ----------------------------------------------------------------------------
@@ -347,7 +354,8 @@ class ModelHandle:
 
     def _derive(self, **changes) -> ModelHandle:
         kw = dict(rule_source=self.__rule_source, batch_size=self.__batch_size, edits=self.__edits,
-                  device=self.__device, _head=self.__head, forward_cache=self.__cache, rules=self.__rules)
+                  device=self.__device, _head=self.__head, forward_cache=self.__cache, rules=self.__rules,
+                  _sizer=self.__sizer)
         kw.update(changes)
         return ModelHandle(self.__loaded, self.__grant, self.__ledger, **kw)
 
@@ -361,11 +369,6 @@ class ModelHandle:
         return [len(x) for x in self.__tok(texts, truncation=self.__max_len is not None,
                                            max_length=self.__max_len)["input_ids"]] if texts else []
 
-    def _batches(self, lengths) -> list[list[int]]:
-        """Length-sorted batches (less padding); callers put results back in input order."""
-        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
-        return [order[i: i + self.__batch_size] for i in range(0, len(order), self.__batch_size)]
-
     def _map(self, op, texts, fn, capture_layers, *, mode="base") -> list:
         """Run `fn` over length-sorted batches and return its per-example rows in input order.
 
@@ -373,9 +376,9 @@ class ModelHandle:
         "generate": fn(enc, captured) drives the model itself; "grad": fn(enc, captured, index)
         with autograd on and the input embeddings captured.
         """
-        lengths = self._lengths(texts)
         results = [None] * len(texts)
-        for batch in self._batches(lengths):
+
+        def step(batch):  # backs off on out-of-memory (devices.BatchSizer.each); rows land in input order
             self.__ledger.check_time(op)
             enc = self._encode([texts[i] for i in batch], "left" if mode == "generate" else "right")
             cap: dict = {}
@@ -390,6 +393,8 @@ class ModelHandle:
                         out = fn(enc, cap)
             for row, i in enumerate(batch):
                 results[i] = _detach(out[row] if not isinstance(out, dict) else {k: v[row] for k, v in out.items()})
+
+        self.__sizer.each(self._lengths(texts), step)
         return results
 
     def _no_cache(self) -> dict:

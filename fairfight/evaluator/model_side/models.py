@@ -5,6 +5,7 @@ cheap (the CLI and the planner read sources without loading any model).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -38,14 +39,31 @@ class LoadedModel:
     num_layers: int
     hidden_size: int
     files: tuple[Path, ...]
+    device: str = "cpu"  # where the weights are: "cpu", "cuda", "cuda:N" or "mps" (devices.py)
+    dtype: str = "float32"
 
 
 def load_model(source: str, *, revision: str = "main", kind: str = "auto", dtype: str = "float32",
-               base_dir: Path = Path(".")) -> LoadedModel:
+               base_dir: Path = Path("."), device: str = "cpu") -> LoadedModel:
+    """The model on `device` ("auto", "cpu", "cuda", "cuda:N", "mps": devices.resolve_device) in `dtype`.
+
+    Its identity names the dtype and the device's type: both change the numbers a read gives
+    (the forward cache and run keys must not mix them).
+    """
     if kind not in KINDS:
         raise FairfightError(f"model kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if dtype not in DTYPES:
         raise FairfightError(f"model dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    from .devices import device_type, resolve_device
+
+    device = resolve_device(device)
+    loaded = _load(source, revision, kind, dtype, base_dir)
+    loaded.model.to(device)
+    identity = {**loaded.identity, "dtype": dtype, "device": device_type(device)}
+    return dataclasses.replace(loaded, identity=identity, device=device, dtype=dtype)
+
+
+def _load(source, revision, kind, dtype, base_dir) -> LoadedModel:
     scheme, sep, rest = str(source).partition(":")
     if not sep or not rest or scheme not in ("hf", "path", "package"):
         raise FairfightError(f"model source {source!r} must be hf:ID, path:DIR or package:MODULE")
@@ -120,9 +138,10 @@ def _load_hf(source, repo_id, revision, kind, dtype) -> LoadedModel:
 
 
 def _instantiate(source, where: str, extra: dict, kind, dtype, identity, files) -> LoadedModel:
-    import torch
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
+
+    from .devices import torch_dtype
 
     hf_logging.disable_progress_bar()  # fairfight shows its own progress; keep run logs clean
 
@@ -136,7 +155,7 @@ def _instantiate(source, where: str, extra: dict, kind, dtype, identity, files) 
     resolved = detect_kind(config) if kind == "auto" else kind
     auto = AutoModelForCausalLM if resolved == "causal" else AutoModel
     try:
-        model = auto.from_pretrained(where, dtype=getattr(torch, dtype), **extra)
+        model = auto.from_pretrained(where, dtype=torch_dtype(dtype), **extra)
         tokenizer = AutoTokenizer.from_pretrained(where, **extra)
     except OSError as exc:
         raise FairfightError(f"{source}: cannot load the model or its tokenizer: {exc}") from exc

@@ -39,7 +39,7 @@ class Runner:
     model: torch.nn.Module
     encode: Callable[[list[str]], dict]
     lengths: Callable[[list[str]], list[int]]
-    batches: Callable[[list[int]], list[list[int]]]
+    each_batch: Callable[[list[int], Callable[[list[int]], None]], None]  # devices.BatchSizer.each: backs off on OOM
     check_time: Callable[[], None]
     pool: Callable
     num_layers: int
@@ -137,17 +137,20 @@ def run(runner: Runner, texts, layers, pool, edits, *, resume=None) -> dict:
     rows: dict[int, list] = {r: [None] * len(texts) for r in layers}
     lengths = runner.lengths(texts)
     skip = _skipping(runner, resume[0]) if resume else nullcontext()
+
+    def step(batch):
+        runner.check_time()
+        enc = runner.encode([texts[i] for i in batch])
+        cap: dict = {}
+        inject = {resume[0]: _padded(resume[1], resume[2], batch, enc)} if resume else None
+        _forward(runner, enc, edits, cap, layers, inject)
+        for r in layers:
+            pooled_rows = runner.pool(cap[r], enc["attention_mask"], pool)
+            for row, i in enumerate(batch):
+                rows[r][i] = pooled_rows[row].detach().float().cpu()
+
     with torch.no_grad(), skip:
-        for batch in runner.batches(lengths):
-            runner.check_time()
-            enc = runner.encode([texts[i] for i in batch])
-            cap: dict = {}
-            inject = {resume[0]: _padded(resume[1], resume[2], batch, enc)} if resume else None
-            _forward(runner, enc, edits, cap, layers, inject)
-            for r in layers:
-                pooled_rows = runner.pool(cap[r], enc["attention_mask"], pool)
-                for row, i in enumerate(batch):
-                    rows[r][i] = pooled_rows[row].detach().float().cpu()
+        runner.each_batch(lengths, step)
     return {r: torch.stack(v) for r, v in rows.items()}
 
 
@@ -157,15 +160,18 @@ def token_states(runner: Runner, texts, layer) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum(lengths)
     flat = np.zeros((int(offsets[-1]), runner.hidden_size), dtype=np.float32)
+
+    def step(batch):
+        runner.check_time()
+        enc = runner.encode([texts[i] for i in batch])
+        cap: dict = {}
+        _forward(runner, enc, (), cap, [layer], None)
+        h = cap[layer].detach().float().cpu().numpy()
+        for row, i in enumerate(batch):
+            flat[offsets[i]:offsets[i + 1]] = h[row, : lengths[i]]
+
     with torch.no_grad():
-        for batch in runner.batches(lengths):
-            runner.check_time()
-            enc = runner.encode([texts[i] for i in batch])
-            cap: dict = {}
-            _forward(runner, enc, (), cap, [layer], None)
-            h = cap[layer].detach().float().cpu().numpy()
-            for row, i in enumerate(batch):
-                flat[offsets[i]:offsets[i + 1]] = h[row, : lengths[i]]
+        runner.each_batch(lengths, step)
     return flat, offsets
 
 

@@ -20,15 +20,32 @@ from .child_env import export_child_import_env
 from .jobs import LOAD_LIMIT, PREDICT_LIMIT
 
 
+GPU_OPTIONS = {"slurm": "gpus", "ray": "num_gpus"}  # the engine's option that asks for GPUs per run
+
+
+def with_gpus(engine: str, options: dict, device: str | None) -> dict:
+    """The executor options, asking for one GPU per run when the model runs on cuda and they name none.
+
+    `device` is the planned device (auto already resolved: devices.planned_device); an explicit
+    request in the options (even 0) is kept as written.
+    """
+    from ..model_side.devices import device_type
+
+    options = dict(options or {})
+    if device is not None and device_type(device) == "cuda" and options.get(GPU_OPTIONS[engine]) is None:
+        options[GPU_OPTIONS[engine]] = 1
+    return options
+
+
 class _FolderExecutor:
     poll = 0.5
 
-    def __init__(self, workers: int = 2, options=None, exchange: Path | None = None):
+    def __init__(self, workers: int = 2, options=None, exchange: Path | None = None, device: str | None = None):
         from ..contender_side.sandbox import expected
 
         self.workers = max(1, int(workers))
         self.isolation = expected()  # on this machine; each node's runs report their own
-        self.options = dict(options or {})
+        self.options = with_gpus(self.name, options, device)
         self.exchange = Path(exchange) if exchange else None
         self.child_env = export_child_import_env()  # submitit's jobs and a local Ray inherit it
 
@@ -98,8 +115,8 @@ class SlurmExecutor(_FolderExecutor):
 
     name = "slurm"
 
-    def __init__(self, workers=2, options=None, exchange=None):
-        super().__init__(workers, options, exchange)
+    def __init__(self, workers=2, options=None, exchange=None, device=None):
+        super().__init__(workers, options, exchange, device)
         try:
             import submitit
         except ImportError:
@@ -153,8 +170,8 @@ class RayExecutor(_FolderExecutor):
 
     name = "ray"
 
-    def __init__(self, workers=2, options=None, exchange=None):
-        super().__init__(workers, options, exchange)
+    def __init__(self, workers=2, options=None, exchange=None, device=None):
+        super().__init__(workers, options, exchange, device)
         try:
             import ray
         except ImportError:

@@ -116,8 +116,9 @@ class LocalExecutor:
 EXECUTORS = ("inline", "local", "slurm", "ray")
 
 
-def make_executor(name: str, workers: int, options=None, exchange=None, model_type=None):
-    """`options`: the spec's execution.slurm / execution.ray (never part of a run key)."""
+def make_executor(name: str, workers: int, options=None, exchange=None, model_type=None, device=None):
+    """`options`: the spec's execution.slurm / execution.ray (never part of a run key); `device`: the
+    planned device (cluster executors ask for a GPU per run when it is cuda)."""
     from ...errors import FairfightError
 
     if name == "inline":
@@ -128,5 +129,5 @@ def make_executor(name: str, workers: int, options=None, exchange=None, model_ty
         from .cluster import RayExecutor, SlurmExecutor
 
         cls = SlurmExecutor if name == "slurm" else RayExecutor
-        return cls(workers, options, exchange)
+        return cls(workers, options, exchange, device)
     raise FairfightError(f"executor '{name}' is not available (available: {', '.join(EXECUTORS)})")

@@ -103,9 +103,17 @@ def rules_identity(spec: Spec) -> str:
 
 
 def model_identity(spec: Spec) -> dict:
+    """The model as its runs see it: its files, its dtype and the type of device it runs on.
+
+    dtype changes every number a read gives; the device type (cpu, cuda, mps) changes them in
+    float rounding (other kernels), and a record must say where it really ran, so a result from
+    the CPU is not reused for a GPU eval. The GPU's number (cuda:0 or cuda:1) changes nothing.
+    """
+    from ..model_side.devices import device_type, planned_device
+
     kind, target = spec.model.source.split(":", 1)
     ident = {"source": spec.model.source, "revision": spec.model.revision, "kind": spec.model.kind,
-             "dtype": spec.model.dtype}
+             "dtype": spec.model.dtype, "device": device_type(planned_device(spec.execution.device))}
     if kind in ("path", "package"):
         from ..model_side.models import fingerprint, package_model_dir
 

@@ -55,6 +55,7 @@ class Evaluation:
         self.runs: dict = {}  # key -> Run (final runs and tuning trials)
         self.on_reused = lambda record: None
         self.tuning_notes: dict = {}
+        self._device: str | None = None  # resolved on first use (auto imports torch)
         self.isolation = ("tripwire", "")  # what the executor promises; eval sets it, the runs may lower it
         self._parts = None
 
@@ -111,8 +112,24 @@ class Evaluation:
         wall = self.spec.rules.budget.wall_time
         return None if wall is None else wall + 5  # the ledger stops model calls at wall_time; this stops the rest
 
+    @property
+    def device(self) -> str:
+        """Where the runs load the model: execution.device, with auto resolved once here (devices.py)."""
+        if self._device is None:
+            from ..model_side.devices import planned_device
+
+            self._device = planned_device(self.spec.execution.device)
+        return self._device
+
+    def device_summary(self) -> dict:
+        """What was asked for and what the runs report they used (provenance.json, results.json, report)."""
+        used = sorted({r["device"]["device"] for r in self.records.values() if r.get("device")})
+        return {"requested": self.spec.execution.device, "planned": self.device, "dtype": self.spec.model.dtype,
+                "used": used}
+
     def describe(self, run) -> dict:
         return {"run": run.describe(), "tables": self.tables_for(run), "classes": self.classes,
+                "device": self.device,
                 "forward_cache": str(self.forward.resolve()), "universes": self.universes_for(run),
                 "spec": {"text": self.spec_text, "name": str(self.spec.path or "spec.yaml"),
                          "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash},
@@ -161,7 +178,8 @@ class Evaluation:
         record = {**run.describe(), "status": result["status"], "error": result.get("error"),
                   "reasons": result.get("reasons", []), "elapsed": round(result.get("elapsed", 0.0), 3),
                   "timings": result.get("timings", {}), "metrics": None,
-                  "ledger": (result.get("ledger") or {}).get("totals"), "isolation": result.get("isolation")}
+                  "ledger": (result.get("ledger") or {}).get("totals"), "isolation": result.get("isolation"),
+                  "device": result.get("device")}
         if result.get("batch_check") is not None:
             record["batch_check"] = result["batch_check"]
         predictions = result.get("predictions")
@@ -208,6 +226,7 @@ class Evaluation:
         spec = self.spec
         return {
             "format": RESULTS_FORMAT, "version": RESULTS_VERSION, "isolation": self.isolation_level(),
+            "device": self.device_summary(),
             "task": to_jsonable(spec.task), "spec_hash": spec.spec_hash, "spec": str(spec.path),
             "evaluate": {"split": spec.evaluate.split, "target": spec.evaluate.target, "metrics": list(spec.evaluate.metrics),
                          "primary": spec.evaluate.primary, "groups": list(spec.evaluate.groups),
@@ -282,6 +301,7 @@ class Evaluation:
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
                         "processor": platform.machine(), "cpus": _cpus()},
             "isolation": self.isolation_level()["level"], "isolation_why": self.isolation_level()["why"],
+            "device": self.device_summary(),
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
