@@ -36,13 +36,15 @@ def texts_with_tokens(handle, tokens_wanted: int, seed: int = 0) -> list[str]:
         size *= 2
 
 
-def best_of(fn, repeat: int) -> float:
-    times = []
+def best_of_rounds(fns, repeat: int) -> list[float]:
+    """The best time of each of `fns` over `repeat` rounds, each round running every one in order."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
 
 
 def main(argv=None) -> int:
@@ -53,7 +55,7 @@ def main(argv=None) -> int:
     ap.add_argument("--expansion", type=int, default=16)
     ap.add_argument("--k", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (checks that it runs)")
     args = ap.parse_args(argv)
     if args.smoke:
@@ -102,14 +104,15 @@ def main(argv=None) -> int:
         forget_codes()
         edited(sae)()
 
-    plain_s = best_of(lambda: passes.run(runner, read, [n], "mean", (), resume=resume), args.repeat)
-    full_s = best_of(lambda: passes.run(runner, read, [n], "mean", ()), args.repeat)
-    cold_s = best_of(cold, args.repeat)
-    forget_codes()
-    features_s = best_of(lambda: (forget_codes(), pooled_latents(sae, flat, offsets, "mean")), args.repeat)
-    kept_s = best_of(edited(sae), args.repeat)  # the code pooled_latents (a features() read) kept
-    relu_s = best_of(edited(relu), args.repeat)
-    jump_s = best_of(edited(jump), args.repeat)
+    # interleaved, best of `repeat` rounds each: a load that comes and goes hits every case alike
+    plain_s, full_s, cold_s, features_s, kept_s, relu_s, jump_s = best_of_rounds([
+        lambda: passes.run(runner, read, [n], "mean", (), resume=resume),
+        lambda: passes.run(runner, read, [n], "mean", ()),
+        cold,
+        lambda: (forget_codes(), pooled_latents(sae, flat, offsets, "mean")),  # a features() read: keeps the code
+        edited(sae),  # reads the code the features() read kept
+        edited(relu),
+        edited(jump)], args.repeat)
     same = passes.run(runner, read, [n], "mean", (), resume=resume)[n]
 
     def change(s):
