@@ -110,13 +110,38 @@ class SAE:
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Latents [..., d_sae] of hidden states [..., d_in] (any leading shape)."""
+        if self.activation == "topk":
+            indices, values = self.codes(x)
+            return torch.zeros(values.shape[:-1] + (self.d_sae,), dtype=values.dtype,
+                               device=values.device).scatter(-1, indices, values)
         pre = self.pre_activations(x)
         acts = torch.relu(pre)
-        if self.activation == "topk":
-            top = acts.topk(self.k, dim=-1)
-            return torch.zeros_like(acts).scatter(-1, top.indices, top.values)
         if self.activation == "jumprelu":
             return acts * (pre > self._weights(x.device, x.dtype)["threshold"])
+        return acts
+
+    def codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A TopK SAE's sparse code of hidden states [..., d_in]: (indices [..., k] int64, values
+        [..., k]), the k largest relu'd pre-activations; `encode` scatters exactly these."""
+        if self.activation != "topk":
+            raise FairfightError(f"codes are for TopK SAEs; this one is {self.activation}")
+        top = torch.relu(self.pre_activations(x)).topk(self.k, dim=-1)
+        return top.indices, top.values
+
+    def chosen_latents(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """encode(x)[..., features] ([..., len(features)]), computing no more than it needs: for
+        ReLU and JumpReLU each latent depends only on its own pre-activation, so only the chosen
+        columns of W_enc are multiplied; a TopK latent depends on every pre-activation (full encode)."""
+        if self.activation == "topk":
+            return self.encode(x).index_select(-1, features)
+        self._check_input(x)
+        w = self._weights(x.device, x.dtype)
+        if self.subtract_b_dec:
+            x = x - w["b_dec"]
+        pre = x @ w["W_enc"].index_select(1, features) + w["b_enc"].index_select(0, features)
+        acts = torch.relu(pre)
+        if self.activation == "jumprelu":
+            return acts * (pre > w["threshold"].index_select(0, features))
         return acts
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:

@@ -6,15 +6,17 @@ import torch
 
 from fairfight.errors import FairfightError
 
+from .codes import CHUNK_TOKENS, topk_codes
+
 POOLS = ("mean", "max", "last", "sum", "none")
-CHUNK_TOKENS = 4096  # tokens encoded at a time: [4096, d_sae] floats, not [all tokens, d_sae]
 
 
 def pooled_latents(sae, flat, offsets, pool: str = "mean"):
     """flat: [total tokens, d_in] states, offsets: [n+1] (text i is flat[offsets[i]:offsets[i+1]]).
 
     Returns [n, d_sae] (mean, max or sum over a text's tokens, or its last token's latents),
-    or for pool="none" a list of [tokens_i, d_sae] tensors.
+    or for pool="none" a list of [tokens_i, d_sae] tensors. A TopK SAE's code of every token is
+    kept (codes.py), so an `AblateFeatures` read of the same states that follows skips the encode.
     """
     if pool not in POOLS:
         raise FairfightError(f"features pool must be one of {', '.join(POOLS)}, got {pool!r}")
@@ -28,10 +30,14 @@ def pooled_latents(sae, flat, offsets, pool: str = "mean"):
         return out.masked_fill((lengths == 0)[:, None], 0.0)
     pieces = [] if pool == "none" else None
     out = torch.zeros((n, sae.d_sae)) if pool != "max" else torch.full((n, sae.d_sae), 0.0)
+    codes = topk_codes(sae, flat) if getattr(sae, "activation", None) == "topk" and total else None
     with torch.no_grad():
         for start in range(0, total, CHUNK_TOKENS):
             stop = min(start + CHUNK_TOKENS, total)
-            z = sae.encode(torch.from_numpy(np.array(flat[start:stop], dtype=np.float32)))
+            if codes is not None:  # the same numbers encode() gives: it scatters this code
+                z = torch.zeros((stop - start, sae.d_sae)).scatter(-1, codes[0][start:stop], codes[1][start:stop])
+            else:
+                z = sae.encode(torch.from_numpy(np.array(flat[start:stop], dtype=np.float32)))
             who = owner[start:stop]
             if pieces is not None:
                 pieces.append(z)

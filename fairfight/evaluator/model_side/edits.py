@@ -236,6 +236,12 @@ class AblateFeatures:
 
     The SAE is named by its sha256 (`SAE.sha256`): an SAE object is accepted and replaced by its
     name; the weights are looked up among the SAEs loaded or trained in this process.
+
+    Cost, with keep_error=True: a ReLU or JumpReLU latent depends only on its own pre-activation,
+    so only the chosen latents' columns of W_enc are multiplied ([tokens, d] x [d, |features|]).
+    A TopK latent's activity depends on every pre-activation: the dense encode is needed, unless
+    the TopK code of the same states is kept (fairfight.sae.codes; see passes.run).
+    keep_error=False always encodes and decodes densely.
     """
 
     layer: int
@@ -293,18 +299,36 @@ class AblateFeatures:
         _check_width(h, sae.d_in, "the SAE's input")
         x = h.float()
         idx = torch.tensor(self.features, device=h.device)
-        z = sae.encode(x)
-        target = (torch.zeros(len(idx), device=h.device) if self.fill is None
-                  else _tensor(self.fill, torch.float32, str(h.device)))
         if self.keep_error:
-            # decode(z') + (x - decode(z)) = x + (z'[f] - z[f]) @ W_dec[f]: the same, without the dense decode
-            w_dec = sae._weights(h.device, torch.float32)["W_dec"]
-            out = x + (target - z.index_select(-1, idx)) @ w_dec.index_select(0, idx)
-        else:
-            z = z.clone()
-            z[..., idx] = target
-            out = sae.decode(z)
-        return out.to(h.dtype)
+            # ReLU/JumpReLU: only the chosen latents' pre-activations are computed (chosen_latents)
+            return self._swap(x, sae.chosen_latents(x, idx), sae, idx).to(h.dtype)
+        z = sae.encode(x).clone()  # not in place on encode's output: autograd may need it
+        z[..., idx] = self._target(h.device)
+        return sae.decode(z).to(h.dtype)
+
+    def uses_codes(self) -> bool:
+        """Whether `apply_coded` serves this edit: a TopK SAE with the error kept."""
+        return self.keep_error and self._sae().activation == "topk"
+
+    def apply_coded(self, x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """apply() to token rows x [tokens, d_in] whose TopK code (SAE.codes: indices and values
+        [tokens, k]) is known: the chosen latents are read off the code, no encode."""
+        sae = self._sae()
+        idx = torch.tensor(self.features)
+        slot = torch.full((sae.d_sae,), len(idx), dtype=torch.long)  # latent -> its column; the rest -> a spare one
+        slot[idx] = torch.arange(len(idx))
+        # a token's k latents are distinct, so each chosen column receives at most one value
+        chosen = torch.zeros((len(x), len(idx) + 1)).scatter_(1, slot[indices], values.float())[:, :-1]
+        return self._swap(x.float(), chosen, sae, idx).to(x.dtype)
+
+    def _target(self, device) -> torch.Tensor:
+        return (torch.zeros(len(self.features), device=device) if self.fill is None
+                else _tensor(self.fill, torch.float32, str(device)))
+
+    def _swap(self, x, chosen, sae, idx) -> torch.Tensor:
+        # decode(z') + (x - decode(z)) = x + (z'[f] - z[f]) @ W_dec[f]: the same, without the dense decode
+        w_dec = sae._weights(x.device, torch.float32)["W_dec"]
+        return x + (self._target(x.device) - chosen) @ w_dec.index_select(0, idx)
 
     def to_dict(self) -> dict:
         d = {"type": "ablate_features", "layer": self.layer, "sae_sha256": self.sae, "features": list(self.features),

@@ -11,7 +11,11 @@ How a pooled read of (texts, layers, pool, edits) is served (`pooled`):
 - otherwise edited: the plain token-level hidden states at L (one cached entry per texts and
   layer) are fed back in at L; only the blocks above L run, and the pass stops after the
   highest layer read. States larger than `max_states_bytes()` (2 GiB, or the environment's
-  FAIRFIGHT_MAX_STATES_BYTES) are not kept: such a pass runs from the input.
+  FAIRFIGHT_MAX_STATES_BYTES) are not kept: such a pass runs from the input. Edits at L that
+  include an `AblateFeatures` are applied to the cached rows before they are fed in
+  (`ResumedStates`); a TopK SAE's code of those rows is computed once and kept in the process
+  (fairfight.sae.codes), so a later ablation on the same states, or one after `features()` of
+  them, skips the SAE's dense encode.
 Every path gives the same numbers with or without a cache (up to float rounding), so cached
 and uncached evals agree; tests/evaluator/test_passes.py checks each path against a full pass.
 """
@@ -26,10 +30,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from fairfight.evaluator.model_side.edits import Ablate, AddVector, ProjectOut, apply_edits
+from fairfight.evaluator.model_side.edits import EDIT_TYPES, Ablate, AblateFeatures, AddVector, ProjectOut, apply_edits
 from fairfight.evaluator.model_side.hooks import StopForward, install_edits, locate_layers, resolve_layer
 
 AFFINE_EDITS = (ProjectOut, Ablate, AddVector)  # per-token affine maps: they commute with mean pooling
+EDIT_CLASSES = tuple(EDIT_TYPES.values())  # fairfight's own edits: all per token
 
 
 @dataclass(frozen=True)
@@ -132,17 +137,27 @@ def run(runner: Runner, texts, layers, pool, edits, *, resume=None) -> dict:
     """Pooled states at `layers` over length-sorted batches; stops after the highest layer.
 
     resume=(layer, flat, offsets): token-level states at `layer` (from `token_states`) are fed
-    in there and the blocks below it are skipped.
+    in there and the blocks below it are skipped. Where the edits at that layer include an
+    `AblateFeatures`, they are applied to the cached tokens' rows before they are fed in (see
+    `ResumedStates`) rather than in a hook.
     """
     rows: dict[int, list] = {r: [None] * len(texts) for r in layers}
     lengths = runner.lengths(texts)
     skip = _skipping(runner, resume[0]) if resume else nullcontext()
+    feed = None
+    if resume:
+        at = [e for e in edits if _layer(e, runner) == resume[0]]
+        if at and all(isinstance(e, EDIT_CLASSES) for e in at) and any(isinstance(e, AblateFeatures) for e in at):
+            edits = [e for e in edits if _layer(e, runner) != resume[0]]
+        else:
+            at = []
+        feed = ResumedStates(resume[1], resume[2], at)
 
     def step(batch):
         runner.check_time()
         enc = runner.encode([texts[i] for i in batch])
         cap: dict = {}
-        inject = {resume[0]: _padded(resume[1], resume[2], batch, enc)} if resume else None
+        inject = {resume[0]: feed.padded(batch, enc)} if resume else None
         _forward(runner, enc, edits, cap, layers, inject)
         for r in layers:
             pooled_rows = runner.pool(cap[r], enc["attention_mask"], pool)
@@ -185,17 +200,42 @@ def _forward(runner, enc, edits, cap, layers, inject) -> None:
             pass
 
 
-def _padded(flat, offsets, batch, enc) -> torch.Tensor:
-    """The cached states of a batch, right-padded with zeros to the batch's width."""
-    mask = enc["attention_mask"]
-    out = torch.zeros((len(batch), mask.shape[1], flat.shape[1]), dtype=torch.float32)
-    for row, i in enumerate(batch):
-        piece = np.asarray(flat[offsets[i]:offsets[i + 1]])
-        if len(piece) != int(mask[row].sum()):
-            raise RuntimeError("cached token states do not match the tokenization (was the cache reused "
-                               "across tokenizers?)")
-        out[row, : len(piece)] = torch.tensor(piece)  # a copy: the cache is read-only
-    return out.to(mask.device)
+class ResumedStates:
+    """The cached token states at the resumed layer, served one batch at a time, right-padded with
+    zeros to the batch's width, with `edits` (all per-token, at that layer) applied to the
+    texts' real tokens first. An `AblateFeatures` of a TopK SAE that comes first reads the
+    chosen latents off the states' TopK code (fairfight.sae.codes: computed once over all the
+    states, kept in the process for the next read of the same states) instead of encoding."""
+
+    def __init__(self, flat, offsets, edits=()):
+        self.flat, self.offsets, self.edits, self.code = flat, offsets, list(edits), None
+        if self.edits and isinstance(self.edits[0], AblateFeatures) and self.edits[0].uses_codes():
+            from fairfight.sae.codes import topk_codes
+
+            self.code = topk_codes(self.edits[0]._sae(), flat)
+
+    def padded(self, batch, enc) -> torch.Tensor:
+        mask = enc["attention_mask"]
+        spans = [(int(self.offsets[i]), int(self.offsets[i + 1])) for i in batch]
+        for row, (a, b) in enumerate(spans):
+            if b - a != int(mask[row].sum()):
+                raise RuntimeError("cached token states do not match the tokenization (was the cache reused "
+                                   "across tokenizers?)")
+        # a copy: the cache is read-only
+        x = torch.from_numpy(np.concatenate([np.asarray(self.flat[a:b], dtype=np.float32) for a, b in spans]))
+        if self.edits:
+            rest = self.edits
+            if self.code is not None:
+                where = torch.from_numpy(np.concatenate([np.arange(a, b) for a, b in spans]))
+                x = self.edits[0].apply_coded(x, self.code[0][where], self.code[1][where])
+                rest = self.edits[1:]
+            x = apply_edits(x, rest).float()
+        out = torch.zeros((len(batch), mask.shape[1], x.shape[1]), dtype=torch.float32)
+        start = 0
+        for row, (a, b) in enumerate(spans):
+            out[row, : b - a] = x[start:start + b - a]
+            start += b - a
+        return out.to(mask.device)
 
 
 # -- skipping the blocks below a resumed layer ----------------------------------------------------
@@ -245,4 +285,5 @@ def _block_returns_tensor(runner: Runner, blocks) -> bool:
     return _RETURNS_TENSOR[model]
 
 
-__all__ = ["Runner", "Uncached", "pooled", "run", "token_states", "plain_token_states", "AFFINE_EDITS"]
+__all__ = ["Runner", "Uncached", "pooled", "run", "token_states", "plain_token_states", "ResumedStates",
+           "AFFINE_EDITS"]
