@@ -12,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_erm_tracks_gender_and_token_deletion_recovers_the_gap(tmp_path):
     out = tmp_path / "bundle"
     cmd = [sys.executable, "-m", "fairfight.cli", "eval", str(ROOT / "examples/bios/offline.yaml"), "--out", str(out),
-           "--set", "splits.ambiguous.limit=600",
+           # sizes well inside the effects asserted below (at these sizes: worst-group accuracy 0.22 for
+           # finetune_head, 0.72 token_deletion, 0.80 oracle; finetune_head's leakage 0.85)
+           "--set", "splits.ambiguous.limit=300", "--set", "splits.balanced_train.limit=240",
+           "--set", "splits.test.limit=200",
            "--set", "rules.budget.trials=1", "--set", "controls=[]", "--set", "claims=[]",
            "--set", "baselines=[finetune_head, token_deletion]", "--only", "finetune_head", "--only", "token_deletion",
            "--only", "oracle", "--seeds", "1", "--no-progress"]
