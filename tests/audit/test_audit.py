@@ -8,8 +8,7 @@ import sys
 import pytest
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "evaluator"))
-from runner_fixtures import write_fight  # noqa: E402
-from test_runner import eval_cli  # noqa: E402
+from runner_fixtures import eval_here, write_fight  # noqa: E402
 
 EXTRA = """baselines: [majority, finetune_head]
 controls: [shuffled_labels]
@@ -31,7 +30,7 @@ def make_bundle(folder, bert_dir, budget="examples: 2000"):
                        seeds=2)
     spec.write_text(spec.read_text().replace("budget: {examples: 2000}", "budget: {" + budget + "}") + EXTRA)
     out = folder / "bundle"
-    r = eval_cli(str(spec), "--out", str(out), "--no-progress")
+    r = eval_here(str(spec), "--out", str(out), "--no-progress")
     return out, r
 
 
@@ -128,7 +127,7 @@ def test_a_bundle_whose_only_method_was_refused_is_not_clean(tmp_path, bert_dir)
                        cheaters=True, seeds=1)
     spec.write_text(spec.read_text() + "baselines: [majority]\nclaims: [ungranted_column beats majority on accuracy]\n")
     out = tmp_path / "bundle"
-    r = eval_cli(str(spec), "--out", str(out), "--no-progress")
+    r = eval_here(str(spec), "--out", str(out), "--no-progress")
     assert r.returncode == 2, r.stderr
     reason = "column 'gender' of split 'train' is not granted"
     assert "refused: ungranted_column (1 of 1 runs): " in r.stdout and reason in r.stdout

@@ -139,8 +139,8 @@ def test_init_then_eval_from_the_folder_that_holds_a_clone_named_fairfight(tmp_p
     console = str(Path(sys.executable).parent / "fairfight")
     r = subprocess.run([console, "init", "my-task"], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
-    small = ["--seeds", "1", "--set", "rules.budget.trials=1", "--set", "datasets.bios.options.size=300",
-             "--set", "datasets.bios.options.test_size=120"]
+    small = ["--seeds", "1", "--set", "rules.budget.trials=1", "--set", "datasets.bios.options.size=120",
+             "--set", "datasets.bios.options.test_size=48"]
     r = subprocess.run([console, "eval", "my-task/spec.yaml", "--out", "bundle", "--no-progress", *small],
                        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode in (0, 1), r.stdout[-2000:] + r.stderr[-2000:]  # 1: the claim is judged, not supported

@@ -234,3 +234,30 @@ def write_fight(folder: Path, model_dir: Path, methods: dict, cheaters=False, se
     spec = folder / "spec.yaml"
     spec.write_text(SPEC.format(model=model_dir, methods="\n".join(lines)).replace("seeds: 2", f"seeds: {seeds}"))
     return spec
+
+
+def eval_here(*args):
+    """`fairfight eval ARGS` through the CLI's own entry point, in this test process, as
+    subprocess.run would report it (returncode, stdout, stderr). For tests about what eval does
+    rather than about a fresh interpreter: it saves importing torch and loading the model again,
+    and the workers (executor 'local') still are fresh processes, forked from the one fork server
+    this test process keeps."""
+    import contextlib
+    import io
+    import subprocess
+    import warnings
+
+    from fairfight.cli import main
+
+    def to_stderr(message, category, filename, lineno, file=None, line=None):
+        err.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.showwarning = to_stderr  # where a `fairfight eval` process shows them (the filters stay)
+        try:
+            main(["eval", *args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return subprocess.CompletedProcess(["fairfight", "eval", *args], code, out.getvalue(), err.getvalue())

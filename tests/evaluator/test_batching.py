@@ -12,8 +12,7 @@ from fairfight.evaluator.model_side.ledger import Ledger
 from fairfight.evaluator.model_side.model_handle import ModelHandle
 from fairfight.evaluator.contender_side.predictors import FunctionPredictor, PromptPredictor, fit_linear, ProbePredictor
 
-from runner_fixtures import write_fight
-from test_runner import eval_cli
+from runner_fixtures import eval_here, write_fight
 
 TEXTS = [f"sentence number {i} about {'a nurse' if i % 2 else 'a professor'}" + " and more" * (i % 7)
          for i in range(90)]
@@ -99,7 +98,7 @@ def fight(request, tmp_path_factory, bert_dir):
     spec.write_text(spec.read_text().replace("name: runner-test}", f"name: runner-test, tier: {request.param}}}")
                     .replace("cheaters.py:plain_head", "methods.py:plain_head"))
     out = folder / "bundle"
-    r = eval_cli(str(spec), "--out", str(out), "--workers", "2", "--no-progress", "--allow-refused")
+    r = eval_here(str(spec), "--out", str(out), "--workers", "2", "--no-progress", "--allow-refused")
     results = json.loads((out / "results.json").read_text())
     runs = {run["label"]: run for run in results["runs"]}
     return request.param, r, results, runs, out

@@ -7,8 +7,7 @@ from collections import Counter
 
 from fairfight.evaluator.model_side.forward_cache import computations
 
-from runner_fixtures import write_fight
-from test_runner import eval_cli
+from runner_fixtures import eval_here, write_fight
 
 FIGHT = {"probe": "uses: {model: [activations], data: {train: [text, profession]}}",
          "plain_head": "uses: {model: [embed], data: {train: [text, profession]}}"}
@@ -87,7 +86,7 @@ def test_an_edited_run_resumes_from_cached_states_inside_the_guarded_worker(tmp_
     spec.write_text(spec.read_text().replace("model: [embed, activations]", "model: [embed, activations, intervene]"))
     metrics = {}
     for executor in ("local", "inline"):
-        r = eval_cli(str(spec), "--out", str(tmp_path / executor), "--executor", executor, "--no-progress")
+        r = eval_here(str(spec), "--out", str(tmp_path / executor), "--executor", executor, "--no-progress")
         assert r.returncode == 0, r.stderr
         runs = json.loads((tmp_path / executor / "results.json").read_text())["runs"]
         assert all(run["status"] == "succeeded" for run in runs)

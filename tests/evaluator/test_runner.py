@@ -1,12 +1,15 @@
 """`fairfight eval` end to end on a tiny real model: isolated workers, refusals at plan and run
-time, scoring in the parent, a complete bundle, resume after a kill."""
+time, scoring in the parent, a complete bundle, reuse of finished runs (an eval stopped from
+outside: test_runner_interrupts.py).
+
+The first fight runs as a `fairfight eval` process; the others go through the same CLI entry
+point in this process (eval_here: no second torch import and model load each), their workers
+still fresh processes."""
 import json
 import os
 import pickle
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,7 +19,7 @@ from fairfight.evaluator.orchestration.plan import compile_plan
 from fairfight.evaluator.orchestration.runner import Evaluation
 from fairfight.spec.check import load_spec
 
-from runner_fixtures import write_fight
+from runner_fixtures import eval_here, write_fight
 
 FIGHT = {"probe": "uses: {model: [activations], data: {train: [text, profession]}}",
          "plain_head": "", "always_nurse": "uses: {data: {train: [profession]}}"}
@@ -85,7 +88,7 @@ def test_declared_uses_are_what_the_ledger_shows(fight):
 def test_rerun_with_the_same_out_reuses_every_finished_run(fight):
     spec, out, _ = fight
     before = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/record.json")}
-    r = eval_cli(str(spec), "--out", str(out), "--no-progress")
+    r = eval_here(str(spec), "--out", str(out), "--no-progress")
     assert r.returncode == 0 and "6 run(s) reused" in r.stderr
     assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/record.json")} == before
 
@@ -93,39 +96,19 @@ def test_rerun_with_the_same_out_reuses_every_finished_run(fight):
 def test_cache_shares_finished_runs_across_evals(fight, tmp_path):
     spec, out, _ = fight
     cache = tmp_path / "cache"
-    r1 = eval_cli(str(spec), "--out", str(tmp_path / "a"), "--cache", str(cache), "--only", "always_nurse", "--no-progress")
+    r1 = eval_here(str(spec), "--out", str(tmp_path / "a"), "--cache", str(cache), "--only", "always_nurse", "--no-progress")
     assert r1.returncode == 0 and len([p for p in cache.iterdir() if p.name != "forward"]) == 2
-    r2 = eval_cli(str(spec), "--out", str(tmp_path / "b"), "--cache", str(cache), "--only", "always_nurse", "--no-progress")
+    r2 = eval_here(str(spec), "--out", str(tmp_path / "b"), "--cache", str(cache), "--only", "always_nurse", "--no-progress")
     assert "2 run(s) reused" in r2.stderr
 
 
 def test_inline_executor_gives_the_same_results(fight, tmp_path):
     spec, out, _ = fight
-    r = eval_cli(str(spec), "--out", str(tmp_path / "inline"), "--executor", "inline", "--only", "probe", "--no-progress")
+    r = eval_here(str(spec), "--out", str(tmp_path / "inline"), "--executor", "inline", "--only", "probe", "--no-progress")
     assert r.returncode == 0, r.stderr
     local = {(x["label"], x["seed"]): x["metrics"] for x in json.loads((out / "results.json").read_text())["runs"]}
     inline = json.loads((tmp_path / "inline" / "results.json").read_text())["runs"]
     assert inline and all(x["metrics"] == local[(x["label"], x["seed"])] for x in inline)
-
-
-def test_resume_after_the_parent_is_killed(tmp_path, bert_dir):
-    spec = write_fight(tmp_path, bert_dir, {"slow": "params: {sleep: 1}"}, seeds=4)
-    out = tmp_path / "bundle"
-    cmd = [sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(out), "--workers", "1", "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(out.glob("runs/*/record.json")):
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)  # the parent and its worker, mid-eval
-    proc.wait()
-    finished = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/record.json")}
-    assert 1 <= len(finished) < 4
-    r = eval_cli(str(spec), "--out", str(out), "--no-progress")
-    assert r.returncode == 0, r.stderr
-    results = json.loads((out / "results.json").read_text())
-    assert results["counts"]["succeeded"] == 4 and results["counts"]["pending"] == 0
-    for key, mtime in finished.items():  # nothing finished was lost or redone
-        assert (out / "runs" / key / "record.json").stat().st_mtime_ns == mtime
 
 
 def test_evaluation_labels_never_enter_a_worker(tmp_path, bert_dir):
@@ -172,7 +155,7 @@ def cheaters(tmp_path_factory, bert_dir):
     methods["crashes"] = ""
     spec = write_fight(folder, bert_dir, methods, cheaters=True, seeds=1)
     out = folder / "bundle"
-    r = eval_cli(str(spec), "--out", str(out), "--workers", "2", "--no-progress", "--allow-refused")
+    r = eval_here(str(spec), "--out", str(out), "--workers", "2", "--no-progress", "--allow-refused")
     return r, json.loads((out / "results.json").read_text())
 
 
@@ -198,33 +181,3 @@ def test_a_crashing_contender_fails_with_its_traceback_and_the_rest_go_on(cheate
     (run,) = [r for r in results["runs"] if r["label"] == "crashes"]
     assert run["status"] == "failed" and "boom" in run["error"]
     assert results["counts"]["refused"] == len(CHEATS)
-
-
-def test_a_run_past_its_wall_time_is_stopped(tmp_path, bert_dir):
-    spec = write_fight(tmp_path, bert_dir, {"slow": "params: {sleep: 60}"}, seeds=1)
-    spec.write_text(spec.read_text().replace("budget: {examples: 2000}", "budget: {examples: 2000, wall_time: 1s}"))
-    started = time.time()
-    r = eval_cli(str(spec), "--out", str(tmp_path / "b"), "--no-progress")
-    assert r.returncode == 3 and time.time() - started < 50, r.stderr
-    (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
-    assert run["status"] == "failed" and run["error"].startswith("timeout: the contender took longer than 6 s")
-
-
-def test_ctrl_c_writes_what_finished_and_resumes(tmp_path, bert_dir):
-    spec = write_fight(tmp_path, bert_dir, {"slow": "params: {sleep: 1}"}, seeds=3)
-    out = tmp_path / "bundle"
-    cmd = [sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(out), "--workers", "1", "--no-progress"]
-    # A shell's background job ignores SIGINT and its children inherit that: undo it in the child,
-    # or this test would pass or fail by how the test run was started.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(out.glob("runs/*/record.json")):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "to resume" in err
-    results = json.loads((out / "results.json").read_text())
-    assert results["interrupted"] is True and results["counts"]["succeeded"] >= 1
-    r = eval_cli(str(spec), "--out", str(out), "--no-progress")
-    assert r.returncode == 0 and json.loads((out / "results.json").read_text())["counts"]["succeeded"] == 3

@@ -9,7 +9,7 @@ import pytest
 
 from fairfight.evaluator.contender_side import sandbox
 
-from runner_fixtures import write_fight
+from runner_fixtures import eval_here, write_fight
 
 needs_os = pytest.mark.skipif(sandbox.expected()[0] != "os", reason="no Landlock ABI >= 4 / seccomp here")
 
@@ -93,7 +93,7 @@ def test_the_fallback_says_tripwire_in_provenance_report_and_eval(honest):
 
 def test_the_inline_executor_says_isolation_none(tmp_path, bert_dir):
     spec = write_fight(tmp_path, bert_dir, {"always_nurse": FIGHT["always_nurse"]}, seeds=1)
-    r = eval_cli(str(spec), "--out", str(tmp_path / "b"), "--executor", "inline", "--no-progress")
+    r = eval_here(str(spec), "--out", str(tmp_path / "b"), "--executor", "inline", "--no-progress")
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "b" / "provenance.json").read_text())["isolation"] == "none"
     (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]

@@ -2,8 +2,7 @@ import json
 
 from fairfight.evaluator.orchestration.tuning import candidates, carve
 
-from runner_fixtures import write_fight
-from test_runner import eval_cli
+from runner_fixtures import eval_here, write_fight
 
 
 def test_every_contender_draws_the_same_trials_in_the_same_order():
@@ -24,7 +23,7 @@ def test_tuning_picks_on_the_held_out_selection_part_and_records_it(tmp_path, be
              "always_nurse": "uses: {data: {train: [profession]}}"}
     spec = write_fight(tmp_path, bert_dir, fight, seeds=1)
     spec.write_text(spec.read_text().replace("budget: {examples: 2000}", "budget: {examples: 5000, trials: 2}\n  selection: train"))
-    r = eval_cli(str(spec), "--out", str(tmp_path / "b"), "--no-progress")
+    r = eval_here(str(spec), "--out", str(tmp_path / "b"), "--no-progress")
     assert r.returncode == 0, r.stderr
     results = json.loads((tmp_path / "b" / "results.json").read_text())
     tuning = results["tuning"]

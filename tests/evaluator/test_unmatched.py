@@ -5,8 +5,7 @@ from pathlib import Path
 
 import jsonschema
 
-from runner_fixtures import write_fight
-from test_runner import eval_cli
+from runner_fixtures import eval_here, write_fight
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schema" / "results.schema.json"
 
@@ -27,7 +26,7 @@ def test_beats_all_baselines_carries_the_unmatched_affordances_or_the_stated_rea
     spec.write_text(text + "baselines: [majority]\nclaims:\n  - always_nurse beats all baselines on accuracy\n"
                            "  - always_nurse beats majority on accuracy\n")
     out = tmp_path / "bundle"
-    r = eval_cli(str(spec), "--out", str(out), "--no-progress", "--executor", "inline")
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--executor", "inline")
     assert r.returncode in (0, 1), r.stdout + r.stderr
     results = json.loads((out / "results.json").read_text())
     assert not list(jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).iter_errors(results))
@@ -51,7 +50,7 @@ def test_beats_all_baselines_carries_the_unmatched_affordances_or_the_stated_rea
                                       "knowledge.spurious_concept") in " ".join(audit.stdout.split())
 
     # the same bundle with the reason stated: every run is reused, and the reason replaces the warning
-    r = eval_cli(str(spec), "--out", str(out), "--no-progress", "--executor", "inline", "--set",
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--executor", "inline", "--set",
                  "methods.always_nurse.unmatched={knowledge.spurious_concept: 'never read, only declared'}")
     assert r.returncode in (0, 1), r.stdout + r.stderr
     results = json.loads((out / "results.json").read_text())

@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "evaluator"))
+
+from runner_fixtures import eval_here  # noqa: E402
+
 SPEC = ROOT / "examples/reviews/spec.yaml"
 SMALL = ["datasets.reviews.options.size=120", "datasets.reviews.options.test_size=40", "splits.ambiguous.limit=40",
          "splits.balanced_train.limit=24", "rules.budget.trials=1"]
@@ -34,7 +38,7 @@ def test_the_reviews_plan_uses_review_prompts_derived_from_the_spec():
 def test_the_reviews_example_runs_end_to_end(tmp_path):
     out = tmp_path / "bundle"
     sets = [arg for s in SMALL for arg in ("--set", s)]
-    r = _fairfight("eval", str(SPEC), "--out", str(out), "--seeds", "1", "--no-progress", *sets)
+    r = eval_here(str(SPEC), "--out", str(out), "--seeds", "1", "--no-progress", *sets)
     assert r.returncode in (0, 1), r.stdout[-3000:] + r.stderr[-3000:]  # verdicts given (supported or not)
     results = json.loads((out / "results.json").read_text())
     runs = {run["label"]: run for run in results["runs"]}

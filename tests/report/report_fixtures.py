@@ -5,14 +5,12 @@ uses, a run-time refusal, a plan-time refusal, two baselines, a skyline, a contr
 claims). SMALL_FIGHT is what the tests run live (a few runs, one seed).
 """
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluator"))
 
-from runner_fixtures import write_fight  # noqa: E402
+from runner_fixtures import eval_here, write_fight  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -81,16 +79,10 @@ def write_report_fight(folder: Path, model_dir: Path, fight: dict) -> Path:
     return spec
 
 
-def eval_cli(*args, timeout=900):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
-
-
 def run_fight(folder: Path, model_dir: Path, fight: dict, workers: int = 2):
     spec = write_report_fight(folder, model_dir, fight)
     out = folder / "bundle"
-    r = eval_cli(str(spec), "--out", str(out), "--workers", str(workers), "--no-progress", "--allow-refused")
+    r = eval_here(str(spec), "--out", str(out), "--workers", str(workers), "--no-progress", "--allow-refused")
     return out, r
 
 

@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 from matrix_parser import read_matrix
-from report_fixtures import eval_cli
-from runner_fixtures import write_fight
+from runner_fixtures import eval_here, write_fight
 
 READER = '''
 from fairfight import method
@@ -32,7 +31,7 @@ def test_a_granted_artifact_has_one_name_everywhere(tmp_path, bert_dir):
              "knowledge: [notes]}}\n")
     spec.write_text(text)
     out = tmp_path / "bundle"
-    r = eval_cli(str(spec), "--out", str(out), "--workers", "1", "--no-progress")
+    r = eval_here(str(spec), "--out", str(out), "--workers", "1", "--no-progress")
     assert r.returncode in (0, 1), r.stderr
     results = json.loads((out / "results.json").read_text())
     (run,) = results["runs"]
