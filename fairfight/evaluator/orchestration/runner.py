@@ -113,6 +113,7 @@ class Evaluation:
 
     def describe(self, run) -> dict:
         return {"run": run.describe(), "tables": self.tables_for(run), "classes": self.classes,
+                "tier": self.spec.task.tier,  # judged by the orchestrator (batch check), never by the worker
                 "forward_cache": str(self.forward.resolve()), "universes": self.universes_for(run),
                 "spec": {"text": self.spec_text, "name": str(self.spec.path or "spec.yaml"),
                          "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash},
@@ -161,7 +162,8 @@ class Evaluation:
         record = {**run.describe(), "status": result["status"], "error": result.get("error"),
                   "reasons": result.get("reasons", []), "elapsed": round(result.get("elapsed", 0.0), 3),
                   "timings": result.get("timings", {}), "metrics": None,
-                  "ledger": (result.get("ledger") or {}).get("totals"), "isolation": result.get("isolation")}
+                  "ledger": (result.get("ledger") or {}).get("totals"), "isolation": result.get("isolation"),
+                  "model_access": result.get("model_access")}
         if result.get("batch_check") is not None:
             record["batch_check"] = result["batch_check"]
         predictions = result.get("predictions")

@@ -1,0 +1,103 @@
+"""The orchestrator's side of the model server (local executor): start it, open and close each
+run on it, and judge a run from what only the trusted side holds.
+
+A run's result is put together here: its ledger comes from the server (a refusal the contender
+caught and tried to erase is still in it), its predictions are assembled from the chunks the
+orchestrator chose, and the batch check compares them here (contender_side/batching.py's
+`assemble`). The worker's own report can only add refusals, and lower the isolation level.
+"""
+from __future__ import annotations
+
+from multiprocessing.reduction import send_handle
+
+from ...errors import FairfightError
+
+
+class ServerProcess:
+    """The model server (model_side/server.py) in a process of its own, and its control pipe."""
+
+    def __init__(self, context, spec_info: dict, threads: int):
+        from ..model_side.server import serve
+
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=serve, args=(child,), daemon=True, name="fairfight-model-server")
+        self.process.start()
+        child.close()
+        self.conn.send((spec_info, threads))
+
+    def _call(self, *message, handle=None):
+        self.conn.send(message)
+        if handle is not None:
+            send_handle(self.conn, handle, self.process.pid)
+        status, payload = self.conn.recv()
+        if status != "ok":
+            raise FairfightError(payload)
+        return payload
+
+    def open(self, run_id: str, info: dict, server_end) -> None:
+        """Register a run with its grant and budget; the server answers `server_end` from now on."""
+        try:
+            self._call("open", run_id, info, handle=server_end.fileno())
+        finally:
+            server_end.close()  # the server has its own copy now
+
+    def begin_evaluation(self, run_id: str, texts: list) -> None:
+        self._call("begin_evaluation", run_id, list(texts))
+
+    def close(self, run_id: str) -> dict | None:
+        try:
+            return self._call("close", run_id)
+        except (EOFError, OSError, FairfightError):
+            return None
+
+    def stop(self) -> None:
+        try:
+            self._call("stop")
+        except (EOFError, OSError, FairfightError):
+            pass
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+
+
+def open_info(desc: dict) -> dict:
+    """What the server needs to serve a run: its description, grant and where the shared passes live."""
+    return {"run": desc["run"], "forward_cache": desc.get("forward_cache"), "universes": desc.get("universes") or [],
+            "pass_threads": desc.get("pass_threads")}
+
+
+def judged(result: dict, ledger: dict | None, plan, tier: str | None, expected_level: str) -> dict:
+    """The run's record from the worker's report, the server's ledger and the orchestrator's chunk plan."""
+    from ..contender_side import batching
+    from ..contender_side.sandbox import LEVELS, weakest
+
+    outputs = result.pop("chunk_predictions", None)
+    result["ledger"] = ledger
+    reported = result.get("isolation")
+    result["isolation"] = weakest(reported if reported in LEVELS else "none", expected_level)
+    result["model_access"] = "server"
+    if result.get("status") == "succeeded":
+        if plan is None or outputs is None:
+            result.update(status="failed", error="the worker reported success without predicting the evaluation inputs")
+        else:
+            n, chunks, recheck = plan
+            try:
+                rows, classes, check = batching.assemble(n, chunks, recheck, outputs)
+            except FairfightError as exc:
+                result.update(status="failed", error=str(exc))
+            else:
+                result.update(predictions=rows, classes=classes, batch_check=check)
+                if check["differing"] and tier == "fair-fight":
+                    reason = batching.describe(check)
+                    result.update(status="refused", error=reason, reasons=[reason] + list(result.get("reasons") or []),
+                                  predictions=None)
+    refused = [e["refused"] for e in (ledger or {}).get("entries", []) if e.get("refused")]
+    if refused:  # the server's record: a refusal the contender caught still ends the run refused
+        reasons = refused + [r for r in result.get("reasons") or [] if r not in refused]
+        result.update(status="refused", reasons=reasons, predictions=None)
+        result.setdefault("error", refused[0])
+    if result.get("status") == "refused" and result.get("guard") and ledger is not None:
+        ledger["guard"] = result["guard"]
+    result.pop("guard", None)
+    return result
