@@ -26,7 +26,7 @@ class ServerLink:
         self.__lock = threading.Lock()
         self.__sent_saes: set = set()
 
-    def call(self, op: str, hid: int = 0, **kw):
+    def call(self, op: str, hid: int = 0, /, **kw):
         data = wire.encode([op, int(hid), kw])
         with self.__lock:
             self.__conn.send_bytes(data)

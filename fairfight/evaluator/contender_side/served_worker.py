@@ -17,6 +17,14 @@ from . import batching
 from .worker import Tables, _contender, _function, _lock_down, _spec, _uses, denied_paths
 
 
+def _refused_by_os(exc: BaseException, denied) -> bool:
+    """EACCES/EPERM, or a native library's error naming a denied path (safetensors reports a refused
+    open as 'No such file or directory')."""
+    from .sandbox import refused_by_os
+
+    return (isinstance(exc, OSError) and refused_by_os(exc)) or any(d and d in str(exc) for d in denied)
+
+
 def execute_served(desc: dict, channel, server_conn) -> dict:
     from .context import build_context
     from .guard import Guard
@@ -56,10 +64,8 @@ def execute_served(desc: dict, channel, server_conn) -> dict:
                                  "predict": time.time() - trained_at}
         except (AffordanceError, BudgetExceeded) as exc:
             result.update(status="refused", error=str(exc))
-        except OSError as exc:
-            from .sandbox import refused_by_os
-
-            if not (sandbox and sandbox.level == "os" and refused_by_os(exc)):
+        except Exception as exc:  # noqa: BLE001 - an OS refusal, however a native library words it
+            if not (sandbox and sandbox.level == "os" and _refused_by_os(exc, guard.denied)):
                 raise
             os_refusals.append(f"the OS sandbox refused it: {exc!r} (data sources, model files, the network "
                                "and new processes are out of the contender's reach)")
