@@ -81,21 +81,28 @@ class RunState:
 
 
 class ModelServer:
-    def __init__(self, spec_info: dict):
-        from fairfight.spec.check import check_text
+    """The runs of one eval on one loaded model (`spec`: the IR, for its rules and budget)."""
+
+    def __init__(self, spec, loaded):
+        self.spec, self.loaded = spec, loaded
+        self.random_copies: dict[int, object] = {}
+        self.runs: dict[str, RunState] = {}
+        self.compute = threading.Lock()  # one model: one operation at a time (edits are hooks on it)
+
+    @classmethod
+    def from_spec_info(cls, spec_info: dict) -> "ModelServer":
+        """Check the spec text the plan was made from, and load its model (the one place it is loaded)."""
         from fairfight.errors import SpecError
+        from fairfight.spec.check import check_text
         from .models import load_model
 
         report = check_text(spec_info["text"], name=spec_info["name"], base_dir=spec_info["base_dir"],
                             overrides=spec_info["overrides"], refusals_ok=True)
         if not report.ok:
             raise SpecError(report.diagnostics)
-        self.spec = report.spec
-        m = self.spec.model
-        self.loaded = load_model(m.source, revision=m.revision, kind=m.kind, dtype=m.dtype, base_dir=self.spec.base_dir)
-        self.random_copies: dict[int, object] = {}
-        self.runs: dict[str, RunState] = {}
-        self.compute = threading.Lock()  # one model: one operation at a time (edits are hooks on it)
+        m = report.spec.model
+        return cls(report.spec, load_model(m.source, revision=m.revision, kind=m.kind, dtype=m.dtype,
+                                           base_dir=report.spec.base_dir))
 
     def model_for(self, run: dict):
         if run["control"] != "random_model":
@@ -255,7 +262,7 @@ def serve(control: Connection) -> None:
     torch.set_num_threads(max(1, int(threads or 1)))
     server, failure = None, None
     try:
-        server = ModelServer(spec_info)
+        server = ModelServer.from_spec_info(spec_info)
     except Exception as exc:  # noqa: BLE001 - every run opened after this gets the reason
         failure = f"the model server could not load the model: {exc if isinstance(exc, FairfightError) else repr(exc)}"
         failure_trace = traceback.format_exc()
