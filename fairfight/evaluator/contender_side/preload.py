@@ -9,7 +9,7 @@ import torch  # noqa: F401
 import transformers  # noqa: F401
 from transformers import AutoModel, AutoTokenizer  # noqa: F401
 
-from fairfight.evaluator.contender_side import context, handle_stub, predictors, served_worker, worker  # noqa: F401
+from fairfight.evaluator.contender_side import context, entry, handle_stub, predictors, served_worker, worker  # noqa: F401
 from fairfight.evaluator.model_side import model_handle, server  # noqa: F401
 from fairfight.spec import check  # noqa: F401
 

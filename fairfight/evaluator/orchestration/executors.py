@@ -14,7 +14,8 @@ import warnings
 from multiprocessing.connection import wait
 
 from .child_env import export_child_import_env
-from ..contender_side.worker import DirectChannel, execute, worker_main
+from ..contender_side.entry import worker_main
+from ..contender_side.worker import DirectChannel, execute
 
 
 class InlineExecutor:

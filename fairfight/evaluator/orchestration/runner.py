@@ -200,6 +200,12 @@ class Evaluation:
                 level, why = record["isolation"], f"run {record.get('label')} seed {record.get('seed')} ran with it"
         return {"level": level, "why": why}
 
+    def model_access(self) -> str | None:
+        """"server" when every run of this eval reached the model only through the model server;
+        "in-process" when any run had the model in its own process (inline and cluster executors)."""
+        seen = {r.get("model_access") for r in self.records.values() if r.get("model_access")}
+        return "in-process" if "in-process" in seen else ("server" if seen else None)
+
     def results(self, interrupted=False) -> dict:
         runs = [self.records[r.key] for r in self.plan.runs if r.key in self.records]
         counts = {s: sum(r["status"] == s for r in runs) for s in ("succeeded", "refused", "failed")}
@@ -284,6 +290,7 @@ class Evaluation:
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
                         "processor": platform.machine(), "cpus": _cpus()},
             "isolation": self.isolation_level()["level"], "isolation_why": self.isolation_level()["why"],
+            "model_access": self.model_access(),
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
