@@ -125,7 +125,14 @@ class LocalExecutor:
             job.enter("predict")
             chunks, recheck, texts = chunk_texts(job.eval_texts, job.key)  # drawn here, from the run key
             job.plan = (len(job.eval_texts), chunks, recheck)
-            self.server.begin_evaluation(job.key, job.eval_texts)
+            try:
+                self.server.begin_evaluation(job.key, job.eval_texts)
+            except (EOFError, OSError, FairfightError) as exc:  # the server is gone: this run cannot finish
+                job.process.kill()
+                job.process.join(5)
+                self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [],
+                                                   "error": f"the model server failed: {exc!r}"})
+                return
             conn.send(texts)  # only now do the evaluation inputs enter the worker, in the chunks chosen here
         else:
             from .served_runs import judged
