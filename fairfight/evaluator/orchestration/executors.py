@@ -138,7 +138,7 @@ class LocalExecutor:
             from .served_runs import judged
 
             job.process.join(30)
-            result = payload if isinstance(payload, dict) else {"status": "failed", "error": "malformed report"}
+            result = dict(payload) if isinstance(payload, dict) else {}
             result["key"] = job.key
             self._finish(conn, live, on_done, judged(result, self.server.close(job.key), job.plan,
                                                      job.desc.get("tier"), self.isolation[0]))

@@ -67,11 +67,41 @@ def open_info(desc: dict) -> dict:
             "pass_threads": desc.get("pass_threads")}
 
 
+def _report(raw) -> dict:
+    """The worker's report, kept to known fields of the right types (a contender may have written it)."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def text(x):
+        return x if isinstance(x, str) else None
+
+    def texts(x):
+        return [v for v in x if isinstance(v, str)] if isinstance(x, list) else []
+
+    def number(x):
+        return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else 0.0
+
+    report = {"status": raw.get("status") if raw.get("status") in ("succeeded", "refused", "failed") else "failed",
+              "error": text(raw.get("error")), "reasons": texts(raw.get("reasons")), "log": texts(raw.get("log")),
+              "elapsed": number(raw.get("elapsed")), "isolation": text(raw.get("isolation")),
+              "isolation_why": text(raw.get("isolation_why")), "chunk_predictions": raw.get("chunk_predictions"),
+              "guard": [{"op": text(g.get("op")), "reason": text(g.get("reason"))} for g in raw.get("guard") or []
+                        if isinstance(g, dict)] if isinstance(raw.get("guard"), list) else []}
+    if isinstance(raw.get("timings"), dict):
+        report["timings"] = {k: number(v) for k, v in raw["timings"].items() if isinstance(k, str)}
+    if text(raw.get("traceback")):
+        report["traceback"] = raw["traceback"]
+    if report["status"] == "failed" and report["error"] is None:
+        report["error"] = "the worker failed without saying why"
+    return report
+
+
 def judged(result: dict, ledger: dict | None, plan, tier: str | None, expected_level: str) -> dict:
     """The run's record from the worker's report, the server's ledger and the orchestrator's chunk plan."""
     from ..contender_side import batching
     from ..contender_side.sandbox import LEVELS, weakest
 
+    key = result.get("key") if isinstance(result, dict) else None
+    result = {"key": key, **_report(result)}
     outputs = result.pop("chunk_predictions", None)
     result["ledger"] = ledger
     reported = result.get("isolation")
