@@ -130,3 +130,30 @@ def test_the_wire_carries_plain_data_only():
     for bad in (Sneaky(), print, {"f": lambda: 1}):
         with pytest.raises(FairfightError, match="cannot be sent to the model server"):
             wire.encode(bad)
+
+
+def test_the_orchestrator_judges_from_the_servers_ledger_and_its_own_chunks():
+    from fairfight.evaluator.contender_side.batching import chunk_texts
+    from fairfight.evaluator.orchestration.served_runs import judged
+
+    texts = [f"text {i}" for i in range(10)]
+    chunks, recheck, sent = chunk_texts(texts, "key")
+    plan = (len(texts), chunks, recheck)
+    honest = [([{"prediction": "a" if t < "text 5" else "b"} for t in chunk], ["a", "b"]) for chunk in sent]
+    ok = judged({"status": "succeeded", "chunk_predictions": honest, "isolation": "os"}, {"entries": []}, plan,
+                "fair-fight", "os")
+    assert ok["status"] == "succeeded" and ok["batch_check"]["differing"] == 0
+    assert [r["prediction"] for r in ok["predictions"]] == ["a" if t < "text 5" else "b" for t in texts]
+    # the worker says it succeeded and claims the best isolation; the server's ledger has a refusal
+    caught = {"entries": [{"op": "weights", "refused": "operation 'weights' is not granted"}]}
+    refused = judged({"status": "succeeded", "chunk_predictions": honest, "isolation": "os"}, caught, plan,
+                     "fair-fight", "tripwire")
+    assert refused["status"] == "refused" and refused["predictions"] is None and refused["isolation"] == "tripwire"
+    assert refused["reasons"] == ["operation 'weights' is not granted"]
+    by_batch = [([{"prediction": "a" if i < len(chunk) // 2 else "b"} for i in range(len(chunk))], ["a", "b"])
+                for chunk in sent]
+    assert judged({"status": "succeeded", "chunk_predictions": by_batch}, None, plan, "fair-fight",
+                  "os")["status"] == "refused"
+    junk = judged({"status": "won", "elapsed": "soon", "log": [1, "x"], "chunk_predictions": 3}, None, plan,
+                  "fair-fight", "os")
+    assert junk["status"] == "failed" and junk["elapsed"] == 0.0 and junk["log"] == ["x"]
