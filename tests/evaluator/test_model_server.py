@@ -110,6 +110,9 @@ def test_an_sae_travels_as_weights_and_finetune_returns_a_usable_head(served, be
     sae = SAE(torch.randn(d, m, generator=g), torch.randn(m, generator=g), torch.randn(m, d, generator=g),
               torch.zeros(d), "topk", k=5)
     assert torch.equal(stub.features(TEXTS, sae, layer=1), handle.features(TEXTS, sae, layer=1))
+    other, _, _, _ = served()  # another run on the same server may not name this run's SAE without sending it
+    with pytest.raises(FairfightError, match="was sent by this run"):
+        other._HandleStub__link.call("features", 0, texts=TEXTS, sae=sae.sha256, layer=1)
     ablated = stub.intervene(AblateFeatures(1, sae, [0, 1]))
     assert not torch.equal(ablated.embed(TEXTS), stub.embed(TEXTS))
     tuned = stub.finetune(TEXTS, ["a", "b", "a", "b"], steps=2, seed=1)

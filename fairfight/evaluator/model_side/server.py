@@ -78,6 +78,7 @@ class RunState:
     handles: dict
     files: list
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    saes: set = dataclasses.field(default_factory=set)  # SAEs this run sent: the only ones it may name
 
 
 class ModelServer:
@@ -201,7 +202,9 @@ class ModelServer:
 
             fields = {k: kw.get(k) for k in ("W_enc", "b_enc", "W_dec", "b_dec", "activation", "k", "threshold",
                                                 "subtract_b_dec", "source")}
-            return SAE(**{k: v for k, v in fields.items() if v is not None}).sha256
+            name = SAE(**{k: v for k, v in fields.items() if v is not None}).sha256
+            state.saes.add(name)
+            return name
         return ledger.to_dict()
 
     def _handle_op(self, state, handle, op, kw):
@@ -211,6 +214,9 @@ class ModelServer:
             from .edits import edit_from_dict
 
             edits = kw["edits"] if isinstance(kw["edits"], list) else [kw["edits"]]
+            for e in edits:
+                if isinstance(e, dict) and "sae_sha256" in e:
+                    _own_sae(state, e["sae_sha256"])
             return self._add(state, handle.intervene([edit_from_dict(e) if isinstance(e, dict) else e for e in edits]))
         if op == "finetune":
             texts, labels = kw.pop("texts"), kw.pop("labels")
@@ -231,6 +237,7 @@ class ModelServer:
             texts, sae = kw.pop("texts"), kw.pop("sae")
             if not isinstance(sae, str):
                 raise FairfightError("features: the SAE goes to the model server by its sha256")
+            _own_sae(state, sae)
             return handle.features(texts, sae, **kw)
         first = kw.pop("prompts" if op in ("generate", "logprobs") else "texts")
         if op == "logprobs":
@@ -242,6 +249,13 @@ class ModelServer:
         hid = max(state.handles) + 1
         state.handles[hid] = handle
         return {"id": hid, **facts(handle)}
+
+
+def _own_sae(state: RunState, name) -> None:
+    """A run names only SAEs it sent itself (another run's SAE on this server is not its to use)."""
+    if name not in state.saes:
+        raise FairfightError(f"no SAE with sha256 {str(name)[:16]}... was sent by this run: load or train it first "
+                             "(fairfight.sae.load_sae(folder), or the knowledge artifact that holds it)")
 
 
 def facts(handle) -> dict:
