@@ -10,8 +10,9 @@ objective) never runs here. At the end of a run the orchestrator takes the run's
 here, not from the worker. See docs/trust-boundary.md.
 
 The orchestrator talks to the server over a control pipe: ("open", run_id, info) followed by the
-file descriptor of the run's own connection (passed with SCM_RIGHTS), ("begin_evaluation",
-run_id, texts), ("close", run_id) -> the run's ledger, ("stop",).
+file descriptor of the run's own connection (passed with SCM_RIGHTS; no reply, so the orchestrator
+never waits for the model to load: a run that cannot be opened hears why on its own connection),
+("begin_evaluation", run_id, texts), ("close", run_id) -> the run's ledger, ("stop",).
 """
 from __future__ import annotations
 
@@ -266,6 +267,17 @@ def facts(handle) -> dict:
             "head": None if head is None else head.state()}
 
 
+def _refuse_all(conn: Connection, exc: BaseException) -> None:
+    """A run the server could not open: every request gets the reason."""
+    reply = pickle.dumps(error_reply(exc))
+    try:
+        while True:
+            conn.recv_bytes()
+            conn.send_bytes(reply)
+    except (EOFError, OSError):
+        conn.close()
+
+
 def serve(control: Connection) -> None:
     """Process entry point: load the model, then serve the orchestrator and every run's connection."""
     import torch
@@ -279,7 +291,6 @@ def serve(control: Connection) -> None:
         server = ModelServer.from_spec_info(spec_info)
     except Exception as exc:  # noqa: BLE001 - every run opened after this gets the reason
         failure = f"the model server could not load the model: {exc if isinstance(exc, FairfightError) else repr(exc)}"
-        failure_trace = traceback.format_exc()
     while True:
         try:
             message = control.recv()
@@ -290,14 +301,16 @@ def serve(control: Connection) -> None:
             if kind == "stop":
                 control.send(("ok", None))
                 break
-            if kind == "open":
+            if kind == "open":  # no reply: the orchestrator does not wait for the model to load
                 conn = Connection(recv_handle(control))
-                if server is None:
-                    conn.close()
-                    raise FairfightError(failure + "\n" + failure_trace)
-                state = server.open(message[1], message[2])
+                try:
+                    if server is None:
+                        raise FairfightError(failure)
+                    state = server.open(message[1], message[2])
+                except Exception as exc:  # noqa: BLE001 - the run's worker hears why
+                    threading.Thread(target=_refuse_all, args=(conn, exc), daemon=True).start()
+                    continue
                 threading.Thread(target=server.serve_run, args=(state, conn), daemon=True).start()
-                control.send(("ok", None))
             elif kind == "begin_evaluation":
                 server.begin_evaluation(message[1], message[2])
                 control.send(("ok", None))

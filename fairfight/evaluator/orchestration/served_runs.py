@@ -25,10 +25,8 @@ class ServerProcess:
         child.close()
         self.conn.send((spec_info, threads))
 
-    def _call(self, *message, handle=None):
+    def _call(self, *message):
         self.conn.send(message)
-        if handle is not None:
-            send_handle(self.conn, handle, self.process.pid)
         status, payload = self.conn.recv()
         if status != "ok":
             raise FairfightError(payload)
@@ -36,8 +34,9 @@ class ServerProcess:
 
     def open(self, run_id: str, info: dict, server_end) -> None:
         """Register a run with its grant and budget; the server answers `server_end` from now on."""
-        try:
-            self._call("open", run_id, info, handle=server_end.fileno())
+        try:  # no reply (the server may still be loading the model); the worker hears any failure
+            self.conn.send(("open", run_id, info))
+            send_handle(self.conn, server_end.fileno(), self.process.pid)
         finally:
             server_end.close()  # the server has its own copy now
 
