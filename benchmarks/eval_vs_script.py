@@ -252,6 +252,9 @@ def main():
           (f"   fairfight/floor of this fight = {ours / rows['floor of this fight (+ deleted)'][0]:.2f}"
            if not args.shared_inputs else ""))
     print("* peak resident memory of the program's whole process tree (workers included), sampled every 0.2 s")
+    loads = sorted(r["timings"]["load"] for r in results["runs"] if (r.get("timings") or {}).get("load") is not None)
+    if loads:  # a run's process start until its model handle is ready (no model load since the model server)
+        print(f"per-run start (median of {len(loads)} runs' timings.load): {loads[len(loads) // 2]:.2f} s")
     print("worst-group accuracy (mean over seeds): contender, plain script, fairfight")
     for name, values in script_results.items():
         iv = results.get("intervals", {}).get(name, {}).get("worst_group_accuracy", {})

@@ -50,11 +50,51 @@ def plan(n: int, key: str) -> tuple[list[list[int]], list[list[int]]]:
     return chunks, split(sample, chunk_sizes(len(sample), rng))
 
 
-def _predict(predictor, texts, model, indices) -> tuple[list[dict], tuple]:
-    predictions = predictor.predict([texts[i] for i in indices], model)
-    if len(predictions.labels) != len(indices):
-        raise FairfightError(f"the predictor gave {len(predictions.labels)} predictions for {len(indices)} inputs")
+def predict_chunk(predictor, texts: list, model) -> tuple[list[dict], tuple]:
+    """What the contender side does with one chunk: predict it (nothing is judged there)."""
+    predictions = predictor.predict(list(texts), model)
+    if len(predictions.labels) != len(texts):
+        raise FairfightError(f"the predictor gave {len(predictions.labels)} predictions for {len(texts)} inputs")
     return predictions.to_rows(), tuple(predictions.classes)
+
+
+def _predict(predictor, texts, model, indices) -> tuple[list[dict], tuple]:
+    return predict_chunk(predictor, [texts[i] for i in indices], model)
+
+
+def chunk_texts(texts: list, key: str) -> tuple[list, list, list[list[str]]]:
+    """(chunks, re-predicted chunks, the texts of each, in the order they are sent): the orchestrator's side."""
+    chunks, recheck = plan(len(texts), key)
+    return chunks, recheck, [[texts[i] for i in c] for c in chunks + recheck]
+
+
+def assemble(n: int, chunks: list, recheck: list, outputs: list) -> tuple[list[dict], list, dict]:
+    """Judge a contender's chunk predictions where the contender cannot reach: the rows in input
+    order, the classes, and the batch check (the same record predict_in_chunks makes)."""
+    if not isinstance(outputs, list) or len(outputs) != len(chunks) + len(recheck):
+        raise FairfightError("the worker did not predict every chunk of the evaluation inputs it was sent")
+    for output in outputs:
+        _check_output(output)
+    rows, classes = [None] * n, None
+    for chunk, (got, chunk_classes) in zip(chunks, outputs):
+        if len(got) != len(chunk):
+            raise FairfightError(f"the predictor gave {len(got)} predictions for {len(chunk)} inputs")
+        chunk_classes = tuple(chunk_classes)
+        if classes is None:
+            classes = chunk_classes
+        elif chunk_classes != classes:
+            raise FairfightError(f"the predictor's classes changed between chunks of the evaluation inputs: "
+                                 f"{list(classes)}, then {list(chunk_classes)}")
+        for i, row in zip(chunk, got):
+            rows[i] = row
+    differing = []
+    for chunk, (got, _) in zip(recheck, outputs[len(chunks):]):
+        if len(got) != len(chunk):
+            raise FairfightError(f"the predictor gave {len(got)} predictions for {len(chunk)} inputs")
+        differing += [i for i, row in zip(chunk, got) if differs(rows[i], row)]
+    check = {"sampled": sum(len(c) for c in recheck), "differing": len(differing), "chunks": len(chunks),
+             "tolerance": TOLERANCE, "examples": sorted(differing)[:10]}
+    return rows, list(classes or ()), check
 
 
 def predict_in_chunks(predictor, texts: list, model, key: str) -> tuple[list[dict], list, dict]:
@@ -77,6 +117,18 @@ def predict_in_chunks(predictor, texts: list, model, key: str) -> tuple[list[dic
     check = {"sampled": sum(len(c) for c in recheck), "differing": len(differing), "chunks": len(chunks),
              "tolerance": TOLERANCE, "examples": sorted(differing)[:10]}
     return rows, list(classes or ()), check
+
+
+def _check_output(output) -> None:
+    """A chunk's predictions as they came from the contender process: rows of a label and scores."""
+    ok = isinstance(output, (list, tuple)) and len(output) == 2 and isinstance(output[0], list) \
+        and isinstance(output[1], (list, tuple))
+    for row in output[0] if ok else ():
+        scores = row.get("scores") if isinstance(row, dict) else None
+        ok = ok and isinstance(row, dict) and "prediction" in row and set(row) <= {"prediction", "scores"} \
+            and (scores is None or (isinstance(scores, dict) and all(isinstance(v, (int, float)) for v in scores.values())))
+    if not ok:
+        raise FairfightError("the worker sent predictions that are not rows of a prediction and its scores")
 
 
 def differs(first: dict, second: dict) -> bool:

@@ -1,6 +1,7 @@
 """Imported once by the local executor's fork server, so that each run's fresh process starts
-with torch, transformers and the model's architecture already imported (no model weights, no
-data, no parent state: only code)."""
+with torch and fairfight's contender side already imported, and the model server (forked from
+the same server) with transformers and the model's architecture (no model weights, no data, no
+parent state: only code)."""
 import importlib
 import os
 
@@ -8,8 +9,8 @@ import torch  # noqa: F401
 import transformers  # noqa: F401
 from transformers import AutoModel, AutoTokenizer  # noqa: F401
 
-from fairfight.evaluator.contender_side import context, predictors, worker  # noqa: F401
-from fairfight.evaluator.model_side import model_handle  # noqa: F401
+from fairfight.evaluator.contender_side import context, entry, handle_stub, predictors, served_worker, worker  # noqa: F401
+from fairfight.evaluator.model_side import model_handle, server  # noqa: F401
 from fairfight.spec import check  # noqa: F401
 
 _TYPE = os.environ.get("FAIRFIGHT_PRELOAD_MODEL_TYPE", "").replace("-", "_")

@@ -30,16 +30,28 @@ class Tables:
 
 
 class PipeChannel:
+    """The local executor's pipe. What goes to the orchestrator is plain data (wire.py), never a
+    pickle: the orchestrator must not run code a contender slipped into a message."""
+
     def __init__(self, conn):
         self.conn = conn
 
+    def send(self, kind: str, payload) -> None:
+        from ..model_side import wire
+
+        self.conn.send_bytes(wire.encode([kind, payload]))
+
     def started(self) -> None:
         """The contender's code starts now: its wall-time budget runs from here."""
-        self.conn.send(("started", None))
+        self.send("started", None)
 
     def evaluation_inputs(self) -> list:
-        self.conn.send(("ready", None))
+        self.send("ready", None)
         return self.conn.recv()
+
+    def evaluation_chunks(self) -> list:
+        """The evaluation inputs as the orchestrator chose to group them (texts only, never labels)."""
+        return self.evaluation_inputs()
 
 
 class FileChannel:
@@ -141,23 +153,13 @@ def _spec(info: dict):
     return report.spec
 
 
-def randomized(loaded, seed: int):
-    """The same architecture with freshly initialised weights (the random_model control)."""
-    import dataclasses
-
-    import torch
-
-    torch.manual_seed(seed)
-    fresh = type(loaded.model)(loaded.model.config)
-    fresh.to(loaded.device, getattr(torch, loaded.dtype)).eval()
-    return dataclasses.replace(loaded, model=fresh, identity={**loaded.identity, "randomized_seed": seed})
-
-
 def denied_paths(spec, loaded, granted_knowledge=None) -> list:
+    """`loaded`: the loaded model, or the folders of its files (what the model server reports)."""
     from .guard import hub_caches
 
     base = Path(spec.base_dir)  # a spec's relative paths are relative to its folder, not the worker's cwd
-    paths = [str(Path(f).parent) for f in loaded.files] + hub_caches()
+    folders = [str(Path(f).parent) for f in loaded.files] if hasattr(loaded, "files") else list(loaded)
+    paths = folders + hub_caches()
     if granted_knowledge is not None:  # artifacts (files, SAE folders) the contender was not granted
         paths += [str(base / k.artifact) for n, k in spec.rules.knowledge.items()
                   if k.artifact is not None and n not in granted_knowledge]
@@ -168,19 +170,20 @@ def denied_paths(spec, loaded, granted_knowledge=None) -> list:
     return paths
 
 
-def _lock_down(spec, loaded, desc, channel):
-    """The OS walls (sandbox.py), after everything fairfight reads is loaded and before contender code."""
+def _lock_down(spec, loaded, desc, channel, served=False):
+    """The OS walls (sandbox.py), after everything fairfight reads is loaded and before contender code.
+    `served`: the model is in the model server, so the forward cache is out of reach too."""
     import fairfight
 
     from .sandbox import Sandbox
 
     base = Path(spec.base_dir)
-    denied = denied_paths(spec, loaded) + desc.get("private", [])
+    denied = denied_paths(spec, loaded) + desc.get("private", []) + ([desc.get("forward_cache")] if served else [])
     read = [str(Path(fairfight.__file__).parent), str(base)]
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
     if contender is not None and contender.run.rsplit(":", 1)[0].endswith(".py"):
         read.append(str((base / contender.run.rsplit(":", 1)[0]).parent))
-    write = [desc.get("forward_cache"), str(getattr(channel, "folder", "") or "")]
+    write = ([] if served else [desc.get("forward_cache")]) + [str(getattr(channel, "folder", "") or "")]
     sandbox = Sandbox()
     sandbox.lock(read=read, write=[w for w in write if w], denied=denied)
     return sandbox
@@ -193,6 +196,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
     from ..model_side.ledger import Budget, Ledger
     from ..model_side import devices
     from ..model_side.models import load_model
+    from ..model_side.server import randomized, rule_of
 
     started, backoffs_before = time.time(), len(devices.BACKOFFS)
     run, logs, guard, ledger, sandbox, os_refusals = desc["run"], [], None, None, None, []
@@ -213,8 +217,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
             loaded = randomized(loaded, run["seed"])
         budget = spec.rules.budget
         ledger = Ledger(Budget(examples=budget.examples, steps=budget.steps, wall_time=budget.wall_time))
-        rule = f"methods.{run['name']}.uses" if run["declared"] and run["role"] in ("method", "control") else (
-            "rules" if not run["declared"] else f"{run['name']} uses")
+        rule = rule_of(run)
         loaded_at = time.time()
         forward = None
         if desc.get("forward_cache"):
@@ -229,6 +232,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
             guard = Guard(denied_paths(spec, loaded, _uses(run["grant"]).knowledge)
                           + [desc.get("forward_cache")]).install()
         result["isolation"] = sandbox.level if sandbox else "none"
+        result["model_access"] = "in-process"  # the model is in this process (inline and cluster executors)
         if sandbox:
             result["isolation_why"] = sandbox.why
         ctx = build_context(spec, contender, run["seed"], loaded_model=loaded, splits=Tables(desc["tables"]),
@@ -285,20 +289,3 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
     result["log"] = logs + devices.BACKOFFS[backoffs_before:]  # batches halved on out-of-memory
     result["elapsed"] = time.time() - started
     return result
-
-
-def worker_main(conn) -> None:
-    """Process entry point for the local executor (spawned: a fresh interpreter per run)."""
-    import os
-
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    desc = conn.recv()
-    try:
-        import torch
-
-        torch.set_num_threads(max(1, int(desc.get("threads") or 1)))
-        result = execute(desc, PipeChannel(conn), isolate=True)
-    except BaseException:  # even a KeyboardInterrupt is reported, not lost
-        result = {"key": desc["run"]["key"], "status": "failed", "error": traceback.format_exc(), "log": []}
-    conn.send(("result", result))
-    conn.close()

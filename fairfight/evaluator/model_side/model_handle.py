@@ -67,6 +67,20 @@ class ClassifierHead:
     def predict(self, embeddings: torch.Tensor) -> list:
         return [self.classes[i] for i in self.logits(embeddings).argmax(-1).tolist()]
 
+    def state(self) -> dict:
+        """The head's own numbers (trained on the contender's data), to rebuild it on the contender side."""
+        return {"weight": self.__linear.weight.detach().clone(), "bias": self.__linear.bias.detach().clone(),
+                "classes": list(self.classes)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "ClassifierHead":
+        weight = torch.as_tensor(state["weight"])
+        linear = nn.Linear(weight.shape[1], weight.shape[0]).requires_grad_(False)
+        with torch.no_grad():
+            linear.weight.copy_(weight)
+            linear.bias.copy_(torch.as_tensor(state["bias"]))
+        return cls(linear.eval(), state["classes"])
+
 
 class ModelHandle:
     def __init__(self, loaded: LoadedModel, grant: frozenset[str], ledger: Ledger, *,

@@ -44,7 +44,11 @@ class _FolderExecutor:
         from ..contender_side.sandbox import expected
 
         self.workers = max(1, int(workers))
-        self.isolation = expected()  # on this machine; each node's runs report their own
+        level, why = expected()  # on this machine; each node's runs report their own
+        # No model server on cluster nodes yet: each worker loads the model itself, so the OS walls
+        # keep out data and the network but not the contender from the model's weights (docs/trust-boundary.md).
+        self.isolation = (level, f"{why}; no model server on {self.name} (the model is loaded in the "
+                                 "contender's process)")
         self.options = with_gpus(self.name, options, device)
         self.exchange = Path(exchange) if exchange else None
         self.child_env = export_child_import_env()  # submitit's jobs and a local Ray inherit it

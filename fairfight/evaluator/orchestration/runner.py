@@ -130,6 +130,7 @@ class Evaluation:
     def describe(self, run) -> dict:
         return {"run": run.describe(), "tables": self.tables_for(run), "classes": self.classes,
                 "device": self.device,
+                "tier": self.spec.task.tier,  # judged by the orchestrator (batch check), never by the worker
                 "forward_cache": str(self.forward.resolve()), "universes": self.universes_for(run),
                 "spec": {"text": self.spec_text, "name": str(self.spec.path or "spec.yaml"),
                          "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash},
@@ -179,7 +180,8 @@ class Evaluation:
                   "reasons": result.get("reasons", []), "elapsed": round(result.get("elapsed", 0.0), 3),
                   "timings": result.get("timings", {}), "metrics": None,
                   "ledger": (result.get("ledger") or {}).get("totals"), "isolation": result.get("isolation"),
-                  "device": result.get("device")}
+                  "device": result.get("device"),
+                  "model_access": result.get("model_access")}
         if result.get("batch_check") is not None:
             record["batch_check"] = result["batch_check"]
         predictions = result.get("predictions")
@@ -215,6 +217,12 @@ class Evaluation:
             if record.get("isolation") and weakest(level, record["isolation"]) != level:
                 level, why = record["isolation"], f"run {record.get('label')} seed {record.get('seed')} ran with it"
         return {"level": level, "why": why}
+
+    def model_access(self) -> str | None:
+        """"server" when every run of this eval reached the model only through the model server;
+        "in-process" when any run had the model in its own process (inline and cluster executors)."""
+        seen = {r.get("model_access") for r in self.records.values() if r.get("model_access")}
+        return "in-process" if "in-process" in seen else ("server" if seen else None)
 
     def results(self, interrupted=False) -> dict:
         runs = [self.records[r.key] for r in self.plan.runs if r.key in self.records]
@@ -302,6 +310,7 @@ class Evaluation:
                         "processor": platform.machine(), "cpus": _cpus()},
             "isolation": self.isolation_level()["level"], "isolation_why": self.isolation_level()["why"],
             "device": self.device_summary(),
+            "model_access": self.model_access(),
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
