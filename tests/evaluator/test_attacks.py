@@ -173,3 +173,10 @@ def test_walking_to_the_weights_finds_no_module_and_changes_nothing(attacked):
     log = (folder / "bundle" / "runs" / run["key"] / "log.txt").read_text()
     assert "with weights: 0" in log, log
     assert run["metrics"]["accuracy"] > 0.5  # a probe on the model's real (unzeroed) activations
+
+
+def test_served_runs_record_where_the_server_ran_the_model(attacked):
+    folder, _, runs, _ = attacked
+    assert runs["walks_to_the_weights"]["device"] == {"device": "cpu", "dtype": "float32"}
+    provenance = json.loads((folder / "bundle" / "provenance.json").read_text())
+    assert provenance["device"]["used"] == ["cpu"]  # what the runs report, not only what was planned

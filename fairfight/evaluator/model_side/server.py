@@ -317,6 +317,10 @@ def serve(control: Connection) -> None:
                 control.send(("ok", None))
             elif kind == "close":
                 control.send(("ok", server.close(message[1]) if server else None))
+            elif kind == "device":  # where the model runs, for each run's record (devices.py)
+                from .devices import used
+
+                control.send(("ok", used(server.loaded) if server else None))
             else:
                 raise FairfightError(f"unknown control message {kind!r}")
         except Exception as exc:  # noqa: BLE001

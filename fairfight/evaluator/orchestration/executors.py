@@ -140,8 +140,9 @@ class LocalExecutor:
             job.process.join(30)
             result = dict(payload) if isinstance(payload, dict) else {}
             result["key"] = job.key
-            self._finish(conn, live, on_done, judged(result, self.server.close(job.key), job.plan,
-                                                     job.desc.get("tier"), self.isolation[0]))
+            record = judged(result, self.server.close(job.key), job.plan, job.desc.get("tier"), self.isolation[0])
+            record["device"] = self.server.device()
+            self._finish(conn, live, on_done, record)
 
     def _reap_timeouts(self, live, on_done):
         now = time.monotonic()

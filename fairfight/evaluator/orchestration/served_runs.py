@@ -40,6 +40,15 @@ class ServerProcess:
         finally:
             server_end.close()  # the server has its own copy now
 
+    def device(self) -> dict | None:
+        """{device, dtype} of the model the server holds (asked once)."""
+        if not hasattr(self, "_device"):
+            try:
+                self._device = self._call("device")
+            except (EOFError, OSError, FairfightError):
+                return None
+        return self._device
+
     def begin_evaluation(self, run_id: str, texts: list) -> None:
         self._call("begin_evaluation", run_id, list(texts))
 
