@@ -14,7 +14,7 @@ import traceback
 
 from ...errors import AffordanceError, BudgetExceeded, FairfightError
 from . import batching
-from .worker import Tables, _contender, _function, _lock_down, _spec, _uses, denied_paths
+from .worker import Tables, _contender, _lock_down, _spec, _uses, denied_paths, trained_predictor
 
 
 def _refused_by_os(exc: BaseException, denied) -> bool:
@@ -50,12 +50,7 @@ def execute_served(desc: dict, channel, server_conn) -> dict:
                             params=run["params"], ledger=LedgerStub(link), grant=grant, rule=rule_of(run),
                             classes=desc["classes"], model=HandleStub(link, 0, hello["handle"]))
         try:
-            channel.started()
-            fn = _function(spec, run)  # only now: the contender's code is imported inside the walls
-            predictor = fn(ctx)
-            if not callable(getattr(predictor, "predict", None)):
-                raise FairfightError(f"{run['label']} returned {type(predictor).__name__}, not a predictor "
-                                     "(an object with predict(texts, model))")
+            predictor = trained_predictor(spec, run, ctx, channel)
             trained_at = time.time()
             chunks = channel.evaluation_chunks()
             result["chunk_predictions"] = [batching.predict_chunk(predictor, texts, ctx.model) for texts in chunks]

@@ -134,6 +134,17 @@ def _function(spec, run: dict):
     return fn
 
 
+def trained_predictor(spec, run: dict, ctx, channel):
+    """Start the contender's clock, import its code (only now: inside the walls), call it, and
+    check that what it returned can predict."""
+    channel.started()
+    predictor = _function(spec, run)(ctx)
+    if not callable(getattr(predictor, "predict", None)):
+        raise FairfightError(f"{run['label']} returned {type(predictor).__name__}, not a predictor "
+                             "(an object with predict(texts, model))")
+    return predictor
+
+
 def _contender(spec, run):
     if run["role"] in ("method", "control"):
         return spec.methods[run["name"]]
@@ -239,12 +250,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
                             params=run["params"], ledger=ledger, grant=_uses(run["grant"]), rule=rule,
                             classes=desc["classes"], forward_cache=forward)
         try:
-            channel.started()
-            fn = _function(spec, run)  # only now: the contender's code is imported inside the walls
-            predictor = fn(ctx)
-            if not callable(getattr(predictor, "predict", None)):
-                raise FairfightError(f"{run['label']} returned {type(predictor).__name__}, not a predictor "
-                                     "(an object with predict(texts, model))")
+            predictor = trained_predictor(spec, run, ctx, channel)
             trained_at = time.time()
             ledger.begin_evaluation()
             texts = channel.evaluation_inputs()
