@@ -170,3 +170,33 @@ def test_resampled_reads_take_their_rows_from_one_pass_over_the_whole_split(bert
     assert sum(line.endswith("edited") for line in log) == 1 and sum("states@1" in line for line in log) == 1
     handle.embed(["a text outside the split"])  # not a sample of it: its own pass
     assert len(computations(tmp_path)) == len(log) + 1
+
+
+def test_a_read_takes_each_texts_rows_from_whichever_entry_holds_it(bert, make_handle, tmp_path):
+    """The evaluation inputs reach predictors in chunks drawn per run, so texts a contender makes
+    of them (token_deletion's) come back in new compositions: rows that earlier entries hold
+    between them are not computed again, only the texts no entry holds are; and a new process
+    finds them on disk."""
+    from fairfight.evaluator.model_side.forward_cache import TextIndex
+
+    first, second = SENTENCES[:3], SENTENCES[3:]
+    handle, _ = make_handle(bert, batch_size=4, forward_cache=ForwardCache(tmp_path, bert.identity))
+    plain, _ = make_handle(bert, batch_size=4)
+    handle.embed(first)
+    handle.activations(second, layers=[1])
+    assert [line.split()[1] for line in computations(tmp_path)] == ["3", "3"]
+    mixed = [second[1], first[0], second[2], first[0]]
+    got, expected = handle.activations(mixed, layers=[0, 2]), plain.activations(mixed, layers=[0, 2])
+    assert len(computations(tmp_path)) == 2
+    assert all(torch.allclose(got[r], expected[r], atol=1e-5) for r in (0, 2))
+    new = ["a text no entry holds", "and a second one, longer than the first"]
+    partly = [first[1], new[0], second[0], new[1], new[0]]
+    assert torch.allclose(handle.embed(partly), plain.embed(partly), atol=1e-5)
+    assert computations(tmp_path)[-1].split()[1] == "2"  # only the new texts, once each
+    TextIndex._open.clear()  # as a fresh process: the index is rebuilt from disk
+    again, _ = make_handle(bert, batch_size=4, forward_cache=ForwardCache(tmp_path, bert.identity))
+    assert torch.allclose(again.embed(mixed + partly), plain.embed(mixed + partly), atol=1e-5)
+    assert len(computations(tmp_path)) == 3
+    other_pool = again.activations(mixed, layers=[2], pool="last")[2]  # another pool is another family
+    assert len(computations(tmp_path)) == 4
+    assert torch.allclose(other_pool, plain.activations(mixed, layers=[2], pool="last")[2], atol=1e-5)

@@ -2,6 +2,11 @@
 
 Two kinds of entry, each keyed by the model's identity and the exact list of texts:
 - pooled: (pool, edits, layers) -> one .npy per layer, [n, hidden];
+  plain pooled entries (no edits) are also indexed per text (`plain`): a read of texts that
+  earlier entries hold between them takes its rows from them, and only the texts no entry
+  holds are computed. The evaluation inputs reach a predictor in chunks drawn per run, so a
+  contender that reads texts of its own making (token_deletion's edited texts) reads them in a
+  different composition at every seed: without the index each seed computed them again;
 - states: the plain token-level hidden states at one layer, [total tokens, hidden] plus
   offsets, from which an edited pass resumes (see passes.py).
 Entries are written atomically and read memory-mapped; a lock file per entry makes a second
@@ -16,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,6 +60,28 @@ class ForwardCache:
         return h.hexdigest()[:32]
 
     # -- the two kinds of entry ------------------------------------------------------------
+    def plain(self, texts, pool, layers, compute) -> dict:
+        """layer -> tensor [n, d] of the plain pooled pass: each text's rows from whichever entry
+        holds the text; `compute(missing)` runs once for the texts that none holds (in order)."""
+        layers = list(layers)
+        key = self.key("pooled", texts, layers, pool, [])
+        if (self.root / key / "done").exists():
+            return self._read_pooled(self.root / key, layers)
+        index = TextIndex.of(self.root, self.key("by-text", [], layers, pool))
+        digests = [_digest(t) for t in texts]
+        found = index.lookup(digests)
+        missing = list(dict.fromkeys(t for t, d in zip(texts, digests) if d not in found))
+        if not missing:
+            return self._gather(found, digests, layers)
+        sub = key if len(missing) == len(texts) else self.key("pooled", missing, layers, pool, [])
+        ids = [_digest(t) for t in missing]
+        computed = self._entry(sub, lambda: compute(missing), lambda f, r: self._write_pooled(f, r, ids),
+                               lambda f: self._read_pooled(f, layers), f"{len(missing)} {layers} {pool}",
+                               len(missing), on_write=index.add)
+        if sub == key:
+            return computed
+        return self._gather(found, digests, layers, extra=(ids, computed))
+
     def pooled(self, texts, pool, edits, layers, compute) -> dict:
         """layer -> tensor [n, d]; `compute()` runs only if no other run has (or is) computing it."""
         key = self.key("pooled", texts, list(layers), pool, [_as_dict(e) for e in edits])
@@ -67,7 +95,7 @@ class ForwardCache:
                            len(texts))
 
     # -- machinery -----------------------------------------------------------------------------
-    def _entry(self, key, compute, write, read, note, size):
+    def _entry(self, key, compute, write, read, note, size, on_write=None):
         from ..contender_side import guard
 
         folder = self.root / key
@@ -77,6 +105,8 @@ class ForwardCache:
             with self._exclusive(size > SMALL_PASS):
                 result = compute()
             write(folder, result)
+            if on_write is not None:
+                on_write(key)
             with open(self.root / "computed.log", "a", encoding="utf-8") as log:
                 log.write(f"{key} {note}\n")
             return result
@@ -105,12 +135,39 @@ class ForwardCache:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def _gather(self, found: dict, digests: list, layers, extra=None) -> dict:
+        """The rows of `digests`, in order: from the entries that hold them (read memory-mapped),
+        and from `extra` = (digests, {layer: rows}) just computed."""
+        import numpy as np
+        import torch
+
+        sources: dict = {}
+        for i, d in enumerate(digests):
+            if d in found:
+                sources.setdefault(found[d][0], []).append((i, found[d][1]))
+        if extra is not None:
+            where = {d: row for row, d in enumerate(extra[0])}
+            sources[None] = [(i, where[d]) for i, d in enumerate(digests) if d not in found]
+        out = {}
+        for layer in layers:
+            rows = None
+            for entry, pairs in sources.items():
+                block = (extra[1][layer].numpy() if entry is None else
+                         np.load(self.root / entry / f"layer{layer}.npy", mmap_mode="r"))
+                if rows is None:
+                    rows = np.zeros((len(digests), block.shape[1]), dtype=np.float32)
+                rows[[i for i, _ in pairs]] = block[[r for _, r in pairs]]
+            out[layer] = torch.from_numpy(rows)
+        return out
+
     @staticmethod
-    def _write_pooled(folder: Path, result: dict) -> None:
+    def _write_pooled(folder: Path, result: dict, digests=None) -> None:
         import numpy as np
 
-        _write(folder, {f"layer{layer}.npy": (lambda p, t=tensor: np.save(p, t.numpy()))
-                        for layer, tensor in result.items()})
+        files = {f"layer{layer}.npy": (lambda p, t=tensor: np.save(p, t.numpy())) for layer, tensor in result.items()}
+        if digests is not None:  # which text each row is (the per-text index reads it)
+            files["texts.npy"] = lambda p: np.save(p, np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32))
+        _write(folder, files)
 
     @staticmethod
     def _read_pooled(folder: Path, layers) -> dict:
@@ -132,6 +189,56 @@ class ForwardCache:
         import numpy as np
 
         return np.load(folder / "states.npy", mmap_mode="r"), np.load(folder / "offsets.npy")
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+class TextIndex:
+    """text sha256 -> (entry, row) over the plain pooled entries of one (model, layers, pool).
+
+    On disk: `by-text/<family>.log`, one line per entry, appended once the entry is complete
+    (entries are immutable, so a line never goes stale). In memory: one index per process and
+    family, brought up to date from the log's tail at each lookup (the model server's runs share it).
+    """
+
+    _open: dict = {}
+    _guard = threading.Lock()
+
+    def __init__(self, root: Path, family: str):
+        self.root, self.log = root, root / "by-text" / f"{family}.log"
+        self.rows: dict[bytes, tuple[str, int]] = {}
+        self.read_to = 0
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, root: Path, family: str) -> "TextIndex":
+        with cls._guard:
+            key = (str(root), family)
+            if key not in cls._open:
+                cls._open[key] = cls(root, family)
+            return cls._open[key]
+
+    def add(self, entry: str) -> None:
+        self.log.parent.mkdir(exist_ok=True)
+        with open(self.log, "ab") as log:  # one short appended line: atomic
+            log.write(entry.encode() + b"\n")
+
+    def lookup(self, digests) -> dict:
+        import numpy as np
+
+        with self.lock:
+            if self.log.exists():
+                with open(self.log, "rb") as log:
+                    log.seek(self.read_to)
+                    tail = log.read()
+                complete = tail[: tail.rfind(b"\n") + 1]  # a line still being appended waits for the next lookup
+                self.read_to += len(complete)
+                for entry in complete.decode().split():
+                    for row, d in enumerate(np.load(self.root / entry / "texts.npy")):
+                        self.rows.setdefault(bytes(d), (entry, row))
+            return {d: self.rows[d] for d in digests if d in self.rows}
 
 
 def _write(folder: Path, files: dict) -> None:

@@ -60,6 +60,9 @@ class Uncached:
     def pooled(self, texts, pool, edits, layers, compute):
         return compute()
 
+    def plain(self, texts, pool, layers, compute):
+        return compute(texts)
+
     def states(self, texts, layer, compute):
         return compute()
 
@@ -119,7 +122,7 @@ def _plain(runner, cache, texts, layers, pool) -> dict:
     if not cache.shared:
         return run(runner, texts, layers, pool, ())
     everything = list(range(runner.num_layers + 1))  # one shared pass serves every later read
-    full = cache.pooled(texts, pool, (), everything, lambda: run(runner, texts, everything, pool, ()))
+    full = cache.plain(texts, pool, everything, lambda todo: run(runner, todo, everything, pool, ()))
     return {r: full[r] for r in layers}
 
 
