@@ -21,12 +21,14 @@ TEXTS = [f"sentence number {i} about {'a nurse' if i % 2 else 'a professor'}" + 
 def test_chunks_cover_every_input_once_vary_in_size_and_follow_the_run_key():
     chunks, recheck = batching.plan(300, "key-a")
     assert sorted(i for c in chunks for i in c) == list(range(300))
-    assert len({len(c) for c in chunks}) > 1 and max(len(c) for c in chunks) <= 64
+    assert len({len(c) for c in chunks}) > 1 and max(len(c) for c in chunks) <= batching.MAX_CHUNK
     assert [i for c in chunks for i in c] != list(range(300))  # shuffled, not in evaluation order
     flat = [i for c in recheck for i in c]
     assert len(flat) == len(set(flat)) == batching.RECHECK
     assert batching.plan(300, "key-a") == (chunks, recheck)  # a rerun reproduces them
     assert batching.plan(300, "key-b") != (chunks, recheck)
+    big, _ = batching.plan(3000, "key-a")
+    assert 64 < max(len(c) for c in big) <= batching.MAX_CHUNK
     small, again = batching.plan(5, "k")
     assert len(small) > 1 and sorted(i for c in again for i in c) == list(range(5))
 

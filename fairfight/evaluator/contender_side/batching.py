@@ -15,14 +15,16 @@ import random
 from ...errors import FairfightError
 
 RECHECK = 64  # inputs predicted a second time, at most
+MAX_CHUNK = 256  # inputs per chunk, at most: a contender's own passes over its chunks (texts it
+# made of them, such as token_deletion's) run in chunk-sized passes, which batch well at this size
 TOLERANCE = 1e-3  # a score that moves less than this between compositions is float noise
 REASON = "batch-dependent predictions"
 
 
 def chunk_sizes(n: int, rng: random.Random) -> list[int]:
     """Varying chunk sizes summing to n: between a quarter of the largest and the largest
-    (64, or half the inputs when there are few, so that there are always several chunks)."""
-    high = max(1, min(64, (n + 1) // 2))
+    (MAX_CHUNK, or half the inputs when there are few, so that there are always several chunks)."""
+    high = max(1, min(MAX_CHUNK, (n + 1) // 2))
     low = max(1, high // 4)
     sizes = []
     while sum(sizes) < n:
