@@ -170,16 +170,17 @@ print("{}")
 '''
 
 
-def timed(cmd) -> tuple[float, float, str]:
-    """(wall s, peak MB of the whole process tree, stdout): memory sampled from /proc every 0.2 s."""
+def timed(cmd) -> tuple[float, float, float, str]:
+    """(wall s, peak RSS MB and peak PSS MB of the whole process tree, stdout): sampled from /proc every 0.2 s."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0.0]
+    peak = [0.0, 0.0]
     done = threading.Event()
 
     def sample():
         while not done.wait(0.2):
-            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+            rss, pss = tree_memory_mb(proc.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
 
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
@@ -189,29 +190,35 @@ def timed(cmd) -> tuple[float, float, str]:
     watcher.join()
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}):\n{out[-2000:]}\n{err[-4000:]}")
-    return wall, peak[0], out
+    return wall, peak[0], peak[1], out
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of a process and all its descendants (Linux /proc)."""
-    parents, rss = {}, {}
+def tree_memory_mb(root: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process and all its descendants (Linux /proc). RSS counts a page shared by
+    forked processes (imported torch) once per process; PSS divides it among them."""
+    parents = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-            status = (entry / "status").read_text()
-            rss[int(entry.name)] = next((int(line.split()[1]) for line in status.splitlines()
-                                         if line.startswith("VmRSS:")), 0)
-        except (OSError, ValueError, IndexError):
-            continue
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
     tree, frontier = {root}, [root]
     while frontier:
         kids = [pid for pid, ppid in parents.items() if ppid in frontier and pid not in tree]
         tree.update(kids)
         frontier = kids
-    return sum(rss.get(pid, 0) for pid in tree) / 1024
+    rss = pss = 0
+    for pid in tree:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return rss / 1024, pss / 1024
 
 
 def main():
@@ -240,18 +247,19 @@ def main():
         for name, cmd in programs:
             rows[name] = timed(cmd)
         results = json.loads(Path(f"{tmp}/bundle/results.json").read_text())
-    script_results = json.loads(rows["plain script"][2].strip().splitlines()[-1])
+    script_results = json.loads(rows["plain script"][3].strip().splitlines()[-1])
     ours = rows["fairfight eval"][0]
     print(f"fight: 6 contenders ({cfg['changed']} among them) x {cfg['seeds']} seeds; {cfg['size']} generated "
           f"training bios (ambiguous split ~{cfg['size'] // 2}), {results['evaluate']['examples']} test examples")
-    print(f"{'program':<32} {'wall s':>8} {'peak MB*':>9}")
-    for name, (wall, mem, _) in rows.items():
-        print(f"{name:<32} {wall:8.1f} {mem:9.0f}")
+    print(f"{'program':<32} {'wall s':>8} {'RSS MB*':>9} {'PSS MB*':>9}")
+    for name, (wall, rss, pss, _) in rows.items():
+        print(f"{name:<32} {wall:8.1f} {rss:9.0f} {pss:9.0f}")
     print(f"fairfight/script = {ours / rows['plain script'][0]:.2f}   "
           f"fairfight/floor = {ours / rows['floor (one pass per split)'][0]:.2f}" +
           (f"   fairfight/floor of this fight = {ours / rows['floor of this fight (+ deleted)'][0]:.2f}"
            if not args.shared_inputs else ""))
-    print("* peak resident memory of the program's whole process tree (workers included), sampled every 0.2 s")
+    print("* peak memory of the program's whole process tree (workers included), sampled every 0.2 s: resident (RSS,\n"
+          "  shared pages counted in every process) and proportional (PSS, shared pages divided among their processes)")
     loads = sorted(r["timings"]["load"] for r in results["runs"] if (r.get("timings") or {}).get("load") is not None)
     if loads:  # a run's process start until its model handle is ready (no model load since the model server)
         print(f"per-run start (median of {len(loads)} runs' timings.load): {loads[len(loads) // 2]:.2f} s")
