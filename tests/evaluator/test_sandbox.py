@@ -14,6 +14,7 @@ from runner_fixtures import eval_here, write_fight
 needs_os = pytest.mark.skipif(sandbox.expected()[0] != "os", reason="no Landlock ABI >= 4 / seccomp here")
 
 NATIVE = ("native_open_data", "native_open_model", "native_exec", "native_connect")
+SCOPED = ("native_signal", "native_unix_connect")  # Landlock ABI 6: signals and abstract sockets stay inside
 FIGHT = {"probe": "uses: {model: [activations], data: {train: [text, profession]}}", "always_nurse":
          "uses: {data: {train: [profession]}}"}
 
@@ -29,9 +30,20 @@ def eval_cli(*args, isolation=None):
 
 @pytest.fixture(scope="module")
 def native(tmp_path_factory, bert_dir):
+    import socket
+
     folder = tmp_path_factory.mktemp("native")
-    spec = write_fight(folder, bert_dir, {n: "" for n in NATIVE}, cheaters=True, seeds=1)
-    r = eval_cli(str(spec), "--out", str(folder / "bundle"), "--workers", "2", "--no-progress", "--allow-refused")
+    spec = write_fight(folder, bert_dir, {n: "" for n in NATIVE + SCOPED}, cheaters=True, seeds=1)
+    name = f"fairfight-test-{os.getpid()}"
+    listener = socket.socket(socket.AF_UNIX)  # an abstract socket outside the sandbox, like the fork server's
+    listener.bind("\0" + name)
+    listener.listen(8)
+    os.environ["FAIRFIGHT_TEST_ABSTRACT_SOCKET"] = name
+    try:
+        r = eval_cli(str(spec), "--out", str(folder / "bundle"), "--workers", "2", "--no-progress", "--allow-refused")
+    finally:
+        del os.environ["FAIRFIGHT_TEST_ABSTRACT_SOCKET"]
+        listener.close()
     return folder, r, json.loads((folder / "bundle" / "results.json").read_text())
 
 
@@ -43,6 +55,17 @@ def test_native_code_is_stopped_by_the_kernel_with_the_reason(native, name):
     assert run["status"] == "refused", (run, r.stderr)
     assert any("OS sandbox refused" in reason for reason in run["reasons"]), run
     assert run["isolation"] == "os" and run["metrics"] is None
+
+
+@pytest.mark.skipif(sandbox.landlock_abi() < 6, reason="Landlock scopes need ABI 6")
+@pytest.mark.parametrize("name", SCOPED)
+def test_signals_and_abstract_sockets_outside_the_sandbox_are_refused(native, name):
+    """Without scoping, a contender could kill the model server, or ask multiprocessing's fork
+    server (an abstract unix socket) for a process outside the walls."""
+    _, r, results = native
+    (run,) = [x for x in results["runs"] if x["label"] == name]
+    assert run["status"] == "refused" and run["isolation"] == "os", (run, r.stderr)
+    assert any("OS sandbox refused" in reason and "Operation not permitted" in reason for reason in run["reasons"])
 
 
 @needs_os

@@ -5,7 +5,10 @@ the kernel, not Python, refuses what the contender must not do, including from n
 - Landlock (ABI >= 4): read-only access to the Python environment, the fairfight package and the
   method's own folder (minus data sources, model files, hub caches and the bundle found in it);
   read-write access to a per-run scratch folder and to what the worker itself still writes (the
-  forward cache, a cluster run's exchange folder); no TCP bind or connect;
+  forward cache, a cluster run's exchange folder); no TCP bind or connect; with ABI >= 6, no
+  signals to processes outside the sandbox (the model server, the orchestrator) and no connecting
+  to abstract unix sockets made outside it (multiprocessing's fork server listens on one, and it
+  forks unsandboxed processes on request);
 - seccomp: execve/execveat (no new programs), ptrace and process_vm_readv/writev fail with EPERM;
 - PR_SET_NO_NEW_PRIVS (required by both).
 We talk to the kernel through ctypes: the `landlock` package (1.0.0.dev5) has no network rules and
@@ -23,6 +26,7 @@ import sys
 import tempfile
 
 LEVELS = ("none", "tripwire", "os")  # weakest first
+_SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1  # Landlock ABI 6
 
 _ARCH = {  # machine -> (AUDIT_ARCH, landlock_create_ruleset, seccomp, denied syscalls)
     "x86_64": (0xC000003E, 444, 317, {"execve": 59, "execveat": 322, "ptrace": 101,
@@ -84,6 +88,8 @@ class _Ruleset:
         self.fs |= (1 << 14) if abi >= 3 else 0  # truncate
         self.fs |= (1 << 15) if abi >= 5 else 0  # ioctl on devices
         attr = struct.pack("QQ", self.fs, _NET_TCP)  # no net rules added: TCP bind/connect refused
+        if abi >= 6:  # scoped: signals and abstract unix sockets stay inside the sandbox
+            attr += struct.pack("Q", _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL)
         buf = ctypes.create_string_buffer(attr, len(attr))
         self.fd = self._call(self.nr, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
 
