@@ -46,3 +46,6 @@ def test_same_results_under_every_executor(fight, reference, name):
     r = run(str(spec), "--out", str(out), *EXECUTORS[name], "--no-progress")
     assert r.returncode == 0, r.stdout + r.stderr
     assert metrics(out) == reference
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    # on a cluster node too, the model is in a model server and the contender gets stubs
+    assert {r["model_access"] for r in runs} == {"in-process" if name == "inline" else "server"}

@@ -54,51 +54,6 @@ class PipeChannel:
         return self.evaluation_inputs()
 
 
-class FileChannel:
-    """The same exchange through files in a folder both sides can see (cluster executors)."""
-
-    POLL = 0.2
-
-    def __init__(self, folder):
-        self.folder = Path(folder)
-
-    def started(self) -> None:
-        (self.folder / "started").write_text(str(time.time()))
-
-    def evaluation_inputs(self) -> list:
-        import json
-
-        from . import guard
-
-        with guard.trusted():  # fairfight's own exchange, not the contender's reading
-            (self.folder / "ready").write_text(str(time.time()))
-            inputs = self.folder / "inputs.json"
-            while not inputs.exists():
-                time.sleep(self.POLL)
-            return json.loads(inputs.read_text(encoding="utf-8"))
-
-
-def run_from_folder(folder: str) -> dict:
-    """Entry point for cluster executors: desc.json in, result.json out (a fresh process per run)."""
-    import json
-    import os
-
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    folder = Path(folder)
-    desc = json.loads((folder / "desc.json").read_text(encoding="utf-8"))
-    try:
-        import torch
-
-        torch.set_num_threads(max(1, int(desc.get("threads") or 1)))
-        result = execute(desc, FileChannel(folder), isolate=True)
-    except BaseException:
-        result = {"key": desc["run"]["key"], "status": "failed", "error": traceback.format_exc(), "log": []}
-    from ..orchestration.bundle import write_json
-
-    write_json(folder / "result.json", result)
-    return result
-
-
 class DirectChannel:
     def __init__(self, texts):
         self.texts = texts

@@ -1,9 +1,12 @@
 """Executors on existing engines: Slurm through submitit, and Ray. Optional extras, imported only
 when chosen (pip install 'fairfight[slurm]' or 'fairfight[ray]').
 
-Both run the same worker entry point as the local executor, `run_from_folder`, on a folder in
-the bundle (a shared filesystem on a cluster): desc.json in; `started`/`ready` markers out;
-inputs.json (the evaluation texts) written by the parent only after `ready`; result.json out.
+Each run is a job whose entry point, `node.run_served_from_folder`, does on its node what the
+local executor does on one machine: a model server holds the model (on the node's GPU when the
+run asks for cuda), the contender runs in a fresh sandboxed process with handle stubs, and the
+run is judged there. It works on a folder in the bundle (a shared filesystem on a cluster):
+desc.json and job.json in; `started`/`ready` markers out; inputs.json (the evaluation texts)
+written by the parent only after `ready`; result.json (the judged record) out.
 A job lost on the cluster (preemption, a dead node, a killed job) comes back as a failed run,
 which a re-run of the same eval tries again.
 """
@@ -44,11 +47,7 @@ class _FolderExecutor:
         from ..contender_side.sandbox import expected
 
         self.workers = max(1, int(workers))
-        level, why = expected()  # on this machine; each node's runs report their own
-        # No model server on cluster nodes yet: each worker loads the model itself, so the OS walls
-        # keep out data and the network but not the contender from the model's weights (docs/trust-boundary.md).
-        self.isolation = (level, f"{why}; no model server on {self.name} (the model is loaded in the "
-                                 "contender's process)")
+        self.isolation = expected()  # on this machine; each node's runs report their own
         self.options = with_gpus(self.name, options, device)
         self.exchange = Path(exchange) if exchange else None
         self.child_env = export_child_import_env()  # submitit's jobs and a local Ray inherit it
@@ -81,7 +80,8 @@ class _FolderExecutor:
         folder = self.exchange / job.key
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        write_json(folder / "desc.json", {**job.desc, "threads": self.options.get("threads", 1)})
+        write_json(folder / "desc.json", job.desc)
+        write_json(folder / "job.json", {"timeout": job.timeout, "cores": self.cores_per_run()})
         return folder
 
     def _step(self, job):
@@ -144,12 +144,15 @@ class SlurmExecutor(_FolderExecutor):
         ex.update_parameters(**params)
         return ex
 
+    def cores_per_run(self) -> int:
+        return int(self.options.get("threads") or self.options.get("cpus", 2))
+
     def submit(self, folder):
-        from ..contender_side.worker import run_from_folder
+        from .node import run_served_from_folder
 
         if self._executor is None:
             self._executor = self._make()
-        return self._executor.submit(run_from_folder, str(folder))
+        return self._executor.submit(run_served_from_folder, str(folder))
 
     def finished(self, handle) -> bool:
         return handle.done()
@@ -187,10 +190,13 @@ class RayExecutor(_FolderExecutor):
             if self.child_env:  # a running cluster's workers do not inherit this process's environment
                 kwargs["runtime_env"] = {"env_vars": self.child_env}
             ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-        from ..contender_side.worker import run_from_folder
+        from .node import run_served_from_folder
 
-        self._task = ray.remote(max_calls=1, num_cpus=self.options.get("cpus_per_run", 1),
-                                num_gpus=self.options.get("num_gpus", 0), max_retries=0)(run_from_folder)
+        self._task = ray.remote(max_calls=1, num_cpus=self.cores_per_run(),
+                                num_gpus=self.options.get("num_gpus", 0), max_retries=0)(run_served_from_folder)
+
+    def cores_per_run(self) -> int:
+        return int(self.options.get("cpus_per_run", 1))
 
     def submit(self, folder):
         return self._task.remote(str(folder))

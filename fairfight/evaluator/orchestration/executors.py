@@ -38,10 +38,12 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int = 2, model_type: str | None = None):
+    def __init__(self, workers: int = 2, model_type: str | None = None, cores: int | None = None):
         from ..contender_side.sandbox import expected
+        from .node import available_cores
 
         self.workers = max(1, int(workers))
+        self.cores = max(1, int(cores or available_cores()))  # shared by the workers and the model server
         self.isolation = expected()
         export_child_import_env()  # before the fork server starts: it inherits the environment
         if model_type:
@@ -77,7 +79,7 @@ class LocalExecutor:
         from .served_runs import ServerProcess
 
         if self.server is None:  # one per eval: the model is loaded once, in parallel with the first workers
-            self.server = ServerProcess(self._context, {**desc["spec"], "device": desc.get("device")}, mp.cpu_count() or 1)
+            self.server = ServerProcess(self._context, {**desc["spec"], "device": desc.get("device")}, self.cores)
         return self.server
 
     def _start(self, job):
@@ -92,9 +94,8 @@ class LocalExecutor:
         # Workers share the cores; a forward pass takes them all (one pass at a time, see
         # forward_cache.py). More torch threads than cores makes everything crawl: OpenMP threads
         # spin while they wait for each other, and a 0.2 s probe fit took 3 s next to a pass.
-        cores = mp.cpu_count() or 1
-        job.desc["threads"] = max(1, cores // self.workers)
-        job.desc["pass_threads"] = cores
+        job.desc["threads"] = max(1, self.cores // self.workers)
+        job.desc["pass_threads"] = self.cores
         parent.send(job.desc)
         from .served_runs import open_info
 
