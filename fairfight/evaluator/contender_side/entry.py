@@ -5,10 +5,10 @@ import traceback
 
 from ...errors import FairfightError
 from .served_worker import execute_served
-from .worker import PipeChannel, execute
+from .worker import PipeChannel
 
 
-def worker_main(conn, server_conn=None) -> None:
+def worker_main(conn, server_conn) -> None:
     """Process entry point for the local executor (forked from the fork server: a fresh process per run).
     `server_conn`: this run's connection to the model server (the model is not loaded here)."""
     import os
@@ -19,10 +19,7 @@ def worker_main(conn, server_conn=None) -> None:
         import torch
 
         torch.set_num_threads(max(1, int(desc.get("threads") or 1)))
-        if server_conn is not None:
-            result = execute_served(desc, PipeChannel(conn), server_conn)
-        else:
-            result = execute(desc, PipeChannel(conn), isolate=True)
+        result = execute_served(desc, PipeChannel(conn), server_conn)
     except BaseException:  # even a KeyboardInterrupt is reported, not lost
         result = {"key": desc["run"]["key"], "status": "failed", "error": traceback.format_exc(), "log": []}
     channel = PipeChannel(conn)

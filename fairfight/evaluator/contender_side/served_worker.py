@@ -43,7 +43,7 @@ def execute_served(desc: dict, channel, server_conn) -> dict:
         hello = link.call("hello")  # waits for the server to have the model
         loaded_at = time.time()
         grant = _uses(run["grant"])
-        sandbox = _lock_down(spec, hello["files"], desc, channel, served=True)
+        sandbox = _lock_down(spec, hello["files"], desc)
         guard = Guard(denied_paths(spec, hello["files"], grant.knowledge) + [desc.get("forward_cache")]).install()
         result["isolation"], result["isolation_why"] = sandbox.level, sandbox.why
         ctx = build_context(spec, contender, run["seed"], loaded_model=None, splits=Tables(desc["tables"]),

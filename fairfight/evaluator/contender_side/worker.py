@@ -136,27 +136,28 @@ def denied_paths(spec, loaded, granted_knowledge=None) -> list:
     return paths
 
 
-def _lock_down(spec, loaded, desc, channel, served=False):
+def _lock_down(spec, loaded, desc):
     """The OS walls (sandbox.py), after everything fairfight reads is loaded and before contender code.
-    `served`: the model is in the model server, so the forward cache is out of reach too."""
+    The model is in the model server, so the forward cache is out of reach too."""
     import fairfight
 
     from .sandbox import Sandbox
 
     base = Path(spec.base_dir)
-    denied = denied_paths(spec, loaded) + desc.get("private", []) + ([desc.get("forward_cache")] if served else [])
+    denied = denied_paths(spec, loaded) + desc.get("private", []) + [desc.get("forward_cache")]
     read = [str(Path(fairfight.__file__).parent), str(base)]
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
     if contender is not None and contender.run.rsplit(":", 1)[0].endswith(".py"):
         read.append(str((base / contender.run.rsplit(":", 1)[0]).parent))
-    write = ([] if served else [desc.get("forward_cache")]) + [str(getattr(channel, "folder", "") or "")]
     sandbox = Sandbox()
-    sandbox.lock(read=read, write=[w for w in write if w], denied=denied)
+    sandbox.lock(read=read, write=[], denied=denied)
     return sandbox
 
 
-def execute(desc: dict, channel, *, isolate: bool) -> dict:
-    """Run one contender; return the result record (status, predictions, ledger, log)."""
+def execute(desc: dict, channel) -> dict:
+    """Run one contender in this process, model and all (executor inline: debugging, no isolation);
+    return the result record (status, predictions, ledger, log). Every other executor runs the
+    contender in a sandboxed process beside a model server (served_worker.py)."""
     from . import batching
     from .context import build_context
     from ..model_side.ledger import Budget, Ledger
@@ -165,7 +166,7 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
     from ..model_side.server import randomized, rule_of
 
     started, backoffs_before = time.time(), len(devices.BACKOFFS)
-    run, logs, guard, ledger, sandbox, os_refusals = desc["run"], [], None, None, None, []
+    run, logs, ledger = desc["run"], [], None
     result = {"key": run["key"], "status": "failed", "predictions": None, "ledger": None, "reasons": []}
     try:
         spec = _spec(desc["spec"])
@@ -191,16 +192,8 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
 
             forward = ForwardCache(desc["forward_cache"], loaded.identity, pass_threads=desc.get("pass_threads"),
                                    universes=desc.get("universes") or ())
-        if isolate:
-            from .guard import Guard
-
-            sandbox = _lock_down(spec, loaded, desc, channel)  # the kernel's walls; then the tripwire inside them
-            guard = Guard(denied_paths(spec, loaded, _uses(run["grant"]).knowledge)
-                          + [desc.get("forward_cache")]).install()
-        result["isolation"] = sandbox.level if sandbox else "none"
-        result["model_access"] = "in-process"  # the model is in this process (inline and cluster executors)
-        if sandbox:
-            result["isolation_why"] = sandbox.why
+        result["isolation"] = "none"
+        result["model_access"] = "in-process"
         ctx = build_context(spec, contender, run["seed"], loaded_model=loaded, splits=Tables(desc["tables"]),
                             params=run["params"], ledger=ledger, grant=_uses(run["grant"]), rule=rule,
                             classes=desc["classes"], forward_cache=forward)
@@ -220,33 +213,17 @@ def execute(desc: dict, channel, *, isolate: bool) -> dict:
                                  "predict": time.time() - trained_at}
         except (AffordanceError, BudgetExceeded) as exc:
             result.update(status="refused", error=str(exc))
-        except OSError as exc:
-            from .sandbox import refused_by_os
-
-            if not (sandbox and sandbox.level == "os" and refused_by_os(exc)):
-                raise
-            os_refusals.append(f"the OS sandbox refused it: {exc!r} (data sources, model files, the network "
-                               "and new processes are out of the contender's reach)")
-            result.update(status="refused", error=os_refusals[-1])
         finally:
             logs += ctx.logs
         result["ledger"] = ledger.to_dict()
         refused = [e["refused"] for e in result["ledger"]["entries"] if e["refused"]]
-        refused += [r["reason"] for r in (guard.refusals if guard else [])] + os_refusals
         if refused:  # a refusal the contender caught still ends the run refused
             result.update(status="refused", reasons=refused + result["reasons"], predictions=None)
-            if guard:
-                result["ledger"]["guard"] = guard.refusals
     except Exception as exc:
         result.update(status="failed", error=str(exc) if isinstance(exc, FairfightError) else repr(exc),
                       traceback=traceback.format_exc())
         if ledger is not None:
             result["ledger"] = ledger.to_dict()
-    finally:
-        if guard is not None:
-            guard.active = False
-        if sandbox is not None:
-            sandbox.close()
     result["log"] = logs + devices.BACKOFFS[backoffs_before:]  # batches halved on out-of-memory
     result["elapsed"] = time.time() - started
     return result

@@ -2,6 +2,7 @@
 local and cluster executors)."""
 from __future__ import annotations
 
+import os
 import time
 
 PREDICT_LIMIT = 900.0  # seconds for applying a predictor to the evaluation inputs
@@ -31,3 +32,11 @@ class Job:
     @property
     def key(self):
         return self.desc["run"]["key"]
+
+
+def available_cores() -> int:
+    """Cores this process may run on (a Slurm job's cpuset, a container's limit), not the machine's."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)

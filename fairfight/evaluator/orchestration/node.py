@@ -13,7 +13,6 @@ model once per job.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 import traceback
@@ -53,7 +52,7 @@ class FolderJob(Job):
 
 def run_served_from_folder(folder: str) -> dict:
     """Entry point of a cluster job: desc.json and job.json in, result.json out."""
-    from .executors import LocalExecutor
+    from .local import LocalExecutor
 
     folder = Path(folder)
     desc = json.loads((folder / "desc.json").read_text(encoding="utf-8"))
@@ -79,12 +78,4 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def available_cores() -> int:
-    """Cores this process may run on (a Slurm job's cpuset, a container's limit), not the machine's."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-__all__ = ["run_served_from_folder", "FolderJob", "available_cores"]
+__all__ = ["run_served_from_folder", "FolderJob"]

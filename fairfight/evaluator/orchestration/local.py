@@ -1,0 +1,160 @@
+"""The executors on this machine: inline (in this process, one run after another; debugging,
+run-time isolation off) and local (a model server, and a fresh sandboxed process per run,
+`workers` at a time: the default; a cluster job runs one run this way on its node)."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+import warnings
+from multiprocessing.connection import wait
+
+from ...errors import FairfightError
+from .child_env import export_child_import_env
+from ..contender_side.entry import worker_main
+from ..contender_side.worker import DirectChannel, execute
+
+
+class InlineExecutor:
+    name = "inline"
+    isolation = ("none", "executor 'inline' runs contenders in the evaluating process")
+
+    def __init__(self, workers: int = 1):
+        warnings.warn("executor 'inline' runs contenders in this process: run-time isolation (fresh process, "
+                      "audit hook, timeouts) is off", stacklevel=2)
+
+    def run(self, jobs, on_start, on_done) -> None:
+        for job in jobs:
+            on_start(job)
+            on_done(job, execute(job.desc, DirectChannel(job.eval_texts)))
+
+
+class LocalExecutor:
+    """Contenders in fresh sandboxed processes; the model, the ledgers and the judging on the
+    trusted side (a model server process, and this one). See docs/trust-boundary.md."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 2, model_type: str | None = None, cores: int | None = None):
+        from ..contender_side.sandbox import expected
+        from .jobs import available_cores
+
+        self.workers = max(1, int(workers))
+        self.cores = max(1, int(cores or available_cores()))  # shared by the workers and the model server
+        self.isolation = expected()
+        export_child_import_env()  # before the fork server starts: it inherits the environment
+        if model_type:
+            os.environ["FAIRFIGHT_PRELOAD_MODEL_TYPE"] = model_type  # read by the fork server's preload
+        # A fresh process per run, forked from a clean server process that has only imported
+        # torch and transformers (never the parent's state): isolation as with spawn, without
+        # paying those imports on every run.
+        self._context = mp.get_context("forkserver")
+        self._context.set_forkserver_preload(["fairfight.evaluator.contender_side.preload"])
+        self.server = None
+
+    def run(self, jobs, on_start, on_done) -> None:
+        pending, live = list(jobs), {}
+        try:
+            while pending or live:
+                while pending and len(live) < self.workers:
+                    job = pending.pop(0)
+                    live[self._start(job)] = job
+                    on_start(job)
+                ready = wait(list(live), timeout=1.0)
+                for conn in ready:
+                    self._receive(conn, live, on_done)
+                self._reap_timeouts(live, on_done)
+        finally:
+            for conn, job in list(live.items()):  # interrupted: stop every worker still running
+                job.process.kill()
+                job.process.join(5)
+            if self.server is not None:
+                self.server.stop()
+                self.server = None
+
+    def _server(self, desc):
+        from .served_runs import ServerProcess
+
+        if self.server is None:  # one per eval: the model is loaded once, in parallel with the first workers
+            self.server = ServerProcess(self._context, {**desc["spec"], "device": desc.get("device")}, self.cores)
+        return self.server
+
+    def _start(self, job):
+        parent, child = self._context.Pipe()
+        server_end, worker_end = self._context.Pipe()
+        job.process = self._context.Process(target=worker_main, args=(child, worker_end), daemon=True)
+        job.process.start()
+        child.close()
+        worker_end.close()
+        job.enter("load")
+        job.plan = None
+        # Workers share the cores; a forward pass takes them all (one pass at a time, see
+        # forward_cache.py). More torch threads than cores makes everything crawl: OpenMP threads
+        # spin while they wait for each other, and a 0.2 s probe fit took 3 s next to a pass.
+        job.desc["threads"] = max(1, self.cores // self.workers)
+        job.desc["pass_threads"] = self.cores
+        parent.send(job.desc)
+        from .served_runs import open_info
+
+        try:
+            self._server(job.desc).open(job.key, open_info(job.desc), server_end)
+        except Exception as exc:  # the model server could not take the run: the worker waits in vain
+            job.process.kill()
+            job.open_error = f"{exc}"
+        return parent
+
+    def _receive(self, conn, live, on_done):
+        from ..model_side import wire
+
+        job = live[conn]
+        try:
+            kind, payload = wire.decode(conn.recv_bytes())
+        except (EOFError, OSError, ValueError, FairfightError):
+            job.process.join(5)
+            code = job.process.exitcode
+            error = getattr(job, "open_error", None) or f"the worker process died (exit code {code})"
+            self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": error})
+            return
+        if kind == "started":
+            job.enter("train")
+        elif kind == "ready":
+            from ..contender_side.batching import chunk_texts
+
+            job.enter("predict")
+            chunks, recheck, texts = chunk_texts(job.eval_texts, job.key)  # drawn here, from the run key
+            job.plan = (len(job.eval_texts), chunks, recheck)
+            try:
+                self.server.begin_evaluation(job.key, job.eval_texts)
+            except (EOFError, OSError, FairfightError) as exc:  # the server is gone: this run cannot finish
+                job.process.kill()
+                job.process.join(5)
+                self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [],
+                                                   "error": f"the model server failed: {exc!r}"})
+                return
+            conn.send(texts)  # only now do the evaluation inputs enter the worker, in the chunks chosen here
+        else:
+            from .served_runs import judged
+
+            job.process.join(30)
+            result = dict(payload) if isinstance(payload, dict) else {}
+            result["key"] = job.key
+            record = judged(result, self.server.close(job.key), job.plan, job.desc.get("tier"), self.isolation[0])
+            record["device"] = self.server.device()
+            self._finish(conn, live, on_done, record)
+
+    def _reap_timeouts(self, live, on_done):
+        now = time.monotonic()
+        for conn, job in list(live.items()):
+            overdue = job.overdue(now)
+            if overdue:
+                job.process.kill()
+                job.process.join(5)
+                self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": overdue})
+
+    def _finish(self, conn, live, on_done, result):
+        job = live[conn]
+        if self.server is not None and result.get("ledger") is None:  # a dead or killed run: its ledger so far
+            result["ledger"] = self.server.close(job.key)
+        live.pop(conn)
+        conn.close()
+        on_done(job, result)
