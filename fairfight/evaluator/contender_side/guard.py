@@ -57,7 +57,7 @@ class Guard:
         elif event in _PROCESS_EVENTS:
             reason = f"starting a process ({event}) is refused"
         elif event in _GC_EVENTS:
-            reason = f"walking objects with {event}() is refused (it reaches the raw model)"
+            reason = f"walking objects with {event}() is refused (it reaches what fairfight holds in the process)"
         if reason is None:
             return
         self._inside = True  # recording must not re-enter the hook
