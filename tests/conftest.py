@@ -45,6 +45,19 @@ def pytest_collection_modifyitems(config, items):
 
     items.sort(key=rank)  # stable: a file's tests stay together and in order
 
+def write_bios(path, size: int, test_size: int, seed: int) -> None:
+    """Generated bios (builtin:synthetic_bios) as one JSONL file with a `split` column."""
+    import json
+
+    from fairfight.data.builtin import generate
+
+    parts = generate("synthetic_bios", {"size": size, "test_size": test_size, "seed": seed})
+    with open(path, "w") as f:
+        for split, rows in parts.items():
+            for row in rows:
+                f.write(json.dumps({**row, "split": split}) + "\n")
+
+
 SENTENCES = [
     "the nurse helped the patient in the ward",
     "the professor wrote a long paper about physics",

@@ -1,12 +1,11 @@
 """Every built-in baseline, skyline and control runs end to end on tiny real models, and what
 its ledger records is exactly what it declares."""
-import json
 import warnings
 
 import pytest
 
+from conftest import write_bios
 from fairfight.baselines import BASELINES, CONTROLS, SKYLINES
-from fairfight.data.builtin import generate
 from fairfight.evaluator.orchestration.executors import InlineExecutor
 from fairfight.evaluator.orchestration.plan import compile_plan
 from fairfight.evaluator.orchestration.runner import Evaluation
@@ -50,11 +49,7 @@ def probe(ctx):
 
 
 def run_fight(folder, model_dir, ops, baselines, skylines="[]"):
-    parts = generate("synthetic_bios", {"size": 80, "test_size": 40, "seed": 5})
-    with open(folder / "bios.jsonl", "w") as f:
-        for split, rows in parts.items():
-            for row in rows:
-                f.write(json.dumps({**row, "split": split}) + "\n")
+    write_bios(folder / "bios.jsonl", 80, 40, 5)
     (folder / "methods.py").write_text(METHOD)
     (folder / "spec.yaml").write_text(SPEC.format(model=model_dir, ops=ops, baselines=baselines, skylines=skylines))
     spec = load_spec(folder / "spec.yaml")

@@ -1,14 +1,13 @@
 """sae_probe: picks the latents that separate the classes, and runs end to end with an SAE
 granted as knowledge (the run trained on granted activations is in test_builtins.py)."""
-import json
 import warnings
 
 import pytest
 import torch
 
+from conftest import write_bios
 from fairfight.baselines.catalogue import CannotRun
 from fairfight.baselines.sae_probe import top_latents, uses
-from fairfight.data.builtin import generate
 from fairfight.evaluator.orchestration.executors import InlineExecutor
 from fairfight.evaluator.orchestration.plan import compile_plan
 from fairfight.evaluator.orchestration.runner import Evaluation
@@ -45,11 +44,7 @@ baselines: [{{sae_probe: {{params: {{sae: layer1_sae, layer: 1, k: 8}}}}}}]
 
 
 def test_sae_probe_with_a_granted_sae_runs_end_to_end(tmp_path, bert_dir, bert):
-    parts = generate("synthetic_bios", {"size": 80, "test_size": 40, "seed": 5})
-    with open(tmp_path / "bios.jsonl", "w") as f:
-        for split, rows in parts.items():
-            for row in rows:
-                f.write(json.dumps({**row, "split": split}) + "\n")
+    write_bios(tmp_path / "bios.jsonl", 80, 40, 5)
     d = bert.hidden_size
     gen = torch.Generator().manual_seed(0)
     sae = SAE(torch.randn(d, 4 * d, generator=gen), torch.zeros(4 * d), torch.randn(4 * d, d, generator=gen),

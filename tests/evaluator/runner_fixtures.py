@@ -1,8 +1,8 @@
 """A small fight on a tiny real model: the spec, its data and its contenders, written to a folder."""
-import json
 from pathlib import Path
 
-from fairfight.data.builtin import generate
+from conftest import write_bios
+
 
 METHODS = '''
 import time
@@ -243,11 +243,7 @@ methods:
 def write_fight(folder: Path, model_dir: Path, methods: dict, cheaters=False, seeds=2) -> Path:
     """methods: name -> 'uses' YAML (or '' for none)."""
     folder.mkdir(parents=True, exist_ok=True)
-    parts = generate("synthetic_bios", {"size": 60, "test_size": 40, "seed": 3})
-    with open(folder / "bios.jsonl", "w") as f:
-        for split, rows in parts.items():
-            for row in rows:
-                f.write(json.dumps({**row, "split": split}) + "\n")
+    write_bios(folder / "bios.jsonl", 60, 40, 3)
     (folder / "methods.py").write_text(METHODS)
     (folder / "cheaters.py").write_text(CHEATERS.format(data=str(folder / "bios.jsonl"), model=str(model_dir),
                                                       marker=str(folder / "exec-marker")))
