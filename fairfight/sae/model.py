@@ -171,7 +171,8 @@ class SAE:
 def _affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """x @ w + b for x of any leading shape, as one addmm (the bias is added in the matmul's
     output pass, not in a second pass over [..., d_sae]). Every pre-activation in this module is
-    computed here, so the dense encode, the TopK code and the chosen columns agree bit for bit."""
+    computed here: the dense encode and the TopK code agree bit for bit; chosen columns alone
+    (chosen_latents) agree within float rounding (a narrower matmul may take another kernel)."""
     flat = x.reshape(-1, x.shape[-1])
     return torch.addmm(b, flat, w).reshape(x.shape[:-1] + (w.shape[1],))
 
