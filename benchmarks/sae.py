@@ -9,6 +9,15 @@
      ablate), the chosen latents are read off the kept code (the states are still hashed);
    - ReLU and JumpReLU (the trained TopK SAE's weights with those activations): only the
      chosen latents' pre-activations are computed.
+3. Whether a cold TopK read could skip the dense encode by screening (exactly: only the chosen
+   latents' values are needed, z_i = pre_i if latent i is among the token's k largest, else 0),
+   measured on the read's first 4096 tokens:
+   - "i is in the top k" needs an upper bound on every other latent's pre-activation; the
+     rigorous ones (a rank-r approximation + Cauchy-Schwarz on the rest) are printed as how many
+     latents' bounds still reach the token's k-th pre-activation (all of them: no certificate);
+     the tokens where a chosen latent is active would therefore all need the dense encode;
+   - "i is not in the top k" needs k latents above it: the fraction of tokens where every chosen
+     latent is certified out by the exact pre-activations of a fixed set of frequent latents.
 2. Training a 16x-wide TopK SAE (fairfight.sae.train_topk, default settings) on 50,000 token
    activations of MiniLM at layer L, on 2 torch threads. Target: under 60 s. The fraction of
    variance left unexplained (FVU) is printed so speed is not bought by not training.
@@ -45,6 +54,35 @@ def best_of_rounds(fns, repeat: int) -> list[float]:
             fn()
             best[i] = min(best[i], time.perf_counter() - start)
     return best
+
+
+def screening_feasibility(sae, states, chosen, rank: int = 64, fixed: int = 1024) -> list[tuple[str, str]]:
+    """What certifying TopK membership without the dense encode would achieve on `states` (see 3.)."""
+    import torch
+
+    x = states - sae.b_dec if sae.subtract_b_dec else states
+    pre = torch.addmm(sae.b_enc, x, sae.W_enc)
+    top = pre.topk(sae.k, dim=-1)
+    kth = top.values[:, -1:]
+    active = torch.zeros_like(pre, dtype=torch.bool).scatter_(1, top.indices, True) & (pre > 0)
+    chosen = torch.tensor(sorted(chosen))
+    rows = [("tokens where a chosen latent is active", f"{float(active[:, chosen].any(1).float().mean()):.0%}")]
+    bases = {"SVD of W_enc": torch.linalg.svd(sae.W_enc, full_matrices=False)[0],
+             "PCA of the states": torch.linalg.eigh(x.T @ x).eigenvectors.flip(1)}
+    for name, basis in bases.items():
+        p = basis[:, :rank]
+        low = x @ p
+        bound = (low @ (p.T @ sae.W_enc) + sae.b_enc
+                 + (x - low @ p.T).norm(dim=1, keepdim=True) * (sae.W_enc - p @ (p.T @ sae.W_enc)).norm(dim=0))
+        reach = (bound >= kth).sum(1).float()
+        rows.append((f"latents whose rank-{rank} bound ({name}) reaches the k-th",
+                     f"median {int(reach.median())} of {sae.d_sae}, min {int(reach.min())}"))
+    frequent = torch.tensor(sorted(set(active.sum(0).topk(fixed).indices.tolist()) | set(chosen.tolist())))
+    pre_chosen, pre_fixed = pre[:, chosen], pre[:, frequent]
+    above = torch.stack([(pre_fixed > pre_chosen[:, i:i + 1]).sum(1) for i in range(len(chosen))], 1)
+    out = ((above >= sae.k) | (pre_chosen <= 0)).all(1)
+    rows.append((f"tokens certified out by {len(frequent)} exact latents", f"{float(out.float().mean()):.0%}"))
+    return rows
 
 
 def main(argv=None) -> int:
@@ -135,6 +173,11 @@ def main(argv=None) -> int:
     print(f"edited/plain above L (target <= 1.2): TopK cold = {cold_s / plain_s:.2f}, "
           f"TopK code kept = {kept_s / plain_s:.2f}, ReLU = {relu_s / plain_s:.2f}, JumpReLU = {jump_s / plain_s:.2f}")
     print(f"training = {train_s:.1f} s (target < 60 s on 2 cores)")
+    print(f"screening a cold TopK read (first {min(tokens, 4096)} tokens; see the docstring, 3.):")
+    with torch.no_grad():
+        for name, value in screening_feasibility(sae, torch.from_numpy(flat[:4096]), chosen,
+                                                 fixed=min(1024, sae.d_sae // 6)):
+            print(f"  {name:60} {value}")
     return 0
 
 
