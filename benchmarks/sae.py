@@ -177,7 +177,7 @@ def main(argv=None) -> int:
     with torch.no_grad():
         for name, value in screening_feasibility(sae, torch.from_numpy(flat[:4096]), chosen,
                                                  fixed=min(1024, sae.d_sae // 6)):
-            print(f"  {name:60} {value}")
+            print(f"  {name:66} {value}")
     return 0
 
 
