@@ -2,10 +2,11 @@
 
 Whether a TopK latent is active depends on every pre-activation, so ablating even one latent
 needs the dense encode of every token ([tokens, d_in] x [d_in, d_sae], one addmm, then a top-k of
-the pre-activations: SAE.codes): as much work as a few transformer blocks. (Certifying a chosen
-latent in or out of a token's top k from a cheaper approximation does not pay: the rigorous
-upper bounds a low-rank approximation gives reach the k-th pre-activation for every latent;
-benchmarks/sae.py prints the numbers.) But the code of a token (its k active latents and their values) does not
+the pre-activations: SAE.codes): as much work as a few transformer blocks. (An edited read of
+rarely active latents may instead prove them zero on most tokens and encode only the rest:
+screen.py. Proving a latent active without the encode is out of reach: the rigorous bounds a
+low-rank approximation gives reach the k-th pre-activation for every latent; benchmarks/sae.py
+prints the numbers.) But the code of a token (its k active latents and their values) does not
 depend on which latents are ablated, so it is kept: `features()` of some texts at a layer,
 then an `AblateFeatures` read of the same texts (SHIFT: read, pick, ablate), or a second
 ablation with other latents (tuning), reuse it and pay only the rank-|features| update.

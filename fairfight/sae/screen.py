@@ -23,8 +23,8 @@ order), so a proof holds for the dense numbers too: near-ties go to the dense en
 Whether it pays is decided on the sample: the chosen latents are screened only when the
 screening set plus the tokens expected to need the dense encode cost at most MAX_COST of the
 dense encode (frequent latents, like the benchmark's 32 most active ones, fail that: most
-tokens have one active, and a proof never makes a latent active). Otherwise None: the caller
-computes (and keeps) the full code.
+tokens have one active, and a proof never makes a latent active), and on at least MIN_TOKENS
+tokens. Otherwise None: the caller computes (and keeps) the full code.
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from .codes import CHUNK_TOKENS
 SAMPLE_TOKENS = 512  # tokens encoded densely (evenly spaced) to pick G and to predict the payoff
 SCREEN_LATENTS = 512  # |G|
 MAX_COST = 0.6  # screen only if |G|/d_sae + (fraction of sample tokens not proved) <= this
+MIN_TOKENS = 4 * SAMPLE_TOKENS  # fewer: the sample would be much of the encode it hopes to save
 
 _STATS = {"screened_reads": 0, "proved_tokens": 0, "dense_tokens": 0, "declined_reads": 0}
 _LOCK = threading.Lock()
@@ -64,7 +65,7 @@ def screened_latents(sae, flat, features) -> torch.Tensor | None:
     feats = torch.as_tensor(list(features), dtype=torch.long)
     total, k = len(flat), sae.k
     m = min(SCREEN_LATENTS, sae.d_sae - len(feats))
-    if total == 0 or m < k or (m + len(feats)) / sae.d_sae > MAX_COST:
+    if total < max(MIN_TOKENS, 1) or m < k or (m + len(feats)) / sae.d_sae > MAX_COST:
         return _declined()
     with torch.no_grad():
         pick = np.linspace(0, total - 1, min(total, SAMPLE_TOKENS)).astype(np.int64)
@@ -120,4 +121,4 @@ def screen_stats() -> dict:
         return dict(_STATS)
 
 
-__all__ = ["screened_latents", "chosen_from_code", "screen_stats", "SAMPLE_TOKENS", "SCREEN_LATENTS", "MAX_COST"]
+__all__ = ["screened_latents", "chosen_from_code", "screen_stats", "SAMPLE_TOKENS", "SCREEN_LATENTS", "MAX_COST", "MIN_TOKENS"]

@@ -21,6 +21,7 @@ def small_screen(monkeypatch):
     """Screen with a small set G and always (tiny SAEs: the default set would be most latents)."""
     monkeypatch.setattr(screen, "SCREEN_LATENTS", 32)
     monkeypatch.setattr(screen, "MAX_COST", 1.0)
+    monkeypatch.setattr(screen, "MIN_TOKENS", 0)
     forget_codes()
     yield
     forget_codes()
@@ -93,15 +94,20 @@ def test_exact_ties_go_to_the_dense_code(small_screen):
     assert int((got[:, 0] > 0).sum()) > 0
 
 
-def test_screening_is_declined_where_it_would_not_pay():
+def test_screening_is_declined_where_it_would_not_pay(monkeypatch):
     sae = _random_sae(m=1024, k=8, seed=4)
-    x = torch.randn(600, D, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(3000, D, generator=torch.Generator().manual_seed(1))
     indices, values = sae.codes(x)
-    frequent = torch.zeros(sae.d_sae).index_add_(0, indices[values > 0], torch.ones(int((values > 0).sum())))
-    before = screen_stats()["declined_reads"]
-    assert screened_latents(sae, x.numpy(), frequent.topk(16).indices.tolist()) is None
+    freq = torch.zeros(sae.d_sae).index_add_(0, indices[values > 0], torch.ones(int((values > 0).sum())))
+    before = screen_stats()
+    assert screened_latents(sae, x.numpy(), freq.topk(16).indices.tolist()) is None  # frequent latents
     assert screened_latents(_random_sae(m=64), x.numpy(), [1, 2]) is None  # G would be most of the latents
-    assert screen_stats()["declined_reads"] == before + 2
+    assert screen_stats()["declined_reads"] == before["declined_reads"] + 2
+    rare = sorted(freq.masked_fill(freq == 0, 1e9).argsort()[:4].tolist())  # rarely active: pays on these many tokens
+    assert torch.equal(screened_latents(sae, x.numpy(), rare), _dense(sae, x.numpy(), rare))
+    assert screen_stats()["screened_reads"] == before["screened_reads"] + 1
+    monkeypatch.setattr(screen, "MIN_TOKENS", 4000)
+    assert screened_latents(sae, x.numpy(), rare) is None  # too few tokens for the sample to be worth it
 
 
 def test_a_screened_cold_read_equals_the_kept_code_read(bert, make_handle, tmp_path, monkeypatch, small_screen):

@@ -240,9 +240,9 @@ class AblateFeatures:
     Cost, with keep_error=True: a ReLU or JumpReLU latent depends only on its own pre-activation,
     so only the chosen latents' columns of W_enc are multiplied ([tokens, d] x [d, |features|]).
     A TopK latent's activity depends on every pre-activation: the dense encode is needed, unless
-    the TopK code of the same states is kept (fairfight.sae.codes; see passes.run). (Proving a
-    chosen latent in or out of a token's top k without it needs bounds on every other latent;
-    the rigorous ones are far too loose to help: benchmarks/sae.py measures it.)
+    the TopK code of the same states is kept (fairfight.sae.codes; see passes.run), or, for
+    rarely active chosen latents, on the tokens where screening proves them all zero
+    (fairfight.sae.screen; exact: the other tokens are encoded densely).
     keep_error=False always encodes and decodes densely.
     """
 
