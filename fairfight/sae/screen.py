@@ -18,7 +18,11 @@ Rounding: G's and the chosen latents' pre-activations come from a narrower matmu
 dense encode's, so they may differ from the dense ones in the last bits. Every comparison
 keeps a margin of twice the worst-case float32 rounding error of a length-d_in dot product
 plus the bias (gamma_{d+1} * (|x| |w_j| + |b_j|), Higham's bound, which holds in any summation
-order), so a proof holds for the dense numbers too: near-ties go to the dense encode.
+order), so a proof holds for the dense numbers too: near-ties go to the dense encode. The tokens
+that are encoded are encoded together (SAE.codes of those rows), not in codes.py's fixed chunks:
+the same numbers as long as a row's matmul result does not depend on the other rows in the call,
+which holds for torch's CPU matmul here (tests/sae/test_screen.py compares bit for bit); a BLAS
+that broke it would change a value only in its last bits.
 
 Whether it pays is decided on the sample: the chosen latents are screened only when the
 screening set plus the tokens expected to need the dense encode cost at most MAX_COST of the
