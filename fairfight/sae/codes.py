@@ -1,8 +1,12 @@
 """TopK codes of token-level states, computed once per (states, SAE) in this process.
 
 Whether a TopK latent is active depends on every pre-activation, so ablating even one latent
-needs the dense encode of every token ([tokens, d_in] x [d_in, d_sae]): as much work as a few
-transformer blocks. But the code of a token (its k active latents and their values) does not
+needs the dense encode of every token ([tokens, d_in] x [d_in, d_sae], one addmm, then a top-k of
+the pre-activations: SAE.codes): as much work as a few transformer blocks. (An edited read of
+rarely active latents may instead prove them zero on most tokens and encode only the rest:
+screen.py. Proving a latent active without the encode is out of reach: the rigorous bounds a
+low-rank approximation gives reach the k-th pre-activation for every latent; benchmarks/sae.py
+prints the numbers.) But the code of a token (its k active latents and their values) does not
 depend on which latents are ablated, so it is kept: `features()` of some texts at a layer,
 then an `AblateFeatures` read of the same texts (SHIFT: read, pick, ablate), or a second
 ablation with other latents (tuning), reuse it and pay only the rank-|features| update.
@@ -46,16 +50,24 @@ def states_digest(flat) -> str:
     return h.hexdigest()
 
 
+def kept_code(sae, digest: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The kept code of the states with this digest (states_digest), or None: nothing computed."""
+    with _LOCK:
+        hit = _KEPT.get((digest, sae.sha256))
+        if hit is None:
+            return None
+        _KEPT.move_to_end((digest, sae.sha256))
+        _STATS["reused"] += 1
+        return hit[0].long(), hit[1]
+
+
 def topk_codes(sae, flat, digest: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(indices [tokens, k] int64, values [tokens, k] float32): the TopK SAE's code of every row
     of `flat`, encoded CHUNK_TOKENS rows at a time from row 0; kept (see the module docstring)."""
     key = (digest or states_digest(flat), sae.sha256)
-    with _LOCK:
-        hit = _KEPT.get(key)
-        if hit is not None:
-            _KEPT.move_to_end(key)
-            _STATS["reused"] += 1
-            return hit[0].long(), hit[1]
+    hit = kept_code(sae, key[0])
+    if hit is not None:
+        return hit
     indices, values = _compute(sae, flat)
     size = indices.numel() * 8
     with _LOCK:
@@ -92,4 +104,4 @@ def codes_stats() -> dict:
         return dict(_STATS, kept=len(_KEPT))
 
 
-__all__ = ["topk_codes", "states_digest", "forget_codes", "codes_stats", "max_codes_bytes", "CHUNK_TOKENS"]
+__all__ = ["topk_codes", "kept_code", "states_digest", "forget_codes", "codes_stats", "max_codes_bytes", "CHUNK_TOKENS"]

@@ -106,7 +106,7 @@ class SAE:
         w = self._weights(x.device, x.dtype)
         if self.subtract_b_dec:
             x = x - w["b_dec"]
-        return x @ w["W_enc"] + w["b_enc"]
+        return _affine(x, w["W_enc"], w["b_enc"])
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Latents [..., d_sae] of hidden states [..., d_in] (any leading shape)."""
@@ -125,8 +125,12 @@ class SAE:
         [..., k]), the k largest relu'd pre-activations; `encode` scatters exactly these."""
         if self.activation != "topk":
             raise FairfightError(f"codes are for TopK SAEs; this one is {self.activation}")
-        top = torch.relu(self.pre_activations(x)).topk(self.k, dim=-1)
-        return top.indices, top.values
+        # relu is monotone, so the k largest relu'd pre-activations are the relu'd k largest
+        # pre-activations: topk of pre, then relu of k values, skips a pass over [..., d_sae].
+        # (Where fewer than k are positive, the zero-valued slots name other latents than
+        # relu-then-topk would; their value is 0 either way, so encode() is the same.)
+        top = self.pre_activations(x).topk(self.k, dim=-1)
+        return top.indices, torch.relu(top.values)
 
     def chosen_latents(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """encode(x)[..., features] ([..., len(features)]), computing no more than it needs: for
@@ -138,7 +142,7 @@ class SAE:
         w = self._weights(x.device, x.dtype)
         if self.subtract_b_dec:
             x = x - w["b_dec"]
-        pre = x @ w["W_enc"].index_select(1, features) + w["b_enc"].index_select(0, features)
+        pre = _affine(x, w["W_enc"].index_select(1, features), w["b_enc"].index_select(0, features))
         acts = torch.relu(pre)
         if self.activation == "jumprelu":
             return acts * (pre > w["threshold"].index_select(0, features))
@@ -162,6 +166,15 @@ class SAE:
         from .formats import save_sae
 
         return save_sae(self, folder, format)
+
+
+def _affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """x @ w + b for x of any leading shape, as one addmm (the bias is added in the matmul's
+    output pass, not in a second pass over [..., d_sae]). Every pre-activation in this module is
+    computed here: the dense encode and the TopK code agree bit for bit; chosen columns alone
+    (chosen_latents) agree within float rounding (a narrower matmul may take another kernel)."""
+    flat = x.reshape(-1, x.shape[-1])
+    return torch.addmm(b, flat, w).reshape(x.shape[:-1] + (w.shape[1],))
 
 
 def _digest(sae: SAE) -> str:

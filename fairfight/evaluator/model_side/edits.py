@@ -240,7 +240,9 @@ class AblateFeatures:
     Cost, with keep_error=True: a ReLU or JumpReLU latent depends only on its own pre-activation,
     so only the chosen latents' columns of W_enc are multiplied ([tokens, d] x [d, |features|]).
     A TopK latent's activity depends on every pre-activation: the dense encode is needed, unless
-    the TopK code of the same states is kept (fairfight.sae.codes; see passes.run).
+    the TopK code of the same states is kept (fairfight.sae.codes; see passes.run), or, for
+    rarely active chosen latents, on the tokens where screening proves them all zero
+    (fairfight.sae.screen; exact: the other tokens are encoded densely).
     keep_error=False always encodes and decodes densely.
     """
 
@@ -313,13 +315,14 @@ class AblateFeatures:
     def apply_coded(self, x: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """apply() to token rows x [tokens, d_in] whose TopK code (SAE.codes: indices and values
         [tokens, k]) is known: the chosen latents are read off the code, no encode."""
-        sae = self._sae()
-        idx = torch.tensor(self.features)
-        slot = torch.full((sae.d_sae,), len(idx), dtype=torch.long)  # latent -> its column; the rest -> a spare one
-        slot[idx] = torch.arange(len(idx))
-        # a token's k latents are distinct, so each chosen column receives at most one value
-        chosen = torch.zeros((len(x), len(idx) + 1)).scatter_(1, slot[indices], values.float())[:, :-1]
-        return self._swap(x.float(), chosen, sae, idx).to(x.dtype)
+        from fairfight.sae.screen import chosen_from_code
+
+        return self.apply_chosen(x, chosen_from_code(self._sae().d_sae, self.features, indices, values))
+
+    def apply_chosen(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        """apply() to token rows x [tokens, d_in] whose chosen latents' values are known
+        (chosen [tokens, len(features)], in the order of `features`: encode(x)[:, features])."""
+        return self._swap(x.float(), chosen.float(), self._sae(), torch.tensor(self.features)).to(x.dtype)
 
     def _target(self, device) -> torch.Tensor:
         return (torch.zeros(len(self.features), device=device) if self.fill is None

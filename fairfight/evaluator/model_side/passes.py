@@ -207,15 +207,22 @@ class ResumedStates:
     """The cached token states at the resumed layer, served one batch at a time, right-padded with
     zeros to the batch's width, with `edits` (all per-token, at that layer) applied to the
     texts' real tokens first. An `AblateFeatures` of a TopK SAE that comes first reads the
-    chosen latents off the states' TopK code (fairfight.sae.codes: computed once over all the
-    states, kept in the process for the next read of the same states) instead of encoding."""
+    chosen latents off the states' TopK code where one is kept (fairfight.sae.codes); else it
+    screens them (fairfight.sae.screen: tokens where every chosen latent is provably 0 skip the
+    dense encode) where that pays, or computes the code over all the states and keeps it."""
 
     def __init__(self, flat, offsets, edits=()):
-        self.flat, self.offsets, self.edits, self.code = flat, offsets, list(edits), None
+        self.flat, self.offsets, self.edits, self.code, self.chosen = flat, offsets, list(edits), None, None
         if self.edits and isinstance(self.edits[0], AblateFeatures) and self.edits[0].uses_codes():
-            from fairfight.sae.codes import topk_codes
+            from fairfight.sae.codes import kept_code, states_digest, topk_codes
+            from fairfight.sae.screen import screened_latents
 
-            self.code = topk_codes(self.edits[0]._sae(), flat)
+            sae, digest = self.edits[0]._sae(), states_digest(flat)
+            self.code = kept_code(sae, digest)
+            if self.code is None:
+                self.chosen = screened_latents(sae, flat, self.edits[0].features)
+            if self.code is None and self.chosen is None:
+                self.code = topk_codes(sae, flat, digest)
 
     def padded(self, batch, enc) -> torch.Tensor:
         mask = enc["attention_mask"]
@@ -228,9 +235,12 @@ class ResumedStates:
         x = torch.from_numpy(np.concatenate([np.asarray(self.flat[a:b], dtype=np.float32) for a, b in spans]))
         if self.edits:
             rest = self.edits
+            where = torch.from_numpy(np.concatenate([np.arange(a, b) for a, b in spans]))
             if self.code is not None:
-                where = torch.from_numpy(np.concatenate([np.arange(a, b) for a, b in spans]))
                 x = self.edits[0].apply_coded(x, self.code[0][where], self.code[1][where])
+                rest = self.edits[1:]
+            elif self.chosen is not None:
+                x = self.edits[0].apply_chosen(x, self.chosen[where])
                 rest = self.edits[1:]
             x = apply_edits(x, rest).float()
         out = torch.zeros((len(batch), mask.shape[1], x.shape[1]), dtype=torch.float32)
