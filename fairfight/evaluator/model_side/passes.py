@@ -15,7 +15,9 @@ How a pooled read of (texts, layers, pool, edits) is served (`pooled`):
   include an `AblateFeatures` are applied to the cached rows before they are fed in
   (`ResumedStates`); a TopK SAE's code of those rows is computed once and kept in the process
   (fairfight.sae.codes), so a later ablation on the same states, or one after `features()` of
-  them, skips the SAE's dense encode.
+  them, skips the SAE's dense encode. With no code kept, rarely active latents are screened
+  (fairfight.sae.screen): tokens on which every chosen latent is provably 0 skip the dense
+  encode, the rest are encoded; the result is the dense code's either way.
 Every path gives the same numbers with or without a cache (up to float rounding), so cached
 and uncached evals agree; tests/evaluator/test_passes.py checks each path against a full pass.
 """
