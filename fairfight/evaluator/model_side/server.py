@@ -284,10 +284,7 @@ def serve(control: Connection) -> None:
     import torch
     from multiprocessing.reduction import recv_handle
 
-    from .memory import release_freed_memory
-
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    release_freed_memory()  # passes of growing batches would otherwise only grow the heap
     spec_info, threads = control.recv()
     torch.set_num_threads(max(1, int(threads or 1)))
     server, failure = None, None
