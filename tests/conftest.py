@@ -21,6 +21,7 @@ import torch  # noqa: E402
 from fairfight.evaluator.model_side.ledger import Budget, Ledger  # noqa: E402
 from fairfight.evaluator.model_side.model_handle import OPERATIONS, ModelHandle  # noqa: E402
 from fairfight.evaluator.model_side.models import load_model  # noqa: E402
+from testkit import SENTENCES, write_bios  # noqa: E402,F401 (tests import them from testkit)
 
 # Under pytest-xdist the test processes share the cores: more torch threads than cores makes
 # OpenMP threads spin against each other.
@@ -45,27 +46,6 @@ def pytest_collection_modifyitems(config, items):
 
     items.sort(key=rank)  # stable: a file's tests stay together and in order
 
-def write_bios(path, size: int, test_size: int, seed: int) -> None:
-    """Generated bios (builtin:synthetic_bios) as one JSONL file with a `split` column."""
-    import json
-
-    from fairfight.data.builtin import generate
-
-    parts = generate("synthetic_bios", {"size": size, "test_size": test_size, "seed": seed})
-    with open(path, "w") as f:
-        for split, rows in parts.items():
-            for row in rows:
-                f.write(json.dumps({**row, "split": split}) + "\n")
-
-
-SENTENCES = [
-    "the nurse helped the patient in the ward",
-    "the professor wrote a long paper about physics",
-    "she is a doctor and he is a teacher",
-    "a cat sat on the warm mat",
-    "the weather is cold and rainy today",
-    "my friend bought a new red car",
-]
 EOS = "<|endoftext|>"
 MINILM_TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 

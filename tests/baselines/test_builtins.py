@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 
-from conftest import write_bios
+from testkit import write_bios
 from fairfight.baselines import BASELINES, CONTROLS, SKYLINES
 from fairfight.evaluator.orchestration.executors import InlineExecutor
 from fairfight.evaluator.orchestration.plan import compile_plan

@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from conftest import write_bios
+from testkit import write_bios
 from fairfight.baselines.catalogue import CannotRun
 from fairfight.baselines.sae_probe import top_latents, uses
 from fairfight.evaluator.orchestration.executors import InlineExecutor

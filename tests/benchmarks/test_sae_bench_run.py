@@ -12,7 +12,7 @@ def test_sae_benchmark_prints_its_ratios():
     out = run_benchmark("sae.py", "--smoke")
     for row in ("plain pass above L", *READS, "train_topk on 2000 token activations"):
         assert re.search(rf"^{re.escape(row)}.*\s[\d.]+", out, re.M), (row, out)
-    assert re.search(r"edited/plain above L .*TopK cold = [\d.]+, TopK code kept = [\d.]+, ReLU = [\d.]+, "
+    assert re.search(r"edited/plain above L .*TopK cold = [\d.]+, TopK cold 8 rare = [\d.]+, TopK code kept = [\d.]+, ReLU = [\d.]+, "
                      r"JumpReLU = [\d.]+", out), out
     assert re.search(r"training = [\d.]+ s", out), out
     for row in READS:  # the edit changed the read

@@ -1,7 +1,7 @@
 """A small fight on a tiny real model: the spec, its data and its contenders, written to a folder."""
 from pathlib import Path
 
-from conftest import write_bios
+from testkit import write_bios
 
 
 METHODS = '''

@@ -4,7 +4,7 @@ full pass; declarative (to_dict round trip, hashable, named by the SAE's sha256)
 import pytest
 import torch
 
-from conftest import SENTENCES
+from testkit import SENTENCES
 from fairfight.errors import FairfightError
 from fairfight.evaluator.model_side.edits import AblateFeatures, edit_from_dict
 from fairfight.evaluator.model_side.hooks import install_edits, locate_layers

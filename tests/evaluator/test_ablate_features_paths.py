@@ -8,7 +8,7 @@ written out literally (encode, set latents, decode, add the error back) in a hoo
 import pytest
 import torch
 
-from conftest import SENTENCES
+from testkit import SENTENCES
 from fairfight.evaluator.model_side.edits import AblateFeatures, AddVector
 from fairfight.evaluator.model_side.forward_cache import ForwardCache
 from fairfight.evaluator.model_side.hooks import install_edits

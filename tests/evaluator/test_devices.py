@@ -9,7 +9,7 @@ import logging
 import pytest
 import torch
 
-from conftest import SENTENCES
+from testkit import SENTENCES
 from fairfight.errors import FairfightError
 from fairfight.evaluator.model_side import devices
 from fairfight.evaluator.model_side.devices import BatchSizer

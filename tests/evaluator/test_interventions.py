@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import SENTENCES
+from testkit import SENTENCES
 from fairfight.evaluator.model_side.edits import Ablate, AddVector, ProjectOut
 
 TEXTS = SENTENCES[:4]

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import SENTENCES
+from testkit import SENTENCES
 from fairfight.errors import AffordanceError, BudgetExceeded, FairfightError
 from fairfight.evaluator.model_side.edits import AddVector
 from fairfight.evaluator.model_side.ledger import Budget, Ledger

@@ -6,7 +6,7 @@ import threading
 import pytest
 import torch
 
-from conftest import SENTENCES
+from testkit import SENTENCES
 from fairfight.errors import AffordanceError, BudgetExceeded, FairfightError
 from fairfight.evaluator.contender_side.handle_stub import HandleStub, LedgerStub, ServerLink
 from fairfight.evaluator.model_side import wire

@@ -3,7 +3,7 @@ edited layer, early stop) gives what a full forward pass with the edits gives.""
 import pytest
 import torch
 
-from conftest import SENTENCES
+from testkit import SENTENCES
 from fairfight.evaluator.model_side.edits import Ablate, AddVector, ProjectOut
 from fairfight.evaluator.model_side.hooks import locate_layers
 from fairfight.evaluator.model_side.forward_cache import ForwardCache, computations

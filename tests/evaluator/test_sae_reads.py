@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from conftest import SENTENCES
+from testkit import SENTENCES
 from fairfight import AffordanceError, FairfightError
 from fairfight.data.splits import SplitLoader
 from fairfight.evaluator.contender_side.context import build_context

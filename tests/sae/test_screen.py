@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SENTENCES
+from testkit import SENTENCES
 from fairfight.evaluator.model_side.edits import AblateFeatures, AddVector
 from fairfight.evaluator.model_side.forward_cache import ForwardCache
 from fairfight.sae import SAE, screen, train_topk
