@@ -49,3 +49,18 @@ def test_same_results_under_every_executor(fight, reference, name):
     runs = json.loads((out / "results.json").read_text())["runs"]
     # on a cluster node too, the model is in a model server and the contender gets stubs
     assert {r["model_access"] for r in runs} == {"in-process" if name == "inline" else "server"}
+
+
+def test_a_slurm_job_can_serve_several_runs_with_one_model_server(fight, reference):
+    """runs_per_job: one job (one model server on its node) runs several runs, each judged and
+    reported on its own; the results are the same."""
+    spec, folder = fight
+    out = folder / "slurm-shared"
+    r = eval_cli(str(spec), "--out", str(out), *EXECUTORS["slurm"], "--executor-option", "runs_per_job=2",
+                 "--no-progress")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert metrics(out) == reference
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    jobs = list((out / ".exchange" / "_submitit").glob("*_submitted.pkl"))
+    assert len(runs) == 2 and len(jobs) == 1, (len(runs), jobs)  # both runs in one job
+    assert {r["model_access"] for r in runs} == {"server"}

@@ -1,10 +1,10 @@
 """Executors on existing engines: Slurm through submitit, and Ray. Optional extras, imported only
 when chosen (pip install 'fairfight[slurm]' or 'fairfight[ray]').
 
-Each run is a job whose entry point, `node.run_served_from_folder`, does on its node what the
-local executor does on one machine: a model server holds the model (on the node's GPU when the
-run asks for cuda), the contender runs in a fresh sandboxed process with handle stubs, and the
-run is judged there. It works on a folder in the bundle (a shared filesystem on a cluster):
+Each job (one run, or `runs_per_job` runs) has the entry point `node.run_served_from_folders`,
+which does on its node what the local executor does on one machine: a model server holds the
+model (on the node's GPU when the runs ask for cuda), each contender runs in a fresh sandboxed
+process with handle stubs, and each run is judged there. It works on a folder in the bundle (a shared filesystem on a cluster):
 desc.json and job.json in; `started`/`ready` markers out; inputs.json (the evaluation texts)
 written by the parent only after `ready`; result.json (the judged record) out.
 A job lost on the cluster (preemption, a dead node, a killed job) comes back as a failed run,
@@ -55,16 +55,17 @@ class _FolderExecutor:
     def run(self, jobs, on_start, on_done) -> None:
         if self.exchange is None:
             raise FairfightError("a cluster executor needs an exchange folder on a shared filesystem")
-        pending, live = list(jobs), []
+        pending, live, size = list(jobs), [], max(1, int(self.options.get("runs_per_job", 1)))
         try:
             while pending or live:
-                while pending and len(live) < self.workers:
-                    job = pending.pop(0)
-                    job.folder = self._prepare(job)
-                    job.handle = self.submit(job.folder)
-                    job.started_at = time.monotonic()
-                    live.append(job)
-                    on_start(job)
+                while pending and len({id(job.handle) for job in live}) < self.workers:  # jobs, not runs
+                    shard, pending = pending[:size], pending[size:]
+                    folders = [self._prepare(job) for job in shard]
+                    handle = self.submit([str(f) for f in folders], self.cores_per_run())
+                    for job, folder in zip(shard, folders):
+                        job.folder, job.handle, job.started_at = folder, handle, time.monotonic()
+                        live.append(job)
+                        on_start(job)
                 for job in list(live):
                     result = self._step(job)
                     if result is not None:
@@ -73,15 +74,15 @@ class _FolderExecutor:
                         on_done(job, result)
                 time.sleep(self.poll)
         finally:
-            for job in live:
-                self.cancel(job.handle)
+            for handle in {id(job.handle): job.handle for job in live}.values():
+                self.cancel(handle)
 
     def _prepare(self, job) -> Path:
         folder = self.exchange / job.key
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         write_json(folder / "desc.json", job.desc)
-        write_json(folder / "job.json", {"timeout": job.timeout, "cores": self.cores_per_run()})
+        write_json(folder / "job.json", {"timeout": job.timeout})
         return folder
 
     def _step(self, job):
@@ -90,7 +91,7 @@ class _FolderExecutor:
         if ready.exists() and not inputs.exists():
             write_atomic(inputs, json.dumps(job.eval_texts))  # only now: the evaluation inputs
             job.predict_since = now
-        if self.finished(job.handle):
+        if (folder / "result.json").exists() or self.finished(job.handle):  # a job's runs end one by one
             return self.outcome(job)
         started = folder / "started"
         if started.exists() and not ready.exists() and job.timeout is not None:
@@ -147,12 +148,12 @@ class SlurmExecutor(_FolderExecutor):
     def cores_per_run(self) -> int:
         return int(self.options.get("threads") or self.options.get("cpus", 2))
 
-    def submit(self, folder):
-        from .node import run_served_from_folder
+    def submit(self, folders: list, cores: int):
+        from .node import run_served_from_folders
 
         if self._executor is None:
             self._executor = self._make()
-        return self._executor.submit(run_served_from_folder, str(folder))
+        return self._executor.submit(run_served_from_folders, folders, cores)
 
     def finished(self, handle) -> bool:
         return handle.done()
@@ -190,16 +191,16 @@ class RayExecutor(_FolderExecutor):
             if self.child_env:  # a running cluster's workers do not inherit this process's environment
                 kwargs["runtime_env"] = {"env_vars": self.child_env}
             ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-        from .node import run_served_from_folder
+        from .node import run_served_from_folders
 
         self._task = ray.remote(max_calls=1, num_cpus=self.cores_per_run(),
-                                num_gpus=self.options.get("num_gpus", 0), max_retries=0)(run_served_from_folder)
+                                num_gpus=self.options.get("num_gpus", 0), max_retries=0)(run_served_from_folders)
 
     def cores_per_run(self) -> int:
         return int(self.options.get("cpus_per_run", 1))
 
-    def submit(self, folder):
-        return self._task.remote(str(folder))
+    def submit(self, folders: list, cores: int):
+        return self._task.remote(folders, cores)
 
     def finished(self, handle) -> bool:
         done, _ = self._ray.wait([handle], timeout=0)

@@ -1,14 +1,14 @@
-"""A cluster job: one run's trusted side on its node, and the contender's sandboxed process.
+"""A cluster job: the trusted side of its runs on its node, and each contender's sandboxed process.
 
-The job's process on the node does for its run what the local executor does on one machine (it
-is a local executor with one worker): it starts a model server, which loads the model (on the
-node's GPU when the run asks for cuda), and the contender's fresh sandboxed process, which gets
-handle stubs and never the model; it judges the run there (the server's ledger, the batch check
-over the chunks it chose) and writes the record to result.json. With the parent evaluation it
+The job's process on the node does for its runs what the local executor does on one machine (it
+is a local executor): it starts a model server, which loads the model once (on the node's GPU
+when the runs ask for cuda), and a fresh sandboxed process per run, which gets handle stubs and
+never the model; it judges each run there (the server's ledger, the batch check over the chunks
+it chose) and writes the record to the run's result.json. With the parent evaluation it
 talks through the run's folder on the shared filesystem, as before: `started` when the
 contender's code starts, `ready` when it has trained, then it waits for `inputs.json` (written
-by the parent only then). One model server per run job: a node running several jobs loads the
-model once per job.
+by the parent only then). A job runs `runs_per_job` runs (execution.slurm / execution.ray;
+default 1): one model server serves them all.
 """
 from __future__ import annotations
 
@@ -50,24 +50,37 @@ class FolderJob(Job):
         return self._texts
 
 
-def run_served_from_folder(folder: str) -> dict:
-    """Entry point of a cluster job: desc.json and job.json in, result.json out."""
+def run_served_from_folders(folders: list, cores: int | None = None) -> list[dict]:
+    """Entry point of a cluster job: for each run, desc.json and job.json in, result.json out.
+
+    The job's runs share one model server and run `cores` at a time at most (each in its own
+    sandboxed process); each run's result.json is written as soon as the run is judged."""
+    from .jobs import available_cores
     from .local import LocalExecutor
 
-    folder = Path(folder)
-    desc = json.loads((folder / "desc.json").read_text(encoding="utf-8"))
-    job_info = json.loads((folder / "job.json").read_text(encoding="utf-8"))
-    job = FolderJob(desc, folder, job_info.get("timeout"))
-    results: list[dict] = []
-    signal.signal(signal.SIGTERM, _interrupted)  # a cancelled job stops its worker and server (executor's finally)
+    jobs = []
+    for folder in map(Path, folders):
+        desc = json.loads((folder / "desc.json").read_text(encoding="utf-8"))
+        info = json.loads((folder / "job.json").read_text(encoding="utf-8"))
+        jobs.append(FolderJob(desc, folder, info.get("timeout")))
+    signal.signal(signal.SIGTERM, _interrupted)  # a cancelled job stops its workers and server (executor's finally)
+    cores = max(1, int(cores or available_cores()))
+    results: dict[str, dict] = {}
+
+    def done(job, record):
+        results[job.key] = record
+        write_json(job.folder / "result.json", record)
+
     try:
-        executor = LocalExecutor(1, cores=job_info.get("cores"))
-        executor.run([job], lambda job: None, lambda job, record: results.append(record))
-        result = results[0] if results else _failed(desc, "the run ended without a record")
-    except BaseException:  # noqa: BLE001 - the parent hears why from result.json
-        result = _failed(desc, traceback.format_exc())
-    write_json(folder / "result.json", result)
-    return result
+        LocalExecutor(min(len(jobs), cores), cores=cores).run(jobs, lambda job: None, done)
+    except BaseException:  # noqa: BLE001 - each run not yet judged hears why from its result.json
+        error = traceback.format_exc()
+    else:
+        error = "the run ended without a record"
+    for job in jobs:
+        if job.key not in results:
+            done(job, _failed(job.desc, error))
+    return [results[job.key] for job in jobs]
 
 
 def _failed(desc: dict, error: str) -> dict:
@@ -78,4 +91,4 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-__all__ = ["run_served_from_folder", "FolderJob"]
+__all__ = ["run_served_from_folders", "FolderJob"]
