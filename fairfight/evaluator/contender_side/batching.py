@@ -77,6 +77,17 @@ def assemble(n: int, chunks: list, recheck: list, outputs: list) -> tuple[list[d
         raise FairfightError("the worker did not predict every chunk of the evaluation inputs it was sent")
     for output in outputs:
         _check_output(output)
+    return _judge(n, chunks, recheck, outputs)
+
+
+def predict_in_chunks(predictor, texts: list, model, key: str) -> tuple[list[dict], list, dict]:
+    """(prediction rows in input order, classes, batch check {sampled, differing, chunks, tolerance})."""
+    chunks, recheck = plan(len(texts), key)
+    return _judge(len(texts), chunks, recheck, [_predict(predictor, texts, model, c) for c in chunks + recheck])
+
+
+def _judge(n: int, chunks: list, recheck: list, outputs: list) -> tuple[list[dict], list, dict]:
+    """Rows in input order from the chunks' outputs, and the re-predicted sample compared with them."""
     rows, classes = [None] * n, None
     for chunk, (got, chunk_classes) in zip(chunks, outputs):
         if len(got) != len(chunk):
@@ -93,28 +104,6 @@ def assemble(n: int, chunks: list, recheck: list, outputs: list) -> tuple[list[d
     for chunk, (got, _) in zip(recheck, outputs[len(chunks):]):
         if len(got) != len(chunk):
             raise FairfightError(f"the predictor gave {len(got)} predictions for {len(chunk)} inputs")
-        differing += [i for i, row in zip(chunk, got) if differs(rows[i], row)]
-    check = {"sampled": sum(len(c) for c in recheck), "differing": len(differing), "chunks": len(chunks),
-             "tolerance": TOLERANCE, "examples": sorted(differing)[:10]}
-    return rows, list(classes or ()), check
-
-
-def predict_in_chunks(predictor, texts: list, model, key: str) -> tuple[list[dict], list, dict]:
-    """(prediction rows in input order, classes, batch check {sampled, differing, chunks, tolerance})."""
-    chunks, recheck = plan(len(texts), key)
-    rows, classes = [None] * len(texts), None
-    for chunk in chunks:
-        got, chunk_classes = _predict(predictor, texts, model, chunk)
-        if classes is None:
-            classes = chunk_classes
-        elif chunk_classes != classes:
-            raise FairfightError(f"the predictor's classes changed between chunks of the evaluation inputs: "
-                                 f"{list(classes)}, then {list(chunk_classes)}")
-        for i, row in zip(chunk, got):
-            rows[i] = row
-    differing = []
-    for chunk in recheck:
-        got, _ = _predict(predictor, texts, model, chunk)
         differing += [i for i, row in zip(chunk, got) if differs(rows[i], row)]
     check = {"sampled": sum(len(c) for c in recheck), "differing": len(differing), "chunks": len(chunks),
              "tolerance": TOLERANCE, "examples": sorted(differing)[:10]}
