@@ -70,11 +70,11 @@ class ForwardCache:
         index = TextIndex.of(self.root, self.key("by-text", [], layers, pool))
         digests = [_digest(t) for t in texts]
         found = index.lookup(digests)
-        missing = list(dict.fromkeys(t for t, d in zip(texts, digests) if d not in found))
-        if not missing:
+        todo = {t: d for t, d in zip(texts, digests) if d not in found}  # each text once, in order
+        if not todo:
             return self._gather(found, digests, layers)
+        missing, ids = list(todo), list(todo.values())
         sub = key if len(missing) == len(texts) else self.key("pooled", missing, layers, pool, [])
-        ids = [_digest(t) for t in missing]
         computed = self._entry(sub, lambda: compute(missing), lambda f, r: self._write_pooled(f, r, ids),
                                lambda f: self._read_pooled(f, layers), f"{len(missing)} {layers} {pool}",
                                len(missing), on_write=index.add)

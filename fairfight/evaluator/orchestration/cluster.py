@@ -4,9 +4,10 @@ when chosen (pip install 'fairfight[slurm]' or 'fairfight[ray]').
 Each job (one run, or `runs_per_job` runs) has the entry point `node.run_served_from_folders`,
 which does on its node what the local executor does on one machine: a model server holds the
 model (on the node's GPU when the runs ask for cuda), each contender runs in a fresh sandboxed
-process with handle stubs, and each run is judged there. It works on a folder in the bundle (a shared filesystem on a cluster):
-desc.json and job.json in; `started`/`ready` markers out; inputs.json (the evaluation texts)
-written by the parent only after `ready`; result.json (the judged record) out.
+process with handle stubs, and each run is judged there. Each run has a folder in the bundle (a
+shared filesystem on a cluster): desc.json and job.json in; `started`/`ready` markers out;
+inputs.json (the evaluation texts) written by the parent only after `ready`; result.json (the
+judged record) out.
 A job lost on the cluster (preemption, a dead node, a killed job) comes back as a failed run,
 which a re-run of the same eval tries again.
 """
@@ -61,7 +62,7 @@ class _FolderExecutor:
                 while pending and len({id(job.handle) for job in live}) < self.workers:  # jobs, not runs
                     shard, pending = pending[:size], pending[size:]
                     folders = [self._prepare(job) for job in shard]
-                    handle = self.submit([str(f) for f in folders], self.cores_per_run())
+                    handle = self.submit([str(f) for f in folders])
                     for job, folder in zip(shard, folders):
                         job.folder, job.handle, job.started_at = folder, handle, time.monotonic()
                         live.append(job)
@@ -145,15 +146,15 @@ class SlurmExecutor(_FolderExecutor):
         ex.update_parameters(**params)
         return ex
 
-    def cores_per_run(self) -> int:
+    def cores_per_job(self) -> int:
         return int(self.options.get("threads") or self.options.get("cpus", 2))
 
-    def submit(self, folders: list, cores: int):
+    def submit(self, folders: list):
         from .node import run_served_from_folders
 
         if self._executor is None:
             self._executor = self._make()
-        return self._executor.submit(run_served_from_folders, folders, cores)
+        return self._executor.submit(run_served_from_folders, folders, self.cores_per_job())
 
     def finished(self, handle) -> bool:
         return handle.done()
@@ -193,14 +194,14 @@ class RayExecutor(_FolderExecutor):
             ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
         from .node import run_served_from_folders
 
-        self._task = ray.remote(max_calls=1, num_cpus=self.cores_per_run(),
+        self._task = ray.remote(max_calls=1, num_cpus=self.cores_per_job(),
                                 num_gpus=self.options.get("num_gpus", 0), max_retries=0)(run_served_from_folders)
 
-    def cores_per_run(self) -> int:
+    def cores_per_job(self) -> int:
         return int(self.options.get("cpus_per_run", 1))
 
-    def submit(self, folders: list, cores: int):
-        return self._task.remote(folders, cores)
+    def submit(self, folders: list):
+        return self._task.remote(folders, self.cores_per_job())
 
     def finished(self, handle) -> bool:
         done, _ = self._ray.wait([handle], timeout=0)
