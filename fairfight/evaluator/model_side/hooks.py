@@ -115,4 +115,20 @@ def install_edits(model: nn.Module, edits=(), *, capture: dict | None = None, ca
             hd.remove()
 
 
-__all__ = ["install_edits", "StopForward", "locate_layers", "resolve_layer"]
+class InputCapture:
+    """Hook the input embeddings so gradients w.r.t. them can be taken (and exist even if frozen)."""
+
+    def __init__(self, model, cap):
+        self.module, self.cap = model.get_input_embeddings(), cap
+
+    def __enter__(self):
+        def hook(module, args, output):
+            self.cap["inputs"] = output.detach().requires_grad_(True)
+            return self.cap["inputs"]
+        self.handle = self.module.register_forward_hook(hook)
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+__all__ = ["install_edits", "StopForward", "locate_layers", "resolve_layer", "InputCapture"]

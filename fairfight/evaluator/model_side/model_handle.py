@@ -19,7 +19,8 @@ from fairfight.errors import AffordanceError, FairfightError
 from fairfight.evaluator.model_side import passes
 from fairfight.evaluator.model_side.devices import BatchSizer
 from fairfight.evaluator.model_side.edits import edit_from_dict, edit_vectors
-from fairfight.evaluator.model_side.hooks import install_edits, resolve_layer
+from fairfight.evaluator.classifier_head import ClassifierHead
+from fairfight.evaluator.model_side.hooks import InputCapture, install_edits, resolve_layer
 from fairfight.evaluator.model_side.ledger import Ledger
 from fairfight.evaluator.model_side.models import LoadedModel
 
@@ -48,38 +49,6 @@ def _pool(h: torch.Tensor, mask: torch.Tensor, pool: str):
     if pool == "last":
         return h[torch.arange(h.shape[0], device=h.device), lengths - 1]
     return [h[i, : int(n)] for i, n in enumerate(lengths)]
-
-
-class ClassifierHead:
-    """The linear head trained by `finetune`, applied to `embed` outputs of the tuned handle."""
-
-    def __init__(self, linear: nn.Linear, classes):
-        self.__linear = linear
-        self.classes = tuple(classes)
-
-    def logits(self, embeddings: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return self.__linear(embeddings.to(self.__linear.weight.dtype))
-
-    def predict_proba(self, embeddings: torch.Tensor) -> torch.Tensor:
-        return self.logits(embeddings).softmax(-1)
-
-    def predict(self, embeddings: torch.Tensor) -> list:
-        return [self.classes[i] for i in self.logits(embeddings).argmax(-1).tolist()]
-
-    def state(self) -> dict:
-        """The head's own numbers (trained on the contender's data), to rebuild it on the contender side."""
-        return {"weight": self.__linear.weight.detach().clone(), "bias": self.__linear.bias.detach().clone(),
-                "classes": list(self.classes)}
-
-    @classmethod
-    def from_state(cls, state: dict) -> "ClassifierHead":
-        weight = torch.as_tensor(state["weight"])
-        linear = nn.Linear(weight.shape[1], weight.shape[0]).requires_grad_(False)
-        with torch.no_grad():
-            linear.weight.copy_(weight)
-            linear.bias.copy_(torch.as_tensor(state["bias"]))
-        return cls(linear.eval(), state["classes"])
 
 
 class ModelHandle:
@@ -398,7 +367,7 @@ class ModelHandle:
             cap: dict = {}
             with install_edits(self.__model, self.__edits, capture=cap, capture_layers=capture_layers):
                 if mode == "grad":
-                    with torch.enable_grad(), _InputCapture(self.__model, cap):
+                    with torch.enable_grad(), InputCapture(self.__model, cap):
                         out = fn(enc, cap, torch.tensor(batch))
                 else:
                     with torch.no_grad():
@@ -416,22 +385,6 @@ class ModelHandle:
 
     def _stack(self, rows, texts) -> torch.Tensor:
         return torch.stack(rows) if rows else torch.zeros((0, self.hidden_size))
-
-
-class _InputCapture:
-    """Hook the input embeddings so gradients w.r.t. them can be taken (and exist even if frozen)."""
-
-    def __init__(self, model, cap):
-        self.module, self.cap = model.get_input_embeddings(), cap
-
-    def __enter__(self):
-        def hook(module, args, output):
-            self.cap["inputs"] = output.detach().requires_grad_(True)
-            return self.cap["inputs"]
-        self.handle = self.module.register_forward_hook(hook)
-
-    def __exit__(self, *exc):
-        self.handle.remove()
 
 
 def _detach(x):
