@@ -5,6 +5,7 @@ import io
 from rich.console import Console
 
 from fairfight.report import print_summary
+from fairfight.report.model import unmatched_caveats
 
 from report_fixtures import FIXTURES, load
 
@@ -46,4 +47,6 @@ def test_wrapped_reasons_stay_under_their_indent():
             break
         block.append(line)
     assert len(block) > 1, "the fixture's reason should wrap at 70 columns"
-    assert " ".join(line.strip() for line in block) == " ".join(reason.split())
+    # the verdict's caveats (unmatched affordances, ...) follow its reason under the same indent
+    expected = " ".join([reason, *unmatched_caveats(results["verdicts"][0])])
+    assert " ".join(line.strip() for line in block) == " ".join(expected.split())
