@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 
 from ..errors import FairfightError
+from .files import is_pattern, matched_files
 from ..spec.ir import DatasetSpec, Spec
 
 _BUILDERS = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}
@@ -60,7 +61,9 @@ def _load_with_datasets(kind: str, target: str, ds: DatasetSpec | None) -> dict:
         if kind == "hf":
             loaded = datasets.load_dataset(target, ds.config if ds else None, revision=ds.revision if ds else None)
         else:
-            loaded = datasets.load_dataset(_BUILDERS[kind], data_files=target)
+            # a pattern's files in sorted order (data/files.py), not in the order datasets globs them
+            files = [str(f) for f in matched_files(target)] if is_pattern(target) else target
+            loaded = datasets.load_dataset(_BUILDERS[kind], data_files=files)
     finally:
         ds_logging.set_verbosity(verbosity)
     if isinstance(loaded, datasets.Dataset):

@@ -11,6 +11,7 @@ import importlib.util
 import re
 from pathlib import Path
 
+from ..data.files import matched_files, missing_message
 from ..errors import Position
 from .expressions import ExpressionError, parse_where
 from .loader import Document
@@ -190,8 +191,8 @@ class Checker(ContenderChecks):
             path = ("datasets", name, "source")
             if kind == "builtin" and rest not in builtins:
                 self.error(path, f"'{rest}' is not a builtin dataset{suggest(rest, builtins)} (builtins: {', '.join(builtins)})")
-            elif kind in FILE_SOURCES and not (self.base_dir / rest).is_file():
-                self.error(path, f"data file '{rest}' does not exist (paths are relative to the spec's folder)")
+            elif kind in FILE_SOURCES and not matched_files(rest, self.base_dir):
+                self.error(path, missing_message(rest))
             if kind != "builtin" and "options" in _d(ds):
                 self.error(("datasets", name, "options"), "options are for builtin sources only", key=True)
             elif kind == "builtin" and rest in builtins and isinstance(_d(ds).get("options", {}), dict):
@@ -237,8 +238,8 @@ class Checker(ContenderChecks):
                 self.error(path, f"'{rest}' is not a builtin dataset{suggest(rest, builtins)}")
             elif kind in ("path", "package"):
                 self.error(path, f"'{kind}:' names a model source; a split comes from a dataset or a data source")
-            elif kind in FILE_SOURCES and not (self.base_dir / rest).is_file():
-                self.error(path, f"data file '{rest}' does not exist (paths are relative to the spec's folder)")
+            elif kind in FILE_SOURCES and not matched_files(rest, self.base_dir):
+                self.error(path, missing_message(rest))
             return
         dataset, _, part = origin.partition("/")
         if dataset not in self.datasets():

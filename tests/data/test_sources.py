@@ -168,3 +168,65 @@ rules: {{data: {{ambiguous: [text, profession]}}}}
         ("surgeon", "male"): 1585, ("nurse", "female"): 1585}
     assert Counter(zip(loader.split("test").columns["profession"], loader.split("test").columns["gender"])) == {
         ("surgeon", "male"): 49, ("surgeon", "female"): 49, ("nurse", "male"): 49, ("nurse", "female"): 49}
+
+
+def write_shards(folder, kind, rows_per_shard=(10, 10, 10)):
+    """ROWS cut into shard files named so that sorted order is not the order they are written in."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i, n in reversed(list(enumerate(rows_per_shard))):  # written last shard first
+        rows = ROWS[sum(rows_per_shard[:i]): sum(rows_per_shard[:i]) + n]
+        path = folder / f"part-{i}.{kind}"
+        if kind == "jsonl":
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        else:
+            path.write_text("bio,job,sex,part\n" + "".join(f"{r['bio']},{r['job']},{r['sex']},{r['part']}\n" for r in rows))
+        names.append(path)
+    return names
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_a_glob_source_reads_every_matched_file_in_sorted_order(tmp_path, kind):
+    write_shards(tmp_path / "shards", kind)
+    (tmp_path / "shards" / f"notes.{kind}.bak").write_text("not data")  # does not match
+    spec = spec_for(tmp_path, source=f"{kind}:shards/part-*.{kind}")
+    train = SplitLoader(spec).split("train")
+    want = [r["bio"] for r in ROWS[:24] if r["job"] in (21, 13)]
+    assert sorted(train.columns["text"]) == sorted(want)
+    from fairfight.data.sources import load_source
+
+    table = load_source(spec.datasets["d"].source, spec, "datasets.d.source", spec.datasets["d"])
+    (rows,) = table.values()
+    assert rows.columns["bio"] == [r["bio"] for r in ROWS]  # part-0, part-1, part-2: sorted, not written order
+
+
+def test_a_recursive_glob_crosses_folders(tmp_path):
+    write_shards(tmp_path / "a", "jsonl", (10, 20))
+    (tmp_path / "b" / "c").mkdir(parents=True)
+    (tmp_path / "a" / "part-1.jsonl").rename(tmp_path / "b" / "c" / "part-1.jsonl")
+    spec = spec_for(tmp_path, source="jsonl:**/part-*.jsonl")
+    assert len(SplitLoader(spec).split("test")) == 6
+
+
+def test_a_glob_that_matches_nothing_is_a_positioned_error(tmp_path):
+    report = check_text(SPEC.format(source="csv:shards/*.csv", extra=""), name="spec.yaml", base_dir=tmp_path)
+    assert [d.headline() for d in report.diagnostics if d.severity == "error"] == [
+        "spec.yaml:7:13: datasets.d.source: no data file matches 'shards/*.csv' (paths are relative to the spec's folder)"]
+
+
+def test_run_keys_see_a_file_added_changed_or_renamed_under_a_pattern(tmp_path):
+    from fairfight.evaluator.orchestration.runkey import data_identity, digest
+
+    shards = write_shards(tmp_path / "shards", "jsonl")
+    spec = spec_for(tmp_path, source="jsonl:shards/*.jsonl")
+    seen = {digest(data_identity(spec))}
+    (tmp_path / "shards" / "part-9.jsonl").write_text(json.dumps(ROWS[0]) + "\n")
+    seen.add(digest(data_identity(spec)))
+    shards[0].write_text(shards[0].read_text() + json.dumps(ROWS[1]) + "\n")
+    seen.add(digest(data_identity(spec)))
+    shards[0].rename(tmp_path / "shards" / "part-8.jsonl")
+    seen.add(digest(data_identity(spec)))
+    assert len(seen) == 4
+    moved = tmp_path / "elsewhere"
+    (tmp_path / "shards").rename(moved)  # the same files in another folder: the same data
+    assert digest(data_identity(spec_for(tmp_path, source="jsonl:elsewhere/*.jsonl"))) in seen

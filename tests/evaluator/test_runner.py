@@ -181,3 +181,44 @@ def test_a_crashing_contender_fails_with_its_traceback_and_the_rest_go_on(cheate
     (run,) = [r for r in results["runs"] if r["label"] == "crashes"]
     assert run["status"] == "failed" and "boom" in run["error"]
     assert results["counts"]["refused"] == len(CHEATS)
+
+
+def test_data_files_named_by_a_pattern_are_walled_off_each_one(tmp_path, bert_dir):
+    spec_path = write_fight(tmp_path, bert_dir, {"reads_eval_file": ""}, cheaters=True, seeds=1)
+    rows = (tmp_path / "bios.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "shards").mkdir()
+    for i in range(2):
+        (tmp_path / "shards" / f"part-{i}.jsonl").write_text("".join(rows[i::2]))
+    (tmp_path / "bios.jsonl").unlink()
+    cheaters = tmp_path / "cheaters.py"  # the cheater opens a shard: the file holding evaluation labels
+    cheaters.write_text(cheaters.read_text().replace(repr(str(tmp_path / "bios.jsonl")),
+                                                     repr(str(tmp_path / "shards" / "part-1.jsonl"))))
+    spec_path.write_text(spec_path.read_text().replace("jsonl:bios.jsonl", "jsonl:shards/part-*.jsonl"))
+    from fairfight.evaluator.contender_side.worker import denied_paths
+
+    denied = denied_paths(load_spec(spec_path), [])
+    assert {str(tmp_path / "shards" / f"part-{i}.jsonl") for i in range(2)} <= set(denied)
+    r = eval_here(str(spec_path), "--out", str(tmp_path / "b"), "--no-progress", "--allow-refused")
+    (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
+    assert run["status"] == "refused" and any("opening" in x for x in run["reasons"]), (run, r)
+
+
+def test_a_split_read_from_its_own_file_is_walled_off_and_in_the_run_keys(tmp_path, bert_dir):
+    spec_path = write_fight(tmp_path, bert_dir, {"reads_eval_file": ""}, cheaters=True, seeds=1)
+    rows = [json.loads(line) for line in (tmp_path / "bios.jsonl").read_text().splitlines()]
+    test_file = tmp_path / "test.jsonl"  # the evaluation split names this file itself, no dataset
+    test_file.write_text("".join(json.dumps(r) + "\n" for r in rows if r["split"] == "test"))
+    cheaters = tmp_path / "cheaters.py"
+    cheaters.write_text(cheaters.read_text().replace(repr(str(tmp_path / "bios.jsonl")), repr(str(test_file))))
+    spec_path.write_text(spec_path.read_text().replace("test: {from: bios/test,", "test: {from: jsonl:test.jsonl,"))
+    from fairfight.evaluator.contender_side.worker import denied_paths
+    from fairfight.evaluator.orchestration.runkey import data_identity
+
+    spec = load_spec(spec_path)
+    assert str(test_file) in denied_paths(spec, [])
+    before = data_identity(spec)
+    r = eval_here(str(spec_path), "--out", str(tmp_path / "b"), "--no-progress", "--allow-refused")
+    (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
+    assert run["status"] == "refused" and any("opening" in x for x in run["reasons"]), (run, r)
+    test_file.write_text(test_file.read_text().replace('"nurse"', '"surgeon"', 1))  # one label changed
+    assert data_identity(load_spec(spec_path)) != before  # so no run of the old file is reused

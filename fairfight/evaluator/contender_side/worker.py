@@ -121,6 +121,7 @@ def _spec(info: dict):
 
 def denied_paths(spec, loaded, granted_knowledge=None) -> list:
     """`loaded`: the loaded model, or the folders of its files (what the model server reports)."""
+    from ...data.files import file_sources, source_files
     from .guard import hub_caches
 
     base = Path(spec.base_dir)  # a spec's relative paths are relative to its folder, not the worker's cwd
@@ -129,10 +130,8 @@ def denied_paths(spec, loaded, granted_knowledge=None) -> list:
     if granted_knowledge is not None:  # artifacts (files, SAE folders) the contender was not granted
         paths += [str(base / k.artifact) for n, k in spec.rules.knowledge.items()
                   if k.artifact is not None and n not in granted_knowledge]
-    for ds in spec.datasets.values():
-        kind, target = ds.source.split(":", 1)
-        if kind in ("jsonl", "csv", "parquet"):
-            paths.append(str(base / target))
+    for source in file_sources(spec).values():  # datasets' and splits' own; a pattern: each file it matches
+        paths += [str(base / f) for f in source_files(source)]
     return paths
 
 

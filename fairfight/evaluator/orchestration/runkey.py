@@ -12,6 +12,7 @@ import json
 from importlib import metadata
 from pathlib import Path
 
+from ...data.files import FILE_KINDS, file_sources, fixed_folder, is_pattern, matched_files
 from ...spec.ir import Contender, Spec, to_jsonable
 
 KEY_VERSION = 1
@@ -70,18 +71,29 @@ def code_identity(contender: Contender) -> str:
 
 
 def data_identity(spec: Spec) -> dict:
-    """What the data is: file hashes for files, name + options for builtins, id + revision for hubs."""
+    """What the data is: file hashes for files, name + options for builtins, id + revision for hubs;
+    a split that names a file itself (`from: jsonl:test.jsonl`) by that file's hashes too."""
     out = {}
     for name, ds in spec.datasets.items():
-        kind, target = ds.source.split(":", 1)
-        if kind in ("jsonl", "csv", "parquet") and Path(target).is_file():
-            out[name] = f"{kind}:sha256={_hash_file(target)}"
-        else:
-            out[name] = {"source": ds.source, "config": ds.config, "revision": ds.revision,
-                         "options": to_jsonable(ds.options)}
-        out[name] = {"what": out[name], "text": ds.text, "labels": to_jsonable(ds.labels),
+        out[name] = {"what": _source_identity(ds.source, ds), "text": ds.text, "labels": to_jsonable(ds.labels),
                      "split_column": ds.split_column}
+    for label, source in file_sources(spec).items():
+        if label.startswith("splits."):
+            out[label] = {"what": _source_identity(source, None)}
     return out
+
+
+def _source_identity(source: str, ds):
+    kind, target = source.split(":", 1)
+    if kind in FILE_KINDS and is_pattern(target):
+        top = fixed_folder(target)
+        return {"pattern": f"{kind}:{Path(target).relative_to(top).as_posix()}",
+                "files": [[f.relative_to(top).as_posix(), _hash_file(f)] for f in matched_files(target)]}
+    if kind in FILE_KINDS and Path(target).is_file():
+        return f"{kind}:sha256={_hash_file(target)}"
+    if ds is None:
+        return {"source": source}
+    return {"source": ds.source, "config": ds.config, "revision": ds.revision, "options": to_jsonable(ds.options)}
 
 
 def knowledge_identity(spec: Spec) -> dict:

@@ -1,0 +1,63 @@
+"""The files a file source (`jsonl:`, `csv:`, `parquet:`) names: one path, or a glob pattern.
+
+Data often comes as several files of one table: one CSV per class, parquet shards
+(`parquet:shards/part-*.parquet`), a folder of JSONL files (`jsonl:bios/**/*.jsonl`). A pattern
+(`*`, `?`, `[...]`; `**` crosses folders) names every file it matches, in sorted path order, so
+the table's rows come in the same order on every machine; a pattern that matches no file is an
+error, like a missing file. Run keys hash every matched file (its path below the pattern's
+fixed folder and its content): a file added, removed, renamed or changed reruns what read it.
+
+No torch, no datasets: `fairfight validate` uses this.
+"""
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+GLOB_CHARS = frozenset("*?[")
+FILE_KINDS = ("jsonl", "csv", "parquet")
+
+
+def is_pattern(target) -> bool:
+    return any(c in GLOB_CHARS for c in str(target))
+
+
+def matched_files(target, base_dir: Path | None = None) -> list[Path]:
+    """The files `target` names (relative to `base_dir` when given): [] when none exists."""
+    path = Path(target) if base_dir is None else Path(base_dir) / target
+    if not is_pattern(target):
+        return [path] if path.is_file() else []
+    return sorted(Path(f) for f in glob.glob(str(path), recursive=True) if Path(f).is_file())
+
+
+def fixed_folder(target) -> Path:
+    """The folder a pattern's matches live under: its parts before the first one with a glob character."""
+    parts = Path(target).parts
+    cut = next((i for i, part in enumerate(parts) if is_pattern(part)), len(parts))
+    return Path(*parts[:cut]) if cut else Path(".")
+
+
+def file_sources(spec) -> dict:
+    """Every file source the spec reads (IR), absolute: datasets by name, and the splits that name
+    a file directly (`from: jsonl:test.jsonl`) as 'splits.NAME'."""
+    out = {name: ds.source for name, ds in spec.datasets.items() if ds.source.split(":", 1)[0] in FILE_KINDS}
+    out.update((f"splits.{name}", sp.source) for name, sp in spec.splits.items()
+               if sp.source and sp.source.split(":", 1)[0] in FILE_KINDS)
+    return out
+
+
+def source_files(source: str) -> list[Path]:
+    """The files a file source ('csv:/abs/data/*.csv') reads; the named path itself when it is not
+    a pattern, whether or not it exists (a wall around a missing file costs nothing)."""
+    target = source.split(":", 1)[1]
+    return matched_files(target) if is_pattern(target) else [Path(target)]
+
+
+def missing_message(target) -> str:
+    if is_pattern(target):
+        return f"no data file matches '{target}' (paths are relative to the spec's folder)"
+    return f"data file '{target}' does not exist (paths are relative to the spec's folder)"
+
+
+__all__ = ["is_pattern", "matched_files", "fixed_folder", "file_sources", "source_files", "missing_message",
+           "GLOB_CHARS", "FILE_KINDS"]
