@@ -200,3 +200,26 @@ def test_a_read_takes_each_texts_rows_from_whichever_entry_holds_it(bert, make_h
     other_pool = again.activations(mixed, layers=[2], pool="last")[2]  # another pool is another family
     assert len(computations(tmp_path)) == 4
     assert torch.allclose(other_pool, plain.activations(mixed, layers=[2], pool="last")[2], atol=1e-5)
+
+
+def test_entries_deleted_by_hand_are_recomputed_not_read(bert, make_handle, tmp_path):
+    """The forward cache may be pruned at any time: a text whose entry is gone is computed again,
+    in the same process (whose index still lists the entry) and in a fresh one."""
+    import shutil
+
+    from fairfight.evaluator.model_side.forward_cache import TextIndex
+
+    handle, _ = make_handle(bert, batch_size=4, forward_cache=ForwardCache(tmp_path, bert.identity))
+    plain, _ = make_handle(bert, batch_size=4)
+    handle.embed(SENTENCES[:3])
+    handle.embed(SENTENCES[3:])
+    first = computations(tmp_path)[0].split()[0]
+    shutil.rmtree(tmp_path / first)
+    mixed = [SENTENCES[4], SENTENCES[0], SENTENCES[3]]
+    assert torch.allclose(handle.embed(mixed), plain.embed(mixed), atol=1e-5)
+    assert computations(tmp_path)[-1].split()[1] == "1"  # only the text the deleted entry held
+    shutil.rmtree(tmp_path / computations(tmp_path)[-1].split()[0])
+    TextIndex._open.clear()  # a fresh process reads a log that names a deleted entry
+    again, _ = make_handle(bert, batch_size=4, forward_cache=ForwardCache(tmp_path, bert.identity))
+    assert torch.allclose(again.embed(mixed), plain.embed(mixed), atol=1e-5)
+    assert computations(tmp_path)[-1].split()[1] == "1"

@@ -226,19 +226,31 @@ class TextIndex:
             log.write(entry.encode() + b"\n")
 
     def lookup(self, digests) -> dict:
+        with self.lock:
+            self._read_tail()
+            found = {d: self.rows[d] for d in digests if d in self.rows}
+            if any(not (self.root / e / "done").exists() for e in {e for e, _ in found.values()}):
+                # an entry was deleted by hand (a cache may be pruned any time): index the live ones again
+                self.rows, self.read_to = {}, 0
+                self._read_tail()
+                found = {d: self.rows[d] for d in digests if d in self.rows}
+            return found
+
+    def _read_tail(self) -> None:
         import numpy as np
 
-        with self.lock:
-            if self.log.exists():
-                with open(self.log, "rb") as log:
-                    log.seek(self.read_to)
-                    tail = log.read()
-                complete = tail[: tail.rfind(b"\n") + 1]  # a line still being appended waits for the next lookup
-                self.read_to += len(complete)
-                for entry in complete.decode().split():
-                    for row, d in enumerate(np.load(self.root / entry / "texts.npy")):
-                        self.rows.setdefault(bytes(d), (entry, row))
-            return {d: self.rows[d] for d in digests if d in self.rows}
+        if not self.log.exists():
+            return
+        with open(self.log, "rb") as log:
+            log.seek(self.read_to)
+            tail = log.read()
+        complete = tail[: tail.rfind(b"\n") + 1]  # a line still being appended waits for the next lookup
+        self.read_to += len(complete)
+        for entry in complete.decode().split():
+            if not (self.root / entry / "done").exists():  # deleted since it was logged
+                continue
+            for row, d in enumerate(np.load(self.root / entry / "texts.npy")):
+                self.rows.setdefault(bytes(d), (entry, row))
 
 
 def _write(folder: Path, files: dict) -> None:
