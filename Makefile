@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 export HF_DATASETS_OFFLINE = 1
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test browser bench clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,21 @@ demo: setup
 
 # Test files run in parallel, one per core (pytest-xdist): most of the suite's time is spent in
 # fights run as subprocesses, which wait on each other as often as they compute.
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
+
+# A test renders report.html in Debian's chromium (tests/report/test_report_screenshot.py):
+# installed here when missing, with apt-get (through sudo when not root). Where that cannot be
+# done, this says so and the tests go on: that one test then fails, saying what to install.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" -eq 0 ]; then S=""; else S="sudo"; fi; \
+	    echo "installing Debian's chromium (for the report.html browser test)"; \
+	    { $$S apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$S apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "could not install chromium: the report.html browser test will fail"; \
+	  else echo "no apt-get here: install chromium at /usr/bin/chromium, or the report.html browser test fails"; fi; \
+	fi
 
 bench: setup
 	$(BIN)/python benchmarks/validate_speed.py
