@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import time
 import traceback
 from pathlib import Path
@@ -133,6 +134,8 @@ def denied_paths(spec, loaded, granted_knowledge=None) -> list:
         kind, target = ds.source.split(":", 1)
         if kind in ("jsonl", "csv", "parquet"):
             paths.append(str(base / target))
+        elif kind == "hf":  # `hf:` also loads a local folder (datasets.load_dataset(path)): every split's labels
+            paths += [p for p in (str(base / target), os.path.abspath(target)) if os.path.exists(p)]
     return paths
 
 
@@ -144,7 +147,10 @@ def _lock_down(spec, loaded, desc):
     from .sandbox import Sandbox
 
     base = Path(spec.base_dir)
-    denied = denied_paths(spec, loaded) + desc.get("private", []) + [desc.get("forward_cache")]
+    # Knowledge artifacts the run was not granted lie in the spec's folder, which stays readable:
+    # leaving them to the audit hook let native code (or a contender that switched the hook off) read them.
+    granted = frozenset(desc["run"]["grant"]["knowledge"])
+    denied = denied_paths(spec, loaded, granted) + desc.get("private", []) + [desc.get("forward_cache")]
     read = [str(Path(fairfight.__file__).parent), str(base)]
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
     if contender is not None and contender.run.rsplit(":", 1)[0].endswith(".py"):
