@@ -271,3 +271,43 @@ def test_known_hole_still_gets_through(escapes, name, request):
     request.applymarker(pytest.mark.xfail(strict=True, reason=HOLES[name]))
     _, _, runs, logs, _ = escapes
     assert runs[name]["status"] == "refused", (runs[name]["status"], logs[name][-300:])
+
+
+LINGERS = '''
+import ctypes
+import os
+import time
+from fairfight import method
+
+
+@method
+def forks_a_lingering_child(ctx):
+    """A native fork (no audit event) that would outlive the run and eat the cores of the runs after it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = libc.fork()
+    if pid == 0:
+        libc.setsid()  # leaving the worker's process group is denied; stay anyway
+        time.sleep(60)
+        os._exit(0)
+    ctx.log("CHILD", pid)
+    return ctx.predictors.constant("nurse")
+'''
+
+
+@needs_os
+def test_a_process_the_contender_forks_dies_with_its_run(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"forks_a_lingering_child": USES}, cheaters=True, seeds=1)
+    (tmp_path / "cheaters.py").write_text(LINGERS)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env.pop("FAIRFIGHT_ISOLATION", None)
+    with open(tmp_path / "stdout", "w") as out, open(tmp_path / "stderr", "w") as err:  # the child inherits these
+        r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(tmp_path / "b"),
+                            "--no-progress"], stdout=out, stderr=err, timeout=300, env=env)
+    assert r.returncode == 0, (tmp_path / "stderr").read_text()
+    (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
+    pid = int((tmp_path / "b" / "runs" / run["key"] / "log.txt").read_text().split("CHILD")[1].split()[0])
+    try:
+        state = open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        state = None
+    assert state in (None, "Z"), f"the contender's child {pid} outlived its run (state {state})"

@@ -9,8 +9,9 @@ the kernel, not Python, refuses what the contender must not do, including from n
   signals to processes outside the sandbox (the model server, the orchestrator) and no connecting
   to abstract unix sockets made outside it (multiprocessing's fork server listens on one, and it
   forks unsandboxed processes on request);
-- seccomp: execve/execveat (no new programs), ptrace, process_vm_readv/writev, io_uring_setup and
-  creating an internet socket (AF_INET, AF_INET6: UDP is beyond Landlock's TCP rules) fail with EPERM;
+- seccomp: execve/execveat (no new programs), ptrace, process_vm_readv/writev, io_uring_setup,
+  setsid/setpgid (a forked process stays in the group the orchestrator kills) and creating an
+  internet socket (AF_INET, AF_INET6: UDP is beyond Landlock's TCP rules) fail with EPERM;
 - PR_SET_NO_NEW_PRIVS (required by both).
 We talk to the kernel through ctypes: the `landlock` package (1.0.0.dev5) has no network rules and
 `pyseccomp` needs the system's libseccomp. Where any of this is missing or fails, the worker keeps
@@ -31,11 +32,15 @@ _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1  # Landlock ABI 6
 
 # io_uring runs socket, connect and sendmsg without their system calls (a seccomp filter never
 # sees them): io_uring_setup is denied outright (the same number on every architecture).
+# setsid/setpgid: a process the contender forks must stay in the worker's process group, which the
+# orchestrator kills when the run ends (entry.py); out of it, it would outlive the run.
 _ARCH = {  # machine -> (AUDIT_ARCH, landlock_create_ruleset, seccomp, denied syscalls, socket)
     "x86_64": (0xC000003E, 444, 317, {"execve": 59, "execveat": 322, "ptrace": 101, "process_vm_readv": 310,
-                                       "process_vm_writev": 311, "io_uring_setup": 425}, 41),
+                                       "process_vm_writev": 311, "io_uring_setup": 425, "setpgid": 109,
+                                       "setsid": 112}, 41),
     "aarch64": (0xC00000B7, 444, 277, {"execve": 221, "execveat": 281, "ptrace": 117, "process_vm_readv": 270,
-                                        "process_vm_writev": 271, "io_uring_setup": 425}, 198),
+                                        "process_vm_writev": 271, "io_uring_setup": 425, "setpgid": 154,
+                                        "setsid": 157}, 198),
 }
 # Landlock's network rules cover TCP only: a UDP (or raw ICMP) socket could still send and receive
 # datagrams anywhere. No contender needs an internet socket, so creating one fails (EPERM).
