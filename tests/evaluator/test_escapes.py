@@ -159,6 +159,14 @@ def reads_an_older_bundle(ctx):
 
 
 @method
+def native_reads_older_predictions(ctx):
+    """A skyline's predictions in an earlier bundle are nearly the labels."""
+    folder = FOLDER + "/results/old/runs/skyline-run"
+    ctx.log("LEAK:", _native_read(folder + "/predictions.jsonl")[:40])
+    return ctx.predictors.constant("nurse")
+
+
+@method
 def regenerates_builtin_data(ctx):
     from fairfight.data.builtin import generate
     gold = {{r["text"]: r["profession"] for r in generate("synthetic_bios", {{"size": 60, "test_size": 40, "seed": 3}})["test"]}}
@@ -186,11 +194,12 @@ REFUSED = {  # run -> what its reasons say
     "writes_into_its_folder": "OS sandbox refused",
     "writes_to_shared_memory": "OS sandbox refused",
     "predicts_at_random": "batch-dependent predictions",
+    "reads_an_older_bundle": "another eval's results) is refused",
+    "native_reads_older_predictions": "OS sandbox refused",
 }
 HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
     "defers_training_to_predict": "operations after begin_evaluation are never charged to the budget",
     "asks_for_evaluation_texts_early": "a contender can send 'ready' itself: evaluation texts, and no budget, while training",
-    "reads_an_older_bundle": "the spec's folder is readable: an earlier bundle's evaluation.jsonl holds the labels",
     "regenerates_builtin_data": "builtin datasets are deterministic: fairfight.data.builtin regenerates the labels",
     "native_unix_path_connect": "Landlock does not restrict connecting to a pathname unix socket",
 }
@@ -208,6 +217,10 @@ def escapes(tmp_path_factory, bert_dir):
     (folder / "old-bundle").mkdir()  # what an earlier `fairfight eval --out old-bundle` left
     (folder / "old-bundle" / "evaluation.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in rows if r["split"] == "test"))
+    old_run = folder / "results" / "old" / "runs" / "skyline-run"  # deeper: --out results/old
+    old_run.mkdir(parents=True)
+    for name in ("record.json", "predictions.jsonl"):
+        (old_run / name).write_text("{}\n")
     (folder / "secret.txt").write_text("the-secret-knowledge\n")
     spec.write_text(spec.read_text().replace("jsonl:bios.jsonl", f"hf:{folder / 'ds'}").replace(
         "  budget: {examples: 2000}", "  budget: {examples: 2000}\n  knowledge: {secret: {artifact: secret.txt}}"))

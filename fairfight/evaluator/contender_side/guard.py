@@ -52,7 +52,8 @@ class Guard:
             return
         reason = None
         if event in _OPEN_EVENTS and args and self._denied_path(args[0]):
-            reason = f"opening '{os.fsdecode(args[0])}' (a data source, model file or hub cache) is refused"
+            reason = (f"opening '{os.fsdecode(args[0])}' (a data source, model file, hub cache or another "
+                      "eval's results) is refused")
         elif event in _NETWORK_EVENTS:
             reason = f"network access ({event}) is refused"
         elif event == "socket.__new__" and len(args) > 1 and args[1] in _INET_FAMILIES:

@@ -136,7 +136,35 @@ def denied_paths(spec, loaded, granted_knowledge=None) -> list:
             paths.append(str(base / target))
         elif kind == "hf":  # `hf:` also loads a local folder (datasets.load_dataset(path)): every split's labels
             paths += [p for p in (str(base / target), os.path.abspath(target)) if os.path.exists(p)]
-    return paths
+    return paths + results_beside(base)
+
+
+_SKIPPED = {"node_modules", "__pycache__", "site-packages", "venv"}
+
+
+def results_beside(root, depth: int = 4, limit: int = 20_000) -> list[str]:
+    """Other evals' bundles and run folders under `root` (the spec's folder, which stays readable): an
+    earlier bundle's evaluation.jsonl holds the evaluation labels, and a skyline's predictions nearly
+    do. Found by their files, at most `depth` folders down and `limit` entries in all (hidden folders
+    and environments skipped): a best effort, for the usual layout (docs/trust-boundary.md)."""
+    root = os.path.realpath(root)
+    found, seen, todo = [], 0, [(root, 0)]
+    while todo and seen < limit:
+        folder, level = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        seen += len(entries)
+        names = {e.name for e in entries}
+        if folder != root and ("evaluation.jsonl" in names or {"provenance.json", "results.json"} <= names
+                               or {"record.json", "predictions.jsonl"} <= names):
+            found.append(folder)
+            continue
+        if level < depth:
+            todo += [(e.path, level + 1) for e in entries if not e.name.startswith(".") and e.name not in _SKIPPED
+                     and e.is_dir(follow_symlinks=False)]
+    return found
 
 
 def _lock_down(spec, loaded, desc):
