@@ -324,3 +324,22 @@ def test_a_process_the_contender_forks_dies_with_its_run(tmp_path, bert_dir):
     except FileNotFoundError:
         state = None
     assert state in (None, "Z"), f"the contender's child {pid} outlived its run (state {state})"
+
+
+def test_results_beside_finds_bundles_and_run_folders_but_never_the_root(tmp_path):
+    from fairfight.evaluator.contender_side.worker import results_beside
+
+    for name in ("evaluation.jsonl", "provenance.json", "results.json"):
+        (tmp_path / name).write_text("{}")  # the spec's folder itself is never denied
+    (tmp_path / "b1").mkdir()
+    (tmp_path / "b1" / "evaluation.jsonl").write_text("{}")
+    run = tmp_path / "deep" / "cache" / "key"
+    run.mkdir(parents=True)
+    (run / "record.json").write_text("{}")
+    (run / "predictions.jsonl").write_text("{}")
+    (tmp_path / "methods").mkdir()
+    (tmp_path / "methods" / "results.json").write_text("{}")  # one marker of a pair: not a bundle
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "evaluation.jsonl").write_text("{}")
+    assert sorted(results_beside(tmp_path)) == sorted([str(tmp_path / "b1"), str(run)])
+    assert results_beside(tmp_path, depth=2) == [str(tmp_path / "b1")]
