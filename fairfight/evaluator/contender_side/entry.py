@@ -14,6 +14,7 @@ def worker_main(conn, server_conn) -> None:
     import os
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _own_process_group()
     desc = conn.recv()
     try:
         import torch
@@ -29,3 +30,21 @@ def worker_main(conn, server_conn) -> None:
         channel.send("result", {"key": desc["run"]["key"], "status": "failed", "log": [],
                                 "error": f"the worker's report could not be sent: {exc}"})
     conn.close()
+
+
+def _own_process_group() -> None:
+    """Lead a process group of its own: whatever the contender forks stays in it (the sandbox denies
+    setsid and setpgid), and the orchestrator kills the group when the run ends (local.py). Out of
+    the evaluating process's group, a worker would survive that group's kill: it dies with the fork
+    server instead (PR_SET_PDEATHSIG), which dies with the evaluating process."""
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    try:
+        os.setsid()
+    except OSError:
+        return
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG

@@ -19,6 +19,7 @@ from ...errors import AffordanceError
 _PROCESS_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
                    "os.forkpty", "pty.spawn"}
 _NETWORK_EVENTS = {"socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto", "urllib.Request"}
+_INET_FAMILIES = (2, 10)  # socket.AF_INET, socket.AF_INET6 (UDP too: no sendto is needed to leak)
 _GC_EVENTS = {"gc.get_objects", "gc.get_referrers", "gc.get_referents"}
 _OPEN_EVENTS = {"open", "os.listdir", "os.scandir", "shutil.copyfile", "os.rename"}
 
@@ -51,9 +52,12 @@ class Guard:
             return
         reason = None
         if event in _OPEN_EVENTS and args and self._denied_path(args[0]):
-            reason = f"opening '{os.fsdecode(args[0])}' (a data source, model file or hub cache) is refused"
+            reason = (f"opening '{os.fsdecode(args[0])}' (a data source, model file, hub cache or another "
+                      "eval's results) is refused")
         elif event in _NETWORK_EVENTS:
             reason = f"network access ({event}) is refused"
+        elif event == "socket.__new__" and len(args) > 1 and args[1] in _INET_FAMILIES:
+            reason = "network access (an internet socket) is refused"  # the kernel refuses it too (sandbox.py)
         elif event in _PROCESS_EVENTS:
             reason = f"starting a process ({event}) is refused"
         elif event in _GC_EVENTS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import time
 import traceback
 from pathlib import Path
@@ -132,7 +133,39 @@ def denied_paths(spec, loaded, granted_knowledge=None) -> list:
                   if k.artifact is not None and n not in granted_knowledge]
     for source in file_sources(spec).values():  # datasets' and splits' own; a pattern: each file it matches
         paths += [str(base / f) for f in source_files(source)]
-    return paths
+    sources = [ds.source for ds in spec.datasets.values()] + [sp.source for sp in spec.splits.values() if sp.source]
+    for kind, target in (s.split(":", 1) for s in sources):
+        if kind == "hf":  # `hf:` also loads a local folder (datasets.load_dataset(path)): every split's labels
+            paths += [p for p in (str(base / target), os.path.abspath(target)) if os.path.exists(p)]
+    return paths + results_beside(base)
+
+
+_SKIPPED = {"node_modules", "__pycache__", "site-packages", "venv"}
+
+
+def results_beside(root, depth: int = 4, limit: int = 20_000) -> list[str]:
+    """Other evals' bundles and run folders under `root` (the spec's folder, which stays readable): an
+    earlier bundle's evaluation.jsonl holds the evaluation labels, and a skyline's predictions nearly
+    do. Found by their files, at most `depth` folders down and `limit` entries in all (hidden folders
+    and environments skipped): a best effort, for the usual layout (docs/trust-boundary.md)."""
+    root = os.path.realpath(root)
+    found, seen, todo = [], 0, [(root, 0)]
+    while todo and seen < limit:
+        folder, level = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        seen += len(entries)
+        names = {e.name for e in entries}
+        if folder != root and ("evaluation.jsonl" in names or {"provenance.json", "results.json"} <= names
+                               or {"record.json", "predictions.jsonl"} <= names):
+            found.append(folder)
+            continue
+        if level < depth:
+            todo += [(e.path, level + 1) for e in entries if not e.name.startswith(".") and e.name not in _SKIPPED
+                     and e.is_dir(follow_symlinks=False)]
+    return found
 
 
 def _lock_down(spec, loaded, desc):
@@ -143,7 +176,10 @@ def _lock_down(spec, loaded, desc):
     from .sandbox import Sandbox
 
     base = Path(spec.base_dir)
-    denied = denied_paths(spec, loaded) + desc.get("private", []) + [desc.get("forward_cache")]
+    # Knowledge artifacts the run was not granted lie in the spec's folder, which stays readable:
+    # leaving them to the audit hook let native code (or a contender that switched the hook off) read them.
+    granted = frozenset(desc["run"]["grant"]["knowledge"])
+    denied = denied_paths(spec, loaded, granted) + desc.get("private", []) + [desc.get("forward_cache")]
     read = [str(Path(fairfight.__file__).parent), str(base)]
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
     if contender is not None and contender.run.rsplit(":", 1)[0].endswith(".py"):

@@ -66,7 +66,7 @@ class LocalExecutor:
                 self._reap_timeouts(live, on_done)
         finally:
             for conn, job in list(live.items()):  # interrupted: stop every worker still running
-                job.process.kill()
+                _kill(job)
                 job.process.join(5)
             if self.server is not None:
                 self.server.stop()
@@ -99,7 +99,7 @@ class LocalExecutor:
         try:
             self._server(job.desc).open(job.key, open_info(job.desc), server_end)
         except Exception as exc:  # the model server could not take the run: the worker waits in vain
-            job.process.kill()
+            _kill(job)
             job.open_error = f"{exc}"
         return parent
 
@@ -126,7 +126,7 @@ class LocalExecutor:
             try:
                 self.server.begin_evaluation(job.key, job.eval_texts)
             except (EOFError, OSError, FairfightError) as exc:  # the server is gone: this run cannot finish
-                job.process.kill()
+                _kill(job)
                 job.process.join(5)
                 self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [],
                                                    "error": f"the model server failed: {exc!r}"})
@@ -147,14 +147,29 @@ class LocalExecutor:
         for conn, job in list(live.items()):
             overdue = job.overdue(now)
             if overdue:
-                job.process.kill()
+                _kill(job)
                 job.process.join(5)
                 self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": overdue})
 
     def _finish(self, conn, live, on_done, result):
         job = live[conn]
+        _kill(job)  # whatever the contender forked dies with its run (it could slow the runs after it)
         if self.server is not None and result.get("ledger") is None:  # a dead or killed run: its ledger so far
             result["ledger"] = self.server.close(job.key)
         live.pop(conn)
         conn.close()
         on_done(job, result)
+
+
+def _kill(job) -> None:
+    """Kill a run's worker and every process its contender forked: the worker leads a process group
+    of its own (contender_side/entry.py) that the sandbox keeps them in."""
+    import signal
+
+    pid = job.process.pid
+    if pid is not None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:  # no such group (the worker never got as far as setsid, or all have exited)
+            pass
+    job.process.kill()

@@ -1,0 +1,345 @@
+"""A hostile researcher's attempts at the trust boundary, through a real `fairfight eval` (local
+executor: model server, sandboxed contenders). Each attack either ends `refused` with the reason,
+leaking nothing, or (the ones marked xfail) still gets through: those are the holes written up in
+docs/trust-boundary.md ("What it does not enforce"); the marker comes off when one is closed.
+Attacks already covered by test_attacks.py and test_sandbox.py are not repeated here."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from fairfight.evaluator.contender_side import sandbox
+
+from runner_fixtures import write_fight
+
+needs_os = pytest.mark.skipif(sandbox.expected()[0] != "os", reason="no Landlock ABI >= 4 / seccomp here")
+
+ESCAPES = '''
+import ctypes
+import json
+import os
+import socket
+import struct
+import sys
+from fairfight import method
+
+FOLDER = {folder!r}
+DATA = {data!r}
+UDP_PORT = {udp_port!r}
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(rc):
+    if rc < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return rc
+
+
+def _native_read(path):
+    libc = _libc()
+    fd = _check(libc.open(path.encode(), 0))  # libc: no audit event, only the kernel can stop it
+    buf = ctypes.create_string_buffer(1 << 16)
+    n = libc.read(fd, buf, len(buf))
+    libc.close(fd)
+    return buf.raw[:max(n, 0)].decode("utf-8", "replace")
+
+
+@method
+def reads_granted_knowledge(ctx):
+    ctx.log("read:", ctx.knowledge["secret"].strip())
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def native_reads_ungranted_knowledge(ctx):
+    ctx.log("LEAK:", _native_read(FOLDER + "/secret.txt").strip())
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def guard_off_reads_ungranted_knowledge(ctx):
+    from fairfight.evaluator.contender_side import guard
+    guard._ACTIVE.active = False  # the audit hook is off: only the kernel is left
+    ctx.log("LEAK:", open(FOLDER + "/secret.txt").read().strip())
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def native_reads_local_hf_dataset(ctx):
+    ctx.log("LEAK:", len(_native_read(DATA)), "characters of the data, evaluation labels included")
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def native_udp(ctx):
+    fd = _check(_libc().socket(socket.AF_INET, socket.SOCK_DGRAM, 0))  # libc: no audit event
+    addr = struct.pack("<H", socket.AF_INET) + struct.pack(">H", UDP_PORT) + bytes([127, 0, 0, 1]) + bytes(8)
+    _check(_libc().sendto(fd, b"exfiltrated", 11, 0, addr, len(addr)))
+    ctx.log("LEAK: a datagram left the sandbox")
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def python_udp(ctx):
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"exfiltrated", ("127.0.0.1", UDP_PORT))
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def io_uring(ctx):
+    params = ctypes.create_string_buffer(120)  # io_uring would open sockets without the socket system call
+    ctx.log("LEAK: io_uring fd", _check(_libc().syscall(425, 8, params)))
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def reads_parent_proc(ctx):
+    ctx.log("LEAK:", _native_read(f"/proc/{{os.getppid()}}/environ")[:40])
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def writes_into_its_folder(ctx):
+    with open(FOLDER + "/poison.py", "w") as f:  # to change what the next run imports
+        f.write("x = 1\\n")
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def writes_to_shared_memory(ctx):
+    with open("/dev/shm/fairfight-escape-{pid}", "w") as f:  # to leave a note for another run
+        f.write("x")
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def predicts_at_random(ctx):
+    import random
+    return ctx.predictors.function(lambda texts, model: [random.choice(["nurse", "professor"]) for _ in texts])
+
+
+@method
+def defers_training_to_predict(ctx):
+    """The budget is not charged once evaluation began: do the training there."""
+    texts = ctx.data["train"].texts
+    done = []
+
+    def predict(batch, model):
+        if not done:
+            model.embed(texts * 50)  # 3000 examples; the budget is 2000
+            done.append(True)
+        return ["nurse"] * len(batch)
+    return ctx.predictors.function(predict)
+
+
+@method
+def asks_for_evaluation_texts_early(ctx):
+    """Finds the worker's channel to the orchestrator in a caller's frame and says 'ready' itself."""
+    f = sys._getframe()
+    while "channel" not in f.f_locals:
+        f = f.f_back
+    chunks = f.f_locals["channel"].evaluation_chunks()
+    ctx.log("LEAK:", sum(map(len, chunks)), "evaluation texts while training")
+    ctx.model.embed(ctx.data["train"].texts * 50)  # and the budget is off
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def reads_an_older_bundle(ctx):
+    rows = [json.loads(line) for line in open(FOLDER + "/old-bundle/evaluation.jsonl")]
+    gold = {{r["text"]: r["profession"] for r in rows}}
+    return ctx.predictors.function(lambda texts, model: [gold.get(t, "nurse") for t in texts])
+
+
+@method
+def native_reads_older_predictions(ctx):
+    """A skyline's predictions in an earlier bundle are nearly the labels."""
+    folder = FOLDER + "/results/old/runs/skyline-run"
+    ctx.log("LEAK:", _native_read(folder + "/predictions.jsonl")[:40])
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def regenerates_builtin_data(ctx):
+    from fairfight.data.builtin import generate
+    gold = {{r["text"]: r["profession"] for r in generate("synthetic_bios", {{"size": 60, "test_size": 40, "seed": 3}})["test"]}}
+    return ctx.predictors.function(lambda texts, model: [gold.get(t, "nurse") for t in texts])
+
+
+@method
+def native_unix_path_connect(ctx):
+    s = socket.socket(socket.AF_UNIX)
+    addr = struct.pack("<H", socket.AF_UNIX) + os.environ["FAIRFIGHT_TEST_UNIX_SOCKET"].encode() + b"\\0"
+    _check(_libc().connect(s.fileno(), addr, len(addr)))
+    ctx.log("LEAK: connected to a unix socket outside the sandbox")
+    return ctx.predictors.constant("nurse")
+'''
+
+USES = "uses: {model: [embed], data: {train: [text, profession]}}"
+REFUSED = {  # run -> what its reasons say
+    "native_reads_ungranted_knowledge": "OS sandbox refused",
+    "guard_off_reads_ungranted_knowledge": "OS sandbox refused",
+    "native_reads_local_hf_dataset": "OS sandbox refused",
+    "native_udp": "OS sandbox refused",
+    "python_udp": "network access (an internet socket) is refused",
+    "io_uring": "OS sandbox refused",
+    "reads_parent_proc": "OS sandbox refused",
+    "writes_into_its_folder": "OS sandbox refused",
+    "writes_to_shared_memory": "OS sandbox refused",
+    "predicts_at_random": "batch-dependent predictions",
+    "reads_an_older_bundle": "another eval's results) is refused",
+    "native_reads_older_predictions": "OS sandbox refused",
+}
+HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
+    "defers_training_to_predict": "operations after begin_evaluation are never charged to the budget",
+    "asks_for_evaluation_texts_early": "a contender can send 'ready' itself: evaluation texts, and no budget, while training",
+    "regenerates_builtin_data": "builtin datasets are deterministic: fairfight.data.builtin regenerates the labels",
+    "native_unix_path_connect": "Landlock does not restrict connecting to a pathname unix socket",
+}
+
+
+@pytest.fixture(scope="module")
+def escapes(tmp_path_factory, bert_dir):
+    folder = tmp_path_factory.mktemp("escapes")
+    methods = {n: USES for n in [*REFUSED, *HOLES]}
+    methods["reads_granted_knowledge"] = USES[:-1] + ", knowledge: [secret]}"
+    spec = write_fight(folder, bert_dir, methods, cheaters=True, seeds=1)
+    (folder / "ds").mkdir()
+    (folder / "bios.jsonl").rename(folder / "ds" / "bios.jsonl")  # a local folder loaded through `hf:`
+    rows = [json.loads(line) for line in (folder / "ds" / "bios.jsonl").read_text().splitlines()]
+    (folder / "old-bundle").mkdir()  # what an earlier `fairfight eval --out old-bundle` left
+    (folder / "old-bundle" / "evaluation.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows if r["split"] == "test"))
+    old_run = folder / "results" / "old" / "runs" / "skyline-run"  # deeper: --out results/old
+    old_run.mkdir(parents=True)
+    for name in ("record.json", "predictions.jsonl"):
+        (old_run / name).write_text("{}\n")
+    (folder / "secret.txt").write_text("the-secret-knowledge\n")
+    spec.write_text(spec.read_text().replace("jsonl:bios.jsonl", f"hf:{folder / 'ds'}").replace(
+        "  budget: {examples: 2000}", "  budget: {examples: 2000}\n  knowledge: {secret: {artifact: secret.txt}}"))
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    unix_path = str(folder.parent / f"{folder.name}.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(unix_path)
+    listener.listen(8)
+    (folder / "cheaters.py").write_text(ESCAPES.format(folder=str(folder), data=str(folder / "ds" / "bios.jsonl"),
+                                                       udp_port=udp.getsockname()[1], pid=os.getpid()))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "FAIRFIGHT_TEST_UNIX_SOCKET": unix_path}
+    env.pop("FAIRFIGHT_ISOLATION", None)
+    try:
+        r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(folder / "bundle"),
+                            "--workers", "2", "--no-progress", "--allow-refused"], capture_output=True, text=True,
+                           timeout=600, env=env)
+        udp.setblocking(False)
+        try:
+            datagram = udp.recv(100)
+        except BlockingIOError:
+            datagram = None
+    finally:
+        udp.close()
+        listener.close()
+    results = json.loads((folder / "bundle" / "results.json").read_text())
+    runs = {run["label"]: run for run in results["runs"]}
+    logs = {name: (folder / "bundle" / "runs" / run["key"] / "log.txt").read_text() for name, run in runs.items()}
+    return folder, r, runs, logs, datagram
+
+
+@needs_os
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_the_escape_is_refused_with_its_reason(escapes, name):
+    _, r, runs, logs, _ = escapes
+    run = runs[name]
+    assert run["status"] == "refused", (run, logs[name], r.stderr[-2000:])
+    assert any(REFUSED[name] in reason for reason in run["reasons"]), run["reasons"]
+    assert run["metrics"] is None and "LEAK" not in logs[name], logs[name]
+
+
+@needs_os
+def test_nothing_left_the_sandbox(escapes):
+    folder, _, _, _, datagram = escapes
+    assert datagram is None  # the UDP listener outside heard nothing
+    assert not (folder / "poison.py").exists()
+    assert not os.path.exists(f"/dev/shm/fairfight-escape-{os.getpid()}")
+
+
+@needs_os
+def test_a_granted_artifact_is_still_readable_inside_the_walls(escapes):
+    _, _, runs, logs, _ = escapes
+    assert runs["reads_granted_knowledge"]["status"] == "succeeded", logs["reads_granted_knowledge"]
+    assert "read: the-secret-knowledge" in logs["reads_granted_knowledge"]
+
+
+@needs_os
+@pytest.mark.parametrize("name", sorted(HOLES))
+def test_known_hole_still_gets_through(escapes, name, request):
+    """strict xfail: passes (and so fails the suite) once the hole is closed; then move it to REFUSED."""
+    request.applymarker(pytest.mark.xfail(strict=True, reason=HOLES[name]))
+    _, _, runs, logs, _ = escapes
+    assert runs[name]["status"] == "refused", (runs[name]["status"], logs[name][-300:])
+
+
+LINGERS = '''
+import ctypes
+import os
+import time
+from fairfight import method
+
+
+@method
+def forks_a_lingering_child(ctx):
+    """A native fork (no audit event) that would outlive the run and eat the cores of the runs after it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = libc.fork()
+    if pid == 0:
+        libc.setsid()  # leaving the worker's process group is denied; stay anyway
+        time.sleep(60)
+        os._exit(0)
+    ctx.log("CHILD", pid)
+    return ctx.predictors.constant("nurse")
+'''
+
+
+@needs_os
+def test_a_process_the_contender_forks_dies_with_its_run(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"forks_a_lingering_child": USES}, cheaters=True, seeds=1)
+    (tmp_path / "cheaters.py").write_text(LINGERS)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env.pop("FAIRFIGHT_ISOLATION", None)
+    with open(tmp_path / "stdout", "w") as out, open(tmp_path / "stderr", "w") as err:  # the child inherits these
+        r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(tmp_path / "b"),
+                            "--no-progress"], stdout=out, stderr=err, timeout=300, env=env)
+    assert r.returncode == 0, (tmp_path / "stderr").read_text()
+    (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
+    pid = int((tmp_path / "b" / "runs" / run["key"] / "log.txt").read_text().split("CHILD")[1].split()[0])
+    try:
+        state = open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        state = None
+    assert state in (None, "Z"), f"the contender's child {pid} outlived its run (state {state})"
+
+
+def test_results_beside_finds_bundles_and_run_folders_but_never_the_root(tmp_path):
+    from fairfight.evaluator.contender_side.worker import results_beside
+
+    for name in ("evaluation.jsonl", "provenance.json", "results.json"):
+        (tmp_path / name).write_text("{}")  # the spec's folder itself is never denied
+    (tmp_path / "b1").mkdir()
+    (tmp_path / "b1" / "evaluation.jsonl").write_text("{}")
+    run = tmp_path / "deep" / "cache" / "key"
+    run.mkdir(parents=True)
+    (run / "record.json").write_text("{}")
+    (run / "predictions.jsonl").write_text("{}")
+    (tmp_path / "methods").mkdir()
+    (tmp_path / "methods" / "results.json").write_text("{}")  # one marker of a pair: not a bundle
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "evaluation.jsonl").write_text("{}")
+    assert sorted(results_beside(tmp_path)) == sorted([str(tmp_path / "b1"), str(run)])
+    assert results_beside(tmp_path, depth=2) == [str(tmp_path / "b1")]
