@@ -80,6 +80,7 @@ def test_init_writes_a_spec_that_validates(tmp_path, tier):
     assert (tmp_path / "task" / "methods.py").exists()
     r = ff("validate", str(spec))
     assert r.returncode == 0, r.stdout
+    assert "warning" not in r.stdout + r.stderr, r.stdout  # a starter is clean, not just valid
     again = ff("init", str(tmp_path / "task"))
     assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
 
