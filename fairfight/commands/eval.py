@@ -198,6 +198,9 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
         if executor.isolation[0] == "tripwire":
             print(f"warning: isolation: tripwire ({executor.isolation[1]}): contenders are watched by an audit hook, "
                   "not walled in by the operating system; native code can get past it", file=sys.stderr)
+        elif executor.isolation[0] == "none":
+            print("warning: isolation: none (executor 'inline' runs contenders in this process: no fresh process, "
+                  "no audit hook, no timeouts); for debugging, not for a fight", file=sys.stderr)
         trials = evaluation.count_trials()
     except FairfightError as exc:
         _print_error(exc)
