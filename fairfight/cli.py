@@ -77,7 +77,8 @@ def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers
     
     Exit codes: 0 every claim supported;
                 1 some claim not supported or inconclusive;
-                2 invalid spec, or a refused contender (at plan or at run time);
+                2 invalid spec, or a refused contender (at plan or at run time),
+                  or an invalid claim (a contender it needs is missing, e.g. left out by --only);
                 3 a run failed (or eval itself crashed);
                 130 interrupted (re-run with the same --out to resume).
     """

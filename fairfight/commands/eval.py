@@ -122,6 +122,26 @@ def param_lines(run, tuned: bool = False) -> list[str]:
     return [title, *lines] if lines else []
 
 
+def _out_problem(out: Path, spec) -> str | None:
+    """Why OUT cannot hold this spec's bundle, or None. The bundle is out of every contender's
+    reach, so a bundle around the spec's folder walls the methods out of their own code (every
+    run refused); and resuming into another task's bundle would leave its runs among this one's."""
+    import json
+
+    here, bundle = spec.base_dir.resolve(), out.resolve()
+    if here == bundle or bundle in here.parents:
+        return (f"{out} holds the spec's own folder ({spec.base_dir}); a bundle is out of every contender's "
+                f"reach, so its methods could not be imported: write it elsewhere, e.g. --out {out / 'runs' / spec.task.name}")
+    try:
+        previous = json.loads((out / "results.json").read_text(encoding="utf-8"))["task"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if previous != spec.task.name:
+        return (f"{out} holds the bundle of another task ('{previous}'; this spec's is '{spec.task.name}'); "
+                "the same --out resumes the same fight: pick another folder")
+    return None
+
+
 def run_eval(opts: EvalOptions) -> int:
     """Check everything that can be checked before compute (the spec, its data, the plan), then
     run. An unexpected crash is exit 3 with a message (and the traceback in the bundle), never 1."""
@@ -181,6 +201,10 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
         print("eval refuses to start: fix the spec, or run the rest with --allow-refused", file=sys.stderr)
         return EXIT_INVALID
     out = Path(opts.out) if opts.out else default_out(spec)
+    problem = _out_problem(out, spec)
+    if problem:
+        print(f"error: --out: {problem}", file=sys.stderr)
+        return EXIT_INVALID
     state["out"] = out
     try:
         evaluation = Evaluation(spec, plan, out, overrides=opts.overrides, cache=Path(opts.cache) if opts.cache else None,
@@ -198,6 +222,9 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
         if executor.isolation[0] == "tripwire":
             print(f"warning: isolation: tripwire ({executor.isolation[1]}): contenders are watched by an audit hook, "
                   "not walled in by the operating system; native code can get past it", file=sys.stderr)
+        elif executor.isolation[0] == "none":
+            print("warning: isolation: none (executor 'inline' runs contenders in this process: no fresh process, "
+                  "no audit hook, no timeouts); for debugging, not for a fight", file=sys.stderr)
         trials = evaluation.count_trials()
     except FairfightError as exc:
         _print_error(exc)

@@ -20,6 +20,13 @@ class InitOptions:
     force: bool = False
 
 
+# An in-the-wild report judges no claims (validate warns about any), so its starter states none.
+_CLAIMS = {
+    "in-the-wild": "# claims: none; an in-the-wild report describes the method and judges no claims\n",
+}
+_DEFAULT_CLAIMS = "claims:\n  - my_method beats all baselines on worst_group_accuracy\n"
+
+
 def _template(name: str) -> str:
     return resources.files("fairfight").joinpath("templates", name).read_text(encoding="utf-8")
 
@@ -36,7 +43,8 @@ def run_init(opts: InitOptions) -> int:
         raise FairfightError(f"{existing[0]} already exists; use --force to overwrite")
     task = re.sub(r"[^a-z0-9_.-]+", "-", (target.parent.resolve().name or "my-task").lower()).strip("-._") or "my-task"
     text = string.Template(_template("spec.yaml")).substitute(
-        schema=opts.schema_url or schema_path(), tier=opts.tier, task_name=task, spec_name=target.name)
+        schema=opts.schema_url or schema_path(), tier=opts.tier, task_name=task, spec_name=target.name,
+        claims=_CLAIMS.get(opts.tier, _DEFAULT_CLAIMS))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     methods.write_text(_template("methods.py"), encoding="utf-8")

@@ -80,6 +80,7 @@ def test_init_writes_a_spec_that_validates(tmp_path, tier):
     assert (tmp_path / "task" / "methods.py").exists()
     r = ff("validate", str(spec))
     assert r.returncode == 0, r.stdout
+    assert "warning" not in r.stdout + r.stderr, r.stdout  # a starter is clean, not just valid
     again = ff("init", str(tmp_path / "task"))
     assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
 
@@ -186,8 +187,10 @@ def test_only_runs_a_methods_controls_only_if_named():
 def test_eval_help_states_the_exit_codes_of_the_readme():
     text = " ".join(ff("eval", "--help").stdout.split())
     for code in ("0 every claim supported", "1 some claim not supported or inconclusive",
-                 "2 invalid spec, or a refused contender", "3 a run failed", "130 interrupted"):
+                 "2 invalid spec, or a refused contender", "or an invalid claim", "3 a run failed",
+                 "130 interrupted"):
         assert code in text, code
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert "0 every claim supported; 1 some claim not supported or inconclusive" in readme
+    assert "2 invalid spec, a refused contender or an invalid claim" in readme
     assert "--allow-refused" in text

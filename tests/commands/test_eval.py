@@ -62,3 +62,34 @@ def test_an_unexpected_crash_is_exit_3_with_a_message_and_the_traceback_in_the_b
     assert "unexpected TypeError: 'NoneType' object is not iterable" in err and "Traceback" not in err
     assert "Traceback" in (out / "eval-error.txt").read_text()
     assert not (out / "results.json").exists()  # no results that look complete
+
+
+def _results(verdicts, **counts):
+    base = {"refused_at_plan": 0, "refused": 0, "failed": 0, "trials": {}}
+    return {"counts": {**base, **counts}, "verdicts": [{"verdict": v} for v in verdicts]}
+
+
+def test_the_exit_code_follows_the_documented_order():
+    from fairfight.commands.eval import exit_code
+
+    assert exit_code(_results(["supported"])) == 0
+    assert exit_code(_results(["supported", "inconclusive"])) == 1
+    assert exit_code(_results(["supported", "not-supported"])) == 1
+    assert exit_code(_results(["not-supported", "invalid"])) == 2  # e.g. --only left a baseline out
+    assert exit_code(_results(["supported"], refused=1)) == 2
+    assert exit_code(_results(["supported"], failed=1)) == 3
+    assert exit_code(_results(["invalid"], failed=1)) == 3  # a failed run explains the invalid claim
+
+
+def test_out_must_not_hold_the_specs_folder_nor_another_tasks_bundle(tmp_path, bert_dir):
+    spec = write_fight(tmp_path / "task", bert_dir, {"always_nurse": ""}, seeds=1)
+    for out in (tmp_path / "task", tmp_path):  # the spec's folder, or a folder around it
+        r = eval_cli(str(spec), "--out", str(out), "--no-progress")
+        assert r.returncode == 2 and "holds the spec's own folder" in r.stderr, r.stderr
+        assert not (out / "results.json").exists()
+    other = tmp_path / "task" / "other"
+    other.mkdir()
+    (other / "results.json").write_text(json.dumps({"task": {"name": "another-task"}}))
+    r = eval_cli(str(spec), "--out", str(other), "--no-progress")
+    assert r.returncode == 2 and "holds the bundle of another task ('another-task'" in r.stderr, r.stderr
+    assert not (other / "runs").exists()

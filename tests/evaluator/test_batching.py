@@ -33,6 +33,23 @@ def test_chunks_cover_every_input_once_vary_in_size_and_follow_the_run_key():
     assert len(small) > 1 and sorted(i for c in again for i in c) == list(range(5))
 
 
+class _OwnPredictor:
+    def __init__(self, wrap):
+        self.wrap = wrap
+
+    def predict(self, texts, model):
+        return self.wrap(["nurse" if "nurse" in t else "professor" for t in texts])
+
+
+def test_a_predictor_of_ones_own_returns_the_public_predictions_and_anything_else_is_named():
+    from fairfight import FairfightError, Predictions
+
+    rows, classes = batching.predict_chunk(_OwnPredictor(lambda ls: Predictions(tuple(ls))), TEXTS[:3], None)
+    assert [r["prediction"] for r in rows] == ["professor", "nurse", "professor"] and classes == ()
+    with pytest.raises(FairfightError, match=r"must return fairfight.Predictions.*got list"):
+        batching.predict_chunk(_OwnPredictor(list), TEXTS[:3], None)
+
+
 def test_float_noise_is_not_a_difference_but_labels_and_moved_scores_are():
     row = {"prediction": "a", "scores": {"a": 0.7, "b": 0.3}}
     assert not batching.differs(row, {"prediction": "a", "scores": {"a": 0.7000004, "b": 0.2999996}})

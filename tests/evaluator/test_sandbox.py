@@ -118,6 +118,8 @@ def test_the_inline_executor_says_isolation_none(tmp_path, bert_dir):
     spec = write_fight(tmp_path, bert_dir, {"always_nurse": FIGHT["always_nurse"]}, seeds=1)
     r = eval_here(str(spec), "--out", str(tmp_path / "b"), "--executor", "inline", "--no-progress")
     assert r.returncode == 0, r.stderr
+    assert "warning: isolation: none (executor 'inline'" in r.stderr  # a message, not a Python warning
+    assert "UserWarning" not in r.stderr and ".py:" not in r.stderr, r.stderr
     assert json.loads((tmp_path / "b" / "provenance.json").read_text())["isolation"] == "none"
     (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
     assert run["status"] == "succeeded" and run["isolation"] == "none"

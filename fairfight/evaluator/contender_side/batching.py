@@ -55,6 +55,9 @@ def plan(n: int, key: str) -> tuple[list[list[int]], list[list[int]]]:
 def predict_chunk(predictor, texts: list, model) -> tuple[list[dict], tuple]:
     """What the contender side does with one chunk: predict it (nothing is judged there)."""
     predictions = predictor.predict(list(texts), model)
+    if not all(hasattr(predictions, a) for a in ("labels", "classes", "to_rows")):
+        raise FairfightError(f"predict(texts, model) must return fairfight.Predictions(labels, scores=None, "
+                             f"classes=()), got {type(predictions).__name__}")
     if len(predictions.labels) != len(texts):
         raise FairfightError(f"the predictor gave {len(predictions.labels)} predictions for {len(texts)} inputs")
     return predictions.to_rows(), tuple(predictions.classes)
