@@ -42,6 +42,13 @@ def _read_json(path: Path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _read_json_or_empty(path: Path) -> dict:
+    try:
+        return _read_json(path)
+    except (OSError, ValueError):
+        return {}
+
+
 def _nan(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
@@ -74,6 +81,7 @@ class Auditor:
 
     def run(self, rerun: int = 0) -> Audit:
         check_integrity(self.root, self.finding)
+        self.check_run_folders()
         evaluation = self.evaluation()
         if evaluation is not None:
             self.check_metrics(*evaluation)
@@ -92,6 +100,26 @@ class Auditor:
 
             rerun_sample(self, spec, rerun)
         return self.audit
+
+    def check_run_folders(self):
+        """Run folders that no run or trial of results.json names: an eval that reused its --out
+        after the spec changed leaves the old runs there (kept for reuse, sealed in the manifest),
+        and a reader of the bundle should not take them for part of these results."""
+        folder = self.root / "runs"
+        if not folder.is_dir():
+            return
+        named = {r.get("key") for r in self.results.get("runs", [])}
+        trials = [t for c in ((self.results.get("tuning") or {}).get("contenders") or {}).values()
+                  for t in c.get("trials", [])]
+        named |= {t.get("key") for t in trials}
+        extra = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in named)
+        if any("key" not in t for t in trials):  # written before trials recorded their keys
+            extra = [k for k in extra if "trial" not in _read_json_or_empty(folder / k / "record.json")]
+        if extra:
+            self.finding("integrity", f"{len(extra)} run folder(s) under runs/ belong to no run or trial of "
+                                      f"results.json (left by an earlier eval into the same --out?): "
+                                      f"{', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}; they are not "
+                                      "part of these results; delete them, or eval into a fresh --out")
 
     # ------------------------------------------------------------------ evidence
     def evaluation(self):

@@ -100,6 +100,22 @@ def test_added_file(copy):
     assert findings(audit_cli(copy, "--format", "json")) == ["added file: runs/extra.txt (not in the manifest)"]
 
 
+def test_runs_left_by_an_earlier_spec_in_the_same_out_are_named(copy, bundle):
+    """An eval into a reused --out after the spec changed (here: one seed fewer) keeps the old
+    runs for reuse and seals them in the manifest; audit says they are not part of the results."""
+    before = {p.name for p in (copy / "runs").iterdir()}
+    r = eval_here(str(bundle.parent / "spec.yaml"), "--set", "evaluate.seeds=1", "--out", str(copy), "--no-progress")
+    assert r.returncode in (0, 1), r.stderr
+    results = json.loads((copy / "results.json").read_text())
+    stale = before - {x["key"] for x in results["runs"]}
+    assert stale and all(x["seed"] == 0 for x in results["runs"])
+    messages = findings(audit_cli(copy, "--format", "json"))
+    assert len(messages) == 1 and messages[0].startswith(f"{len(stale)} run folder(s) under runs/ belong to no run"), messages
+    for key in stale:
+        shutil.rmtree(copy / "runs" / key)
+    assert [m for m in findings(audit_cli(copy, "--format", "json")) if "belong to no run" in m] == []
+
+
 def test_rerun_reproduces(bundle):
     r = audit_cli(bundle, "--rerun", "1", "--format", "json")
     out = json.loads(r.stdout)
