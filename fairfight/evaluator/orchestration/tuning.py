@@ -109,7 +109,8 @@ def choose(records: list, primary: str) -> dict:
     for r in sorted(records, key=lambda r: (r["label"], r["trial"])):
         entry = out.setdefault(r["label"], {"trials": [], "chosen": None, "best": None})
         score = (r.get("metrics") or {}).get(primary)
-        trial = {"trial": r["trial"], "key": r["key"], "params": r["params"], "status": r["status"], primary: score}
+        trial = {"trial": r["trial"], **({"key": r["key"]} if r.get("key") else {}), "params": r["params"],
+                 "status": r["status"], primary: score}
         if r["status"] != "succeeded":
             trial["reason"] = run_reason(r)
         entry["trials"].append(trial)
