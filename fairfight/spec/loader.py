@@ -208,23 +208,51 @@ def _decode(raw: bytes, name: str) -> str:
         src = Source(name, text)
         raise SpecError([src.diagnostic(Position(line, col), "", message)])
 
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # what PowerShell's `>` writes
+        src = Source(name, raw.decode("utf-16", errors="replace"))
+        raise SpecError([src.diagnostic(Position(1, 1), "", "the file is UTF-16 text; save it as UTF-8")])
     nul = raw.find(b"\x00")
     if nul >= 0:
         fail(raw[:nul], "this is a binary file, not a YAML spec (NUL byte)")
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         fail(raw[: exc.start], f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})")
+    # A lone CR ends a line for YAML: make it a newline, so positions count lines as YAML does.
+    text = _LONE_CR.sub("\n", text)
+    breaks = [m.start() for m in _OTHER_BREAKS.finditer(text)]
+    if breaks:  # YAML 1.1 ends a line at these, editors do not: every later position would be off
+        src = Source(name, text)
+        raise SpecError([src.diagnostic(Position(*src.line_col(i)), "", (
+            f"character U+{ord(text[i]):04X} ({_BREAK_NAMES[text[i]]}) ends a line in YAML but not in most editors, "
+            "so what follows would be read (and reported) on the wrong line; write a space or a newline instead"))
+            for i in breaks[:20]])
+    return text
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
+_BREAK_NAMES = {"\x85": "NEXT LINE", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+_MAX_BYTES = 16 * 2**20  # a spec is a few kB; this is a log or a dataset given by mistake
 
 
 def read_source(path) -> Source:
     p = Path(path)
+
+    def fail(message):
+        raise SpecError([Diagnostic(str(path), Position(1, 1), "", message)])
+
     try:
+        if p.is_dir():
+            fail("is a directory, not a spec file")
+        if p.exists() and not p.is_file():  # a FIFO or a device: reading could block, or never end
+            fail("is not a regular file (a pipe or a device?); give the spec's file")
+        if p.exists() and p.stat().st_size > _MAX_BYTES:
+            fail(f"the file has {p.stat().st_size / 2**20:.0f} MiB; a spec is a small YAML file "
+                 f"(at most {_MAX_BYTES // 2**20} MiB): is this the right file?")
         raw = p.read_bytes()
-    except IsADirectoryError:
-        raise SpecError([Diagnostic(str(path), Position(1, 1), "", "is a directory, not a spec file")])
     except OSError as exc:
-        raise SpecError([Diagnostic(str(path), Position(1, 1), "", f"cannot read the spec: {exc.strerror}")])
+        fail(f"cannot read the spec: {exc.strerror or exc}")
     return Source(str(path), _decode(raw, str(path)))
 
 
