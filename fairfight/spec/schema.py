@@ -185,6 +185,9 @@ class _Converter:
             return _schema()["definitions"][ref.rsplit("/", 1)[-1]]
         return sub
 
+    def _on_maxLength(self, error, path):
+        self.add(path, f"is {len(error.instance)} characters long; at most {error.validator_value}")
+
     def _on_minItems(self, error, path):
         self.add(path, f"needs at least {error.validator_value} item(s)")
 

@@ -47,3 +47,12 @@ def test_wrapped_reasons_stay_under_their_indent():
         block.append(line)
     assert len(block) > 1, "the fixture's reason should wrap at 70 columns"
     assert " ".join(line.strip() for line in block) == " ".join(reason.split())
+
+
+def test_a_reason_holding_a_path_and_function_is_printed_as_written(capsys):
+    # 'methods.py:X: no function' holds ':X:', which rich would turn into an emoji
+    results = load(FIXTURES / "results.json")
+    failed = next(r for r in results["runs"] if r["status"] in ("refused", "failed"))
+    failed["reasons"] = ["/specs/methods.py:X: no function 'X'"]
+    print_summary(results)
+    assert "methods.py:X: no function 'X'" in capsys.readouterr().out
