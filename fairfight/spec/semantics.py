@@ -407,8 +407,11 @@ class Checker(ContenderChecks):
 
     def check_run(self, path, run):
         target, func = run.rsplit(":", 1)
+        if not func.isidentifier():
+            return  # the schema reports the form (once)
         if not target.endswith(".py"):
-            return  # a module: importing it to look would run user code (and torch)
+            self.check_run_module(path, target)
+            return
         file = self.base_dir / target
         if not file.is_file():
             self.error(path, f"method file '{target}' does not exist (paths are relative to the spec's folder)")
@@ -422,6 +425,27 @@ class Checker(ContenderChecks):
         names += [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)]
         if func not in names:
             self.error(path, f"'{target}' defines no function '{func}'{suggest(func, names)}")
+
+    def check_run_module(self, path, target):
+        """A module is looked for, never imported (that would run user code, and torch). Workers
+        find modules installed or in their current folder: only a name found nowhere is an error."""
+        if (self.base_dir / target).is_file():
+            self.error(path, f"'{target}' is a file but not a Python file: run takes FILE.py:FUNCTION (relative to "
+                             "the spec) or module:FUNCTION")
+            return
+        top = target.split(".", 1)[0]
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", top):
+            return  # the schema reports the form
+        places = (self.base_dir, Path.cwd())
+        if any((folder / f"{top}.py").is_file() or (folder / top).is_dir() for folder in places):
+            return
+        try:
+            found = importlib.util.find_spec(top) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            self.error(path, f"no module '{top}' is installed, and the spec's folder has no {top}.py: a method is "
+                             "FILE.py:FUNCTION (relative to the spec) or module:FUNCTION of an installed module")
 
     def check_uses(self, name, base, uses):
         refused = f"method '{name}' would be refused"
