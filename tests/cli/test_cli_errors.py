@@ -52,3 +52,20 @@ def test_an_unexpected_crash_before_the_bundle_exists_prints_a_message_not_a_tra
     monkeypatch.setenv("FAIRFIGHT_TRACEBACK", "1")
     assert eval_command.run_eval(eval_command.EvalOptions("spec.yaml")) == 3
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_an_override_cut_short_points_inside_the_override_as_written():
+    r = ff("validate", "--set", "evaluate.seeds=[", "--set", "evaluate.seeds=!!python/object:os.system",
+           str(QUICKSTART / "spec.yaml"))
+    assert r.returncode == 2
+    # one past the end of '[' (YAML's "unexpected end"), quoting the override, not a blank line 2
+    assert "--set:1:17: YAML syntax error: did not find expected node content\n   1 | evaluate.seeds=[\n" \
+           "     |                 ^" in r.stdout, r.stdout
+    assert "   1 | evaluate.seeds=!!python/object:os.system\n" in r.stdout
+
+
+def test_an_executor_option_that_is_not_yaml_is_a_usage_error(tmp_path):
+    r = ff("eval", str(QUICKSTART / "spec.yaml"), "--executor-option", "partition=[", "--out", str(tmp_path / "b"))
+    assert r.returncode == 2 and "Invalid value for --executor-option: 'partition=['" in r.stderr, r.stderr
+    assert "This is a bug" not in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "b").exists()
