@@ -157,6 +157,13 @@ class Checker(ContenderChecks):
             self.error(path, f"model folder '{rest}' does not exist (paths are relative to the spec's folder)")
         elif kind == "path" and not (self.base_dir / rest / "config.json").is_file():
             self.error(path, f"'{rest}' is not a saved model: it has no config.json")
+        elif kind == "path":
+            import json
+
+            try:  # a broken config passed validate and failed every run
+                json.loads((self.base_dir / rest / "config.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                self.error(path, f"'{rest}/config.json' is not a JSON model config: {exc}")
         elif kind == "package":
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", rest):
                 self.error(path, f"'{rest}' is not a Python module name")
@@ -357,6 +364,10 @@ class Checker(ContenderChecks):
             if artifact and not (self.base_dir / artifact).exists():
                 self.error(("rules", "knowledge", name, "artifact"), f"artifact '{artifact}' does not exist (a file, "
                                                                      "or a folder holding an SAE)")
+            elif artifact and not ((self.base_dir / artifact).is_file() or (self.base_dir / artifact).is_dir()):
+                # a FIFO or a device: hashing it (at eval) would block or never end
+                self.error(("rules", "knowledge", name, "artifact"), f"artifact '{artifact}' is neither a file nor a "
+                                                                     "folder (a pipe or a device?)")
             elif artifact:
                 self.check_artifact_hash(("rules", "knowledge", name, "sha256"), self.base_dir / artifact,
                                          _s(_d(item).get("sha256")))
