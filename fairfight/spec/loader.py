@@ -31,6 +31,7 @@ YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "Y
 _PLAIN = "tag:fairfight,2026:plain"
 _STD = "tag:yaml.org,2002:"
 _KNOWN_TAGS = {_PLAIN} | {_STD + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+_KIND = {yaml.SequenceNode: "seq", yaml.MappingNode: "map", yaml.ScalarNode: "scalar"}
 
 
 class _Resolver(yaml.resolver.BaseResolver):
@@ -132,6 +133,10 @@ class _Builder:
         if node.tag not in _KNOWN_TAGS:
             tag = "!!" + node.tag[len(_STD):] if node.tag.startswith(_STD) else node.tag
             self.error(node, path, f"YAML tags such as '{tag}' are not supported in specs")
+        elif not isinstance(node, yaml.ScalarNode) and node.tag != _STD + _KIND[type(node)]:
+            # `!!str {a: 1}` would silently stay a mapping (scalars are checked in _scalar)
+            noun = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+            self.error(node, path, f"the YAML tag '!!{node.tag[len(_STD):]}' does not fit {noun}")
         if isinstance(node, yaml.ScalarNode):
             self.doc.styles[path] = node.style
             return self._scalar(node, path)
@@ -178,7 +183,7 @@ class _Builder:
         kind = tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else "str"
         converted = _core_value(value) if kind != "str" else value
         expected = {"int": int, "float": (float, int), "bool": bool, "null": type(None)}.get(kind, str)
-        if not isinstance(converted, expected) or (kind == "int" and isinstance(converted, bool)):
+        if kind in ("seq", "map") or not isinstance(converted, expected) or (kind == "int" and isinstance(converted, bool)):
             self.error(node, path, f"'{value}' cannot be read as !!{kind}")
             return value
         return float(converted) if kind == "float" else converted
@@ -283,6 +288,9 @@ def parse(source: Source, *, require_mapping: bool = True) -> Document:
     builder = _Builder(source)
     data = builder.build(node)
     builder.doc.errors = builder.errors  # duplicate keys and the like: reported with the rest
+    if require_mapping and data is None:
+        raise SpecError([source.diagnostic(_position(node), "", "the document is empty; a spec is a mapping that "
+                                                                  "starts with 'fairfight: 1'")])
     if require_mapping and not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
         raise SpecError([source.diagnostic(_position(node), "",
