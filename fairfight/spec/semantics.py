@@ -359,6 +359,8 @@ class Checker(ContenderChecks):
             if selection not in _d(rules.get("data")):
                 self.error(("rules", "selection"), f"the selection split '{selection}' is not granted in rules.data, "
                                                    "so no contender could tune on it")
+            else:
+                self.check_selection_target(selection)
         for name, item in _d(rules.get("knowledge")).items():
             artifact = _s(_d(item).get("artifact"))
             if artifact and not (self.base_dir / artifact).exists():
@@ -371,6 +373,19 @@ class Checker(ContenderChecks):
             elif artifact:
                 self.check_artifact_hash(("rules", "knowledge", name, "sha256"), self.base_dir / artifact,
                                          _s(_d(item).get("sha256")))
+
+    def check_selection_target(self, selection):
+        """Tuning scores trials against the target on the selection split's held-out part: a split
+        without the target column cannot score any (each trial would fail, keeping the defaults)."""
+        ev = _d(self.data.get("evaluate"))
+        target, columns = _s(ev.get("target")), self.split_columns(selection)
+        test_columns = self.split_columns(_s(ev.get("split")))
+        trials = _d(self.rules().get("budget")).get("trials", 1)
+        if (isinstance(trials, int) and trials > 1 and ev.get("kind", "classification") == "classification"
+                and target and columns is not None and target not in columns
+                and not self.target_reported and (test_columns is None or target in test_columns)):
+            self.error(("rules", "selection"), f"tuning scores trials on a held-out part of the selection split "
+                                               f"'{selection}', but it has no column '{target}' (evaluate.target)")
 
     def check_artifact_hash(self, path, file, expected):
         """The hash the spec promises is the artifact's (eval would fail every run that reads it); a
