@@ -273,6 +273,8 @@ def parse(source: Source, *, require_mapping: bool = True) -> Document:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
         what = exc.problem or exc.context or "invalid YAML"
+        if what == "but found another document":  # libyaml's words, cut from their context
+            what = "a spec is one YAML document, and a second one starts here"
         if mark and source.line_text(mark.line + 1)[mark.column:mark.column + 1] == "\t":
             what += " (a tab: YAML is indented with spaces only)"
         raise SpecError([source.diagnostic(pos, "", f"YAML syntax error: {what}")]) from None
