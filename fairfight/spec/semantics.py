@@ -344,6 +344,13 @@ class Checker(ContenderChecks):
             # the evaluator reads only the target and the groups of the evaluation split
             known = groups + [t for t in [_s(ev.get("target"))] if t and t not in groups]
             hint = suggest(arg, known) or (f" (groups: {', '.join(groups)})" if groups else "; list it there")
+            test_columns = self.split_columns(_s(ev.get("split")))
+            close = hint.startswith("; did you mean")
+            if close and test_columns is not None and arg in test_columns:
+                # the attribute is a real column: the near-miss is the misspelt group, not the argument
+                hint = f"; is the group misspelt? (groups: {', '.join(groups)}; split '{ev.get('split')}' has '{arg}')"
+            elif close and test_columns is None:  # either may be the typo: the data is not loaded yet
+                hint += " (or is that group misspelt?)"
             start = metric.index("(") + 1
             pos = expression_position(self.doc, path, start, start + len(arg))
             self.out.append(self.doc.diagnostic(path, f"{name}() measures an attribute listed in evaluate.groups, "
