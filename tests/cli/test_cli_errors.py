@@ -69,3 +69,21 @@ def test_an_executor_option_that_is_not_yaml_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "Invalid value for --executor-option: 'partition=['" in r.stderr, r.stderr
     assert "This is a bug" not in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_init_where_a_file_blocks_the_folder_says_so(tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    r = ff("init", str(tmp_path / "taken" / "spec.yaml"))
+    assert r.returncode == 2 and f"error: cannot write {tmp_path / 'taken'}: File exists" in r.stderr, r.stderr
+    assert "This is a bug" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_audit_of_a_json_that_is_no_results_file_is_bad_input(tmp_path):
+    for i, content in enumerate(["[]", '{"runs": 5}']):
+        bundle = tmp_path / f"b{i}"
+        bundle.mkdir()
+        (bundle / "results.json").write_text(content)
+        r = ff("audit", str(bundle))
+        assert r.returncode == 2, r.stderr
+        assert "is not a fairfight bundle: its results.json is not a fairfight results file" in r.stderr
+        assert "This is a bug" not in r.stderr
