@@ -17,7 +17,8 @@ from .loader import Document
 from ._access import _d, _l, _s
 from .contender_checks import ContenderChecks
 from .suggest import suggest
-from .vocabulary import BASELINES, FILE_SOURCES, METRICS, MODEL_OPS, SKYLINES, builtin_datasets, split_metric
+from .vocabulary import (BASELINES, CONTROLS, FILE_SOURCES, METRICS, MODEL_OPS, SKYLINES, builtin_datasets,
+                         split_metric)
 
 REFUSED = "refused-contender"  # `eval` runs the rest and lists the contender as refused
 TOLERATE_BROKEN_STRUCTURE = True  # the fuzz tests turn this off to find checks that are not defensive
@@ -437,6 +438,9 @@ class Checker(ContenderChecks):
             if name in BASELINES or name in SKYLINES:
                 self.error(base, f"method '{name}' has the name of a built-in baseline; claims could not tell them apart",
                            key=True)
+            elif name in CONTROLS:  # its controls' labels would read random_model(random_model)
+                self.error(base, f"method '{name}' has the name of a control; claims and reports could not tell them "
+                                 "apart", key=True)
 
     def check_run(self, path, run):
         target, func = run.rsplit(":", 1)
