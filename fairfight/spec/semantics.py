@@ -294,6 +294,10 @@ class Checker(ContenderChecks):
             self.error(("evaluate", "primary"), f"primary metric '{primary}' is not one of evaluate.metrics"
                                                 f"{suggest(primary, metrics)}")
         self.check_resample(ev)
+        for path, column in [(("evaluate", "target"), ev.get("target"))] + [
+                (("evaluate", "groups", i), g) for i, g in enumerate(_l(ev.get("groups")))]:
+            if column == "text":  # every example its own label or group: any score would mean nothing
+                self.error(path, "'text' is the input text (datasets.NAME.text), not a label or a group column")
         if split in self.splits():
             cols = [c for c in [ev.get("target")] + _l(ev.get("groups")) if isinstance(c, str)]
             paths = [("evaluate", "target")] + [("evaluate", "groups", i) for i in range(len(_l(ev.get("groups"))))]
