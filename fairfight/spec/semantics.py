@@ -290,7 +290,7 @@ class Checker(ContenderChecks):
         for i, metric in enumerate(metrics):
             self.check_metric(("evaluate", "metrics", i), metric, ev)
         primary = _s(ev.get("primary"))
-        if primary is not None and metrics and primary not in metrics:
+        if primary is not None and metrics and primary not in metrics and _METRIC.match(primary):  # else: the schema
             self.error(("evaluate", "primary"), f"primary metric '{primary}' is not one of evaluate.metrics"
                                                 f"{suggest(primary, metrics)}")
         self.check_resample(ev)
