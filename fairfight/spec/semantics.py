@@ -477,7 +477,10 @@ class Checker(ContenderChecks):
         top = target.split(".", 1)[0]
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", top):
             return  # the schema reports the form
-        places = (self.base_dir, Path.cwd())
+        try:
+            places = (self.base_dir, Path.cwd())
+        except OSError:  # the current folder was deleted under us
+            places = (self.base_dir,)
         if any((folder / f"{top}.py").is_file() or (folder / top).is_dir() for folder in places):
             return
         try:
