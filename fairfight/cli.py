@@ -96,7 +96,11 @@ def _key_values(items) -> dict:
         key, eq, value = item.partition("=")
         if not eq or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--executor-option")
-        out[key] = yaml.safe_load(value)
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise click.BadParameter(f"{item!r}: the value is not YAML ({getattr(exc, 'problem', None) or exc})",
+                                     param_hint="--executor-option") from None
     return out
 
 

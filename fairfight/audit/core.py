@@ -71,6 +71,10 @@ class Auditor:
             self.results = _read_json(self.root / "results.json")
         except (OSError, ValueError) as exc:
             raise FairfightError(f"{self.root} is not a fairfight bundle: cannot read results.json ({exc})") from None
+        if not isinstance(self.results, dict) or self.results.get("format") != "fairfight-results":
+            # as `fairfight report` says: other JSON crashed the audit (KeyError, AttributeError)
+            raise FairfightError(f"{self.root} is not a fairfight bundle: its results.json is not a fairfight "
+                                 "results file (format is not 'fairfight-results')")
         self.spec_path = spec_path
         self.overrides = []
         iso = self.results.get("isolation") or {}

@@ -61,6 +61,7 @@ class Param:
     models: str = "any"  # "any" | "causal" | "encoder": the model kinds it applies to
     placeholders: tuple = ()  # text a template must contain
     optional: bool = False  # may be null / absent
+    least: float | None = None  # the smallest value that can run (a count of 0 or -3 fails at run time)
 
 
 def _target_words(spec) -> str:
@@ -85,7 +86,7 @@ def _description(spec) -> str:
     return f"{_target_words(spec)}: {{label}}"
 
 
-_L2 = Param("l2", "float", 1e-3, "L2 penalty of the linear head", search=(1e-4, 1e-3, 1e-2, 1e-1))
+_L2 = Param("l2", "float", 1e-3, "L2 penalty of the linear head", search=(1e-4, 1e-3, 1e-2, 1e-1), least=0)
 _SPLIT = Param("split", "split", AtRunTime("the selection split if it grants the target, else the first granted "
                                            "split that does"), "the labeled split it trains on", set_by="plan")
 _LAYER = Param("layer", "layer", AtRunTime("none (the embedding) when rules.model grants embed, else -1 (the last "
@@ -95,9 +96,10 @@ _LAYER = Param("layer", "layer", AtRunTime("none (the embedding) when rules.mode
 PARAMETERS: dict[str, tuple[Param, ...]] = {
     "finetune_head": (_L2, _SPLIT, _LAYER),
     "finetune_full": (
-        Param("epochs", "int", 1, "passes over the training split", search=(1, 2)),
+        Param("epochs", "int", 1, "passes over the training split", search=(1, 2), least=1),
         Param("lr", "float", 3e-5, "learning rate (AdamW)", search=(1e-5, 3e-5, 1e-4)),
-        Param("steps", "int", None, "stop after this many optimiser steps (none: whole epochs)", optional=True),
+        Param("steps", "int", None, "stop after this many optimiser steps (none: whole epochs)", optional=True,
+              least=1),
         _SPLIT,
     ),
     "zero_shot": (
@@ -112,7 +114,7 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
     ),
     "few_shot": (
         Param("k", "int", 15, "examples in the prompt (causal LMs) or neighbours that vote (encoders)",
-              search=(1, 5, 15, 45)),
+              search=(1, 5, 15, 45), least=1),
         Param("answer", "str", Derived("the target's name and a colon, e.g. 'Sentiment:'", _answer),
               "causal LMs: what precedes each example's label and the scored label in the prompt "
               "(TEXT\\nANSWER LABEL, blank line, ...)", models="causal"),
@@ -142,15 +144,16 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
     "majority": (_SPLIT,),
     "sae_probe": (
         Param("k", "int", 16, "SAE latents the probe may use: those whose mean activation differs most between "
-              "the classes of the training split", search=(4, 16, 64, 256)),
+              "the classes of the training split", search=(4, 16, 64, 256), least=1),
         _L2,
         Param("layer", "int", -1, "the layer whose SAE latents are read (-1: the last)"),
         Param("sae", "knowledge", None, "a knowledge artifact holding an SAE (SAELens or dictionary_learning "
               "folder); without one, a TopK SAE is trained on the granted texts' token activations", optional=True),
-        Param("width", "int", 4, "trained SAE only: latents per model dimension"),
-        Param("sae_k", "int", 32, "trained SAE only: active latents per token (TopK)"),
-        Param("max_tokens", "int", 20000, "trained SAE only: token activations it trains on (a seeded sample)"),
-        Param("epochs", "int", 3, "trained SAE only: passes over those tokens"),
+        Param("width", "int", 4, "trained SAE only: latents per model dimension", least=1),
+        Param("sae_k", "int", 32, "trained SAE only: active latents per token (TopK)", least=1),
+        Param("max_tokens", "int", 20000, "trained SAE only: token activations it trains on (a seeded sample)",
+              least=1),
+        Param("epochs", "int", 3, "trained SAE only: passes over those tokens", least=1),
         _SPLIT,
     ),
     "oracle": (
@@ -198,6 +201,8 @@ def type_error(param: Param, value) -> str:
     }.get(kind, isinstance(value, str))
     if not ok:
         return f"'{param.name}' must be {TYPES[kind]}, got {_shown(value)}"
+    if param.least is not None and kind in ("int", "float") and not value >= param.least:  # `not >=`: NaN too
+        return f"'{param.name}' must be at least {param.least:g}, got {_shown(value)}"
     missing = [p for p in param.placeholders if p not in value]
     if missing:
         return f"'{param.name}' must contain {' and '.join(missing)}, got {_shown(value)}"

@@ -169,9 +169,13 @@ def run_eval(opts: EvalOptions) -> int:
                 where = f"; the traceback is in {out / 'eval-error.txt'}"
             except OSError:
                 pass
+        import os
+
+        if not where and not os.environ.get("FAIRFIGHT_TRACEBACK"):
+            where = " (set FAIRFIGHT_TRACEBACK=1 to see the traceback)"  # a message, never a traceback, by default
         print(f"error: eval stopped by an unexpected {type(exc).__name__}: {exc}{where}. This is a bug in fairfight "
               "or its inputs that no check caught; the results (if any) are incomplete", file=sys.stderr)
-        if not where:
+        if os.environ.get("FAIRFIGHT_TRACEBACK"):
             print(detail, file=sys.stderr)
         return EXIT_FAILED
 
@@ -204,6 +208,12 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
     problem = _out_problem(out, spec)
     if problem:
         print(f"error: --out: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    try:  # a folder that cannot be made (a file in the way, no permission, a name too long) is bad input
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot create the results bundle folder '{out}': {exc.strerror or exc}"
+              f"{'' if opts.out else ' (choose another with --out)'}", file=sys.stderr)
         return EXIT_INVALID
     state["out"] = out
     try:

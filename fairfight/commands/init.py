@@ -32,6 +32,13 @@ def _template(name: str) -> str:
 
 
 def run_init(opts: InitOptions) -> int:
+    try:  # a file where a folder should be, no permission, a name too long: bad input, not a crash
+        return _run_init(opts)
+    except OSError as exc:
+        raise FairfightError(f"cannot write {exc.filename or opts.path}: {exc.strerror or exc}") from None
+
+
+def _run_init(opts: InitOptions) -> int:
     from ..spec.schema import schema_path
 
     target = Path(opts.path)

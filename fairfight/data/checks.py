@@ -63,6 +63,24 @@ def label_value_problems(spec: Spec, loader) -> list:
     return out
 
 
+def text_value_problems(spec: Spec, loader) -> list:
+    """Every split's input texts are text: a number or a list there passed every check and then
+    failed each run that read it (tokenizers take strings)."""
+    out = []
+    for name in spec.splits:
+        texts = loader.split(name).columns.get("text", ())
+        bad = [v for v in texts if not isinstance(v, str)]
+        if bad:
+            kind = type(bad[0]).__name__
+            what = "nothing (null)" if bad[0] is None else (f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} "
+                                                            f"({json.dumps(bad[0], default=str)[:40]})")
+            out.append(_diagnostic(spec, f"splits.{name}.from", f"split '{name}': its text column holds {what} in "
+                                                               f"{len(bad)} row(s); every input text must be text (fix "
+                                                               "the data, or name the text column with "
+                                                               "datasets.NAME.text)"))
+    return out
+
+
 def selection_group_warnings(spec: Spec, loader) -> list:
     """Tuning scores trials on a held-out part of the selection split with the primary metric; a
     group metric there means nothing for the evaluation groups the selection split lacks."""

@@ -88,6 +88,10 @@ def load_source(source: str, spec: Spec, at: str, ds: DatasetSpec | None = None)
             hint = ("; it could not be fetched from the Hugging Face hub (offline? download it first, "
                     "or save it to a file and use jsonl:/csv:/parquet:)")
             raise spec.error(at, f"cannot load dataset '{target}'{hint} [{_first_line(exc)}]") from None
+        from pathlib import Path
+
+        if Path(target).is_file() and Path(target).stat().st_size == 0:  # datasets says only StopIteration
+            raise spec.error(at, f"{kind} file '{target}' is empty") from None
         raise spec.error(at, f"cannot read {kind} file '{target}': {_first_line(exc)}") from None
 
 

@@ -9,7 +9,7 @@ def print_summary(results: dict, console=None) -> None:
     """The primary metric per contender, then each claim's verdict with its reason, then the notes."""
     from rich.console import Console
 
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, emoji=False)  # ":x:" in a path:function is not an emoji
     summary_table(results, console)
     for line in problem_lines(results):
         console.print(line, markup=False, style="red", soft_wrap=True)
@@ -57,7 +57,7 @@ def summary_table(results: dict, console=None) -> None:
         table.add_row(row["label"], row["role"], value, str(row["runs"]), row["status"])
     for refusal in results["refusals"]:
         table.add_row(refusal["label"], refusal["role"], "-", "0", "refused (plan)")
-    (console or Console(highlight=False)).print(table)
+    (console or Console(highlight=False, emoji=False)).print(table)
 
 
 def problem_lines(results: dict) -> list:

@@ -149,7 +149,8 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
 def _data_checks(spec, loader, semantic_checks, known) -> list:
     """What loading the data finds: the spec's checks rerun with every split's real columns,
     splits that cannot be built, and a selection split that lacks evaluation groups."""
-    from ..data.checks import build_splits, label_value_problems, selection_group_warnings, split_columns
+    from ..data.checks import (build_splits, label_value_problems, selection_group_warnings, split_columns,
+                               text_value_problems)
 
     columns, problems = split_columns(spec, loader)
     seen = {d.headline() for d in known}
@@ -157,7 +158,7 @@ def _data_checks(spec, loader, semantic_checks, known) -> list:
     if not any(d.severity == "error" for d in found):
         found += build_splits(spec, loader)
     if not any(d.severity == "error" for d in found):
-        found += label_value_problems(spec, loader)
+        found += label_value_problems(spec, loader) + text_value_problems(spec, loader)
     if not any(d.severity == "error" for d in found):
         try:
             found += selection_group_warnings(spec, loader)

@@ -39,9 +39,14 @@ class ContenderChecks:
                 self.error(path, f"required baseline '{name}' cannot run under these rules: {why}")
             else:
                 self.check_word_knowledge(path + (name,), BASELINES[name], params)
+        seen = {}
         for i, entry in enumerate(_l(self.data.get("skylines"))):
             if isinstance(entry, dict) and len(entry) == 1:
                 name, settings = next(iter(entry.items()))
+                if name in SKYLINES and name in seen:  # one label, one run key: the two would be one contender
+                    self.error(("skylines", i), f"skyline '{name}' is listed twice (first as skylines[{seen[name]}])")
+                    continue
+                seen[name] = i
                 if name in SKYLINES:
                     self.check_builtin_params(("skylines", i, name), name, _d(settings))
                 split = _s(_d(settings).get("split"))
@@ -162,6 +167,11 @@ class ContenderChecks:
                 elif arm.name not in known:
                     self.claim_error(path, arm.index, len(arm.name), f"unknown contender '{arm.name}'{suggest(arm.name, known)}"
                                                                      f" (contenders: {', '.join(known) or 'none'})")
+            subject, against = claim.subject, claim.against
+            if against is not None and (against.name, against.control) == (subject.name, subject.control):
+                label = subject.name if subject.control is None else f"{subject.control}({subject.name})"
+                self.claim_error(path, against.index, len(label), f"compares '{label}' with itself (the same "
+                                                                  "runs on both sides); name another contender")
             if claim.metric == "group_accuracy":
                 self.claim_error(path, claim.metric_index, len(claim.metric),
                                  "group_accuracy has one value per group; a claim needs one number "

@@ -196,19 +196,30 @@ def _unquote(token: str) -> str:
     return "".join(out)
 
 
-def _number(token: str):
-    return float(token) if any(c in token for c in ".eE") else int(token)
+_MAX_NUMBER_DIGITS = 100  # Python refuses to read integers of over 4300 digits; no column needs 100
+_MAX_NESTING = 100  # a filter is evaluated recursively, per row: keep it far from Python's recursion limit
 
 
-def _where_node(tree):
+def _number(token):
+    text = str(token)
+    if len(text) > _MAX_NUMBER_DIGITS:
+        raise ExpressionError(f"a number of {len(text)} characters; numbers here have at most "
+                              f"{_MAX_NUMBER_DIGITS}", token.start_pos, token.start_pos + len(text))
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _where_node(tree, depth=0):
     kind = tree.data
     kids = tree.children
+    if depth > _MAX_NESTING:
+        raise ExpressionError(f"the filter nests 'not', 'and' and 'or' over {_MAX_NESTING} levels deep; "
+                              "write it flatter", 0)
     if kind == "start":
-        return _where_node(kids[0])
+        return _where_node(kids[0], depth)
     if kind in ("or_", "and_"):
-        return BoolOp(kind[:-1], tuple(_where_node(k) for k in kids))
+        return BoolOp(kind[:-1], tuple(_where_node(k, depth + 1) for k in kids))
     if kind == "not_":
-        return Not(_where_node(kids[0]))
+        return Not(_where_node(kids[0], depth + 1))
     if kind == "compare":
         return Compare(str(kids[1]), _operand(kids[0]), _operand(kids[2]))
     if kind in ("in_", "not_in"):
@@ -225,7 +236,7 @@ def _operand(tree):
     if kind == "string":
         return Literal(_unquote(str(tree.children[0])))
     if kind == "number":
-        return Literal(_number(str(tree.children[0])))
+        return Literal(_number(tree.children[0]))
     return Literal({"true": True, "false": False, "null": None}[kind])
 
 

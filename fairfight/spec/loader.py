@@ -31,6 +31,7 @@ YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "Y
 _PLAIN = "tag:fairfight,2026:plain"
 _STD = "tag:yaml.org,2002:"
 _KNOWN_TAGS = {_PLAIN} | {_STD + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+_KIND = {yaml.SequenceNode: "seq", yaml.MappingNode: "map", yaml.ScalarNode: "scalar"}
 
 
 class _Resolver(yaml.resolver.BaseResolver):
@@ -132,6 +133,10 @@ class _Builder:
         if node.tag not in _KNOWN_TAGS:
             tag = "!!" + node.tag[len(_STD):] if node.tag.startswith(_STD) else node.tag
             self.error(node, path, f"YAML tags such as '{tag}' are not supported in specs")
+        elif not isinstance(node, yaml.ScalarNode) and node.tag != _STD + _KIND[type(node)]:
+            # `!!str {a: 1}` would silently stay a mapping (scalars are checked in _scalar)
+            noun = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+            self.error(node, path, f"the YAML tag '!!{node.tag[len(_STD):]}' does not fit {noun}")
         if isinstance(node, yaml.ScalarNode):
             self.doc.styles[path] = node.style
             return self._scalar(node, path)
@@ -178,7 +183,7 @@ class _Builder:
         kind = tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else "str"
         converted = _core_value(value) if kind != "str" else value
         expected = {"int": int, "float": (float, int), "bool": bool, "null": type(None)}.get(kind, str)
-        if not isinstance(converted, expected) or (kind == "int" and isinstance(converted, bool)):
+        if kind in ("seq", "map") or not isinstance(converted, expected) or (kind == "int" and isinstance(converted, bool)):
             self.error(node, path, f"'{value}' cannot be read as !!{kind}")
             return value
         return float(converted) if kind == "float" else converted
@@ -208,23 +213,51 @@ def _decode(raw: bytes, name: str) -> str:
         src = Source(name, text)
         raise SpecError([src.diagnostic(Position(line, col), "", message)])
 
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # what PowerShell's `>` writes
+        src = Source(name, raw.decode("utf-16", errors="replace"))
+        raise SpecError([src.diagnostic(Position(1, 1), "", "the file is UTF-16 text; save it as UTF-8")])
     nul = raw.find(b"\x00")
     if nul >= 0:
         fail(raw[:nul], "this is a binary file, not a YAML spec (NUL byte)")
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         fail(raw[: exc.start], f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})")
+    # A lone CR ends a line for YAML: make it a newline, so positions count lines as YAML does.
+    text = _LONE_CR.sub("\n", text)
+    breaks = [m.start() for m in _OTHER_BREAKS.finditer(text)]
+    if breaks:  # YAML 1.1 ends a line at these, editors do not: every later position would be off
+        src = Source(name, text)
+        raise SpecError([src.diagnostic(Position(*src.line_col(i)), "", (
+            f"character U+{ord(text[i]):04X} ({_BREAK_NAMES[text[i]]}) ends a line in YAML but not in most editors, "
+            "so what follows would be read (and reported) on the wrong line; write a space or a newline instead"))
+            for i in breaks[:20]])
+    return text
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
+_BREAK_NAMES = {"\x85": "NEXT LINE", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+_MAX_BYTES = 16 * 2**20  # a spec is a few kB; this is a log or a dataset given by mistake
 
 
 def read_source(path) -> Source:
     p = Path(path)
+
+    def fail(message):
+        raise SpecError([Diagnostic(str(path), Position(1, 1), "", message)])
+
     try:
+        if p.is_dir():
+            fail("is a directory, not a spec file")
+        if p.exists() and not p.is_file():  # a FIFO or a device: reading could block, or never end
+            fail("is not a regular file (a pipe or a device?); give the spec's file")
+        if p.exists() and p.stat().st_size > _MAX_BYTES:
+            fail(f"the file has {p.stat().st_size / 2**20:.0f} MiB; a spec is a small YAML file "
+                 f"(at most {_MAX_BYTES // 2**20} MiB): is this the right file?")
         raw = p.read_bytes()
-    except IsADirectoryError:
-        raise SpecError([Diagnostic(str(path), Position(1, 1), "", "is a directory, not a spec file")])
     except OSError as exc:
-        raise SpecError([Diagnostic(str(path), Position(1, 1), "", f"cannot read the spec: {exc.strerror}")])
+        fail(f"cannot read the spec: {exc.strerror or exc}")
     return Source(str(path), _decode(raw, str(path)))
 
 
@@ -240,6 +273,8 @@ def parse(source: Source, *, require_mapping: bool = True) -> Document:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
         what = exc.problem or exc.context or "invalid YAML"
+        if what == "but found another document":  # libyaml's words, cut from their context
+            what = "a spec is one YAML document, and a second one starts here"
         if mark and source.line_text(mark.line + 1)[mark.column:mark.column + 1] == "\t":
             what += " (a tab: YAML is indented with spaces only)"
         raise SpecError([source.diagnostic(pos, "", f"YAML syntax error: {what}")]) from None
@@ -255,6 +290,9 @@ def parse(source: Source, *, require_mapping: bool = True) -> Document:
     builder = _Builder(source)
     data = builder.build(node)
     builder.doc.errors = builder.errors  # duplicate keys and the like: reported with the rest
+    if require_mapping and data is None:
+        raise SpecError([source.diagnostic(_position(node), "", "the document is empty; a spec is a mapping that "
+                                                                  "starts with 'fairfight: 1'")])
     if require_mapping and not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
         raise SpecError([source.diagnostic(_position(node), "",

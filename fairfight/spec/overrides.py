@@ -63,10 +63,13 @@ def _apply(doc: Document, text: str) -> None:
     offset = len(dotted) + 1
     if not value.strip():
         _fail(source, offset + 1, f"missing value after '{dotted}='")
-    padded = parse(Source("--set", " " * offset + value), require_mapping=False)
+    try:
+        padded = parse(Source("--set", " " * offset + value), require_mapping=False)
+    except SpecError as exc:
+        raise SpecError([_in_override(source, d) for d in exc.diagnostics]) from None
     padded.source = source
     if padded.errors:
-        raise SpecError(padded.errors)
+        raise SpecError([_in_override(source, d) for d in padded.errors])
     if isinstance(node, list) and path[-1] == len(node):
         node.append(padded.data)
     else:
@@ -83,6 +86,14 @@ def _apply(doc: Document, text: str) -> None:
     if created:
         doc.spans[created[0]] = doc.key_spans[created[0]] = created[1]
         doc.origins[created[0]] = source
+
+
+def _in_override(source: Source, d):
+    """A diagnostic of the parsed value, quoting the override as written (not its padded value);
+    one past its end (YAML's "unexpected end") points just after its last character."""
+    last = source.text.count("\n") + 1
+    pos = d.pos if d.pos.line <= last else Position(last, len(source.line_text(last)) + 1)
+    return source.diagnostic(pos, d.path, d.message, d.severity)
 
 
 def _plain_numbers(padded: Document):

@@ -62,15 +62,31 @@ def _describe(value) -> str:
     if isinstance(value, int):
         return f"the number {value}"
     if isinstance(value, float):
-        return f"the number {value:g}"
+        return f"the number {value:g}" if value - value == 0 else f"{value:g}, which is not a finite number"
     return type(value).__name__
+
+
+def _is_whole_number(checker, value) -> bool:
+    # JSON Schema counts 3.0 as an integer; the spec's integers feed range() and slices, and
+    # YAML reads `3.0` and `1e3` as floats, so only a written whole number is one.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_number(checker, value) -> bool:
+    # YAML's .nan and .inf are numbers to JSON Schema; NaN passes every bound and compares false
+    # with everything (a confidence of NaN makes every interval NaN), so neither is a number here.
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and value - value == 0)
 
 
 @functools.lru_cache(maxsize=None)
 def _validator():
     import jsonschema
 
-    return jsonschema.Draft7Validator(_schema())
+    checker = jsonschema.Draft7Validator.TYPE_CHECKER.redefine_many(
+        {"integer": _is_whole_number, "number": _is_finite_number})
+    strict = jsonschema.validators.extend(jsonschema.Draft7Validator, type_checker=checker)
+    return strict(_schema())
 
 
 def _noun_for(sub_schema) -> str:
@@ -136,6 +152,9 @@ class _Converter:
         message = f"expected {names}, got {_describe(error.instance)}"
         if "boolean" in wanted and error.instance in YAML11_BOOLS:
             message += " (in fairfight specs only true and false are booleans)"
+        value = error.instance
+        if "integer" in wanted and isinstance(value, float) and value - value == 0 and value.is_integer():
+            message = f"expected a whole number, got {value!r} (YAML reads it as a fraction): write {int(value)}"
         self.add(path, message)
 
     def _on_pattern(self, error, path):
@@ -165,6 +184,9 @@ class _Converter:
         if ref.startswith("#/definitions/"):
             return _schema()["definitions"][ref.rsplit("/", 1)[-1]]
         return sub
+
+    def _on_maxLength(self, error, path):
+        self.add(path, f"is {len(error.instance)} characters long; at most {error.validator_value}")
 
     def _on_minItems(self, error, path):
         self.add(path, f"needs at least {error.validator_value} item(s)")

@@ -18,7 +18,8 @@ from .loader import Document
 from ._access import _d, _l, _s
 from .contender_checks import ContenderChecks
 from .suggest import suggest
-from .vocabulary import BASELINES, FILE_SOURCES, METRICS, MODEL_OPS, SKYLINES, builtin_datasets, split_metric
+from .vocabulary import (BASELINES, CONTROLS, FILE_SOURCES, METRICS, MODEL_OPS, SKYLINES, builtin_datasets,
+                         split_metric)
 
 REFUSED = "refused-contender"  # `eval` runs the rest and lists the contender as refused
 TOLERATE_BROKEN_STRUCTURE = True  # the fuzz tests turn this off to find checks that are not defensive
@@ -158,6 +159,13 @@ class Checker(ContenderChecks):
             self.error(path, f"model folder '{rest}' does not exist (paths are relative to the spec's folder)")
         elif kind == "path" and not (self.base_dir / rest / "config.json").is_file():
             self.error(path, f"'{rest}' is not a saved model: it has no config.json")
+        elif kind == "path":
+            import json
+
+            try:  # a broken config passed validate and failed every run
+                json.loads((self.base_dir / rest / "config.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                self.error(path, f"'{rest}/config.json' is not a JSON model config: {exc}")
         elif kind == "package":
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", rest):
                 self.error(path, f"'{rest}' is not a Python module name")
@@ -283,10 +291,14 @@ class Checker(ContenderChecks):
         for i, metric in enumerate(metrics):
             self.check_metric(("evaluate", "metrics", i), metric, ev)
         primary = _s(ev.get("primary"))
-        if primary is not None and metrics and primary not in metrics:
+        if primary is not None and metrics and primary not in metrics and _METRIC.match(primary):  # else: the schema
             self.error(("evaluate", "primary"), f"primary metric '{primary}' is not one of evaluate.metrics"
                                                 f"{suggest(primary, metrics)}")
         self.check_resample(ev)
+        for path, column in [(("evaluate", "target"), ev.get("target"))] + [
+                (("evaluate", "groups", i), g) for i, g in enumerate(_l(ev.get("groups")))]:
+            if column == "text":  # every example its own label or group: any score would mean nothing
+                self.error(path, "'text' is the input text (datasets.NAME.text), not a label or a group column")
         if split in self.splits():
             cols = [c for c in [ev.get("target")] + _l(ev.get("groups")) if isinstance(c, str)]
             paths = [("evaluate", "target")] + [("evaluate", "groups", i) for i in range(len(_l(ev.get("groups"))))]
@@ -338,6 +350,13 @@ class Checker(ContenderChecks):
             # the evaluator reads only the target and the groups of the evaluation split
             known = groups + [t for t in [_s(ev.get("target"))] if t and t not in groups]
             hint = suggest(arg, known) or (f" (groups: {', '.join(groups)})" if groups else "; list it there")
+            test_columns = self.split_columns(_s(ev.get("split")))
+            close = hint.startswith("; did you mean")
+            if close and test_columns is not None and arg in test_columns:
+                # the attribute is a real column: the near-miss is the misspelt group, not the argument
+                hint = f"; is the group misspelt? (groups: {', '.join(groups)}; split '{ev.get('split')}' has '{arg}')"
+            elif close and test_columns is None:  # either may be the typo: the data is not loaded yet
+                hint += " (or is that group misspelt?)"
             start = metric.index("(") + 1
             pos = expression_position(self.doc, path, start, start + len(arg))
             self.out.append(self.doc.diagnostic(path, f"{name}() measures an attribute listed in evaluate.groups, "
@@ -353,14 +372,33 @@ class Checker(ContenderChecks):
             if selection not in _d(rules.get("data")):
                 self.error(("rules", "selection"), f"the selection split '{selection}' is not granted in rules.data, "
                                                    "so no contender could tune on it")
+            else:
+                self.check_selection_target(selection)
         for name, item in _d(rules.get("knowledge")).items():
             artifact = _s(_d(item).get("artifact"))
             if artifact and not (self.base_dir / artifact).exists():
                 self.error(("rules", "knowledge", name, "artifact"), f"artifact '{artifact}' does not exist (a file, "
                                                                      "or a folder holding an SAE)")
+            elif artifact and not ((self.base_dir / artifact).is_file() or (self.base_dir / artifact).is_dir()):
+                # a FIFO or a device: hashing it (at eval) would block or never end
+                self.error(("rules", "knowledge", name, "artifact"), f"artifact '{artifact}' is neither a file nor a "
+                                                                     "folder (a pipe or a device?)")
             elif artifact:
                 self.check_artifact_hash(("rules", "knowledge", name, "sha256"), self.base_dir / artifact,
                                          _s(_d(item).get("sha256")))
+
+    def check_selection_target(self, selection):
+        """Tuning scores trials against the target on the selection split's held-out part: a split
+        without the target column cannot score any (each trial would fail, keeping the defaults)."""
+        ev = _d(self.data.get("evaluate"))
+        target, columns = _s(ev.get("target")), self.split_columns(selection)
+        test_columns = self.split_columns(_s(ev.get("split")))
+        trials = _d(self.rules().get("budget")).get("trials", 1)
+        if (isinstance(trials, int) and trials > 1 and ev.get("kind", "classification") == "classification"
+                and target and columns is not None and target not in columns
+                and not self.target_reported and (test_columns is None or target in test_columns)):
+            self.error(("rules", "selection"), f"tuning scores trials on a held-out part of the selection split "
+                                               f"'{selection}', but it has no column '{target}' (evaluate.target)")
 
     def check_artifact_hash(self, path, file, expected):
         """The hash the spec promises is the artifact's (eval would fail every run that reads it); a
@@ -405,11 +443,17 @@ class Checker(ContenderChecks):
             if name in BASELINES or name in SKYLINES:
                 self.error(base, f"method '{name}' has the name of a built-in baseline; claims could not tell them apart",
                            key=True)
+            elif name in CONTROLS:  # its controls' labels would read random_model(random_model)
+                self.error(base, f"method '{name}' has the name of a control; claims and reports could not tell them "
+                                 "apart", key=True)
 
     def check_run(self, path, run):
         target, func = run.rsplit(":", 1)
+        if not func.isidentifier():
+            return  # the schema reports the form (once)
         if not target.endswith(".py"):
-            return  # a module: importing it to look would run user code (and torch)
+            self.check_run_module(path, target)
+            return
         file = self.base_dir / target
         if not file.is_file():
             self.error(path, f"method file '{target}' does not exist (paths are relative to the spec's folder)")
@@ -423,6 +467,30 @@ class Checker(ContenderChecks):
         names += [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)]
         if func not in names:
             self.error(path, f"'{target}' defines no function '{func}'{suggest(func, names)}")
+
+    def check_run_module(self, path, target):
+        """A module is looked for, never imported (that would run user code, and torch). Workers
+        find modules installed or in their current folder: only a name found nowhere is an error."""
+        if (self.base_dir / target).is_file():
+            self.error(path, f"'{target}' is a file but not a Python file: run takes FILE.py:FUNCTION (relative to "
+                             "the spec) or module:FUNCTION")
+            return
+        top = target.split(".", 1)[0]
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", top):
+            return  # the schema reports the form
+        try:
+            places = (self.base_dir, Path.cwd())
+        except OSError:  # the current folder was deleted under us
+            places = (self.base_dir,)
+        if any((folder / f"{top}.py").is_file() or (folder / top).is_dir() for folder in places):
+            return
+        try:
+            found = importlib.util.find_spec(top) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            self.error(path, f"no module '{top}' is installed, and the spec's folder has no {top}.py: a method is "
+                             "FILE.py:FUNCTION (relative to the spec) or module:FUNCTION of an installed module")
 
     def check_uses(self, name, base, uses):
         refused = f"method '{name}' would be refused"

@@ -138,3 +138,19 @@ def test_labels_that_are_not_plain_values_are_an_error_not_a_crash(tmp_path):
     report = check_file(spec, data=True)
     (error,) = report.errors
     assert error.path == "evaluate.target" and "column 'sentiment' holds a list ([\"negative\"]) in 1 row(s)" in error.message
+
+
+def test_input_texts_that_are_not_text_are_an_error_not_a_run_failure(tmp_path):
+    rows = [dict(r) for r in ROWS]
+    rows[0]["text"], rows[3]["text"] = 5, ["a", "list"]  # train rows (i % 3 == 0)
+    (tmp_path / "reviews.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = check_file(_spec(tmp_path, "jsonl:reviews.jsonl"), data=True)
+    (error,) = report.errors
+    assert error.path == "splits.train.from" and error.pos.line == 7
+    assert "split 'train': its text column holds" in error.message and "in 2 row(s)" in error.message
+
+
+def test_an_empty_data_file_says_so(tmp_path):
+    (tmp_path / "reviews.jsonl").write_text("")
+    report = check_file(_spec(tmp_path, "jsonl:reviews.jsonl"), data=True)
+    assert [e.message for e in report.errors] == [f"jsonl file '{tmp_path / 'reviews.jsonl'}' is empty"]

@@ -50,3 +50,12 @@ def test_wrapped_reasons_stay_under_their_indent():
     # the verdict's caveats (unmatched affordances, ...) follow its reason under the same indent
     expected = " ".join([reason, *unmatched_caveats(results["verdicts"][0])])
     assert " ".join(line.strip() for line in block) == " ".join(expected.split())
+
+
+def test_a_reason_holding_a_path_and_function_is_printed_as_written(capsys):
+    # 'methods.py:X: no function' holds ':X:', which rich would turn into an emoji
+    results = load(FIXTURES / "results.json")
+    failed = next(r for r in results["runs"] if r["status"] in ("refused", "failed"))
+    failed["reasons"] = ["/specs/methods.py:X: no function 'X'"]
+    print_summary(results)
+    assert "methods.py:X: no function 'X'" in capsys.readouterr().out

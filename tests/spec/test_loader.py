@@ -112,3 +112,34 @@ def test_snippet_has_caret_under_the_value():
     line, caret = diag.snippet.splitlines()
     assert line.endswith("  b: wrong")
     assert caret.index("^") == line.index("wrong") and caret.count("~") == 4
+
+
+def test_pipes_devices_and_huge_files_are_refused_unread(tmp_path):
+    import os
+
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)  # reading it would block forever
+    for path in (fifo, "/dev/zero"):  # /dev/zero would never end
+        with pytest.raises(SpecError, match="is not a regular file"):
+            load_document(path)
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as f:
+        f.truncate(17 * 2**20)  # sparse: nothing is written
+    with pytest.raises(SpecError, match="the file has 17 MiB; a spec is a small YAML file"):
+        load_document(big)
+
+
+def test_lines_are_counted_as_yaml_counts_them(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_bytes(b"a: 1\rb: !!int x\r")  # CR alone ends a line for YAML: the snippet must show YAML's line 2
+    (error,) = load_document(p).errors
+    assert error.headline() == f"{p}:2:4: b: 'x' cannot be read as !!int"
+    assert error.snippet.splitlines()[0].endswith("b: !!int x") and "^" in error.snippet
+    p.write_text("a: x\u2028y\nb: [\n", encoding="utf-8")  # YAML would put 'y' on line 2, editors on line 1
+    with pytest.raises(SpecError) as e:
+        load_document(p)
+    assert e.value.diagnostics[0].headline().startswith(f"{p}:1:5: character U+2028 (LINE SEPARATOR) ends a line")
+    p.write_bytes("a: 1\n".encode("utf-16"))
+    with pytest.raises(SpecError) as e:
+        load_document(p)
+    assert e.value.diagnostics[0].headline() == f"{p}:1:1: the file is UTF-16 text; save it as UTF-8"
