@@ -84,7 +84,7 @@ class HandleStub:
     @property
     def head(self):
         if self.__facts["head"] is not None and self.__head is None:
-            from ..classifier_head import ClassifierHead
+            from ..model_side.classifier_head import ClassifierHead
 
             self.__head = ClassifierHead.from_state(self.__facts["head"])
         return self.__head

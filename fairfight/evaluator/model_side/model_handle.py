@@ -19,7 +19,7 @@ from fairfight.errors import AffordanceError, FairfightError
 from fairfight.evaluator.model_side import passes
 from fairfight.evaluator.model_side.devices import BatchSizer
 from fairfight.evaluator.model_side.edits import edit_from_dict, edit_vectors
-from fairfight.evaluator.classifier_head import ClassifierHead
+from fairfight.evaluator.model_side.classifier_head import ClassifierHead
 from fairfight.evaluator.model_side.hooks import InputCapture, install_edits, resolve_layer
 from fairfight.evaluator.model_side.ledger import Ledger
 from fairfight.evaluator.model_side.models import LoadedModel

@@ -1,8 +1,8 @@
 """The linear head `ModelHandle.finetune` trains, as both sides of the trust boundary hold it.
 
 The model side builds it from the trained layer; the contender side rebuilds it from `state()`
-(its own numbers, trained on the contender's data: nothing privileged). It lives outside both
-side packages so neither imports the other for it.
+(its own numbers, trained on the contender's data: nothing privileged), importing this small
+module as it imports wire.py and edits.py, not the model handle.
 """
 from __future__ import annotations
 
