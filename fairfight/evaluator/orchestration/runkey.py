@@ -129,7 +129,12 @@ def model_identity(spec: Spec) -> dict:
     if kind in ("path", "package"):
         from ..model_side.models import fingerprint, package_model_dir
 
-        folder = Path(target) if kind == "path" else package_model_dir(target)
+        from ...errors import FairfightError
+
+        try:  # a package is resolved here, at plan time: validate imports no package (docs/spec-language.md)
+            folder = Path(target) if kind == "path" else package_model_dir(target)
+        except FairfightError as exc:
+            raise spec.error("model.source", str(exc).removeprefix(f"{spec.model.source}: ")) from None
         ident["fingerprint"] = fingerprint(folder) if folder.is_dir() else None
         ident.pop("source") if kind == "path" else None  # the same files elsewhere are the same model
     return ident
