@@ -14,7 +14,8 @@ from .loader import Document, parse, read_source
 from .matching import diagnostics as matching_diagnostics
 from .overrides import apply_overrides
 from .schema import check_schema
-from .semantics import REFUSED, Checker
+from .method_checks import REFUSED
+from .semantics import Checker
 from .source import Source, format_path
 from .vocabulary import SPEC_VERSIONS
 

@@ -31,6 +31,31 @@ def test_validate_and_help_do_not_import_torch():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_plan_imports_no_torch_where_torch_is_a_cpu_build():
+    """execution.device auto is resolved at plan time; a CPU build of torch (not on macOS) is the
+    CPU for sure, read from torch/version.py, so `fairfight plan` starts without torch."""
+    from fairfight.evaluator.model_side.devices import says_cpu_build
+
+    assert says_cpu_build("cuda: Optional[str] = None\nhip: Optional[str] = None\n")
+    assert says_cpu_build("cuda = None\nhip = None\n")
+    assert not says_cpu_build("cuda: Optional[str] = '12.8'\nhip: Optional[str] = None\n")
+    assert not says_cpu_build("cuda: Optional[str] = None\nhip: Optional[str] = '6.2.4'\n")
+    assert not says_cpu_build("")
+    import platform
+
+    import torch
+
+    if torch.version.cuda or getattr(torch.version, "hip", None) or platform.system() == "Darwin":
+        pytest.skip("a GPU build of torch (or macOS): plan resolves auto with torch itself")
+    code = ("import sys\nfrom fairfight.cli import main\nsys.argv=['fairfight', 'plan', %r]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+            "bad = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]\n"
+            "assert not bad, bad\nprint('exit', code)\n")
+    r = subprocess.run([sys.executable, "-c", code % str(ROOT / "examples/quickstart/spec.yaml")], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and "exit 0" in r.stdout, r.stdout + r.stderr
+
+
 def test_invalid_spec_exits_2_with_positioned_message(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text((ROOT / "examples/quickstart/spec.yaml").read_text().replace("[embed, activations, intervene]",

@@ -84,7 +84,34 @@ def planned_device(requested: str = "auto") -> str:
     an explicit device is taken as asked (a cluster's login node need not have the GPU its jobs get:
     each run checks it is there when it loads the model)."""
     kind, _ = parse_device(requested)
-    return resolve_device("auto") if kind == "auto" else requested
+    if kind != "auto":
+        return requested
+    return "cpu" if _cpu_only_torch() else resolve_device("auto")
+
+
+def _cpu_only_torch() -> bool:
+    """Whether torch here is a build without CUDA or ROCm on a machine without MPS (not macOS): then
+    auto is the CPU for sure, known from torch/version.py without importing torch (`fairfight plan`
+    stays fast). Anything else is left to torch itself."""
+    import importlib.util
+    import platform
+    import sys
+    from pathlib import Path
+
+    if "torch" in sys.modules or platform.system() == "Darwin":
+        return False
+    try:
+        found = importlib.util.find_spec("torch")
+        folders = list(found.submodule_search_locations or []) if found else []
+        text = (Path(folders[0]) / "version.py").read_text(encoding="utf-8") if folders else ""
+    except (ImportError, ValueError, OSError):
+        return False
+    return says_cpu_build(text)
+
+
+def says_cpu_build(version_py: str) -> bool:
+    """Whether torch's version.py text says it was built without CUDA and without ROCm (hip)."""
+    return all(re.search(rf"^{name}(?:\s*:[^=\n]*)?\s*=\s*None\s*$", version_py, re.M) for name in ("cuda", "hip"))
 
 
 def torch_dtype(name: str):
