@@ -33,10 +33,10 @@ torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _PROCESSES)))
 # Heaviest first, as profiled (`--durations`): the real-data example, the benchmark smoke runs,
 # the executors (Slurm, Ray), the CLI's init-then-eval, the sandbox, the runner's fights, then the
 # rest of the files that run evals as processes.
-_HEAVY_FIRST = ("tests/examples/", "tests/benchmarks/", "tests/evaluator/test_executors.py",
-                "tests/evaluator/test_cluster_failures.py", "tests/cli/", "tests/evaluator/test_sandbox.py",
-                "tests/evaluator/test_runner.py", "tests/evaluator/test_runner_interrupts.py",
-                "tests/audit/", "tests/evaluator/test_forward_cache.py", "tests/evaluator/test_clone_folder.py")
+_HEAVY_FIRST = ("tests/examples/", "tests/benchmarks/", "tests/evaluator/orchestration/test_executors.py",
+                "tests/evaluator/orchestration/test_cluster_failures.py", "tests/cli/", "tests/evaluator/contender_side/test_sandbox.py",
+                "tests/evaluator/orchestration/test_runner.py", "tests/evaluator/orchestration/test_runner_interrupts.py",
+                "tests/audit/", "tests/evaluator/model_side/test_forward_cache.py", "tests/evaluator/orchestration/test_clone_folder.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "evaluator"))
-from runner_fixtures import eval_here, write_fight  # noqa: E402
+from runner_fixtures import eval_here, write_fight
 
 EXTRA = """baselines: [majority, finetune_head]
 controls: [shuffled_labels]

@@ -5,9 +5,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "evaluator"))
 
-from runner_fixtures import eval_here  # noqa: E402
+from runner_fixtures import eval_here
 
 
 def test_erm_tracks_gender_and_token_deletion_recovers_the_gap(tmp_path):

@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "evaluator"))
 
-from runner_fixtures import eval_here  # noqa: E402
+from runner_fixtures import eval_here
 
 SPEC = ROOT / "examples/reviews/spec.yaml"
 SMALL = ["datasets.reviews.options.size=120", "datasets.reviews.options.test_size=40", "splits.ambiguous.limit=40",

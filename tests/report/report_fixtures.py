@@ -8,9 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluator"))
 
-from runner_fixtures import eval_here, write_fight  # noqa: E402
+from runner_fixtures import eval_here, write_fight
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -19,7 +19,7 @@ How a pooled read of (texts, layers, pool, edits) is served (`pooled`):
   (fairfight.sae.screen): tokens on which every chosen latent is provably 0 skip the dense
   encode, the rest are encoded; the result is the dense code's either way.
 Every path gives the same numbers with or without a cache (up to float rounding), so cached
-and uncached evals agree; tests/evaluator/test_passes.py checks each path against a full pass.
+and uncached evals agree; tests/evaluator/model_side/test_passes.py checks each path against a full pass.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import jsonschema
 
 from runner_fixtures import eval_here, write_fight
 
-SCHEMA = Path(__file__).resolve().parents[2] / "schema" / "results.schema.json"
+SCHEMA = Path(__file__).resolve().parents[3] / "schema" / "results.schema.json"
 
 
 def _audit(bundle):

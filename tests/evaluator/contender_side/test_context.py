@@ -10,7 +10,7 @@ from fairfight.data.splits import SplitLoader
 from fairfight.evaluator.contender_side.context import build_context, grant_of
 from fairfight.spec.check import check_text, load_spec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 SPEC = """
 fairfight: 1

@@ -1,4 +1,5 @@
-"""A small fight on a tiny real model: the spec, its data and its contenders, written to a folder."""
+"""A small fight on a tiny real model: the spec, its data and its contenders, written to a folder
+(imported as `runner_fixtures` by tests anywhere below tests/: the root conftest puts tests/ on sys.path)."""
 from pathlib import Path
 
 from testkit import write_bios
