@@ -10,6 +10,22 @@ from . import __version__
 _SET_HELP = "Override a spec value before validation: dotted PATH=VALUE (VALUE is YAML), e.g. evaluate.seeds=3."
 
 
+class SpecPath(click.ParamType):
+    """A spec file; a folder stands for the spec.yaml in it (what `fairfight init FOLDER` writes)."""
+
+    name = "spec"
+
+    def convert(self, value, param, ctx):
+        from pathlib import Path
+
+        path = Path(value)
+        if path.is_dir():
+            if (path / "spec.yaml").is_file():
+                return str(path / "spec.yaml")
+            self.fail(f"'{value}' is a folder with no spec.yaml in it: give the spec's file", param, ctx)
+        return value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="fairfight")
 def cli():
@@ -23,7 +39,7 @@ def cli():
 
 
 @cli.command()
-@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("specs", nargs=-1, required=True, type=SpecPath())
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
@@ -49,7 +65,7 @@ def _eval_options(fn):
                       "--only 'random_model(shift)'.")(fn)
     fn = click.option("--seeds", type=click.IntRange(1, 1000), help="Override evaluate.seeds.")(fn)
     fn = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)(fn)
-    return click.argument("spec", type=click.Path(dir_okay=False))(fn)
+    return click.argument("spec", type=SpecPath())(fn)
 
 
 @cli.command("eval")
@@ -117,7 +133,7 @@ def plan(spec, overrides, seeds, only):
 
 
 @cli.command()
-@click.argument("spec", required=False, type=click.Path(dir_okay=False))
+@click.argument("spec", required=False, type=SpecPath())
 def baselines(spec):
     """List the built-in baselines, skylines and controls: what each does, what it uses, and its
     parameters (type, default, meaning; also in docs/baselines.md).

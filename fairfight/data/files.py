@@ -53,9 +53,16 @@ def source_files(source: str) -> list[Path]:
     return matched_files(target) if is_pattern(target) else [Path(target)]
 
 
-def missing_message(target) -> str:
+def missing_message(target, base_dir: Path | None = None, kind: str = "jsonl") -> str:
+    """Why `target` names no data file (matched_files gave none)."""
     if is_pattern(target):
         return f"no data file matches '{target}' (paths are relative to the spec's folder)"
+    path = Path(target) if base_dir is None else Path(base_dir) / target
+    if path.is_dir():
+        return (f"'{target}' is a folder, not a data file: name its files with a pattern, e.g. "
+                f"{kind}:{str(target).rstrip('/')}/*.{kind}")
+    if path.exists():
+        return f"'{target}' is not a regular file (a pipe or a device?): give a data file"
     return f"data file '{target}' does not exist (paths are relative to the spec's folder)"
 
 

@@ -198,7 +198,7 @@ class Checker(ContenderChecks, MethodChecks):
             if kind == "builtin" and rest not in builtins:
                 self.error(path, f"'{rest}' is not a builtin dataset{suggest(rest, builtins)} (builtins: {', '.join(builtins)})")
             elif kind in FILE_SOURCES and not matched_files(rest, self.base_dir):
-                self.error(path, missing_message(rest))
+                self.error(path, missing_message(rest, self.base_dir, kind))
             if kind != "builtin" and "options" in _d(ds):
                 self.error(("datasets", name, "options"), "options are for builtin sources only", key=True)
             elif kind == "builtin" and rest in builtins and isinstance(_d(ds).get("options", {}), dict):
@@ -245,7 +245,7 @@ class Checker(ContenderChecks, MethodChecks):
             elif kind in ("path", "package"):
                 self.error(path, f"'{kind}:' names a model source; a split comes from a dataset or a data source")
             elif kind in FILE_SOURCES and not matched_files(rest, self.base_dir):
-                self.error(path, missing_message(rest))
+                self.error(path, missing_message(rest, self.base_dir, kind))
             return
         dataset, _, part = origin.partition("/")
         if dataset not in self.datasets():

@@ -219,3 +219,13 @@ def test_eval_help_states_the_exit_codes_of_the_readme():
     assert "0 every claim supported; 1 some claim not supported or inconclusive" in readme
     assert "2 invalid spec, a refused contender or an invalid claim" in readme
     assert "--allow-refused" in text
+
+
+def test_a_folder_stands_for_its_spec_yaml(tmp_path):
+    r = ff("validate", str(ROOT / "examples/quickstart"))
+    assert r.returncode == 0 and "examples/quickstart/spec.yaml is valid" in r.stdout, r.stdout + r.stderr
+    r = ff("plan", str(ROOT / "examples/quickstart") + "/")
+    assert r.returncode == 0 and "30 runs" in r.stdout, r.stdout + r.stderr
+    r = ff("validate", str(tmp_path))
+    assert r.returncode == 2 and "is a folder with no spec.yaml in it" in r.stderr, r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr

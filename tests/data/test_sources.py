@@ -230,3 +230,12 @@ def test_run_keys_see_a_file_added_changed_or_renamed_under_a_pattern(tmp_path):
     moved = tmp_path / "elsewhere"
     (tmp_path / "shards").rename(moved)  # the same files in another folder: the same data
     assert digest(data_identity(spec_for(tmp_path, source="jsonl:elsewhere/*.jsonl"))) in seen
+
+
+def test_a_folder_given_as_a_data_file_says_how_to_name_its_files(tmp_path):
+    write_shards(tmp_path / "shards", "csv")
+    report = check_text(SPEC.format(source="csv:shards", extra=""), name="spec.yaml", base_dir=tmp_path)
+    assert [d.headline() for d in report.diagnostics if d.severity == "error"] == [
+        "spec.yaml:7:13: datasets.d.source: 'shards' is a folder, not a data file: name its files with a pattern, "
+        "e.g. csv:shards/*.csv"]
+    assert SplitLoader(spec_for(tmp_path, source="csv:shards/*.csv")).split("test")
