@@ -235,8 +235,8 @@ def execute(desc: dict, channel) -> dict:
         try:
             predictor = trained_predictor(spec, run, ctx, channel)
             trained_at = time.time()
-            ledger.begin_evaluation()
             texts = channel.evaluation_inputs()
+            ledger.begin_evaluation(texts)
             if forward is not None:  # chunks of the inputs take their rows of one shared pass over all of them
                 forward.add_universe(texts)
             rows, classes, check = batching.predict_in_chunks(predictor, texts, ctx.model, run["key"])

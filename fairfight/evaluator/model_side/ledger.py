@@ -33,9 +33,10 @@ class Entry:
     edits: tuple[dict, ...] = ()
     steps: int = 0
     refused: str | None = None  # why the operation was refused; None when it was performed
+    charged: int = 0  # evaluation phase: the examples that were not evaluation inputs (charged to the budget)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "op": self.op,
             "split": self.split,
             "examples": self.examples,
@@ -44,6 +45,9 @@ class Entry:
             "steps": self.steps,
             "refused": self.refused,
         }
+        if self.charged:
+            d["charged"] = self.charged
+        return d
 
 
 class Ledger:
@@ -56,21 +60,33 @@ class Ledger:
         self.entries: list[Entry] = []
         self.reads: dict[str, dict] = {}  # "split.column" -> {"calls", "rows"}
         self.evaluating = False  # set once the contender has returned its predictor
+        self._inputs: frozenset | None = None  # the evaluation inputs, once evaluating
 
-    def begin_evaluation(self) -> None:
-        """From now on operations apply the predictor to evaluation inputs: recorded under the
-        split 'evaluation', and not charged to the budgets (every contender needs them equally)."""
+    def begin_evaluation(self, inputs=None) -> None:
+        """From now on operations apply the predictor to the evaluation `inputs`: recorded under the
+        split 'evaluation'. Texts that are evaluation inputs cost nothing (every contender needs
+        them equally); any other text a predictor sends (a prompt built around an input, an edited
+        input, a training text) is charged to the examples budget, and `finetune` is refused:
+        training belongs before the predictor is returned (docs/trust-boundary.md)."""
         self.evaluating = True
+        if inputs is not None:
+            self._inputs = frozenset(inputs)
 
     # -- recording -------------------------------------------------------------------
-    def charge(self, op, split, examples, layers=(), edits=(), steps=0) -> None:
-        """Record one operation, or refuse it (and raise) when it would exceed the budget."""
+    def charge(self, op, split, examples, layers=(), edits=(), steps=0, texts=None) -> None:
+        """Record one operation, or refuse it (and raise) when it would exceed the budget.
+        `texts`: what the operation reads (in the evaluation phase, those not among the inputs are charged)."""
         examples, steps = int(examples), int(steps)
         # Only the evaluator's phase may record under 'evaluation' (which the budgets skip).
         split = "evaluation" if self.evaluating else ("inputs" if split == "evaluation" else split)
+        charged = self._not_inputs(texts, examples) if self.evaluating else 0
         entry = Entry(op, str(split), examples, tuple(int(x) for x in layers),
-                      tuple(dict(e) for e in edits), steps)
-        reason = None if self.evaluating else self._time_reason() or self._over_budget(examples, steps)
+                      tuple(dict(e) for e in edits), steps, charged=charged)
+        if self.evaluating:
+            reason = (_TRAINING_LATE if op == "finetune" else
+                      self._over_budget(charged, 0) if charged else None)
+        else:
+            reason = self._time_reason() or self._over_budget(examples, steps)
         if reason:
             self.entries.append(_refused(entry, reason))
             raise BudgetExceeded(f"operation '{op}' on split '{split}' refused: {reason}")
@@ -101,8 +117,15 @@ class Ledger:
         return self._clock() - self._start
 
     def used(self) -> tuple[int, int]:
-        done = [e for e in self.entries if e.refused is None and e.split != "evaluation"]
-        return sum(e.examples for e in done), sum(e.steps for e in done)
+        done = [e for e in self.entries if e.refused is None]
+        examples = sum(e.charged if e.split == "evaluation" else e.examples for e in done)
+        return examples, sum(e.steps for e in done if e.split != "evaluation")
+
+    def _not_inputs(self, texts, examples: int) -> int:
+        """How many of an evaluation-phase operation's texts are not evaluation inputs."""
+        if texts is None or self._inputs is None:
+            return 0 if self._inputs is None else examples  # an operation that names no texts: all charged
+        return sum(1 for t in texts if t not in self._inputs)
 
     def totals(self) -> dict:
         examples, steps = self.used()
@@ -142,9 +165,13 @@ class Ledger:
         return None
 
 
+_TRAINING_LATE = ("finetune after the predictor was returned is refused: training belongs before it "
+                  "(the evaluation phase only applies the predictor)")
+
+
 def _refused(entry: Entry, reason: str) -> Entry:
     return Entry(entry.op, entry.split, entry.examples, entry.layers, entry.edits, entry.steps,
-                 refused=reason)
+                 refused=reason, charged=entry.charged)
 
 
 __all__ = ["Budget", "Entry", "Ledger"]

@@ -273,7 +273,7 @@ class ModelHandle:
             seq = (p + list(c))[-self.__max_len:] if self.__max_len else p + list(c)
             seqs.append(seq)
             starts.append(len(seq) - len(c))
-        self.__ledger.charge("logprobs", split or "inputs", len(prompts), edits=self._edit_dicts())
+        self.__ledger.charge("logprobs", split or "inputs", len(prompts), edits=self._edit_dicts(), texts=prompts)
         result = torch.zeros(len(seqs))
 
         def step(batch):
@@ -316,7 +316,7 @@ class ModelHandle:
         if causal:
             self._require_causal(op)
         texts = _texts(texts, "prompts" if op == "generate" else "texts")
-        self.__ledger.charge(op, split, len(texts), layers=layers, edits=self._edit_dicts())
+        self.__ledger.charge(op, split, len(texts), layers=layers, edits=self._edit_dicts(), texts=texts)
         return texts
 
     def _edit_dicts(self):

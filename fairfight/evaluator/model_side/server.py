@@ -138,7 +138,7 @@ class ModelServer:
     def begin_evaluation(self, run_id: str, texts: list) -> None:
         state = self.runs[run_id]
         with state.lock:
-            state.ledger.begin_evaluation()
+            state.ledger.begin_evaluation(texts)
             if state.forward is not None:  # chunks of the inputs take their rows of one pass over all of them
                 state.forward.add_universe(texts)
 

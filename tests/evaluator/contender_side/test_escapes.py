@@ -147,8 +147,31 @@ def asks_for_evaluation_texts_early(ctx):
         f = f.f_back
     chunks = f.f_locals["channel"].evaluation_chunks()
     ctx.log("LEAK:", sum(map(len, chunks)), "evaluation texts while training")
-    ctx.model.embed(ctx.data["train"].texts * 50)  # and the budget is off
+    ctx.model.embed([t for chunk in chunks for t in chunk])  # unlabeled test inputs, read free while training
     return ctx.predictors.constant("nurse")
+
+
+@method
+def trains_after_an_early_ready(ctx):
+    """Says 'ready' itself, then trains: the evaluation phase charges what is not an input."""
+    f = sys._getframe()
+    while "channel" not in f.f_locals:
+        f = f.f_back
+    f.f_locals["channel"].evaluation_chunks()
+    ctx.model.embed(ctx.data["train"].texts * 50)  # 3000 examples; the budget is 2000
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def finetunes_in_predict(ctx):
+    texts, labels = ctx.data["train"].texts, ctx.data["train"]["profession"]
+    done = []
+
+    def predict(batch, model):
+        if not done:
+            done.append(model.finetune(texts, labels, steps=1))
+        return ["nurse"] * len(batch)
+    return ctx.predictors.function(predict)
 
 
 @method
@@ -196,10 +219,13 @@ REFUSED = {  # run -> what its reasons say
     "predicts_at_random": "batch-dependent predictions",
     "reads_an_older_bundle": "another eval's results) is refused",
     "native_reads_older_predictions": "OS sandbox refused",
+    "defers_training_to_predict": "budget 'examples' exceeded",
+    "trains_after_an_early_ready": "budget 'examples' exceeded",
+    "finetunes_in_predict": "finetune after the predictor was returned is refused",
 }
 HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
-    "defers_training_to_predict": "operations after begin_evaluation are never charged to the budget",
-    "asks_for_evaluation_texts_early": "a contender can send 'ready' itself: evaluation texts, and no budget, while training",
+    "asks_for_evaluation_texts_early": "a contender can send 'ready' itself: it sees the evaluation texts (never "
+                                       "labels) while training, and reads them as free evaluation inputs",
     "regenerates_builtin_data": "builtin datasets are deterministic: fairfight.data.builtin regenerates the labels",
     "native_unix_path_connect": "Landlock does not restrict connecting to a pathname unix socket",
 }
@@ -210,6 +236,7 @@ def escapes(tmp_path_factory, bert_dir):
     folder = tmp_path_factory.mktemp("escapes")
     methods = {n: USES for n in [*REFUSED, *HOLES]}
     methods["reads_granted_knowledge"] = USES[:-1] + ", knowledge: [secret]}"
+    methods["finetunes_in_predict"] = USES.replace("[embed]", "[embed, finetune]")
     spec = write_fight(folder, bert_dir, methods, cheaters=True, seeds=1)
     (folder / "ds").mkdir()
     (folder / "bios.jsonl").rename(folder / "ds" / "bios.jsonl")  # a local folder loaded through `hf:`
@@ -223,7 +250,8 @@ def escapes(tmp_path_factory, bert_dir):
         (old_run / name).write_text("{}\n")
     (folder / "secret.txt").write_text("the-secret-knowledge\n")
     spec.write_text(spec.read_text().replace("jsonl:bios.jsonl", f"hf:{folder / 'ds'}").replace(
-        "  budget: {examples: 2000}", "  budget: {examples: 2000}\n  knowledge: {secret: {artifact: secret.txt}}"))
+        "  budget: {examples: 2000}", "  budget: {examples: 2000}\n  knowledge: {secret: {artifact: secret.txt}}")
+        .replace("  model: [embed, activations]", "  model: [embed, activations, finetune]"))
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
     unix_path = str(folder.parent / f"{folder.name}.sock")

@@ -71,3 +71,22 @@ def test_data_reads_are_recorded_but_are_not_model_examples():
     assert t["reads"] == {"train.text": {"calls": 2, "rows": 100}, "train.label": {"calls": 1, "rows": 50}}
     assert t["examples"] == 0
     json.loads(json.dumps(ledger.to_dict()))
+
+
+def test_the_evaluation_phase_charges_what_is_not_an_evaluation_input():
+    ledger = Ledger(Budget(examples=10))
+    ledger.charge("embed", "train", 4, texts=["t1", "t2", "t3", "t4"])
+    ledger.begin_evaluation(["e1", "e2", "e3"])
+    ledger.charge("embed", "inputs", 3, texts=["e1", "e2", "e3"])  # the inputs themselves: free
+    ledger.charge("embed", "inputs", 3, texts=["e1", "e2", "e1"])
+    assert ledger.used() == (4, 0)
+    ledger.charge("logprobs", "inputs", 2, texts=["Bio: e1. Job:", "e2"])  # a prompt built around an input
+    assert ledger.used() == (5, 0)
+    with pytest.raises(BudgetExceeded, match="budget 'examples' exceeded"):
+        ledger.charge("embed", "inputs", 7, texts=["t1", "t2", "t3", "t4", "t1", "t2", "e3"])  # training texts, late
+    with pytest.raises(BudgetExceeded, match="finetune after the predictor was returned is refused"):
+        ledger.charge("finetune", "train", 4, steps=1, texts=["t1", "t2", "t3", "t4"])
+    entries = [e.to_dict() for e in ledger.entries]
+    assert [e["split"] for e in entries] == ["train"] + ["evaluation"] * 5
+    assert [e.get("charged", 0) for e in entries] == [0, 0, 0, 1, 6, 4]
+    assert [bool(e["refused"]) for e in entries] == [False, False, False, False, True, True]
