@@ -13,6 +13,9 @@ from .suggest import suggest
 from .vocabulary import BASELINES, CONTROLS, MODEL_OPS, SKYLINES
 
 REFUSED = "refused-contender"  # `eval` runs the rest and lists the contender as refused
+# what an assignment at a module's top level holds that can never be called (`method = 5`, `f = "x"`)
+_VALUES = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.JoinedStr, ast.ListComp, ast.DictComp,
+           ast.SetComp, ast.BinOp)
 
 
 class MethodChecks:
@@ -50,9 +53,13 @@ class MethodChecks:
             self.error(path, f"method file '{target}' is not valid Python: {exc}")
             return
         names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-        names += [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)]
-        if func not in names:
-            self.error(path, f"'{target}' defines no function '{func}'{suggest(func, names)}")
+        assigned = {t.id: n.value for n in tree.body if isinstance(n, ast.Assign)
+                    for t in n.targets if isinstance(t, ast.Name)}
+        if func not in names and isinstance(assigned.get(func), _VALUES):  # `X = 5`: never callable
+            self.error(path, f"'{func}' in '{target}' is a value ({type(assigned[func]).__name__.lower()}), not a "
+                             "function")
+        elif func not in names and func not in assigned:
+            self.error(path, f"'{target}' defines no function '{func}'{suggest(func, names + list(assigned))}")
 
     def check_run_module(self, path, target):
         """A module is looked for, never imported (that would run user code, and torch). Workers

@@ -7,3 +7,5 @@ def erase(ctx):
 
 
 plain = erase
+
+THRESHOLD = 0.5  # a value: naming it as a method is an error
