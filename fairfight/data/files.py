@@ -14,8 +14,9 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
+from ..spec.vocabulary import FILE_SOURCES
+
 GLOB_CHARS = frozenset("*?[")
-FILE_KINDS = ("jsonl", "csv", "parquet")
 
 
 def is_pattern(target) -> bool:
@@ -37,13 +38,17 @@ def fixed_folder(target) -> Path:
     return Path(*parts[:cut]) if cut else Path(".")
 
 
-def file_sources(spec) -> dict:
-    """Every file source the spec reads (IR), absolute: datasets by name, and the splits that name
-    a file directly (`from: jsonl:test.jsonl`) as 'splits.NAME'."""
-    out = {name: ds.source for name, ds in spec.datasets.items() if ds.source.split(":", 1)[0] in FILE_KINDS}
-    out.update((f"splits.{name}", sp.source) for name, sp in spec.splits.items()
-               if sp.source and sp.source.split(":", 1)[0] in FILE_KINDS)
+def spec_sources(spec) -> dict:
+    """Every data source the spec reads (IR; file paths absolute): datasets by name, and the splits
+    that name a source themselves (`from: jsonl:test.jsonl`) as 'splits.NAME'."""
+    out = {name: ds.source for name, ds in spec.datasets.items()}
+    out.update((f"splits.{name}", sp.source) for name, sp in spec.splits.items() if sp.source)
     return out
+
+
+def file_sources(spec) -> dict:
+    """The file sources among `spec_sources`."""
+    return {label: s for label, s in spec_sources(spec).items() if s.split(":", 1)[0] in FILE_SOURCES}
 
 
 def source_files(source: str) -> list[Path]:
@@ -66,5 +71,5 @@ def missing_message(target, base_dir: Path | None = None, kind: str = "jsonl") -
     return f"data file '{target}' does not exist (paths are relative to the spec's folder)"
 
 
-__all__ = ["is_pattern", "matched_files", "fixed_folder", "file_sources", "source_files", "missing_message",
-           "GLOB_CHARS", "FILE_KINDS"]
+__all__ = ["is_pattern", "matched_files", "fixed_folder", "spec_sources", "file_sources", "source_files",
+           "missing_message", "GLOB_CHARS"]

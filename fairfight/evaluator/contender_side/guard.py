@@ -15,11 +15,11 @@ import sys
 from contextlib import contextmanager
 
 from ...errors import AffordanceError
+from .sandbox import INET_FAMILIES
 
 _PROCESS_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
                    "os.forkpty", "pty.spawn"}
 _NETWORK_EVENTS = {"socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto", "urllib.Request"}
-_INET_FAMILIES = (2, 10)  # socket.AF_INET, socket.AF_INET6 (UDP too: no sendto is needed to leak)
 _GC_EVENTS = {"gc.get_objects", "gc.get_referrers", "gc.get_referents"}
 _OPEN_EVENTS = {"open", "os.listdir", "os.scandir", "shutil.copyfile", "os.rename"}
 
@@ -56,7 +56,7 @@ class Guard:
                       "eval's results) is refused")
         elif event in _NETWORK_EVENTS:
             reason = f"network access ({event}) is refused"
-        elif event == "socket.__new__" and len(args) > 1 and args[1] in _INET_FAMILIES:
+        elif event == "socket.__new__" and len(args) > 1 and args[1] in INET_FAMILIES:
             reason = "network access (an internet socket) is refused"  # the kernel refuses it too (sandbox.py)
         elif event in _PROCESS_EVENTS:
             reason = f"starting a process ({event}) is refused"

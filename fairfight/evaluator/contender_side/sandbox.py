@@ -44,7 +44,7 @@ _ARCH = {  # machine -> (AUDIT_ARCH, landlock_create_ruleset, seccomp, denied sy
 }
 # Landlock's network rules cover TCP only: a UDP (or raw ICMP) socket could still send and receive
 # datagrams anywhere. No contender needs an internet socket, so creating one fails (EPERM).
-_INET_FAMILIES = (2, 10)  # AF_INET, AF_INET6
+INET_FAMILIES = (2, 10)  # AF_INET, AF_INET6 (also refused by the audit hook, guard.py)
 _FS_READ_FILE, _FS_READ_DIR = 1 << 2, 1 << 3
 _FS_WRITE = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 14)  # write, rm, mkdir, make file, truncate
 _FS_FILE_ONLY = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # rights a rule on a file may carry
@@ -140,9 +140,9 @@ def _seccomp() -> None:
         ops += [(jeq, 0, 1, nr), (ret, 0, 0, _SECCOMP_RET_EPERM)]
     # socket(domain, ...): load the low 32 bits of args[0] (offset 16; both architectures are
     # little-endian) and refuse the internet families; any other system call skips to ALLOW.
-    ops.append((jeq, 0, 1 + 2 * len(_INET_FAMILIES), socket_nr))
+    ops.append((jeq, 0, 1 + 2 * len(INET_FAMILIES), socket_nr))
     ops.append((ld_abs, 0, 0, 16))
-    for family in _INET_FAMILIES:
+    for family in INET_FAMILIES:
         ops += [(jeq, 0, 1, family), (ret, 0, 0, _SECCOMP_RET_EPERM)]
     ops.append((ret, 0, 0, _SECCOMP_RET_ALLOW))
     code = b"".join(struct.pack("HBBI", *op) for op in ops)

@@ -122,7 +122,8 @@ def _spec(info: dict):
 
 def denied_paths(spec, loaded, granted_knowledge=None) -> list:
     """`loaded`: the loaded model, or the folders of its files (what the model server reports)."""
-    from ...data.files import file_sources, source_files
+    from ...data.files import source_files, spec_sources
+    from ...spec.vocabulary import FILE_SOURCES
     from .guard import hub_caches
 
     base = Path(spec.base_dir)  # a spec's relative paths are relative to its folder, not the worker's cwd
@@ -131,11 +132,11 @@ def denied_paths(spec, loaded, granted_knowledge=None) -> list:
     if granted_knowledge is not None:  # artifacts (files, SAE folders) the contender was not granted
         paths += [str(base / k.artifact) for n, k in spec.rules.knowledge.items()
                   if k.artifact is not None and n not in granted_knowledge]
-    for source in file_sources(spec).values():  # datasets' and splits' own; a pattern: each file it matches
-        paths += [str(base / f) for f in source_files(source)]
-    sources = [ds.source for ds in spec.datasets.values()] + [sp.source for sp in spec.splits.values() if sp.source]
-    for kind, target in (s.split(":", 1) for s in sources):
-        if kind == "hf":  # `hf:` also loads a local folder (datasets.load_dataset(path)): every split's labels
+    for source in spec_sources(spec).values():  # datasets' and splits' own
+        kind, target = source.split(":", 1)
+        if kind in FILE_SOURCES:  # a pattern: each file it matches
+            paths += [str(base / f) for f in source_files(source)]
+        elif kind == "hf":  # `hf:` also loads a local folder (datasets.load_dataset(path)): every split's labels
             paths += [p for p in (str(base / target), os.path.abspath(target)) if os.path.exists(p)]
     return paths + results_beside(base)
 

@@ -12,8 +12,9 @@ import json
 from importlib import metadata
 from pathlib import Path
 
-from ...data.files import FILE_KINDS, file_sources, fixed_folder, is_pattern, matched_files
+from ...data.files import file_sources, fixed_folder, is_pattern, matched_files
 from ...spec.ir import Contender, Spec, to_jsonable
+from ...spec.vocabulary import FILE_SOURCES
 
 KEY_VERSION = 1
 KEY_FIELDS = ("key_version", "task", "evaluate", "rules", "splits", "data", "model", "contender", "code",
@@ -85,11 +86,11 @@ def data_identity(spec: Spec) -> dict:
 
 def _source_identity(source: str, ds):
     kind, target = source.split(":", 1)
-    if kind in FILE_KINDS and is_pattern(target):
+    if kind in FILE_SOURCES and is_pattern(target):
         top = fixed_folder(target)
         return {"pattern": f"{kind}:{Path(target).relative_to(top).as_posix()}",
                 "files": [[f.relative_to(top).as_posix(), _hash_file(f)] for f in matched_files(target)]}
-    if kind in FILE_KINDS and Path(target).is_file():
+    if kind in FILE_SOURCES and Path(target).is_file():
         return f"{kind}:sha256={_hash_file(target)}"
     if ds is None:
         return {"source": source}
