@@ -1,8 +1,8 @@
 """Run-time tripwire: an audit hook that records and refuses what a contender must not do.
 
 Installed in the worker after the model is loaded and before contender code runs. It refuses
-opening data sources, model files and hub caches, network connections, new processes and
-`gc` object walks. A refused operation raises `AffordanceError` inside the contender and is
+opening data sources, model files and hub caches, network connections, new processes,
+`gc` object walks and importing the builtin datasets' generators. A refused operation raises `AffordanceError` inside the contender and is
 recorded, so the run ends `refused` even if the contender catches the exception.
 
 On its own this is a tripwire for honest mistakes, not a sandbox: native code can bypass audit
@@ -25,8 +25,9 @@ _OPEN_EVENTS = {"open", "os.listdir", "os.scandir", "shutil.copyfile", "os.renam
 
 
 class Guard:
-    def __init__(self, denied_paths=()):
+    def __init__(self, denied_paths=(), refused_modules=()):
         self.denied = tuple(sorted({os.path.realpath(str(p)) for p in denied_paths if p}))
+        self.refused_modules = frozenset(refused_modules)
         self.refusals: list[dict] = []
         self.active = False
         self._inside = False
@@ -52,8 +53,11 @@ class Guard:
             return
         reason = None
         if event in _OPEN_EVENTS and args and self._denied_path(args[0]):
-            reason = (f"opening '{os.fsdecode(args[0])}' (a data source, model file, hub cache or another "
-                      "eval's results) is refused")
+            reason = (f"opening '{os.fsdecode(args[0])}' (a data source, model file, hub cache, dataset "
+                      "generator or another eval's results) is refused")
+        elif event == "import" and args and args[0] in self.refused_modules:
+            reason = (f"importing {args[0]} is refused (it generates the builtin datasets: every split, "
+                      "labels included)")
         elif event in _NETWORK_EVENTS:
             reason = f"network access ({event}) is refused"
         elif event == "socket.__new__" and len(args) > 1 and args[1] in INET_FAMILIES:
@@ -73,6 +77,16 @@ class Guard:
 
 
 _ACTIVE: Guard | None = None
+
+
+def forget_modules(names) -> None:
+    """Take modules fairfight loaded out of the contender's reach: out of sys.modules and off their
+    packages, so reaching them means importing them again (which the guard and the sandbox refuse)."""
+    for name in names:
+        sys.modules.pop(name, None)
+        package, _, attr = name.rpartition(".")
+        if package in sys.modules and hasattr(sys.modules[package], attr):
+            delattr(sys.modules[package], attr)
 
 
 @contextmanager

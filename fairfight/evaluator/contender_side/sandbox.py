@@ -10,8 +10,9 @@ the kernel, not Python, refuses what the contender must not do, including from n
   to abstract unix sockets made outside it (multiprocessing's fork server listens on one, and it
   forks unsandboxed processes on request);
 - seccomp: execve/execveat (no new programs), ptrace, process_vm_readv/writev, io_uring_setup,
-  setsid/setpgid (a forked process stays in the group the orchestrator kills) and creating an
-  internet socket (AF_INET, AF_INET6: UDP is beyond Landlock's TCP rules) fail with EPERM;
+  setsid/setpgid (a forked process stays in the group the orchestrator kills) and socket() of any
+  family (UDP is beyond Landlock's TCP rules; a pathname unix socket beyond its file rules) fail
+  with EPERM;
 - PR_SET_NO_NEW_PRIVS (required by both).
 We talk to the kernel through ctypes: the `landlock` package (1.0.0.dev5) has no network rules and
 `pyseccomp` needs the system's libseccomp. Where any of this is missing or fails, the worker keeps
@@ -34,17 +35,21 @@ _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1  # Landlock ABI 6
 # sees them): io_uring_setup is denied outright (the same number on every architecture).
 # setsid/setpgid: a process the contender forks must stay in the worker's process group, which the
 # orchestrator kills when the run ends (entry.py); out of it, it would outlive the run.
-_ARCH = {  # machine -> (AUDIT_ARCH, landlock_create_ruleset, seccomp, denied syscalls, socket)
+_ARCH = {  # machine -> (AUDIT_ARCH, landlock_create_ruleset, seccomp, denied syscalls)
     "x86_64": (0xC000003E, 444, 317, {"execve": 59, "execveat": 322, "ptrace": 101, "process_vm_readv": 310,
                                        "process_vm_writev": 311, "io_uring_setup": 425, "setpgid": 109,
-                                       "setsid": 112}, 41),
+                                       "setsid": 112, "socket": 41}),
     "aarch64": (0xC00000B7, 444, 277, {"execve": 221, "execveat": 281, "ptrace": 117, "process_vm_readv": 270,
                                         "process_vm_writev": 271, "io_uring_setup": 425, "setpgid": 154,
-                                        "setsid": 157}, 198),
+                                        "setsid": 157, "socket": 198}),
 }
-# Landlock's network rules cover TCP only: a UDP (or raw ICMP) socket could still send and receive
-# datagrams anywhere. No contender needs an internet socket, so creating one fails (EPERM).
-INET_FAMILIES = (2, 10)  # AF_INET, AF_INET6 (also refused by the audit hook, guard.py)
+# socket() fails (EPERM) whatever the family. Landlock's network rules cover TCP only: a UDP (or raw
+# ICMP) socket could still send and receive datagrams anywhere; a unix socket with a path (docker's,
+# an X server's, another user program's) can be connected to by any process that may create one;
+# netlink and vsock reach the kernel and the hypervisor. A worker needs no new socket after the
+# lockdown (its connections were opened before; socketpair() stays allowed), and a contender cannot
+# use multiprocessing anyway (fork is refused by the audit hook).
+INET_FAMILIES = (2, 10)  # AF_INET, AF_INET6: refused with their own reason by the audit hook (guard.py)
 _FS_READ_FILE, _FS_READ_DIR = 1 << 2, 1 << 3
 _FS_WRITE = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 14)  # write, rm, mkdir, make file, truncate
 _FS_FILE_ONLY = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # rights a rule on a file may carry
@@ -131,19 +136,13 @@ class _Ruleset:
 def _seccomp() -> None:
     """A BPF filter: foreign architectures and the denied syscalls get EPERM; the rest passes.
     TSYNC applies it to every thread of the process (torch's pools already run)."""
-    audit_arch, _, seccomp_nr, denied, socket_nr = _ARCH[platform.machine()]
+    audit_arch, _, seccomp_nr, denied = _ARCH[platform.machine()]
     ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     ops = [(ld_abs, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, _SECCOMP_RET_EPERM), (ld_abs, 0, 0, 0)]
     if platform.machine() == "x86_64":
         ops += [(jge, 0, 1, 0x40000000), (ret, 0, 0, _SECCOMP_RET_EPERM)]  # the x32 ABI
     for nr in denied.values():
         ops += [(jeq, 0, 1, nr), (ret, 0, 0, _SECCOMP_RET_EPERM)]
-    # socket(domain, ...): load the low 32 bits of args[0] (offset 16; both architectures are
-    # little-endian) and refuse the internet families; any other system call skips to ALLOW.
-    ops.append((jeq, 0, 1 + 2 * len(INET_FAMILIES), socket_nr))
-    ops.append((ld_abs, 0, 0, 16))
-    for family in INET_FAMILIES:
-        ops += [(jeq, 0, 1, family), (ret, 0, 0, _SECCOMP_RET_EPERM)]
     ops.append((ret, 0, 0, _SECCOMP_RET_ALLOW))
     code = b"".join(struct.pack("HBBI", *op) for op in ops)
     prog_buf = ctypes.create_string_buffer(code, len(code))

@@ -14,7 +14,7 @@ import traceback
 
 from ...errors import AffordanceError, BudgetExceeded, FairfightError
 from . import batching
-from .worker import Tables, _contender, _lock_down, _spec, _uses, denied_paths, trained_predictor
+from .worker import Tables, _contender, _lock_down, _spec, _uses, trained_predictor
 
 
 def _refused_by_os(exc: BaseException, denied) -> bool:
@@ -27,6 +27,7 @@ def _refused_by_os(exc: BaseException, denied) -> bool:
 
 def execute_served(desc: dict, channel, server_conn) -> dict:
     from .context import build_context
+    from ...data import GENERATORS
     from .guard import Guard
     from .handle_stub import HandleStub, LedgerStub, ServerLink
     from ..model_side.server import rule_of
@@ -43,8 +44,8 @@ def execute_served(desc: dict, channel, server_conn) -> dict:
         hello = link.call("hello")  # waits for the server to have the model
         loaded_at = time.time()
         grant = _uses(run["grant"])
-        sandbox = _lock_down(spec, hello["files"], desc)
-        guard = Guard(denied_paths(spec, hello["files"], grant.knowledge) + [desc.get("forward_cache")]).install()
+        sandbox, denied = _lock_down(spec, hello["files"], desc)
+        guard = Guard(denied, refused_modules=GENERATORS).install()
         result["isolation"], result["isolation_why"] = sandbox.level, sandbox.why
         ctx = build_context(spec, contender, run["seed"], loaded_model=None, splits=Tables(desc["tables"]),
                             params=run["params"], ledger=LedgerStub(link), grant=grant, rule=rule_of(run),

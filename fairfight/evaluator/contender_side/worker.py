@@ -171,9 +171,12 @@ def results_beside(root, depth: int = 4, limit: int = 20_000) -> list[str]:
 
 def _lock_down(spec, loaded, desc):
     """The OS walls (sandbox.py), after everything fairfight reads is loaded and before contender code.
-    The model is in the model server, so the forward cache is out of reach too."""
+    The model is in the model server, so the forward cache is out of reach too. Returns the sandbox
+    and the paths it left out (the audit hook refuses the same ones)."""
     import fairfight
+    from fairfight.data import GENERATORS, generator_files
 
+    from .guard import forget_modules
     from .sandbox import Sandbox
 
     base = Path(spec.base_dir)
@@ -181,13 +184,15 @@ def _lock_down(spec, loaded, desc):
     # leaving them to the audit hook let native code (or a contender that switched the hook off) read them.
     granted = frozenset(desc["run"]["grant"]["knowledge"])
     denied = denied_paths(spec, loaded, granted) + desc.get("private", []) + [desc.get("forward_cache")]
+    denied += generator_files()  # with the spec's options, a builtin dataset's generator gives its labels
+    forget_modules(GENERATORS)  # loaded while the spec was checked: out of reach, and not importable again
     read = [str(Path(fairfight.__file__).parent), str(base)]
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
     if contender is not None and contender.run.rsplit(":", 1)[0].endswith(".py"):
         read.append(str((base / contender.run.rsplit(":", 1)[0]).parent))
     sandbox = Sandbox()
     sandbox.lock(read=read, write=[], denied=denied)
-    return sandbox
+    return sandbox, denied
 
 
 def execute(desc: dict, channel) -> dict:

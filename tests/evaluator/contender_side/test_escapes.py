@@ -197,6 +197,25 @@ def regenerates_builtin_data(ctx):
 
 
 @method
+def regenerates_with_importlib(ctx):
+    import importlib
+    gold = {{r["text"]: r["profession"] for r in importlib.import_module("fairfight.data.builtin").generate(
+        "synthetic_bios", {{"size": 60, "test_size": 40, "seed": 3}})["test"]}}
+    return ctx.predictors.function(lambda texts, model: [gold.get(t, "nurse") for t in texts])
+
+
+@method
+def finds_the_loaded_generator(ctx):
+    import fairfight.data
+    generator = sys.modules.get("fairfight.data.builtin") or getattr(fairfight.data, "builtin", None)
+    if generator is not None:
+        ctx.log("LEAK: the generator is still loaded")
+    # its source, read by native code (a copy of it would regenerate the data)
+    ctx.log("LEAK:", _native_read(os.path.join(os.path.dirname(fairfight.data.__file__), "builtin.py"))[:40])
+    return ctx.predictors.constant("nurse")
+
+
+@method
 def native_unix_path_connect(ctx):
     s = socket.socket(socket.AF_UNIX)
     addr = struct.pack("<H", socket.AF_UNIX) + os.environ["FAIRFIGHT_TEST_UNIX_SOCKET"].encode() + b"\\0"
@@ -222,12 +241,14 @@ REFUSED = {  # run -> what its reasons say
     "defers_training_to_predict": "budget 'examples' exceeded",
     "trains_after_an_early_ready": "budget 'examples' exceeded",
     "finetunes_in_predict": "finetune after the predictor was returned is refused",
+    "regenerates_builtin_data": "importing fairfight.data.builtin is refused",
+    "regenerates_with_importlib": "builtin.py' (a data source",
+    "finds_the_loaded_generator": "OS sandbox refused",
+    "native_unix_path_connect": "OS sandbox refused",
 }
 HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
     "asks_for_evaluation_texts_early": "a contender can send 'ready' itself: it sees the evaluation texts (never "
                                        "labels) while training, and reads them as free evaluation inputs",
-    "regenerates_builtin_data": "builtin datasets are deterministic: fairfight.data.builtin regenerates the labels",
-    "native_unix_path_connect": "Landlock does not restrict connecting to a pathname unix socket",
 }
 
 
