@@ -155,6 +155,15 @@ def _seccomp() -> None:
         raise OSError(ctypes.get_errno(), f"seccomp: {os.strerror(ctypes.get_errno())} (thread {rc})")
 
 
+def shared_folders() -> set[str]:
+    """Folders that hold other programs' and users' files (the root, home, the temp folders). A
+    spec, a method or a sys.path entry (`python -m` run from home) in one of them gets its own files
+    granted, never the folder: granting it would open all of it to the contender."""
+    home = os.path.realpath(os.path.expanduser("~"))
+    folders = {"/", home, os.path.dirname(home), tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"}
+    return {os.path.realpath(f) for f in folders}
+
+
 def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -179,7 +188,9 @@ class Sandbox:
         self.scratch = tempfile.mkdtemp(prefix="fairfight-run-")
         self.level, self.why = "tripwire", ""
 
-    def lock(self, *, read: list, write: list, denied: list) -> str:
+    def lock(self, *, read: list, write: list, denied: list, listable: list = ()) -> str:
+        """`listable`: folders whose names (not contents) may be listed: where a method named as a
+        module lies in a shared folder, Python's import system lists it to find the module."""
         level, why = expected()
         self.why = why
         if level != "os":
@@ -191,8 +202,11 @@ class Sandbox:
             system = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo", "/etc/ld.so.cache",
                       "/etc/localtime", "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu",
                       f"/proc/{os.getpid()}", "/dev/urandom", "/dev/random"]
-            for path in [*read, *system, sys.prefix, sys.base_prefix, *[p for p in sys.path if p]]:
+            on_path = [p for p in sys.path if p and os.path.realpath(p) not in shared_folders()]
+            for path in [*read, *system, sys.prefix, sys.base_prefix, *on_path]:
                 _grant(ruleset, str(path), read_rights, denied)
+            for path in listable:
+                _grant(ruleset, str(path), _FS_READ_DIR, denied)
             for path in [*write, self.scratch, "/dev/null", "/dev/zero"]:
                 if path:
                     _grant(ruleset, str(path), read_rights | _FS_WRITE, ())

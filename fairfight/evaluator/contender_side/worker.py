@@ -169,6 +169,36 @@ def results_beside(root, depth: int = 4, limit: int = 20_000) -> list[str]:
     return found
 
 
+def _grants(spec, contender, granted) -> tuple[list[str], list[str]]:
+    """(readable, listable) paths of the spec's and the method's own: each folder, unless it is a
+    shared one (home, the temp folder: sandbox.shared_folders), where only the method's own files and
+    the granted artifacts are readable (a method at /tmp/methods.py must not open all of /tmp). A
+    method named as a module (`pkg.mod:fn`) also needs its folder's names listed, to be found."""
+    from .sandbox import shared_folders
+
+    base = Path(spec.base_dir)
+    artifacts = [str(base / k.artifact) for n, k in spec.rules.knowledge.items()
+                 if k.artifact is not None and n in granted]
+    target = contender.run.rsplit(":", 1)[0] if contender is not None else ""
+    is_file = target.endswith(".py")
+    own = [str(base / target)] if is_file else _module_files(target)
+    folders = [base, (base / target).parent] if is_file else [base]
+    shared = shared_folders()
+    readable = [str(f) for f in folders if os.path.realpath(f) not in shared] + own + artifacts
+    return readable, ([] if is_file else [str(Path(p).parent) for p in own])
+
+
+def _module_files(target) -> list[str]:
+    """Where a method named as a module (`pkg.mod:fn`) lies: its top-level module or package,
+    found without importing it (its code runs only inside the walls)."""
+    import importlib.machinery
+
+    found = importlib.machinery.PathFinder.find_spec(target.split(".")[0]) if target else None
+    if found is None:
+        return []
+    return list(found.submodule_search_locations or []) or [found.origin]
+
+
 def _lock_down(spec, loaded, desc):
     """The OS walls (sandbox.py), after everything fairfight reads is loaded and before contender code.
     The model is in the model server, so the forward cache is out of reach too. Returns the sandbox
@@ -179,19 +209,16 @@ def _lock_down(spec, loaded, desc):
     from .guard import forget_modules
     from .sandbox import Sandbox
 
-    base = Path(spec.base_dir)
     # Knowledge artifacts the run was not granted lie in the spec's folder, which stays readable:
     # leaving them to the audit hook let native code (or a contender that switched the hook off) read them.
     granted = frozenset(desc["run"]["grant"]["knowledge"])
     denied = denied_paths(spec, loaded, granted) + desc.get("private", []) + [desc.get("forward_cache")]
     denied += generator_files()  # with the spec's options, a builtin dataset's generator gives its labels
     forget_modules(GENERATORS)  # loaded while the spec was checked: out of reach, and not importable again
-    read = [str(Path(fairfight.__file__).parent), str(base)]
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
-    if contender is not None and contender.run.rsplit(":", 1)[0].endswith(".py"):
-        read.append(str((base / contender.run.rsplit(":", 1)[0]).parent))
+    readable, listable = _grants(spec, contender, granted)
     sandbox = Sandbox()
-    sandbox.lock(read=read, write=[], denied=denied)
+    sandbox.lock(read=[str(Path(fairfight.__file__).parent), *readable], write=[], denied=denied, listable=listable)
     return sandbox, denied
 
 

@@ -19,13 +19,13 @@ FIGHT = {"probe": "uses: {model: [activations], data: {train: [text, profession]
          "uses: {data: {train: [profession]}}"}
 
 
-def eval_cli(*args, isolation=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+def eval_cli(*args, isolation=None, cwd=None, **env_vars):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **env_vars}
     env.pop("FAIRFIGHT_ISOLATION", None)
     if isolation:
         env["FAIRFIGHT_ISOLATION"] = isolation
     return subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", *args], capture_output=True, text=True,
-                          timeout=300, env=env)
+                          timeout=300, env=env, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +123,37 @@ def test_the_inline_executor_says_isolation_none(tmp_path, bert_dir):
     assert json.loads((tmp_path / "b" / "provenance.json").read_text())["isolation"] == "none"
     (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
     assert run["status"] == "succeeded" and run["isolation"] == "none"
+
+
+NEIGHBOUR = '''
+
+@method
+def reads_a_neighbour(ctx):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.open({path!r}.encode(), 0) < 0:  # native: only the kernel can stop it
+        raise OSError(ctypes.get_errno(), "open")
+    ctx.log("LEAK: read another program's file beside the method")
+    return ctx.predictors.constant("nurse")
+'''
+
+
+@needs_os
+def test_a_method_in_a_shared_folder_gets_its_own_file_not_the_folder(tmp_path, bert_dir):
+    """A method at /tmp/methods.py (run with `python -m` from /tmp, which puts /tmp on sys.path) must not
+    open all of /tmp: TMPDIR makes this test's folder the temp folder, so it is a shared one."""
+    shared = tmp_path / "shared"
+    spec = write_fight(shared, bert_dir, {"always_nurse": FIGHT["always_nurse"], "reads_a_neighbour": ""}, seeds=1)
+    (shared / "another-programs-file.txt").write_text("private")
+    with open(shared / "methods.py", "a") as f:
+        f.write(NEIGHBOUR.format(path=str(shared / "another-programs-file.txt")))
+    with open(spec, "a") as f:  # the same method named as a module, found on sys.path (the shared folder)
+        f.write("  as_module: {run: 'methods:always_nurse', " + FIGHT["always_nurse"] + "}\n")
+    r = eval_cli(str(spec), "--out", str(tmp_path / "bundle"), "--no-progress", "--allow-refused", cwd=shared,
+                 TMPDIR=str(shared))
+    runs = {x["label"]: x for x in json.loads((tmp_path / "bundle" / "results.json").read_text())["runs"]}
+    for name in ("always_nurse", "as_module"):
+        assert runs[name]["status"] == "succeeded", (runs[name], r.stderr[-2000:])
+    neighbour = runs["reads_a_neighbour"]
+    assert neighbour["status"] == "refused", (neighbour, r.stderr[-2000:])
+    assert any("OS sandbox refused" in reason for reason in neighbour["reasons"]), neighbour
