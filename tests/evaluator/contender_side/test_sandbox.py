@@ -139,10 +139,16 @@ def reads_a_neighbour(ctx):
 
 
 @needs_os
-def test_a_method_in_a_shared_folder_gets_its_own_file_not_the_folder(tmp_path, bert_dir):
+def test_a_method_in_a_shared_folder_gets_its_own_file_not_the_folder(tmp_path, bert_dir, request):
     """A method at /tmp/methods.py (run with `python -m` from /tmp, which puts /tmp on sys.path) must not
-    open all of /tmp: TMPDIR makes this test's folder the temp folder, so it is a shared one."""
-    shared = tmp_path / "shared"
+    open all of /tmp: TMPDIR makes this test's folder the temp folder, so it is a shared one (short:
+    multiprocessing's socket path in it must fit AF_UNIX's 108 bytes under Python 3.11)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    shared = Path(tempfile.mkdtemp(prefix="ff-shared-"))
+    request.addfinalizer(lambda: shutil.rmtree(shared, ignore_errors=True))
     spec = write_fight(shared, bert_dir, {"always_nurse": FIGHT["always_nurse"], "reads_a_neighbour": ""}, seeds=1)
     (shared / "another-programs-file.txt").write_text("private")
     with open(shared / "methods.py", "a") as f:
@@ -151,6 +157,7 @@ def test_a_method_in_a_shared_folder_gets_its_own_file_not_the_folder(tmp_path, 
         f.write("  as_module: {run: 'methods:always_nurse', " + FIGHT["always_nurse"] + "}\n")
     r = eval_cli(str(spec), "--out", str(tmp_path / "bundle"), "--no-progress", "--allow-refused", cwd=shared,
                  TMPDIR=str(shared))
+    assert (tmp_path / "bundle" / "results.json").exists(), r.stderr[-3000:]
     runs = {x["label"]: x for x in json.loads((tmp_path / "bundle" / "results.json").read_text())["runs"]}
     for name in ("always_nurse", "as_module"):
         assert runs[name]["status"] == "succeeded", (runs[name], r.stderr[-2000:])
