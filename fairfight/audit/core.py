@@ -315,6 +315,28 @@ class Auditor:
                               if r["label"] == contender.name)
                 if granted:
                     self.finding("tuning", f"{contender.name} had {got} tuning trials, where parity gives it {expected}")
+        self.check_choices(spec, tuning)
+
+    def check_choices(self, spec, tuning):
+        """Each contender's chosen parameters are its best trial's by the tuning metric, and its final
+        runs ran with them: parameters picked any other way (on the evaluation split, say) are not tuning."""
+        from ..evaluator.orchestration.tuning import choose
+
+        metric = tuning.get("metric") or spec.evaluate.primary
+        if metric != spec.tuning_metric:
+            self.finding("tuning", f"the trials were scored by {metric}; the spec tunes by {spec.tuning_metric}")
+        for label, entry in (tuning.get("contenders") or {}).items():
+            records = [{"label": label, "trial": t.get("trial"), "params": t.get("params"), "status": t.get("status"),
+                        "metrics": {metric: t.get(metric)}} for t in entry.get("trials", [])]
+            best = choose(records, metric).get(label, {}).get("chosen") if records else None
+            if entry.get("chosen") != best:
+                self.finding("tuning", f"{label}: the chosen parameters {entry.get('chosen')} are not its best trial's "
+                                       f"by held-out {metric} ({best})")
+            for run in self.results.get("runs", []):
+                params = run.get("params") or {}
+                if run.get("label") == label and any(params.get(k) != v for k, v in (entry.get("chosen") or {}).items()):
+                    self.finding("tuning", f"{label} seed {run.get('seed')} ran with {params}, not the parameters "
+                                           f"tuning chose ({entry.get('chosen')})")
 
 
 def _affordances(verdict: dict) -> list:

@@ -82,11 +82,11 @@ def text_value_problems(spec: Spec, loader) -> list:
 
 
 def selection_group_warnings(spec: Spec, loader) -> list:
-    """Tuning scores trials on a held-out part of the selection split with the primary metric; a
-    group metric there means nothing for the evaluation groups the selection split lacks."""
+    """Tuning scores trials on a held-out part of the selection split, by default with the primary
+    metric; a group metric there means nothing for the evaluation groups the selection split lacks."""
     ev, rules = spec.evaluate, spec.rules
-    if (rules.selection is None or rules.budget.trials <= 1 or not ev.groups
-            or split_metric(ev.primary)[0] not in GROUP_METRICS):
+    if (rules.selection is None or rules.budget.trials <= 1 or not ev.groups or rules.selection_metric is not None
+            or split_metric(ev.primary)[0] not in GROUP_METRICS):  # a selection_metric the author chose is theirs
         return []
     selection, test = loader.split(rules.selection), loader.split(ev.split)
     absent = [g for g in ev.groups if g not in selection.columns]
@@ -103,7 +103,8 @@ def selection_group_warnings(spec: Spec, loader) -> list:
         why = f"it holds no example of evaluation group(s) {shown} ({'/'.join(ev.groups)})"
     message = (f"tuning picks parameters by {ev.primary} on the selection split '{rules.selection}', but {why}: "
                f"the trials are scored on other groups than the evaluation's, so the chosen parameters can be the "
-               f"worst ones for the test; select on a split that holds every group, or tune on a metric without groups")
+               f"worst ones for the test; select on a split that holds every group, or tune on a metric without groups "
+               f"(rules.selection_metric: accuracy; naming {ev.primary} there keeps it and this warning goes)")
     return [_diagnostic(spec, "rules.selection", message, severity="warning")]
 
 

@@ -161,7 +161,7 @@ def _controls(results, everyone, intervals) -> dict:
 
 def _tuning(results) -> dict:
     tuning = results.get("tuning") or {}
-    primary = (results.get("evaluate") or {}).get("primary")
+    primary = m.tuning_metric(results)
     rows = []
     for label, entry in (tuning.get("contenders") or {}).items():
         trials = entry.get("trials", [])

@@ -216,10 +216,10 @@ def _value(c, intervals, metric) -> str:
 
 def _tuning(results) -> list[str]:
     tuning = results.get("tuning") or {}
-    primary = (results.get("evaluate") or {}).get("primary")
+    primary = m.tuning_metric(results)
     lines = ["## Tuning", ""]
-    lines.append(f"Trials allowed per contender: {tuning.get('trials_allowed', 'n/a')}, scored on a held-out part of "
-                 f"the selection split `{tuning.get('selection') or 'none'}` (never the evaluation split). Every "
+    lines.append(f"Trials allowed per contender: {tuning.get('trials_allowed', 'n/a')}, scored by `{primary}` on a "
+                 f"held-out part of the selection split `{tuning.get('selection') or 'none'}` (never the evaluation split). Every "
                  "contender with a search space gets the same number of trials, drawn in the same order.")
     lines.append("")
     entries = tuning.get("contenders") or {}

@@ -217,6 +217,11 @@ def params_text(params: dict | None) -> str:
     return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(params.items()))
 
 
+def tuning_metric(results: dict) -> str | None:
+    """What the tuning trials were scored by (bundles older than rules.selection_metric: the primary)."""
+    return (results.get("tuning") or {}).get("metric") or (results.get("evaluate") or {}).get("primary")
+
+
 def searched(trials: list) -> list[str]:
     """The parameters that differ between a contender's trials (its search space, as tried)."""
     keys = sorted({k for t in trials for k in (t.get("params") or {})})

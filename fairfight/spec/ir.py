@@ -170,6 +170,7 @@ class Rules:
     knowledge: FrozenMap  # name -> Knowledge
     selection: str | None
     budget: Budget
+    selection_metric: str | None = None  # what tuning scores trials by; None: evaluate.primary
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,11 @@ class Spec:
 
     def contenders(self) -> tuple:
         return tuple(self.methods.values()) + self.baselines + self.skylines
+
+    @property
+    def tuning_metric(self) -> str:
+        """What tuning trials are scored by: rules.selection_metric, else the primary metric."""
+        return self.rules.selection_metric or self.evaluate.primary
 
     def to_dict(self) -> dict:
         data = to_jsonable(self)

@@ -281,6 +281,7 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
                                                    "so no contender could tune on it")
             else:
                 self.check_selection_target(selection)
+        self.check_selection_metric(_s(rules.get("selection_metric")))
         for name, item in _d(rules.get("knowledge")).items():
             artifact = _s(_d(item).get("artifact"))
             if artifact and not (self.base_dir / artifact).exists():
@@ -293,6 +294,13 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
             elif artifact:
                 self.check_artifact_hash(("rules", "knowledge", name, "sha256"), self.base_dir / artifact,
                                          _s(_d(item).get("sha256")))
+
+    def check_selection_metric(self, metric):
+        """Trials are scored with the evaluation's metrics: the one tuning picks by must be among them."""
+        metrics = [m for m in _l(_d(self.data.get("evaluate")).get("metrics")) if isinstance(m, str)]
+        if metric is not None and metrics and metric not in metrics:
+            self.error(("rules", "selection_metric"), f"selection metric '{metric}' is not one of evaluate.metrics"
+                                                      f"{suggest(metric, metrics)}")
 
     def check_selection_target(self, selection):
         """Tuning scores trials against the target on the selection split's held-out part: a split

@@ -169,3 +169,25 @@ def test_the_text_audit_wraps_between_names_never_inside_one(bundle):
     assert all(len(line) <= 44 for line in r.stdout.splitlines())
     for c in out["contenders"]:
         assert f"{c['label']} ({c['role']})" in r.stdout
+
+
+def test_parameters_not_chosen_by_tuning_are_flagged(tmp_path, bert_dir):
+    """An author who re-picks a contender's parameters (on the test split, say) and reseals the bundle:
+    the chosen parameters must be the best trial's by the tuning metric, and the final runs must use them."""
+    spec = write_fight(tmp_path, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, "
+                                                     "search: {layer: [0, 1, 2]}"}, seeds=1)
+    spec.write_text(spec.read_text().replace("budget: {examples: 2000}",
+                                             "budget: {examples: 5000, trials: 3}\n  selection: train"))
+    out = tmp_path / "bundle"
+    assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
+    assert audit_cli(out).returncode == 0
+    results = json.loads((out / "results.json").read_text())
+    entry = results["tuning"]["contenders"]["probe"]
+    other = next(t["params"] for t in entry["trials"] if t["params"] != entry["chosen"])
+    entry["chosen"] = other
+    (out / "results.json").write_text(json.dumps(results))
+    messages = findings(audit_cli(out, "--format", "json"))
+    assert any(m.startswith("probe: the chosen parameters") and "not its best trial's by held-out accuracy" in m
+               for m in messages), messages
+    assert any(m.startswith("probe seed 0 ran with") and "not the parameters tuning chose" in m
+               for m in messages), messages

@@ -112,7 +112,10 @@ def knowledge_identity(spec: Spec) -> dict:
 def rules_identity(spec: Spec) -> str:
     """The rules as written, plus the content of their knowledge artifacts."""
     knowledge = knowledge_identity(spec)
-    return digest([to_jsonable(spec.rules), knowledge] if knowledge else to_jsonable(spec.rules))
+    rules = to_jsonable(spec.rules)
+    # what tuning picks by changes which parameters the final runs get (their keys hold those), never a run
+    rules.pop("selection_metric", None)
+    return digest([rules, knowledge] if knowledge else rules)
 
 
 def model_identity(spec: Spec) -> dict:

@@ -97,7 +97,7 @@ class Evaluation:
 
         trials, self.tuning_notes = tuning_runs(self.spec, self.plan)
         executor.run(self.pending_jobs(trials), on_start, on_done)
-        picked = choose([self.records[r.key] for r in trials if r.key in self.records], self.spec.evaluate.primary)
+        picked = choose([self.records[r.key] for r in trials if r.key in self.records], self.spec.tuning_metric)
         chosen = {label: entry["chosen"] for label, entry in picked.items() if entry["chosen"] is not None}
         if chosen:
             self.plan = compile_plan(self.spec, seeds=seeds, only=only, chosen=chosen)
@@ -257,7 +257,8 @@ class Evaluation:
 
         trials = [r for r in self.records.values() if r.get("trial") is not None]
         return {"trials_allowed": self.spec.rules.budget.trials, "selection": self.spec.rules.selection,
-                "contenders": choose(trials, self.spec.evaluate.primary), "notes": self.tuning_notes}
+                "metric": self.spec.tuning_metric, "contenders": choose(trials, self.spec.tuning_metric),
+                "notes": self.tuning_notes}
 
     def write(self, interrupted=False) -> dict:
         results = self.results(interrupted)

@@ -4,7 +4,8 @@ scored only on a held-out part of the selection split.
 Trial candidates come from one fixed random order of each contender's grid (the same seed for
 everyone), at most `rules.budget.trials` of them. The evaluator carves the selection split into
 a training part (what the contender sees during tuning) and a held-out part (whose labels stay
-in the parent); the primary metric on the held-out part picks the parameters, which are recorded.
+in the parent); the tuning metric (rules.selection_metric, else the primary one) on the held-out part
+picks the parameters, which are recorded.
 """
 from __future__ import annotations
 
@@ -101,20 +102,20 @@ def run_reason(record: dict) -> str:
     return text + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else "")
 
 
-def choose(records: list, primary: str) -> dict:
-    """label -> {"chosen": params, "trials": [...]} from finished trial records (best primary, first on ties)."""
+def choose(records: list, metric: str) -> dict:
+    """label -> {"chosen": params, "trials": [...]} from finished trial records (best by `metric`, first on ties)."""
     from ..judgement.scoring import is_better
 
     out = {}
     for r in sorted(records, key=lambda r: (r["label"], r["trial"])):
         entry = out.setdefault(r["label"], {"trials": [], "chosen": None, "best": None})
-        score = (r.get("metrics") or {}).get(primary)
+        score = (r.get("metrics") or {}).get(metric)
         trial = {"trial": r["trial"], **({"key": r["key"]} if r.get("key") else {}), "params": r["params"],
-                 "status": r["status"], primary: score}
+                 "status": r["status"], metric: score}
         if r["status"] != "succeeded":
             trial["reason"] = run_reason(r)
         entry["trials"].append(trial)
-        if score is not None and (entry["best"] is None or is_better(primary, score, entry["best"])):
+        if score is not None and (entry["best"] is None or is_better(metric, score, entry["best"])):
             entry["best"], entry["chosen"] = score, r["params"]
     return out
 

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from fairfight.evaluator.orchestration.tuning import candidates, carve
 
@@ -58,3 +59,40 @@ def test_a_trial_that_did_not_succeed_carries_its_reason():
     assert "reason" not in trials[0]
     assert trials[1]["reason"] == "FairfightError: artifact 'a.txt' has sha256 1, but the spec expects 2"
     assert trials[2]["reason"] == "operation 'weights' is not granted"
+
+
+def test_rules_selection_metric_scores_the_trials(tmp_path, bert_dir):
+    """The trials are scored by rules.selection_metric (the primary here is accuracy), and the report says so."""
+    fight = {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, search: {layer: [0, 1, 2]}"}
+    spec = write_fight(tmp_path, bert_dir, fight, seeds=1)
+    spec.write_text(spec.read_text().replace(
+        "budget: {examples: 2000}", "budget: {examples: 5000, trials: 3}\n  selection: train\n  selection_metric: f1"))
+    r = eval_here(str(spec), "--out", str(tmp_path / "b"), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    results = json.loads((tmp_path / "b" / "results.json").read_text())
+    tuning = results["tuning"]
+    assert results["evaluate"]["primary"] == "accuracy" and tuning["metric"] == "f1"
+    probe = tuning["contenders"]["probe"]
+    assert all("f1" in t and "accuracy" not in t for t in probe["trials"])
+    assert probe["chosen"] == max(probe["trials"], key=lambda t: t["f1"])["params"]
+    assert probe["best"] == max(t["f1"] for t in probe["trials"])
+    assert "scored by `f1` on a held-out part" in (tmp_path / "b" / "report.md").read_text()
+
+
+def test_the_selection_metric_changes_no_run_key():
+    """What tuning picks by changes the final runs' parameters (in their keys), not a run: trials and
+    untuned runs keep their keys, so a bundle's finished runs are reused."""
+    from fairfight.evaluator.orchestration.plan import compile_plan
+    from fairfight.evaluator.orchestration.tuning import tuning_runs
+    from fairfight.spec.check import check_text
+
+    base = Path(__file__).parents[3] / "examples" / "quickstart"
+    source = (base / "spec.yaml").read_text()
+    keys = []
+    for extra in ("", "\n  selection_metric: accuracy"):
+        report = check_text(source.replace("  selection: ambiguous", "  selection: ambiguous" + extra),
+                            name=str(base / "spec.yaml"), base_dir=str(base))
+        assert report.ok, [d.render() for d in report.diagnostics]
+        plan = compile_plan(report.spec)
+        keys.append(([r.key for r in plan.runs], [t.key for t in tuning_runs(report.spec, plan)[0]]))
+    assert keys[0] == keys[1]
