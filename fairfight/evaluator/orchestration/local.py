@@ -81,7 +81,16 @@ class LocalExecutor:
         parent, child = self._context.Pipe()
         server_end, worker_end = self._context.Pipe()
         job.process = self._context.Process(target=worker_main, args=(child, worker_end), daemon=True)
-        job.process.start()
+        try:
+            job.process.start()
+        except OSError as exc:
+            if "AF_UNIX path too long" not in str(exc):
+                raise
+            import tempfile
+
+            raise FairfightError(f"the temp folder's path ({tempfile.gettempdir()}) is too long for the unix socket "
+                                 "the fork server listens on (108 bytes on Linux); set TMPDIR to a shorter folder, "
+                                 "such as TMPDIR=/tmp") from exc
         child.close()
         worker_end.close()
         job.enter("load")

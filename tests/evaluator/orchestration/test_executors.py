@@ -66,3 +66,22 @@ def test_a_cluster_job_can_serve_several_runs_with_one_model_server(fight, refer
     if name == "slurm":  # submitit keeps one record per job it submitted
         jobs = list((out / ".exchange" / "_submitit").glob("*_submitted.pkl"))
         assert len(jobs) == 1, jobs  # both runs in one job
+
+
+def test_a_temp_folder_too_long_for_the_fork_servers_socket_is_a_message(tmp_path, bert_dir):
+    """multiprocessing puts the fork server's unix socket in the temp folder, and a socket path has
+    108 bytes on Linux: a long TMPDIR stopped every eval with 'unexpected OSError'."""
+    import os
+    import subprocess
+    import sys
+
+    spec = write_fight(tmp_path / "fight", bert_dir, {"always_nurse": "uses: {data: {train: [profession]}}"}, seeds=1)
+    deep = tmp_path / ("t" * 100)
+    deep.mkdir()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(deep)}
+    r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(tmp_path / "b"),
+                        "--no-progress"], capture_output=True, text=True, timeout=300, env=env)
+    if r.returncode == 0:
+        pytest.skip("this Python's fork server needs no socket path in the temp folder")
+    assert "too long for the unix socket" in r.stderr and "TMPDIR" in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "unexpected" not in r.stderr, r.stderr[-2000:]
