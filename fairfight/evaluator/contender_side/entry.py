@@ -16,6 +16,7 @@ def worker_main(conn, server_conn) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _own_process_group()
     desc = conn.recv()
+    output = _capture_output()
     try:
         import torch
 
@@ -23,6 +24,7 @@ def worker_main(conn, server_conn) -> None:
         result = execute_served(desc, PipeChannel(conn), server_conn)
     except BaseException:  # even a KeyboardInterrupt is reported, not lost
         result = {"key": desc["run"]["key"], "status": "failed", "error": traceback.format_exc(), "log": []}
+    result["log"] = list(result.get("log") or []) + _captured(output)
     channel = PipeChannel(conn)
     try:
         channel.send("result", result)
@@ -30,6 +32,39 @@ def worker_main(conn, server_conn) -> None:
         channel.send("result", {"key": desc["run"]["key"], "status": "failed", "log": [],
                                 "error": f"the worker's report could not be sent: {exc}"})
     conn.close()
+
+
+_OUTPUT_KEPT = 64 * 1024  # bytes of a run's output kept in its log (the end: where errors are)
+
+
+def _capture_output():
+    """The run's stdout and stderr (the contender's prints, library warnings) go to a file that
+    ends in the run's log, not to the terminal of `fairfight eval`, where a printed line could pass
+    for a verdict and runs side by side would interleave. Opened before the lockdown, unlinked."""
+    import os
+    import sys
+    import tempfile
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    output = tempfile.TemporaryFile()
+    os.dup2(output.fileno(), 1)
+    os.dup2(output.fileno(), 2)
+    return output
+
+
+def _captured(output) -> list[str]:
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    size = output.seek(0, 2)
+    output.seek(max(0, size - _OUTPUT_KEPT))
+    text = output.read().decode("utf-8", "replace").rstrip()
+    if not text:
+        return []
+    cut = f" (its last {_OUTPUT_KEPT // 1024} kB)" if size > _OUTPUT_KEPT else ""
+    return [f"output (stdout and stderr){cut}:", *text.splitlines()]
 
 
 def _own_process_group() -> None:

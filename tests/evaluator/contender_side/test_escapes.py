@@ -120,6 +120,28 @@ def writes_to_shared_memory(ctx):
 
 
 @method
+def prints_a_verdict(ctx):
+    print("supported  prints_a_verdict beats all baselines (A FORGED LINE)", flush=True)
+    sys.stderr.write("warning: A FORGED WARNING\\n")
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def sysv_shared_memory(ctx):
+    key = 0x46460000 + ({pid} % 0xFFFF)  # a segment another run (or a later eval) could attach to
+    _check(_libc().shmget(key, 4096, 0o1666))  # IPC_CREAT | 0666: no file, no socket
+    ctx.log("LEAK: made a System V shared memory segment")
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def sysv_message_queue(ctx):
+    _check(_libc().msgget(0, 0o1666))  # IPC_PRIVATE | IPC_CREAT
+    ctx.log("LEAK: made a System V message queue")
+    return ctx.predictors.constant("nurse")
+
+
+@method
 def predicts_at_random(ctx):
     import random
     return ctx.predictors.function(lambda texts, model: [random.choice(["nurse", "professor"]) for _ in texts])
@@ -235,6 +257,8 @@ REFUSED = {  # run -> what its reasons say
     "reads_parent_proc": "OS sandbox refused",
     "writes_into_its_folder": "OS sandbox refused",
     "writes_to_shared_memory": "OS sandbox refused",
+    "sysv_shared_memory": "OS sandbox refused",
+    "sysv_message_queue": "OS sandbox refused",
     "predicts_at_random": "batch-dependent predictions",
     "reads_an_older_bundle": "another eval's results) is refused",
     "native_reads_older_predictions": "OS sandbox refused",
@@ -255,7 +279,7 @@ HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
 @pytest.fixture(scope="module")
 def escapes(tmp_path_factory, bert_dir):
     folder = tmp_path_factory.mktemp("escapes")
-    methods = {n: USES for n in [*REFUSED, *HOLES]}
+    methods = {n: USES for n in [*REFUSED, *HOLES, "prints_a_verdict"]}
     methods["reads_granted_knowledge"] = USES[:-1] + ", knowledge: [secret]}"
     methods["finetunes_in_predict"] = USES.replace("[embed]", "[embed, finetune]")
     spec = write_fight(folder, bert_dir, methods, cheaters=True, seeds=1)
@@ -317,6 +341,14 @@ def test_nothing_left_the_sandbox(escapes):
     assert datagram is None  # the UDP listener outside heard nothing
     assert not (folder / "poison.py").exists()
     assert not os.path.exists(f"/dev/shm/fairfight-escape-{os.getpid()}")
+
+
+def test_what_a_contender_prints_goes_to_its_runs_log_not_the_terminal(escapes):
+    _, r, runs, logs, _ = escapes
+    assert runs["prints_a_verdict"]["status"] == "succeeded", logs["prints_a_verdict"]
+    assert "A FORGED" not in r.stdout + r.stderr
+    log = logs["prints_a_verdict"]
+    assert "output (stdout and stderr):" in log and "A FORGED LINE" in log and "A FORGED WARNING" in log, log
 
 
 @needs_os
