@@ -16,7 +16,7 @@ def worker_main(conn, server_conn) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _own_process_group()
     desc = conn.recv()
-    output = _capture_output()
+    _capture_output(desc.get("output"))
     try:
         import torch
 
@@ -24,7 +24,6 @@ def worker_main(conn, server_conn) -> None:
         result = execute_served(desc, PipeChannel(conn), server_conn)
     except BaseException:  # even a KeyboardInterrupt is reported, not lost
         result = {"key": desc["run"]["key"], "status": "failed", "error": traceback.format_exc(), "log": []}
-    result["log"] = list(result.get("log") or []) + _captured(output)
     channel = PipeChannel(conn)
     try:
         channel.send("result", result)
@@ -34,37 +33,22 @@ def worker_main(conn, server_conn) -> None:
     conn.close()
 
 
-_OUTPUT_KEPT = 64 * 1024  # bytes of a run's output kept in its log (the end: where errors are)
-
-
-def _capture_output():
-    """The run's stdout and stderr (the contender's prints, library warnings) go to a file that
-    ends in the run's log, not to the terminal of `fairfight eval`, where a printed line could pass
-    for a verdict and runs side by side would interleave. Opened before the lockdown, unlinked."""
+def _capture_output(path) -> None:
+    """The run's stdout and stderr (the contender's prints, library warnings, a native crash's last
+    words) go to the file the orchestrator named, which ends in the run's log (local.py), not to the
+    terminal of `fairfight eval`: there a printed line could pass for a verdict, and runs side by
+    side would interleave. Opened before the lockdown, so it stays writable inside the walls."""
     import os
     import sys
-    import tempfile
 
+    if not path:
+        return
     sys.stdout.flush()
     sys.stderr.flush()
-    output = tempfile.TemporaryFile()
-    os.dup2(output.fileno(), 1)
-    os.dup2(output.fileno(), 2)
-    return output
-
-
-def _captured(output) -> list[str]:
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    size = output.seek(0, 2)
-    output.seek(max(0, size - _OUTPUT_KEPT))
-    text = output.read().decode("utf-8", "replace").rstrip()
-    if not text:
-        return []
-    cut = f" (its last {_OUTPUT_KEPT // 1024} kB)" if size > _OUTPUT_KEPT else ""
-    return [f"output (stdout and stderr){cut}:", *text.splitlines()]
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _own_process_group() -> None:

@@ -66,6 +66,7 @@ class LocalExecutor:
             for conn, job in list(live.items()):  # interrupted: stop every worker still running
                 _kill(job)
                 job.process.join(5)
+                _output_lines(job)  # removes its file
             if self.server is not None:
                 self.server.stop()
                 self.server = None
@@ -100,6 +101,8 @@ class LocalExecutor:
         # spin while they wait for each other, and a 0.2 s probe fit took 3 s next to a pass.
         job.desc["threads"] = max(1, self.cores // self.workers)
         job.desc["pass_threads"] = self.cores
+        job.output = RunOutput()
+        job.desc["output"] = job.output.path
         parent.send(job.desc)
         from .served_runs import open_info
 
@@ -123,6 +126,7 @@ class LocalExecutor:
             self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": error})
             return
         if kind == "started":
+            job.output.unlink()  # the worker has it open by now (entry.py)
             job.enter("train")
         elif kind == "ready":
             from ..contender_side.batching import chunk_texts
@@ -161,11 +165,53 @@ class LocalExecutor:
     def _finish(self, conn, live, on_done, result):
         job = live[conn]
         _kill(job)  # whatever the contender forked dies with its run (it could slow the runs after it)
+        result["log"] = list(result.get("log") or []) + _output_lines(job)
         if self.server is not None and result.get("ledger") is None:  # a dead or killed run: its ledger so far
             result["ledger"] = self.server.close(job.key)
         live.pop(conn)
         conn.close()
         on_done(job, result)
+
+
+class RunOutput:
+    """A file for a worker's stdout and stderr (contender_side/entry.py), read into the run's log
+    (its last 64 kB: the end, where errors are). Its name goes once the worker has opened it, so
+    an eval killed outright leaves nothing behind; this process reads it through its own descriptor."""
+
+    KEPT = 64 * 1024
+
+    def __init__(self):
+        import tempfile
+
+        self.fd, self.path = tempfile.mkstemp(prefix="fairfight-output-", suffix=".txt")
+
+    def unlink(self) -> None:
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def lines(self) -> list[str]:
+        """The output as log lines; afterwards the file is gone."""
+        if self.fd is None:
+            return []
+        try:
+            size = os.lseek(self.fd, 0, os.SEEK_END)
+            data = os.pread(self.fd, self.KEPT, max(0, size - self.KEPT))
+        finally:
+            os.close(self.fd)
+            self.fd = None
+            self.unlink()
+        text = data.decode("utf-8", "replace").rstrip()
+        if not text:
+            return []
+        cut = f" (its last {self.KEPT // 1024} kB)" if size > self.KEPT else ""
+        return [f"output (stdout and stderr){cut}:", *text.splitlines()]
+
+
+def _output_lines(job) -> list[str]:
+    output = getattr(job, "output", None)
+    return output.lines() if output is not None else []
 
 
 def _kill(job) -> None:

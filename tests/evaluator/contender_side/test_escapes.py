@@ -127,6 +127,13 @@ def prints_a_verdict(ctx):
 
 
 @method
+def dies_natively(ctx):
+    sys.stderr.write("LAST WORDS before the crash\\n")
+    sys.stderr.flush()
+    ctypes.string_at(0)  # a segfault: no Python traceback, no result from the worker
+
+
+@method
 def sysv_shared_memory(ctx):
     key = 0x46460000 + ({pid} % 0xFFFF)  # a segment another run (or a later eval) could attach to
     _check(_libc().shmget(key, 4096, 0o1666))  # IPC_CREAT | 0666: no file, no socket
@@ -279,7 +286,7 @@ HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
 @pytest.fixture(scope="module")
 def escapes(tmp_path_factory, bert_dir):
     folder = tmp_path_factory.mktemp("escapes")
-    methods = {n: USES for n in [*REFUSED, *HOLES, "prints_a_verdict"]}
+    methods = {n: USES for n in [*REFUSED, *HOLES, "prints_a_verdict", "dies_natively"]}
     methods["reads_granted_knowledge"] = USES[:-1] + ", knowledge: [secret]}"
     methods["finetunes_in_predict"] = USES.replace("[embed]", "[embed, finetune]")
     spec = write_fight(folder, bert_dir, methods, cheaters=True, seeds=1)
@@ -349,6 +356,13 @@ def test_what_a_contender_prints_goes_to_its_runs_log_not_the_terminal(escapes):
     assert "A FORGED" not in r.stdout + r.stderr
     log = logs["prints_a_verdict"]
     assert "output (stdout and stderr):" in log and "A FORGED LINE" in log and "A FORGED WARNING" in log, log
+
+
+def test_a_worker_that_dies_leaves_its_last_output_in_its_runs_log(escapes):
+    _, r, runs, logs, _ = escapes
+    assert runs["dies_natively"]["status"] == "failed"
+    assert "the worker process died" in logs["dies_natively"] and "LAST WORDS" in logs["dies_natively"]
+    assert "LAST WORDS" not in r.stdout + r.stderr
 
 
 @needs_os
