@@ -29,20 +29,33 @@ def run_validate(opts: ValidateOptions) -> int:
 
 
 def print_diagnostics(reports, strict, stream=None):
+    emit = _emitter(stream)
+    for report in reports:
+        for d in report.diagnostics:
+            colour = "red" if d.severity == "error" or strict else "yellow"
+            emit(d.headline(), f"bold {colour}")
+            if d.snippet:
+                emit(d.snippet, None)
+        n_err, n_warn = len(report.errors), len(report.warnings)
+        if report.ok and not (strict and n_warn):
+            extra = f" ({n_warn} warning{'s' * (n_warn != 1)})" if n_warn else ""
+            emit(f"ok: {report.file} is valid{extra}", "green")
+        else:
+            count = n_err + (n_warn if strict else 0)
+            emit(f"invalid: {report.file}: {count} problem{'s' * (count != 1)}", "bold red")
+
+
+def _emitter(stream):
+    """Colours for a terminal (rich); plain lines elsewhere, the same text without importing rich
+    (most of `validate`'s time in a script or CI is imports)."""
+    import os
+    import sys
+
+    target = stream or sys.stdout
+    if not (getattr(target, "isatty", lambda: False)() or os.environ.get("FORCE_COLOR")):
+        return lambda text, style: print(text, file=target)
     from rich.console import Console
     from rich.text import Text
 
     out = Console(highlight=False, soft_wrap=True, file=stream)
-    for report in reports:
-        for d in report.diagnostics:
-            colour = "red" if d.severity == "error" or strict else "yellow"
-            out.print(Text(d.headline(), style=f"bold {colour}"))
-            if d.snippet:
-                out.print(Text(d.snippet))
-        n_err, n_warn = len(report.errors), len(report.warnings)
-        if report.ok and not (strict and n_warn):
-            extra = f" ({n_warn} warning{'s' * (n_warn != 1)})" if n_warn else ""
-            out.print(Text(f"ok: {report.file} is valid{extra}", style="green"))
-        else:
-            count = n_err + (n_warn if strict else 0)
-            out.print(Text(f"invalid: {report.file}: {count} problem{'s' * (count != 1)}", style="bold red"))
+    return lambda text, style: out.print(Text(text, style=style or ""))

@@ -256,14 +256,14 @@ class SpecLocations:
 
     def diagnostic(self, path: str, message: str, severity: str = "error"):
         from ..errors import Diagnostic, Position
-        from .source import Source
+        from .source import source_of
 
         probe = path
         while probe and probe not in self.spans:
             probe = probe.rsplit(".", 1)[0] if "." in probe else ""
             probe = probe.split("[")[0] if probe.endswith("]") else probe
         name, pos = self.spans.get(probe, (next(iter(self.texts), "<spec>"), Position(1, 1)))
-        source = Source(name.split("\0")[0], self.texts.get(name, ""))
+        source = source_of(name.split("\0")[0], self.texts.get(name, ""))
         return Diagnostic(source.name, pos, path, message, severity, source.snippet(pos))
 
 

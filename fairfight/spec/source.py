@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import bisect
+import functools
+import re
 from dataclasses import dataclass, field
 
 from ..errors import Diagnostic, Position
+
+
+_NEWLINE = re.compile("\n")
 
 
 @dataclass
@@ -14,10 +19,7 @@ class Source:
     _starts: list = field(default_factory=list, repr=False)
 
     def __post_init__(self):
-        self._starts = [0]
-        for i, ch in enumerate(self.text):
-            if ch == "\n":
-                self._starts.append(i + 1)
+        self._starts = [0] + [m.end() for m in _NEWLINE.finditer(self.text)]
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of a character offset."""
@@ -48,6 +50,13 @@ class Source:
 
     def diagnostic(self, pos: Position, path: str, message: str, severity="error") -> Diagnostic:
         return Diagnostic(self.name, pos, path, message, severity, self.snippet(pos))
+
+
+@functools.lru_cache(maxsize=8)
+def source_of(name: str, text: str) -> Source:
+    """One Source per spec text: diagnostics found after the IR is built (hundreds, in a large
+    spec) share its line index instead of each indexing the whole text again."""
+    return Source(name, text)
 
 
 def format_path(path: tuple) -> str:
