@@ -144,7 +144,9 @@ def test_plan_says_what_tuning_will_do():
     assert r.returncode == 0, r.stderr
     head = r.stdout.splitlines()[0]
     assert "20 runs" in head and "+ 20 tuning trials" in head  # what eval will announce
-    assert "trained on 'ambiguous' less a held-out 25%" in r.stdout
+    assert "trained on 'ambiguous' less a held-out 25% that scores them on worst_group_accuracy" in r.stdout
+    by_accuracy = ff("plan", str(ROOT / "examples/quickstart/spec.yaml"), "--set", "rules.selection_metric=accuracy")
+    assert "held-out 25% that scores them on accuracy;" in by_accuracy.stdout, by_accuracy.stdout + by_accuracy.stderr
     block = r.stdout.split("\n  erase_gender (method)")[1].split("\n\n")[0]
     assert "params (defaults; tuning chooses the searched ones):\n      directions: 2\n      layer: 4" in block
     assert "tuning: 4 trials over directions in [1, 2, 4, 8]" in block
