@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import Position
 from .expressions import ExpressionError
 from .loader import Document
+from .schema import schema_default
 from ._access import _d, _l, _s
 from .contender_checks import ContenderChecks
 from .data_checks import SOURCE, DataChecks
@@ -296,11 +297,28 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
                                          _s(_d(item).get("sha256")))
 
     def check_selection_metric(self, metric):
-        """Trials are scored with the evaluation's metrics: the one tuning picks by must be among them."""
-        metrics = [m for m in _l(_d(self.data.get("evaluate")).get("metrics")) if isinstance(m, str)]
-        if metric is not None and metrics and metric not in metrics:
-            self.error(("rules", "selection_metric"), f"selection metric '{metric}' is not one of evaluate.metrics"
-                                                      f"{suggest(metric, metrics)}")
+        """Trials are scored with the evaluation's metrics: the one tuning picks by must be among them
+        (the default metrics when evaluate.metrics is not written), and be one number per trial."""
+        if metric is None:
+            return
+        path = ("rules", "selection_metric")
+        written = _d(self.data.get("evaluate")).get("metrics")
+        metrics = ([m for m in _l(written) if isinstance(m, str)] if written is not None
+                   else list(schema_default("evaluate", "metrics")))
+        if metrics and metric not in metrics:
+            shown = "" if written is not None else f" (not written, so the default: {', '.join(metrics)})"
+            self.error(path, f"selection metric '{metric}' is not one of evaluate.metrics{shown}"
+                             f"{suggest(metric, metrics)}")
+        elif split_metric(metric)[0] == "group_accuracy":
+            self.error(path, "group_accuracy has one value per group; tuning needs one number per trial "
+                             "(use worst_group_accuracy)")
+        rules = self.rules()
+        trials = _d(rules.get("budget")).get("trials", schema_default("rules", "budget", "trials"))
+        if rules.get("selection") is None:
+            self.warn(path, "rules.selection is not set, so no contender is tuned and the selection metric is unused")
+        elif isinstance(trials, int) and trials <= 1:
+            self.warn(path, f"rules.budget.trials is {trials}, so no contender is tuned and the selection metric "
+                            "is unused")
 
     def check_selection_target(self, selection):
         """Tuning scores trials against the target on the selection split's held-out part: a split

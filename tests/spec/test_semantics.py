@@ -1,4 +1,5 @@
 """Checks of fairfight/spec/semantics.py that need files the corpus cannot hold (a FIFO)."""
+import pytest
 import os
 from pathlib import Path
 
@@ -17,3 +18,18 @@ def test_an_artifact_that_is_a_pipe_is_an_error_not_a_hang_at_eval(tmp_path):
     assert [d.message for d in report.errors] == [
         "artifact 'features.json' is neither a file nor a folder (a pipe or a device?)"]
     assert report.errors[0].path == "rules.knowledge.features.artifact"
+
+
+@pytest.mark.parametrize("edit, why", [(("budget: {trials: 4,", "budget: {trials: 1,"), "rules.budget.trials is 1"),
+                                       (("  selection: ambiguous\n", ""), "rules.selection is not set")])
+def test_a_selection_metric_nothing_is_tuned_by_is_a_positioned_warning(edit, why):
+    quickstart = Path(__file__).resolve().parents[2] / "examples/quickstart/spec.yaml"
+    text = quickstart.read_text()
+    for source in (text, text.replace(*edit)):
+        report = check_text(source, name=str(quickstart), base_dir=str(quickstart.parent))
+        assert report.ok, [d.render() for d in report.errors]
+        warned = [d for d in report.warnings if d.path == "rules.selection_metric"]
+        if source == text:
+            assert not warned  # the quickstart tunes by it
+    (w,) = warned
+    assert why in w.message and "selection_metric: worst_group_accuracy" in w.snippet and "^" in w.snippet

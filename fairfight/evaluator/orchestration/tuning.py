@@ -115,7 +115,9 @@ def choose(records: list, metric: str) -> dict:
         if r["status"] != "succeeded":
             trial["reason"] = run_reason(r)
         entry["trials"].append(trial)
-        if score is not None and (entry["best"] is None or is_better(metric, score, entry["best"])):
+        if score is None or score != score:  # NaN (no scores to rank by, say) is no score: never the best
+            continue
+        if entry["best"] is None or is_better(metric, score, entry["best"]):
             entry["best"], entry["chosen"] = score, r["params"]
     return out
 

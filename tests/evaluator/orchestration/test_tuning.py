@@ -97,3 +97,16 @@ def test_the_selection_metric_changes_no_run_key():
         plan = compile_plan(report.spec)
         keys.append(([r.key for r in plan.runs], [t.key for t in tuning_runs(report.spec, plan)[0]]))
     assert keys[0] == keys[1]
+
+
+def test_a_nan_trial_score_is_never_the_best():
+    """auroc is NaN for a trial whose predictor gave no scores: it ranks nothing (NaN compares false,
+    so a NaN first trial used to stay chosen over every real score after it)."""
+    from fairfight.evaluator.orchestration.tuning import choose
+
+    nan = float("nan")
+    records = [{"label": "m", "trial": t, "params": {"k": t}, "status": "succeeded", "metrics": {"auroc": s}}
+               for t, s in enumerate([nan, 0.6, 0.8, nan])]
+    entry = choose(records, "auroc")["m"]
+    assert entry["chosen"] == {"k": 2} and entry["best"] == 0.8
+    assert choose(records[:1], "auroc")["m"]["chosen"] is None  # nothing to rank by: the defaults
