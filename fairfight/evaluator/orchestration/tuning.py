@@ -72,6 +72,11 @@ def tuning_runs(spec: Spec, plan) -> tuple[list, dict]:
         return [], {"note": "rules.selection is not set: no contender is tuned (parity: none is)"}
     runs = []
     contenders = {c.name: c for c in spec.contenders()}
+    # what a trial's record holds: its scores on every metric, against the target, by the groups (the
+    # tuning metric picks among them later, so it stays out; the primary alone let a trial that never
+    # computed a metric added since be reused, and tuned by, with no score)
+    ev = spec.evaluate
+    scored_by = runkey.digest({"target": ev.target, "groups": list(ev.groups), "metrics": list(ev.metrics)})
     seen = set()
     for run in plan.runs:
         if run.control or run.name in seen or selection not in run.grant.data:
@@ -84,7 +89,7 @@ def tuning_runs(spec: Spec, plan) -> tuple[list, dict]:
             continue
         for t, point in enumerate(candidates(space, trials)):
             params = {**run.params, **point}
-            parts = {"key_version": runkey.KEY_VERSION, "task": "tune", "evaluate": spec.evaluate.primary,
+            parts = {"key_version": runkey.KEY_VERSION, "task": "tune", "evaluate": scored_by,
                      "rules": runkey.rules_identity(spec), "splits": runkey.digest(to_jsonable(spec.splits)),
                      "data": runkey.digest(runkey.data_identity(spec)), "model": runkey.digest(runkey.model_identity(spec)),
                      "contender": [run.role, run.name, "trial"], "code": run.code, "control": None, "seed": 0,

@@ -110,3 +110,21 @@ def test_a_nan_trial_score_is_never_the_best():
     entry = choose(records, "auroc")["m"]
     assert entry["chosen"] == {"k": 2} and entry["best"] == 0.8
     assert choose(records[:1], "auroc")["m"]["chosen"] is None  # nothing to rank by: the defaults
+
+
+def test_trials_reused_after_the_metrics_changed_are_scored_again(tmp_path, bert_dir):
+    """A trial's record holds the metrics of evaluate.metrics when it ran: adding f1 there and tuning by it
+    must not reuse trials that never computed f1 (every score None, the defaults kept without a word)."""
+    fight = {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, search: {layer: [0, 1, 2]}"}
+    spec = write_fight(tmp_path, bert_dir, fight, seeds=1)
+    spec.write_text(spec.read_text().replace("metrics: [accuracy, worst_group_accuracy, leakage(gender), f1, auroc]",
+                                             "metrics: [accuracy]").replace(
+        "budget: {examples: 2000}", "budget: {examples: 5000, trials: 2}\n  selection: train"))
+    assert eval_here(str(spec), "--out", str(tmp_path / "b"), "--no-progress").returncode == 0
+    spec.write_text(spec.read_text().replace("metrics: [accuracy]", "metrics: [accuracy, f1]").replace(
+        "selection: train", "selection: train\n  selection_metric: f1"))
+    r = eval_here(str(spec), "--out", str(tmp_path / "b"), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    probe = json.loads((tmp_path / "b" / "results.json").read_text())["tuning"]["contenders"]["probe"]
+    assert all(t["f1"] is not None for t in probe["trials"]), probe["trials"]
+    assert probe["chosen"] == max(probe["trials"], key=lambda t: t["f1"])["params"]
