@@ -322,9 +322,12 @@ class Auditor:
         runs ran with them: parameters picked any other way (on the evaluation split, say) are not tuning."""
         from ..evaluator.orchestration.tuning import choose
 
+        from .trials import check_trial_scores
+
         metric = tuning.get("metric") or spec.evaluate.primary
         if metric != spec.tuning_metric:
             self.finding("tuning", f"the trials were scored by {metric}; the spec tunes by {spec.tuning_metric}")
+        check_trial_scores(self, spec, tuning, metric)
         for label, entry in (tuning.get("contenders") or {}).items():
             records = [{"label": label, "trial": t.get("trial"), "params": t.get("params"), "status": t.get("status"),
                         "metrics": {metric: t.get(metric)}} for t in entry.get("trials", [])]

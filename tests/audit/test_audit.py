@@ -191,3 +191,28 @@ def test_parameters_not_chosen_by_tuning_are_flagged(tmp_path, bert_dir):
                for m in messages), messages
     assert any(m.startswith("probe seed 0 ran with") and "not the parameters tuning chose" in m
                for m in messages), messages
+
+
+def test_a_trial_score_edited_and_resealed_is_recomputed(tmp_path, bert_dir):
+    """An author who writes a better score for another trial, makes its parameters the chosen ones and
+    reseals the bundle: the trial's score is recomputed from its predictions on the held-out selection part."""
+    from fairfight.evaluator.orchestration.bundle import write_manifest
+
+    spec = write_fight(tmp_path, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, "
+                                                     "search: {layer: [0, 1, 2]}"}, seeds=1)
+    spec.write_text(spec.read_text().replace(
+        "budget: {examples: 2000}", "budget: {examples: 5000, trials: 3}\n  selection: train\n  selection_metric: f1"))
+    out = tmp_path / "bundle"
+    assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
+    r = audit_cli(out, "--format", "json")
+    assert r.returncode == 0, findings(r)  # recomputing the honest trials' f1 finds nothing
+    results = json.loads((out / "results.json").read_text())
+    entry = results["tuning"]["contenders"]["probe"]
+    (other,) = [t for t in entry["trials"] if t["params"] != entry["chosen"]][:1]
+    other["f1"], entry["chosen"], entry["best"] = 1.0, other["params"], 1.0
+    (out / "results.json").write_text(json.dumps(results))
+    write_manifest(out)
+    messages = findings(audit_cli(out, "--format", "json"))
+    assert any(m.startswith(f"probe tuning trial {other['trial']}: f1 is 1.0 in results.json, but ") and
+               "from its predictions on the held-out part of the selection split" in m for m in messages), messages
+    assert not any("edited file" in m for m in messages)  # resealed: only the recomputation tells

@@ -1,0 +1,49 @@
+"""Tuning trials' scores, recomputed: each succeeded trial's predictions against the held-out part of
+the selection split, rebuilt from the spec and its data as the eval carved it. Without this, an author
+who picked parameters another way (on the evaluation split, say) could write trial scores that make
+the pick look like tuning's, reseal the bundle, and pass every other check."""
+from __future__ import annotations
+
+
+def check_trial_scores(auditor, spec, tuning: dict, metric: str) -> None:
+    from ..errors import FairfightError
+    from ..evaluator.judgement import scoring
+    from ..evaluator.orchestration.tuning import carve
+    from .core import _close
+
+    trials = [(label, t) for label, entry in (tuning.get("contenders") or {}).items()
+              for t in entry.get("trials", []) if t.get("status") == "succeeded" and t.get("key")]
+    if not trials or spec.rules.selection is None:
+        return
+    try:
+        from ..data.splits import SplitLoader
+
+        table = SplitLoader(spec).split(spec.rules.selection)
+        held = table.take(carve(len(table))[1])
+    except (FairfightError, OSError, ValueError, KeyError) as exc:
+        auditor.finding("tuning", f"cannot rebuild the selection split '{spec.rules.selection}' ({exc}): the trials' "
+                                  f"{metric} cannot be recomputed")
+        return
+    gold, columns = held.columns.get(spec.evaluate.target), held.columns
+    for label, trial in trials:
+        where = f"{label} tuning trial {trial.get('trial')}"
+        try:
+            rows = auditor.predictions(trial["key"])
+        except (OSError, ValueError):
+            auditor.finding("tuning", f"{where}: predictions are missing or unreadable")
+            continue
+        if gold is None or len(rows) != len(gold):
+            auditor.finding("tuning", f"{where}: {len(rows)} predictions for {len(gold or [])} held-out selection "
+                                      "examples")
+            continue
+        classes = sorted(rows[0]["scores"], key=str) if rows and "scores" in rows[0] else []
+        scores = [[r["scores"][c] for c in classes] for r in rows] if classes else None
+        try:
+            value = scoring.compute(metric, [r["prediction"] for r in rows], gold, columns=columns,
+                                    groups=spec.evaluate.groups, scores=scores, classes=classes)
+        except (KeyError, TypeError, ValueError) as exc:
+            auditor.finding("tuning", f"{where}: cannot recompute its {metric} ({exc!r})")
+            continue
+        if not _close(value, trial.get(metric)):
+            auditor.finding("tuning", f"{where}: {metric} is {trial.get(metric)} in results.json, but {value} from "
+                                      "its predictions on the held-out part of the selection split")
