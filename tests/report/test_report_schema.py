@@ -47,6 +47,7 @@ def test_the_fixture_validates(validator):
     (lambda r: r["evaluate"].update(metrics=["accuracy", "vibes"]), "evaluate/metrics/1"),
     (lambda r: r.pop("intervals"), "'intervals' is a required property"),  # required unless interrupted
     (lambda r: r["counts"].update(succeeded=-1), "counts/succeeded"),
+    (lambda r: r["tuning"].update(metric="vibes"), "tuning/metric"),
 ])
 def test_a_broken_results_file_does_not_validate(validator, break_it, where):
     broken = copy.deepcopy(load(FIXTURES / "results.json"))
