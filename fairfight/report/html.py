@@ -173,4 +173,4 @@ def _tuning(results) -> dict:
                                  "status": t.get("status")} for t in trials]})
     notes = [(None if label == "note" else label, note) for label, note in (tuning.get("notes") or {}).items()]
     return {"allowed": tuning.get("trials_allowed", "n/a"), "selection": tuning.get("selection") or "none",
-            "rows": rows, "notes": notes, "primary": primary}
+            "rows": rows, "notes": notes, "primary": primary, "better": m.better(primary)}

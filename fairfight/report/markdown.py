@@ -218,7 +218,7 @@ def _tuning(results) -> list[str]:
     tuning = results.get("tuning") or {}
     primary = m.tuning_metric(results)
     lines = ["## Tuning", ""]
-    lines.append(f"Trials allowed per contender: {tuning.get('trials_allowed', 'n/a')}, scored by `{primary}` on a "
+    lines.append(f"Trials allowed per contender: {tuning.get('trials_allowed', 'n/a')}, scored by `{primary}` ({m.better(primary)}) on a "
                  f"held-out part of the selection split `{tuning.get('selection') or 'none'}` (never the evaluation split). Every "
                  "contender with a search space gets the same number of trials, drawn in the same order.")
     lines.append("")

@@ -217,6 +217,11 @@ def params_text(params: dict | None) -> str:
     return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(params.items()))
 
 
+def better(metric: str | None) -> str:
+    """Which way a metric's values improve, as a reader is told it."""
+    return "lower is better" if metric and lower_is_better(metric) else "higher is better"
+
+
 def tuning_metric(results: dict) -> str | None:
     """What the tuning trials were scored by (bundles older than rules.selection_metric: the primary)."""
     return (results.get("tuning") or {}).get("metric") or (results.get("evaluate") or {}).get("primary")

@@ -85,3 +85,14 @@ def test_regenerate_the_results_fixture(tmp_path, bert_dir):
     assert (out / "results.json").exists(), r.stdout + r.stderr
     (FIXTURES / "results.json").write_text((out / "results.json").read_text(encoding="utf-8"), encoding="utf-8")
     (FIXTURES / "report.md").write_text(render_markdown(load(out / "results.json")), encoding="utf-8")
+
+
+def test_the_tuning_section_says_which_way_its_metric_improves(results):
+    """leakage(gender) as rules.selection_metric: the best trial is the lowest, and the reader is told so."""
+    from fairfight.report import render_html
+
+    tuned = copy.deepcopy(results)
+    tuned["tuning"]["metric"] = "leakage(gender)"
+    assert "scored by `leakage(gender)` (lower is better) on a held-out part" in render_markdown(tuned)
+    assert "best held-out leakage(gender)" in render_markdown(tuned)
+    assert "scored by <code>leakage(gender)</code> (lower is better) on a held-out part" in render_html(tuned)

@@ -76,7 +76,7 @@ def test_rules_selection_metric_scores_the_trials(tmp_path, bert_dir):
     assert all("f1" in t and "accuracy" not in t for t in probe["trials"])
     assert probe["chosen"] == max(probe["trials"], key=lambda t: t["f1"])["params"]
     assert probe["best"] == max(t["f1"] for t in probe["trials"])
-    assert "scored by `f1` on a held-out part" in (tmp_path / "b" / "report.md").read_text()
+    assert "scored by `f1` (higher is better) on a held-out part" in (tmp_path / "b" / "report.md").read_text()
 
 
 def test_the_selection_metric_changes_no_run_key():
