@@ -94,7 +94,12 @@ def group_keys(columns: dict, groups) -> list:
 def compute(metric: str, pred, gold, *, columns: dict, groups, scores=None, classes=()):
     """The value of one metric (a dict for group_accuracy)."""
     name, arg = split_metric(metric)
-    keys = group_keys(columns, groups)
+    # a tuning trial is scored on the selection split, which may lack a group or attribute column that
+    # the evaluation split has: that metric has no value there (the others still do)
+    needs = list(groups) if name in ("group_accuracy", "worst_group_accuracy") else [arg] if arg else []
+    if any(c not in columns for c in needs):
+        return {} if name == "group_accuracy" else float("nan")
+    keys = group_keys(columns, groups) if name in ("group_accuracy", "worst_group_accuracy") else None
     if name == "group_accuracy":
         return {"/".join(k): v for k, v in sorted(group_accuracies(pred, gold, keys).items())}
     return _FUNCTIONS[name](pred, gold, groups=keys, attribute=columns.get(arg), scores=scores, classes=classes)

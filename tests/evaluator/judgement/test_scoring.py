@@ -41,3 +41,13 @@ def test_auroc():
 
 def test_direction_of_metrics():
     assert scoring.is_better("accuracy", 0.9, 0.8) and scoring.is_better("leakage(gender)", 0.5, 0.9)
+
+
+def test_a_metric_whose_column_is_missing_has_no_value_and_the_others_still_do():
+    """A tuning trial is scored on the selection split, which may lack the evaluation's group column
+    'gender': accuracy (what the selection-groups warning advises tuning by) must still be computed."""
+    got = scoring.score_all(["accuracy", "worst_group_accuracy", "leakage(gender)", "group_accuracy"], ["a", "b"],
+                            ["a", "a"], columns={"text": ["x", "y"], "profession": ["a", "a"]},
+                            groups=["profession", "gender"])
+    assert got["accuracy"] == 0.5 and math.isnan(got["worst_group_accuracy"]) and math.isnan(got["leakage(gender)"])
+    assert got["group_accuracy"] == {}
