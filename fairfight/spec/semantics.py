@@ -312,6 +312,8 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
         elif split_metric(metric)[0] == "group_accuracy":
             self.error(path, "group_accuracy has one value per group; tuning needs one number per trial "
                              "(use worst_group_accuracy)")
+        else:
+            self.check_selection_metric_columns(path, metric)
         rules = self.rules()
         trials = _d(rules.get("budget")).get("trials", schema_default("rules", "budget", "trials"))
         if rules.get("selection") is None:
@@ -319,6 +321,19 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
         elif isinstance(trials, int) and trials <= 1:
             self.warn(path, f"rules.budget.trials is {trials}, so no contender is tuned and the selection metric "
                             "is unused")
+
+    def check_selection_metric_columns(self, path, metric):
+        """The trials are scored on the selection split: a metric measured by a column it lacks has no
+        value for any trial, so every contender would keep its defaults."""
+        selection = _s(self.rules().get("selection"))
+        columns = self.split_columns(selection) if selection in self.splits() else None
+        name, arg = split_metric(metric)
+        needs = ([g for g in _l(_d(self.data.get("evaluate")).get("groups")) if isinstance(g, str)]
+                 if name in ("group_accuracy", "worst_group_accuracy") else [arg] if arg else [])
+        missing = [c for c in needs if columns is not None and c not in columns]
+        if missing:
+            self.error(path, f"the selection split '{selection}' has no column '{missing[0]}', so no trial has a "
+                             f"{metric} and no contender would be tuned; tune by a metric it can score (accuracy)")
 
     def check_selection_target(self, selection):
         """Tuning scores trials against the target on the selection split's held-out part: a split

@@ -164,3 +164,26 @@ def test_an_empty_data_file_says_so(tmp_path):
     (tmp_path / "reviews.jsonl").write_text("")
     report = check_file(_spec(tmp_path, "jsonl:reviews.jsonl"), data=True)
     assert [e.message for e in report.errors] == [f"jsonl file '{tmp_path / 'reviews.jsonl'}' is empty"]
+
+
+def test_a_selection_metric_the_selection_split_cannot_score_is_an_error_at_it(tmp_path):
+    """Tuning on a split without the evaluation's 'genre': leakage(genre) or worst_group_accuracy has no
+    value for any trial (every contender would keep its defaults); accuracy scores there."""
+    (tmp_path / "reviews.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    (tmp_path / "tuning.jsonl").write_text("".join(json.dumps({"text": r["text"], "sentiment": r["sentiment"]}) + "\n"
+                                                   for r in ROWS))
+    text = _spec(tmp_path, "jsonl:reviews.jsonl").read_text().replace(
+        "splits:\n", "  tuning: {source: jsonl:tuning.jsonl}\nsplits:\n  tune: {from: tuning}\n").replace(
+        "  data: {train: [text, sentiment, genre]}",
+        "  data: {train: [text, sentiment, genre], tune: [text, sentiment]}\n  selection: tune\n"
+        "  budget: {trials: 3}\n  selection_metric: METRIC").replace("metrics: [accuracy, leakage(genre)]",
+                                                                     "metrics: [accuracy, leakage(genre), worst_group_accuracy]")
+    for metric, ok in (("leakage(genre)", False), ("worst_group_accuracy", False), ("accuracy", True)):
+        spec = tmp_path / "s.yaml"
+        spec.write_text(text.replace("METRIC", metric))
+        report = check_file(spec, data=True)
+        assert report.ok is ok, [d.headline() for d in report.diagnostics]
+        if not ok:
+            (error,) = report.errors
+            assert error.path == "rules.selection_metric", error.headline()
+            assert "split 'tune' has no column 'genre'" in error.message
