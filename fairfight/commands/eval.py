@@ -71,9 +71,12 @@ def run_plan(opts: EvalOptions) -> int:
     if "note" in tuning_notes:
         print(f"  tuning: {tuning_notes['note']}")
     elif trials:
+        from ..report.model import better as direction
+
         print(f"  tuning: up to {spec.rules.budget.trials} trials per contender with a search space, the same "
               f"draws for each, trained on '{spec.rules.selection}' less a held-out {HELD_OUT:.0%} that scores "
-              f"them on {spec.tuning_metric}; the best trial's parameters replace the defaults below")
+              f"them on {spec.tuning_metric}; the best trial's ({direction(spec.tuning_metric)}) parameters replace "
+              "the defaults below")
     for label, runs in by_label.items():
         r, grant = runs[0], runs[0].grant
         data = "; ".join(f"{s}[{', '.join(sorted(c))}]" for s, c in sorted(grant.data.items())) or "-"

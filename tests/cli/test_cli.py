@@ -147,6 +147,9 @@ def test_plan_says_what_tuning_will_do():
     assert "trained on 'ambiguous' less a held-out 25% that scores them on worst_group_accuracy" in r.stdout
     by_accuracy = ff("plan", str(ROOT / "examples/quickstart/spec.yaml"), "--set", "rules.selection_metric=accuracy")
     assert "held-out 25% that scores them on accuracy;" in by_accuracy.stdout, by_accuracy.stdout + by_accuracy.stderr
+    by_leakage = ff("plan", str(ROOT / "examples/quickstart/spec.yaml"), "--set", "rules.selection_metric=leakage(gender)")
+    assert "scores them on leakage(gender); the best trial's (lower is better) parameters" in by_leakage.stdout, \
+        by_leakage.stdout + by_leakage.stderr
     block = r.stdout.split("\n  erase_gender (method)")[1].split("\n\n")[0]
     assert "params (defaults; tuning chooses the searched ones):\n      directions: 2\n      layer: 4" in block
     assert "tuning: 4 trials over directions in [1, 2, 4, 8]" in block
