@@ -204,8 +204,9 @@ def test_a_trial_score_edited_and_resealed_is_recomputed(tmp_path, bert_dir):
         "budget: {examples: 2000}", "budget: {examples: 5000, trials: 3}\n  selection: train\n  selection_metric: f1"))
     out = tmp_path / "bundle"
     assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
-    r = audit_cli(out, "--format", "json")
+    r = audit_cli(out, "--format", "json", "--rerun", "1")
     assert r.returncode == 0, findings(r)  # recomputing the honest trials' f1 finds nothing
+    assert [x["result"] for x in json.loads(r.stdout)["reruns"]] == ["reproduced"]  # with the tuned parameters
     results = json.loads((out / "results.json").read_text())
     entry = results["tuning"]["contenders"]["probe"]
     (other,) = [t for t in entry["trials"] if t["params"] != entry["chosen"]][:1]
