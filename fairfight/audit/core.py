@@ -297,9 +297,12 @@ class Auditor:
     def check_tuning(self, spec):
         from ..evaluator.orchestration.tuning import candidates, search_space
 
+        from .trials import check_run_params, check_trials_allowed
+
         tuning = self.results.get("tuning") or {}
-        allowed = tuning.get("trials_allowed", spec.rules.budget.trials)
+        allowed = check_trials_allowed(self, spec, tuning)
         tuned = tuning.get("contenders", {})
+        check_run_params(self, spec, tuning)
         if allowed <= 1 or spec.rules.selection is None:
             for label, entry in tuned.items():
                 self.finding("tuning", f"{label} was tuned ({len(entry['trials'])} trials) although the rules allow none")
@@ -318,8 +321,9 @@ class Auditor:
         self.check_choices(spec, tuning)
 
     def check_choices(self, spec, tuning):
-        """Each contender's chosen parameters are its best trial's by the tuning metric, and its final
-        runs ran with them: parameters picked any other way (on the evaluation split, say) are not tuning."""
+        """Each contender's chosen parameters are its best trial's by the tuning metric (that its final runs
+        ran with them is check_run_params'): parameters picked any other way (on the evaluation split, say)
+        are not tuning."""
         from ..evaluator.orchestration.tuning import choose
 
         from .trials import check_trial_scores
@@ -335,11 +339,6 @@ class Auditor:
             if entry.get("chosen") != best:
                 self.finding("tuning", f"{label}: the chosen parameters {entry.get('chosen')} are not its best trial's "
                                        f"by held-out {metric} ({best})")
-            for run in self.results.get("runs", []):
-                params = run.get("params") or {}
-                if run.get("label") == label and any(params.get(k) != v for k, v in (entry.get("chosen") or {}).items()):
-                    self.finding("tuning", f"{label} seed {run.get('seed')} ran with {params}, not the parameters "
-                                           f"tuning chose ({entry.get('chosen')})")
 
 
 def _affordances(verdict: dict) -> list:

@@ -47,3 +47,37 @@ def check_trial_scores(auditor, spec, tuning: dict, metric: str) -> None:
         if not _close(value, trial.get(metric)):
             auditor.finding("tuning", f"{where}: {metric} is {trial.get(metric)} in results.json, but {value} from "
                                       "its predictions on the held-out part of the selection split")
+
+
+def check_trials_allowed(auditor, spec, tuning: dict) -> int:
+    """The trials the spec allows (results.json's count is the bundle's word, not the rules'): a bundle
+    saying 1 was allowed would skip every parity and choice check while its contenders ran other parameters."""
+    allowed = spec.rules.budget.trials
+    recorded = tuning.get("trials_allowed", allowed)
+    if recorded != allowed:
+        auditor.finding("tuning", f"results.json says {recorded} tuning trial(s) were allowed; the spec allows {allowed}")
+    if tuning.get("selection", spec.rules.selection) != spec.rules.selection:
+        auditor.finding("tuning", f"results.json says the trials were scored on '{tuning.get('selection')}'; the "
+                                  f"spec's selection split is '{spec.rules.selection}'")
+    return allowed
+
+
+def check_run_params(auditor, spec, tuning: dict) -> None:
+    """Every final run's parameters are the spec's, with what tuning chose over them: parameters from
+    anywhere else (picked on the evaluation split, say) are not the fight the spec describes."""
+    from ..errors import FairfightError
+    from ..evaluator.orchestration.plan import compile_plan
+
+    chosen = {label: e["chosen"] for label, e in (tuning.get("contenders") or {}).items() if e.get("chosen")}
+    try:
+        plan = compile_plan(spec, seeds=len(auditor.results.get("seeds", [])) or None, chosen=chosen)
+    except (FairfightError, OSError) as exc:
+        auditor.finding("tuning", f"cannot plan the spec's runs ({exc}): the runs' parameters cannot be checked")
+        return
+    planned = {(r.label, r.seed): dict(r.params) for r in plan.runs}
+    for run in auditor.results.get("runs", []):
+        expected = planned.get((run.get("label"), run.get("seed")))
+        if expected is not None and (run.get("params") or {}) != expected:
+            source = "tuning chose" if run.get("name", run.get("label")) in chosen else "the spec gives"
+            auditor.finding("tuning", f"{run.get('label')} seed {run.get('seed')} ran with {run.get('params')}, not "
+                                      f"the parameters {source} ({expected})")

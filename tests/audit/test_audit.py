@@ -217,3 +217,31 @@ def test_a_trial_score_edited_and_resealed_is_recomputed(tmp_path, bert_dir):
     assert any(m.startswith(f"probe tuning trial {other['trial']}: f1 is 1.0 in results.json, but ") and
                "from its predictions on the held-out part of the selection split" in m for m in messages), messages
     assert not any("edited file" in m for m in messages)  # resealed: only the recomputation tells
+
+
+def test_tuning_erased_and_parameters_from_elsewhere_are_flagged(tmp_path, bert_dir):
+    """An author who says no trial was allowed (the spec allows 3), drops the trials, gives the final run
+    parameters of their own choosing and reseals: the rules come from the spec, the parameters from the spec
+    and tuning."""
+    from fairfight.evaluator.orchestration.bundle import write_manifest
+
+    spec = write_fight(tmp_path, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, "
+                                                     "search: {layer: [0, 1, 2]}"}, seeds=1)
+    spec.write_text(spec.read_text().replace("budget: {examples: 2000}",
+                                             "budget: {examples: 5000, trials: 3}\n  selection: train"))
+    out = tmp_path / "bundle"
+    assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
+    results = json.loads((out / "results.json").read_text())
+    tuning = results["tuning"]
+    (run,) = [r for r in results["runs"] if r["label"] == "probe"]
+    run["params"] = {**run["params"], "layer": next(x for x in (0, 1, 2) if x != run["params"]["layer"])}
+    for entry in tuning["contenders"].values():
+        for trial in entry["trials"]:
+            shutil.rmtree(out / "runs" / trial["key"])
+    tuning.update(trials_allowed=1, contenders={})
+    (out / "results.json").write_text(json.dumps(results))
+    write_manifest(out)
+    messages = findings(audit_cli(out, "--format", "json"))
+    assert "results.json says 1 tuning trial(s) were allowed; the spec allows 3" in messages, messages
+    assert "probe had 0 tuning trials, where parity gives it 3" in messages, messages
+    assert any(m.startswith(f"probe seed 0 ran with {run['params']}, not the parameters the spec gives") for m in messages)
