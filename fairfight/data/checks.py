@@ -101,9 +101,11 @@ def selection_group_warnings(spec: Spec, loader) -> list:
             return []
         shown = ", ".join("/".join(k) for k in missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
         why = f"it holds no example of evaluation group(s) {shown} ({'/'.join(ev.groups)})"
+    outcome = ("no trial has a score, so every contender keeps its defaults" if absent else
+               "the trials are scored on other groups than the evaluation's, so the chosen parameters can be the "
+               "worst ones for the test")
     message = (f"tuning picks parameters by {ev.primary} on the selection split '{rules.selection}', but {why}: "
-               f"the trials are scored on other groups than the evaluation's, so the chosen parameters can be the "
-               f"worst ones for the test; select on a split that holds every group, or tune on a metric without groups "
+               f"{outcome}; select on a split that holds every group, or tune on a metric without groups "
                f"(rules.selection_metric: accuracy; naming {ev.primary} there keeps it and this warning goes)")
     return [_diagnostic(spec, "rules.selection", message, severity="warning")]
 

@@ -187,3 +187,10 @@ def test_a_selection_metric_the_selection_split_cannot_score_is_an_error_at_it(t
             (error,) = report.errors
             assert error.path == "rules.selection_metric", error.headline()
             assert "split 'tune' has no column 'genre'" in error.message
+    # the default, the primary: a warning at rules.selection, which says that nothing gets tuned
+    spec.write_text(text.replace("  selection_metric: METRIC\n", "").replace(
+        "metrics: [accuracy, leakage(genre), worst_group_accuracy]", "metrics: [worst_group_accuracy, accuracy]"))
+    report = check_file(spec, data=True)
+    assert report.ok, [d.headline() for d in report.diagnostics]
+    (warning,) = [d for d in report.warnings if d.path == "rules.selection"]
+    assert "it has no column 'genre'" in warning.message and "every contender keeps its defaults" in warning.message
