@@ -300,6 +300,7 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
         """Trials are scored with the evaluation's metrics: the one tuning picks by must be among them
         (the default metrics when evaluate.metrics is not written), and be one number per trial."""
         if metric is None:
+            self.check_default_tuning_metric()
             return
         path = ("rules", "selection_metric")
         written = _d(self.data.get("evaluate")).get("metrics")
@@ -321,6 +322,19 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
         elif isinstance(trials, int) and trials <= 1:
             self.warn(path, f"rules.budget.trials is {trials}, so no contender is tuned and the selection metric "
                             "is unused")
+
+    def check_default_tuning_metric(self):
+        """Without rules.selection_metric the trials are scored by the primary metric: group_accuracy
+        there gives each trial one value per group, which no trial can be ranked by."""
+        ev, rules = _d(self.data.get("evaluate")), self.rules()
+        metrics = [m for m in _l(ev.get("metrics")) if isinstance(m, str)]
+        primary = _s(ev.get("primary")) or (metrics[0] if metrics else None)
+        trials = _d(rules.get("budget")).get("trials", schema_default("rules", "budget", "trials"))
+        if (primary == "group_accuracy" and rules.get("selection") is not None and isinstance(trials, int)
+                and trials > 1):
+            where = ("evaluate", "primary") if ev.get("primary") is not None else ("evaluate", "metrics", 0)
+            self.error(where, "tuning scores trials by the primary metric, and group_accuracy has one value per "
+                              "group: set rules.selection_metric (worst_group_accuracy, say) or another primary")
 
     def check_selection_metric_columns(self, path, metric):
         """The trials are scored on the selection split: a metric measured by a column it lacks has no
