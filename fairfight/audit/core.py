@@ -297,7 +297,7 @@ class Auditor:
     def check_tuning(self, spec):
         from ..evaluator.orchestration.tuning import candidates, search_space
 
-        from .trials import check_run_params, check_trials_allowed
+        from .trials import check_draws, check_run_params, check_trials_allowed
 
         tuning = self.results.get("tuning") or {}
         allowed = check_trials_allowed(self, spec, tuning)
@@ -318,6 +318,8 @@ class Auditor:
                               if r["label"] == contender.name)
                 if granted:
                     self.finding("tuning", f"{contender.name} had {got} tuning trials, where parity gives it {expected}")
+            elif got:
+                check_draws(self, contender.name, tuned[contender.name]["trials"], candidates(space, allowed))
         self.check_choices(spec, tuning)
 
     def check_choices(self, spec, tuning):

@@ -81,3 +81,12 @@ def check_run_params(auditor, spec, tuning: dict) -> None:
             source = "tuning chose" if run.get("name", run.get("label")) in chosen else "the spec gives"
             auditor.finding("tuning", f"{run.get('label')} seed {run.get('seed')} ran with {run.get('params')}, not "
                                       f"the parameters {source} ({expected})")
+
+
+def check_draws(auditor, label: str, trials: list, points: list) -> None:
+    """A contender's trials are parity's draws, in order: parameters of the author's own among them (or
+    the draws' parameters moved between trials) are not the search every contender got."""
+    ordered = sorted(trials, key=lambda t: t.get("trial", 0))
+    tried = [{k: (t.get("params") or {}).get(k) for k in point} for t, point in zip(ordered, points)]
+    if tried != points:
+        auditor.finding("tuning", f"{label}'s trials tried {tried}, where parity's draws are {points}")

@@ -214,6 +214,7 @@ def test_a_trial_score_edited_and_resealed_is_recomputed(tmp_path, bert_dir):
     (out / "results.json").write_text(json.dumps(results))
     write_manifest(out)
     messages = findings(audit_cli(out, "--format", "json"))
+    assert not any("parity's draws" in m for m in messages)  # the draws themselves are untouched
     assert any(m.startswith(f"probe tuning trial {other['trial']}: f1 is 1.0 in results.json, but ") and
                "from its predictions on the held-out part of the selection split" in m for m in messages), messages
     assert not any("edited file" in m for m in messages)  # resealed: only the recomputation tells
@@ -245,3 +246,23 @@ def test_tuning_erased_and_parameters_from_elsewhere_are_flagged(tmp_path, bert_
     assert "results.json says 1 tuning trial(s) were allowed; the spec allows 3" in messages, messages
     assert "probe had 0 tuning trials, where parity gives it 3" in messages, messages
     assert any(m.startswith(f"probe seed 0 ran with {run['params']}, not the parameters the spec gives") for m in messages)
+
+
+def test_trial_parameters_moved_between_trials_are_not_parity_draws(tmp_path, bert_dir):
+    """Swapping two trials' parameters (so the best score sits beside the parameters the author wanted),
+    resealed: the trials no longer follow parity's draws, in order."""
+    from fairfight.evaluator.orchestration.bundle import write_manifest
+
+    spec = write_fight(tmp_path, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, "
+                                                     "search: {layer: [0, 1, 2]}"}, seeds=1)
+    spec.write_text(spec.read_text().replace("budget: {examples: 2000}",
+                                             "budget: {examples: 5000, trials: 3}\n  selection: train"))
+    out = tmp_path / "bundle"
+    assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
+    results = json.loads((out / "results.json").read_text())
+    trials = results["tuning"]["contenders"]["probe"]["trials"]
+    trials[0]["params"], trials[1]["params"] = trials[1]["params"], trials[0]["params"]
+    (out / "results.json").write_text(json.dumps(results))
+    write_manifest(out)
+    messages = findings(audit_cli(out, "--format", "json"))
+    assert any(m.startswith("probe's trials tried") and "where parity's draws are" in m for m in messages), messages
