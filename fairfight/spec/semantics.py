@@ -302,6 +302,8 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
         if metric is None:
             self.check_default_tuning_metric()
             return
+        if not _METRIC.match(metric):
+            return  # the schema reports the form (one problem, not two at one place)
         path = ("rules", "selection_metric")
         written = _d(self.data.get("evaluate")).get("metrics")
         metrics = ([m for m in _l(written) if isinstance(m, str)] if written is not None
