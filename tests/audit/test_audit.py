@@ -218,6 +218,11 @@ def test_a_trial_score_edited_and_resealed_is_recomputed(tmp_path, bert_dir):
     assert any(m.startswith(f"probe tuning trial {other['trial']}: f1 is 1.0 in results.json, but ") and
                "from its predictions on the held-out part of the selection split" in m for m in messages), messages
     assert not any("edited file" in m for m in messages)  # resealed: only the recomputation tells
+    results["tuning"]["metric"] = "accuracy"  # the metric the trials say they were scored by, edited too
+    (out / "results.json").write_text(json.dumps(results))
+    write_manifest(out)
+    messages = findings(audit_cli(out, "--format", "json"))
+    assert "the trials were scored by accuracy; the spec tunes by f1" in messages, messages
 
 
 def test_tuning_erased_and_parameters_from_elsewhere_are_flagged(tmp_path, bert_dir):
