@@ -182,6 +182,19 @@ def test_parameters_not_chosen_by_tuning_are_flagged(tmp_path, bert_dir):
     assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
     assert audit_cli(out).returncode == 0
     results = json.loads((out / "results.json").read_text())
+    # a bundle from before tuning.metric (and trial keys): still clean
+    from fairfight.evaluator.orchestration.bundle import write_manifest
+
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    aged = json.loads(json.dumps(results))
+    del aged["tuning"]["metric"]
+    for trial in aged["tuning"]["contenders"]["probe"]["trials"]:
+        del trial["key"]
+    (old / "results.json").write_text(json.dumps(aged))
+    write_manifest(old)
+    r = audit_cli(old, "--format", "json")
+    assert r.returncode == 0, findings(r)
     entry = results["tuning"]["contenders"]["probe"]
     other = next(t["params"] for t in entry["trials"] if t["params"] != entry["chosen"])
     entry["chosen"] = other
