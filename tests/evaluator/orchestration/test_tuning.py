@@ -128,3 +128,13 @@ def test_trials_reused_after_the_metrics_changed_are_scored_again(tmp_path, bert
     probe = json.loads((tmp_path / "b" / "results.json").read_text())["tuning"]["contenders"]["probe"]
     assert all(t["f1"] is not None for t in probe["trials"]), probe["trials"]
     assert probe["chosen"] == max(probe["trials"], key=lambda t: t["f1"])["params"]
+
+
+def test_a_metric_with_an_argument_picks_in_its_own_direction():
+    """leakage(gender) as the tuning metric: lower is better, so the least leaking trial is chosen."""
+    from fairfight.evaluator.orchestration.tuning import choose
+
+    records = [{"label": "m", "trial": t, "params": {"k": t}, "status": "succeeded", "metrics": {"leakage(gender)": s}}
+               for t, s in enumerate([0.7, 0.55, 0.9])]
+    entry = choose(records, "leakage(gender)")["m"]
+    assert entry["chosen"] == {"k": 1} and entry["best"] == 0.55
