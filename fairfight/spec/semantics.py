@@ -19,7 +19,7 @@ from .contender_checks import ContenderChecks
 from .data_checks import SOURCE, DataChecks
 from .method_checks import MethodChecks
 from .suggest import suggest
-from .vocabulary import METRICS, MODEL_OPS, builtin_datasets, split_metric
+from .vocabulary import GROUP_METRICS, METRICS, MODEL_OPS, builtin_datasets, split_metric
 
 TOLERATE_BROKEN_STRUCTURE = True  # the fuzz tests turn this off to find checks that are not defensive
 _METRIC = re.compile(r"^[a-z_][a-z0-9_]*(\([A-Za-z_][A-Za-z0-9_]*\))?$")
@@ -345,7 +345,7 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
         columns = self.split_columns(selection) if selection in self.splits() else None
         name, arg = split_metric(metric)
         needs = ([g for g in _l(_d(self.data.get("evaluate")).get("groups")) if isinstance(g, str)]
-                 if name in ("group_accuracy", "worst_group_accuracy") else [arg] if arg else [])
+                 if name in GROUP_METRICS else [arg] if arg else [])
         missing = [c for c in needs if columns is not None and c not in columns]
         if missing:
             self.error(path, f"the selection split '{selection}' has no column '{missing[0]}', so no trial has a "

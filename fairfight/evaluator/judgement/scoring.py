@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from ...spec.vocabulary import split_metric
+from ...spec.vocabulary import GROUP_METRICS, split_metric
 
 HIGHER_IS_BETTER = {"accuracy": True, "group_accuracy": True, "worst_group_accuracy": True, "auroc": True,
                     "f1": True, "leakage": False, "score": True}
@@ -96,10 +96,10 @@ def compute(metric: str, pred, gold, *, columns: dict, groups, scores=None, clas
     name, arg = split_metric(metric)
     # a tuning trial is scored on the selection split, which may lack a group or attribute column that
     # the evaluation split has: that metric has no value there (the others still do)
-    needs = list(groups) if name in ("group_accuracy", "worst_group_accuracy") else [arg] if arg else []
+    needs = list(groups) if name in GROUP_METRICS else [arg] if arg else []
     if any(c not in columns for c in needs):
         return {} if name == "group_accuracy" else float("nan")
-    keys = group_keys(columns, groups) if name in ("group_accuracy", "worst_group_accuracy") else None
+    keys = group_keys(columns, groups) if name in GROUP_METRICS else None
     if name == "group_accuracy":
         return {"/".join(k): v for k, v in sorted(group_accuracies(pred, gold, keys).items())}
     return _FUNCTIONS[name](pred, gold, groups=keys, attribute=columns.get(arg), scores=scores, classes=classes)
