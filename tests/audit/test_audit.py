@@ -284,3 +284,41 @@ def test_trial_parameters_moved_between_trials_are_not_parity_draws(tmp_path, be
     write_manifest(out)
     messages = findings(audit_cli(out, "--format", "json"))
     assert any(m.startswith("probe's trials tried") and "where parity's draws are" in m for m in messages), messages
+
+
+PICKY = """
+
+@method
+def picky(ctx):
+    ctx.data["train"]["profession"]
+    return ctx.predictors.constant(ctx.params.get("label", "nurse"))
+"""
+
+
+def test_rerun_re_executes_tuning_trials_too(tmp_path, bert_dir):
+    """A trial's predictions are what bind its parameters to its score: --rerun re-executes trials as well
+    as final runs, so trials whose entries were swapped (each with the other's predictions and score,
+    resealed: every recomputation agrees) do not reproduce."""
+    from fairfight.evaluator.orchestration.bundle import write_manifest
+
+    spec = write_fight(tmp_path, bert_dir, {"picky": "uses: {data: {train: [profession]}}, "
+                                                     "search: {label: [nurse, professor]}"}, seeds=1)
+    (tmp_path / "methods.py").write_text((tmp_path / "methods.py").read_text() + PICKY)
+    spec.write_text(spec.read_text().replace("budget: {examples: 2000}",
+                                             "budget: {examples: 5000, trials: 2}\n  selection: train"))
+    out = tmp_path / "bundle"
+    assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
+    r = audit_cli(out, "--format", "json", "--rerun", "3")
+    assert r.returncode == 0, findings(r)
+    reruns = json.loads(r.stdout)["reruns"]
+    assert sorted(x["label"] for x in reruns) == ["picky", "picky tuning trial 0", "picky tuning trial 1"]
+    assert all(x["result"] == "reproduced" for x in reruns), reruns
+    results = json.loads((out / "results.json").read_text())
+    trials = results["tuning"]["contenders"]["picky"]["trials"]
+    for field in ("key", "accuracy"):
+        trials[0][field], trials[1][field] = trials[1][field], trials[0][field]
+    (out / "results.json").write_text(json.dumps(results))
+    write_manifest(out)
+    messages = findings(audit_cli(out, "--format", "json", "--rerun", "3"))
+    assert not any("parity's draws" in m or "from its predictions" in m for m in messages), messages
+    assert any(m.startswith("picky tuning trial 0 seed 0 does not reproduce") for m in messages), messages
