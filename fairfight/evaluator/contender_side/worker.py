@@ -206,7 +206,9 @@ def _lock_down(spec, loaded, desc):
     import fairfight
     from fairfight.data import GENERATORS, generator_files
 
-    from .guard import forget_modules
+    import gc
+
+    from .guard import detach_resource_tracker, forget_modules
     from .sandbox import Sandbox
 
     # Knowledge artifacts the run was not granted lie in the spec's folder, which stays readable:
@@ -215,6 +217,8 @@ def _lock_down(spec, loaded, desc):
     denied = denied_paths(spec, loaded, granted) + desc.get("private", []) + [desc.get("forward_cache")]
     denied += generator_files()  # with the spec's options, a builtin dataset's generator gives its labels
     forget_modules(GENERATORS)  # loaded while the spec was checked: out of reach, and not importable again
+    gc.collect()  # and out of memory: uncollected, a contender with the guard off found `generate` by gc.get_objects()
+    detach_resource_tracker()
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
     readable, listable = _grants(spec, contender, granted)
     sandbox = Sandbox()

@@ -125,13 +125,17 @@ class LocalExecutor:
             error = getattr(job, "open_error", None) or f"the worker process died (exit code {code})"
             self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": error})
             return
+        # A phase's clock starts once: the contender holds the worker's pipe (a caller's frame) and
+        # could say `started` or `ready` again and again to restart it, outliving its wall_time budget.
         if kind == "started":
-            job.output.unlink()  # the worker has it open by now (entry.py)
-            job.enter("train")
+            if job.phase == "load":
+                job.output.unlink()  # the worker has it open by now (entry.py)
+                job.enter("train")
         elif kind == "ready":
             from ..contender_side.batching import chunk_texts
 
-            job.enter("predict")
+            if job.phase != "predict":
+                job.enter("predict")
             chunks, recheck, texts = chunk_texts(job.eval_texts, job.key)  # drawn here, from the run key
             job.plan = (len(job.eval_texts), chunks, recheck)
             try:

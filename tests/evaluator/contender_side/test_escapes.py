@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -235,12 +236,26 @@ def regenerates_with_importlib(ctx):
 
 @method
 def finds_the_loaded_generator(ctx):
+    import gc
     import fairfight.data
+    from fairfight.evaluator.contender_side import guard
     generator = sys.modules.get("fairfight.data.builtin") or getattr(fairfight.data, "builtin", None)
     if generator is not None:
         ctx.log("LEAK: the generator is still loaded")
+    guard._ACTIVE.active = False  # the hook refuses gc.get_objects(): switch it off, look in memory
+    if any(type(o) is dict and o.get("__name__") == "fairfight.data.builtin" for o in gc.get_objects()):
+        ctx.log("LEAK: the generator's globals (generate() and all) are still in memory")
     # its source, read by native code (a copy of it would regenerate the data)
     ctx.log("LEAK:", _native_read(os.path.join(os.path.dirname(fairfight.data.__file__), "builtin.py"))[:40])
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def has_the_resource_tracker_unlink(ctx):
+    """multiprocessing's resource tracker (outside the walls) unlinks what is registered with it when
+    the eval ends; the worker inherited a pipe to it."""
+    from multiprocessing import resource_tracker
+    os.write(resource_tracker._resource_tracker._fd, b"REGISTER:/{victim}:shared_memory\\n")
     return ctx.predictors.constant("nurse")
 
 
@@ -254,6 +269,7 @@ def native_unix_path_connect(ctx):
 '''
 
 USES = "uses: {model: [embed], data: {train: [text, profession]}}"
+VICTIM = f"fairfight-victim-{os.getpid()}"
 REFUSED = {  # run -> what its reasons say
     "native_reads_ungranted_knowledge": "OS sandbox refused",
     "guard_off_reads_ungranted_knowledge": "OS sandbox refused",
@@ -286,7 +302,8 @@ HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
 @pytest.fixture(scope="module")
 def escapes(tmp_path_factory, bert_dir):
     folder = tmp_path_factory.mktemp("escapes")
-    methods = {n: USES for n in [*REFUSED, *HOLES, "prints_a_verdict", "dies_natively"]}
+    methods = {n: USES for n in [*REFUSED, *HOLES, "prints_a_verdict", "dies_natively",
+                                 "has_the_resource_tracker_unlink"]}
     methods["reads_granted_knowledge"] = USES[:-1] + ", knowledge: [secret]}"
     methods["finetunes_in_predict"] = USES.replace("[embed]", "[embed, finetune]")
     spec = write_fight(folder, bert_dir, methods, cheaters=True, seeds=1)
@@ -311,7 +328,10 @@ def escapes(tmp_path_factory, bert_dir):
     listener.bind(unix_path)
     listener.listen(8)
     (folder / "cheaters.py").write_text(ESCAPES.format(folder=str(folder), data=str(folder / "ds" / "bios.jsonl"),
-                                                       udp_port=udp.getsockname()[1], pid=os.getpid()))
+                                                       udp_port=udp.getsockname()[1], pid=os.getpid(),
+                                                       victim=VICTIM))
+    victim = Path("/dev/shm", VICTIM)  # another program's shared memory, which the sandbox must not delete
+    victim.write_text("x")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "FAIRFIGHT_TEST_UNIX_SOCKET": unix_path}
     env.pop("FAIRFIGHT_ISOLATION", None)
     try:
@@ -323,13 +343,15 @@ def escapes(tmp_path_factory, bert_dir):
             datagram = udp.recv(100)
         except BlockingIOError:
             datagram = None
+        victim_survived = victim.exists()
     finally:
         udp.close()
         listener.close()
+        victim.unlink(missing_ok=True)
     results = json.loads((folder / "bundle" / "results.json").read_text())
     runs = {run["label"]: run for run in results["runs"]}
     logs = {name: (folder / "bundle" / "runs" / run["key"] / "log.txt").read_text() for name, run in runs.items()}
-    return folder, r, runs, logs, datagram
+    return folder, r, runs, logs, (datagram, victim_survived)
 
 
 @needs_os
@@ -344,7 +366,7 @@ def test_the_escape_is_refused_with_its_reason(escapes, name):
 
 @needs_os
 def test_nothing_left_the_sandbox(escapes):
-    folder, _, _, _, datagram = escapes
+    folder, _, _, _, (datagram, _) = escapes
     assert datagram is None  # the UDP listener outside heard nothing
     assert not (folder / "poison.py").exists()
     assert not os.path.exists(f"/dev/shm/fairfight-escape-{os.getpid()}")
@@ -363,6 +385,13 @@ def test_a_worker_that_dies_leaves_its_last_output_in_its_runs_log(escapes):
     assert runs["dies_natively"]["status"] == "failed"
     assert "the worker process died" in logs["dies_natively"] and "LAST WORDS" in logs["dies_natively"]
     assert "LAST WORDS" not in r.stdout + r.stderr
+
+
+def test_the_resource_tracker_unlinks_nothing_for_a_contender(escapes):
+    _, r, runs, logs, (_, victim_survived) = escapes
+    assert runs["has_the_resource_tracker_unlink"]["status"] == "succeeded", logs["has_the_resource_tracker_unlink"]
+    assert victim_survived, "the eval's resource tracker unlinked a file in /dev/shm a contender registered"
+    assert VICTIM not in r.stderr
 
 
 @needs_os
@@ -419,6 +448,40 @@ def test_a_process_the_contender_forks_dies_with_its_run(tmp_path, bert_dir):
     except FileNotFoundError:
         state = None
     assert state in (None, "Z"), f"the contender's child {pid} outlived its run (state {state})"
+
+
+RESTARTS = '''
+import sys
+import time
+from fairfight import method
+
+
+@method
+def restarts_its_clock(ctx):
+    """Says `started` again every half second through the worker's pipe, to outlive its wall_time."""
+    f = sys._getframe()
+    while "channel" not in f.f_locals:
+        f = f.f_back
+    since = time.time()
+    while time.time() - since < 20:
+        time.sleep(0.5)
+        f.f_locals["channel"].started()
+    ctx.log("LEAK: trained for 20 s on a 2 s budget")
+    return ctx.predictors.constant("nurse")
+'''
+
+
+def test_saying_started_again_does_not_restart_the_runs_clock(tmp_path, bert_dir):
+    spec = write_fight(tmp_path, bert_dir, {"restarts_its_clock": USES}, cheaters=True, seeds=1)
+    (tmp_path / "cheaters.py").write_text(RESTARTS)
+    spec.write_text(spec.read_text().replace("budget: {examples: 2000}", "budget: {examples: 2000, wall_time: 2}"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(tmp_path / "b"),
+                        "--no-progress"], capture_output=True, text=True, timeout=300, env=env)
+    (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
+    log = (tmp_path / "b" / "runs" / run["key"] / "log.txt").read_text()
+    assert run["status"] == "failed" and "timeout: the contender took longer than 7 s" in str(run.get("error")), (run, log, r.stderr)
+    assert "LEAK" not in log
 
 
 def test_results_beside_finds_bundles_and_run_folders_but_never_the_root(tmp_path):
