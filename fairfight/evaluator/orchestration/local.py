@@ -160,7 +160,7 @@ class LocalExecutor:
     def _reap_timeouts(self, live, on_done):
         now = time.monotonic()
         for conn, job in list(live.items()):
-            overdue = job.overdue(now)
+            overdue = job.overdue(now) or _output_overflow(job)
             if overdue:
                 _kill(job)
                 job.process.join(5)
@@ -183,6 +183,9 @@ class RunOutput:
     an eval killed outright leaves nothing behind; this process reads it through its own descriptor."""
 
     KEPT = 64 * 1024
+    # A run that writes more is stopped (checked about once a second, so it may overshoot by what it
+    # writes in that second): a contender printing in a loop would otherwise fill the temp folder.
+    LIMIT = 64 * 1024 * 1024
 
     def __init__(self):
         import tempfile
@@ -211,6 +214,14 @@ class RunOutput:
             return []
         cut = f" (its last {self.KEPT // 1024} kB)" if size > self.KEPT else ""
         return [f"output (stdout and stderr){cut}:", *text.splitlines()]
+
+
+def _output_overflow(job) -> str | None:
+    output = getattr(job, "output", None)
+    if output is None or output.fd is None or os.fstat(output.fd).st_size <= RunOutput.LIMIT:
+        return None
+    return (f"its output (stdout and stderr) passed {RunOutput.LIMIT >> 20} MiB: stopped before it filled the "
+            "disk (print less; the run's log keeps only the output's end)")
 
 
 def _output_lines(job) -> list[str]:

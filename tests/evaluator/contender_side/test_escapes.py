@@ -260,6 +260,17 @@ def has_the_resource_tracker_unlink(ctx):
 
 
 @method
+def floods_its_output(ctx):
+    """Prints 100 MiB a second (an honest loop gone wrong does too): the disk of the eval fills."""
+    import time
+    since, chunk = time.time(), b"x" * (1 << 20) + b"\\n"
+    while time.time() - since < 10:
+        os.write(1, chunk)
+        time.sleep(0.01)
+    return ctx.predictors.constant("nurse")
+
+
+@method
 def native_unix_path_connect(ctx):
     s = socket.socket(socket.AF_UNIX)
     addr = struct.pack("<H", socket.AF_UNIX) + os.environ["FAIRFIGHT_TEST_UNIX_SOCKET"].encode() + b"\\0"
@@ -303,7 +314,7 @@ HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
 def escapes(tmp_path_factory, bert_dir):
     folder = tmp_path_factory.mktemp("escapes")
     methods = {n: USES for n in [*REFUSED, *HOLES, "prints_a_verdict", "dies_natively",
-                                 "has_the_resource_tracker_unlink"]}
+                                 "has_the_resource_tracker_unlink", "floods_its_output"]}
     methods["reads_granted_knowledge"] = USES[:-1] + ", knowledge: [secret]}"
     methods["finetunes_in_predict"] = USES.replace("[embed]", "[embed, finetune]")
     spec = write_fight(folder, bert_dir, methods, cheaters=True, seeds=1)
@@ -392,6 +403,13 @@ def test_the_resource_tracker_unlinks_nothing_for_a_contender(escapes):
     assert runs["has_the_resource_tracker_unlink"]["status"] == "succeeded", logs["has_the_resource_tracker_unlink"]
     assert victim_survived, "the eval's resource tracker unlinked a file in /dev/shm a contender registered"
     assert VICTIM not in r.stderr
+
+
+def test_a_run_that_floods_its_output_is_stopped(escapes):
+    _, _, runs, logs, _ = escapes
+    run = runs["floods_its_output"]
+    assert run["status"] == "failed" and "passed 64 MiB" in str(run.get("error")), (run, logs["floods_its_output"][:500])
+    assert "its last 64 kB" in logs["floods_its_output"]
 
 
 @needs_os
