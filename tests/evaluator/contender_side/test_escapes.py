@@ -150,6 +150,14 @@ def sysv_message_queue(ctx):
 
 
 @method
+def kernel_key_ring(ctx):
+    libc = _libc()  # add_key("user", ..., KEY_SPEC_USER_KEYRING): every process of the user sees it, after the eval too
+    _check(libc.syscall(248, b"user", b"fairfight-escape-{pid}", b"a note", 6, ctypes.c_long(-4)))
+    ctx.log("LEAK: added a key to the user's key ring")
+    return ctx.predictors.constant("nurse")
+
+
+@method
 def predicts_at_random(ctx):
     import random
     return ctx.predictors.function(lambda texts, model: [random.choice(["nurse", "professor"]) for _ in texts])
@@ -293,6 +301,7 @@ REFUSED = {  # run -> what its reasons say
     "writes_to_shared_memory": "OS sandbox refused",
     "sysv_shared_memory": "OS sandbox refused",
     "sysv_message_queue": "OS sandbox refused",
+    "kernel_key_ring": "OS sandbox refused",
     "predicts_at_random": "batch-dependent predictions",
     "reads_an_older_bundle": "another eval's results) is refused",
     "native_reads_older_predictions": "OS sandbox refused",
