@@ -169,6 +169,25 @@ def results_beside(root, depth: int = 4, limit: int = 20_000) -> list[str]:
     return found
 
 
+def results_in_other_roots(readable, base_dir) -> list[str]:
+    """Other evals' results in the folders granted besides the spec's (searched by denied_paths): the
+    method's folder when it lies elsewhere, and folders on sys.path, where `python -m fairfight.cli`
+    puts its working folder (an earlier bundle there held the evaluation labels, readable).
+    The Python environment and fairfight's own package are not searched."""
+    import sys
+
+    from .sandbox import _within, shared_folders
+
+    skip = [os.path.realpath(p) for p in (base_dir, sys.prefix, sys.base_prefix, Path(__file__).parents[2])]
+    shared, roots = shared_folders(), []
+    for path in [*readable, *sys.path]:
+        real = os.path.realpath(path) if path else ""
+        if (real and os.path.isdir(real) and real not in shared and not any(_within(real, s) for s in skip)
+                and real not in roots):
+            roots.append(real)
+    return [found for root in roots for found in results_beside(root)]
+
+
 def _grants(spec, contender, granted) -> tuple[list[str], list[str]]:
     """(readable, listable) paths of the spec's and the method's own: each folder, unless it is a
     shared one (home, the temp folder: sandbox.shared_folders), where only the method's own files and
@@ -221,6 +240,7 @@ def _lock_down(spec, loaded, desc):
     detach_resource_tracker()
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
     readable, listable = _grants(spec, contender, granted)
+    denied += results_in_other_roots(readable, spec.base_dir)
     sandbox = Sandbox()
     sandbox.lock(read=[str(Path(fairfight.__file__).parent), *readable], write=[], denied=denied, listable=listable)
     return sandbox, denied

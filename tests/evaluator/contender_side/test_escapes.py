@@ -220,6 +220,14 @@ def reads_an_older_bundle(ctx):
 
 
 @method
+def reads_a_bundle_in_the_working_folder(ctx):
+    """`python -m fairfight.cli` puts its working folder on sys.path, which the sandbox grants."""
+    rows = [json.loads(line) for line in open({beside!r} + "/evaluation.jsonl")]
+    gold = {{r["text"]: r["profession"] for r in rows}}
+    return ctx.predictors.function(lambda texts, model: [gold.get(t, "nurse") for t in texts])
+
+
+@method
 def native_reads_older_predictions(ctx):
     """A skyline's predictions in an earlier bundle are nearly the labels."""
     folder = FOLDER + "/results/old/runs/skyline-run"
@@ -305,6 +313,7 @@ REFUSED = {  # run -> what its reasons say
     "predicts_at_random": "batch-dependent predictions",
     "reads_an_older_bundle": "another eval's results) is refused",
     "native_reads_older_predictions": "OS sandbox refused",
+    "reads_a_bundle_in_the_working_folder": "another eval's results) is refused",
     "defers_training_to_predict": "budget 'examples' exceeded",
     "trains_after_an_early_ready": "budget 'examples' exceeded",
     "finetunes_in_predict": "finetune after the predictor was returned is refused",
@@ -333,6 +342,9 @@ def escapes(tmp_path_factory, bert_dir):
     (folder / "old-bundle").mkdir()  # what an earlier `fairfight eval --out old-bundle` left
     (folder / "old-bundle" / "evaluation.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in rows if r["split"] == "test"))
+    beside = folder.parent / f"{folder.name}-bundle"  # in the eval's working folder, not the spec's
+    beside.mkdir()
+    (beside / "evaluation.jsonl").write_text((folder / "old-bundle" / "evaluation.jsonl").read_text())
     old_run = folder / "results" / "old" / "runs" / "skyline-run"  # deeper: --out results/old
     old_run.mkdir(parents=True)
     for name in ("record.json", "predictions.jsonl"):
@@ -349,7 +361,7 @@ def escapes(tmp_path_factory, bert_dir):
     listener.listen(8)
     (folder / "cheaters.py").write_text(ESCAPES.format(folder=str(folder), data=str(folder / "ds" / "bios.jsonl"),
                                                        udp_port=udp.getsockname()[1], pid=os.getpid(),
-                                                       victim=VICTIM))
+                                                       victim=VICTIM, beside=str(beside)))
     victim = Path("/dev/shm", VICTIM)  # another program's shared memory, which the sandbox must not delete
     victim.write_text("x")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "FAIRFIGHT_TEST_UNIX_SOCKET": unix_path}
@@ -357,7 +369,7 @@ def escapes(tmp_path_factory, bert_dir):
     try:
         r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(folder / "bundle"),
                             "--workers", "2", "--no-progress", "--allow-refused"], capture_output=True, text=True,
-                           timeout=600, env=env)
+                           timeout=600, env=env, cwd=folder.parent)
         udp.setblocking(False)
         try:
             datagram = udp.recv(100)
