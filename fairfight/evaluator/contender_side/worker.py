@@ -192,7 +192,8 @@ def _grants(spec, contender, granted) -> tuple[list[str], list[str]]:
     """(readable, listable) paths of the spec's and the method's own: each folder, unless it is a
     shared one (home, the temp folder: sandbox.shared_folders), where only the method's own files and
     the granted artifacts are readable (a method at /tmp/methods.py must not open all of /tmp). A
-    method named as a module (`pkg.mod:fn`) also needs its folder's names listed, to be found."""
+    method named as a module (`pkg.mod:fn`) also needs its folder's names listed, to be found, unless
+    _pin_top_module found it before the lockdown (all but namespace packages)."""
     from .sandbox import shared_folders
 
     base = Path(spec.base_dir)
@@ -218,6 +219,37 @@ def _module_files(target) -> list[str]:
     return list(found.submodule_search_locations or []) or [found.origin]
 
 
+class _FoundBefore:
+    """A meta path finder for the method's top-level module (`pkg` of `pkg.mod:fn`), found before the
+    lockdown: importing it inside the walls then lists no folder. Where it lies in a shared folder
+    (home, /tmp), listing that folder would have let the contender list all of it, every folder down."""
+
+    def __init__(self, name: str, origin: str, locations):
+        self.name, self.origin, self.locations = name, origin, locations
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self.name or path is not None:
+            return None
+        return importlib.util.spec_from_file_location(name, self.origin, submodule_search_locations=self.locations)
+
+
+def _pin_top_module(target: str) -> bool:
+    """Install _FoundBefore for a method named as a module; False where there is nothing to pin (a file
+    target, a module not found, a namespace package: no file), and the folder must be listable."""
+    import importlib.machinery
+    import sys
+
+    if not target or target.endswith(".py"):
+        return False
+    top = target.split(".")[0]
+    found = importlib.machinery.PathFinder.find_spec(top)
+    if found is None or not found.has_location or not found.origin:
+        return False
+    locations = list(found.submodule_search_locations) if found.submodule_search_locations is not None else None
+    sys.meta_path.insert(0, _FoundBefore(top, found.origin, locations))
+    return True
+
+
 def _lock_down(spec, loaded, desc):
     """The OS walls (sandbox.py), after everything fairfight reads is loaded and before contender code.
     The model is in the model server, so the forward cache is out of reach too. Returns the sandbox
@@ -240,6 +272,8 @@ def _lock_down(spec, loaded, desc):
     detach_resource_tracker()
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
     readable, listable = _grants(spec, contender, granted)
+    if contender is not None and _pin_top_module(contender.run.rsplit(":", 1)[0]):
+        listable = []  # found without listing its folder
     denied += results_in_other_roots(readable, spec.base_dir)
     sandbox = Sandbox()
     sandbox.lock(read=[str(Path(fairfight.__file__).parent), *readable], write=[], denied=denied, listable=listable)

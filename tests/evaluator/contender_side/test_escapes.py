@@ -259,8 +259,10 @@ def finds_the_loaded_generator(ctx):
     if generator is not None:
         ctx.log("LEAK: the generator is still loaded")
     guard._ACTIVE.active = False  # the hook refuses gc.get_objects(): switch it off, look in memory
-    if any(type(o) is dict and o.get("__name__") == "fairfight.data.builtin" for o in gc.get_objects()):
-        ctx.log("LEAK: the generator's globals (generate() and all) are still in memory")
+    names = {{o.get("__name__") for o in gc.get_objects() if type(o) is dict and type(o.get("__name__")) is str}}
+    left = names & set(fairfight.data.GENERATORS)
+    if left:
+        ctx.log("LEAK: the generators' globals (generate() and all) are still in memory:", sorted(left))
     # its source, read by native code (a copy of it would regenerate the data)
     ctx.log("LEAK:", _native_read(os.path.join(os.path.dirname(fairfight.data.__file__), "builtin.py"))[:40])
     return ctx.predictors.constant("nurse")
