@@ -18,9 +18,19 @@ class Job:
     def __init__(self, desc: dict, eval_texts: list, timeout: float | None):
         self.desc, self.eval_texts, self.timeout = desc, eval_texts, timeout
         self.phase, self.phase_started = "load", time.monotonic()
+        self.entered = {"load": self.phase_started}
 
     def enter(self, phase: str) -> None:
         self.phase, self.phase_started = phase, time.monotonic()
+        self.entered.setdefault(phase, self.phase_started)
+
+    def measured(self) -> dict:
+        """`timings` and `elapsed` as this (trusted) process saw the phases, in place of what the
+        worker reported: a contender can patch the worker's clock to look cheap."""
+        now, times = time.monotonic(), self.entered
+        order = [p for p in ("load", "train", "predict") if p in times]
+        ends = [times[p] for p in order[1:]] + [now]
+        return {"timings": {p: end - times[p] for p, end in zip(order, ends)}, "elapsed": now - times["load"]}
 
     def overdue(self, now: float) -> str | None:
         limit = {"load": LOAD_LIMIT, "train": self.timeout, "predict": PREDICT_LIMIT}[self.phase]

@@ -155,6 +155,7 @@ class LocalExecutor:
             result["key"] = job.key
             record = judged(result, self.server.close(job.key), job.plan, job.desc.get("tier"), self.isolation[0])
             record["device"] = self.server.device()
+            record.update(job.measured())
             self._finish(conn, live, on_done, record)
 
     def _reap_timeouts(self, live, on_done):

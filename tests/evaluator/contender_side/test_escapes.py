@@ -289,6 +289,17 @@ def floods_its_output(ctx):
 
 
 @method
+def reports_it_was_quick(ctx):
+    """Trains for 3 s, then stops the worker's clock, which timed it: a cheap-looking method."""
+    import time
+    import types
+    from fairfight.evaluator.contender_side import served_worker
+    time.sleep(3)
+    served_worker.time = types.SimpleNamespace(time=lambda: 0.0)
+    return ctx.predictors.constant("nurse")
+
+
+@method
 def native_unix_path_connect(ctx):
     s = socket.socket(socket.AF_UNIX)
     addr = struct.pack("<H", socket.AF_UNIX) + os.environ["FAIRFIGHT_TEST_UNIX_SOCKET"].encode() + b"\\0"
@@ -334,7 +345,8 @@ HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
 def escapes(tmp_path_factory, bert_dir):
     folder = tmp_path_factory.mktemp("escapes")
     methods = {n: USES for n in [*REFUSED, *HOLES, "prints_a_verdict", "dies_natively",
-                                 "has_the_resource_tracker_unlink", "floods_its_output"]}
+                                 "has_the_resource_tracker_unlink", "floods_its_output",
+                                 "reports_it_was_quick"]}
     methods["reads_granted_knowledge"] = USES[:-1] + ", knowledge: [secret]}"
     methods["finetunes_in_predict"] = USES.replace("[embed]", "[embed, finetune]")
     spec = write_fight(folder, bert_dir, methods, cheaters=True, seeds=1)
@@ -433,6 +445,13 @@ def test_a_run_that_floods_its_output_is_stopped(escapes):
     run = runs["floods_its_output"]
     assert run["status"] == "failed" and "passed 64 MiB" in str(run.get("error")), (run, logs["floods_its_output"][:500])
     assert "its last 64 kB" in logs["floods_its_output"]
+
+
+def test_a_runs_timings_are_the_orchestrators_not_the_workers(escapes):
+    _, _, runs, logs, _ = escapes
+    run = runs["reports_it_was_quick"]
+    assert run["status"] == "succeeded", logs["reports_it_was_quick"]
+    assert run["timings"]["train"] >= 3 and run["elapsed"] >= 3, run["timings"]
 
 
 @needs_os
