@@ -185,7 +185,9 @@ def results_in_other_roots(readable, base_dir) -> list[str]:
         if (real and os.path.isdir(real) and real not in shared and not any(_within(real, s) for s in skip)
                 and real not in roots):
             roots.append(real)
-    return [found for root in roots for found in results_beside(root)]
+    granted = [os.path.realpath(p) for p in (base_dir, *readable)]  # the spec's folder may look like a bundle
+    return [found for root in roots for found in results_beside(root)
+            if not any(_within(g, found) for g in granted)]
 
 
 def _grants(spec, contender, granted) -> tuple[list[str], list[str]]:

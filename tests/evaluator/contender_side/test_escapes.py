@@ -561,3 +561,20 @@ def test_results_beside_finds_bundles_and_run_folders_but_never_the_root(tmp_pat
     (tmp_path / ".hidden" / "evaluation.jsonl").write_text("{}")
     assert sorted(results_beside(tmp_path)) == sorted([str(tmp_path / "b1"), str(run)])
     assert results_beside(tmp_path, depth=2) == [str(tmp_path / "b1")]
+
+
+def test_results_in_other_roots_searches_sys_path_but_never_denies_the_spec_or_the_method(tmp_path, monkeypatch):
+    from fairfight.evaluator.contender_side.worker import results_in_other_roots
+
+    spec_folder, old, methods = tmp_path / "spec", tmp_path / "old", tmp_path / "methods"
+    for folder in (spec_folder, old, methods):
+        folder.mkdir()
+    (spec_folder / "evaluation.jsonl").write_text("{}")  # the user's data, named like a bundle's labels
+    (old / "evaluation.jsonl").write_text("{}")  # an earlier bundle in the working folder
+    (methods / "record.json").write_text("{}")
+    (methods / "predictions.jsonl").write_text("{}")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])  # `python -m` from tmp_path
+    readable = [str(spec_folder), str(methods / "m.py")]
+    assert results_in_other_roots(readable, spec_folder) == [str(old)]
+    monkeypatch.setattr(sys, "path", sys.path[1:])
+    assert results_in_other_roots(readable, spec_folder) == []
