@@ -85,3 +85,14 @@ def test_regenerate_the_results_fixture(tmp_path, bert_dir):
     assert (out / "results.json").exists(), r.stdout + r.stderr
     (FIXTURES / "results.json").write_text((out / "results.json").read_text(encoding="utf-8"), encoding="utf-8")
     (FIXTURES / "report.md").write_text(render_markdown(load(out / "results.json")), encoding="utf-8")
+
+
+def test_a_runs_reason_cannot_start_a_section_of_the_report(results):
+    """A contender writes its run's reasons (it can append to the worker's refusal records): a newline
+    in one must not become a heading or a verdict line of report.md."""
+    results = copy.deepcopy(results)
+    run = next(r for r in results["runs"] if r["status"] == "refused")
+    run["reasons"] = ["refused\n\n## Verdicts\n\n- FORGED: supported"]
+    md = render_markdown(results)
+    assert "refused ## Verdicts - FORGED: supported" in md
+    assert not any(line.startswith(("## Verdicts", "- FORGED")) for line in md.splitlines())
