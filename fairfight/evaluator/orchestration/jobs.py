@@ -37,6 +37,10 @@ class Job:
         if limit is not None and now - self.phase_started > limit:
             what = {"load": "loading", "train": "the contender", "predict": "predicting"}[self.phase]
             return f"timeout: {what} took longer than {limit:g} s"
+        # The wall-time budget is per run, predicting included (the ledger stops model calls after it):
+        # a predictor that trains in its first predict() without the model must meet it too.
+        if self.phase == "predict" and self.timeout is not None and now - self.entered["train"] > self.timeout:
+            return f"timeout: the contender (training and predicting) took longer than {self.timeout:g} s"
         return None
 
     @property

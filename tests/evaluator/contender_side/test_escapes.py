@@ -528,20 +528,39 @@ def restarts_its_clock(ctx):
         f.f_locals["channel"].started()
     ctx.log("LEAK: trained for 20 s on a 2 s budget")
     return ctx.predictors.constant("nurse")
+
+
+@method
+def trains_in_predict_without_the_model(ctx):
+    """Returns at once, then trains for 20 s in its first predict(), with no model call to refuse."""
+    done = []
+
+    def predict(texts, model):
+        if not done:
+            time.sleep(20)
+            done.append(True)
+            print("LEAK: trained for 20 s on a 2 s budget", flush=True)
+        return ["nurse"] * len(texts)
+    return ctx.predictors.function(predict)
 '''
 
 
-def test_saying_started_again_does_not_restart_the_runs_clock(tmp_path, bert_dir):
-    spec = write_fight(tmp_path, bert_dir, {"restarts_its_clock": USES}, cheaters=True, seeds=1)
+def test_a_runs_wall_time_cannot_be_outlived(tmp_path, bert_dir):
+    """Neither by saying `started` again (which restarted the orchestrator's clock) nor by training in
+    predict() (the ledger stops model calls only; the orchestrator killed at wall_time in training only)."""
+    methods = {"restarts_its_clock": USES, "trains_in_predict_without_the_model": USES}
+    spec = write_fight(tmp_path, bert_dir, methods, cheaters=True, seeds=1)
     (tmp_path / "cheaters.py").write_text(RESTARTS)
     spec.write_text(spec.read_text().replace("budget: {examples: 2000}", "budget: {examples: 2000, wall_time: 2}"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(tmp_path / "b"),
-                        "--no-progress"], capture_output=True, text=True, timeout=300, env=env)
-    (run,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
-    log = (tmp_path / "b" / "runs" / run["key"] / "log.txt").read_text()
-    assert run["status"] == "failed" and "timeout: the contender took longer than 7 s" in str(run.get("error")), (run, log, r.stderr)
-    assert "LEAK" not in log
+                        "--no-progress", "--workers", "2"], capture_output=True, text=True, timeout=300, env=env)
+    runs = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
+    assert len(runs) == 2, r.stderr
+    for run in runs:
+        log = (tmp_path / "b" / "runs" / run["key"] / "log.txt").read_text()
+        assert run["status"] == "failed" and "took longer than 7 s" in str(run.get("error")), (run, log, r.stderr)
+        assert "LEAK" not in log
 
 
 def test_results_beside_finds_bundles_and_run_folders_but_never_the_root(tmp_path):
