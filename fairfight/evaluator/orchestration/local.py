@@ -219,7 +219,10 @@ class RunOutput:
 
 def _output_overflow(job) -> str | None:
     output = getattr(job, "output", None)
-    if output is None or output.fd is None or os.fstat(output.fd).st_size <= RunOutput.LIMIT:
+    if output is None or output.fd is None:
+        return None
+    st = os.fstat(output.fd)  # blocks too: fallocate(FALLOC_FL_KEEP_SIZE) takes the disk and leaves the size
+    if max(st.st_size, st.st_blocks * 512) <= RunOutput.LIMIT:
         return None
     return (f"its output (stdout and stderr) passed {RunOutput.LIMIT >> 20} MiB: stopped before it filled the "
             "disk (print less; the run's log keeps only the output's end)")

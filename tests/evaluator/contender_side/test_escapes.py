@@ -597,3 +597,24 @@ def test_results_in_other_roots_searches_sys_path_but_never_denies_the_spec_or_t
     assert results_in_other_roots(readable, spec_folder) == [str(old)]
     monkeypatch.setattr(sys, "path", sys.path[1:])
     assert results_in_other_roots(readable, spec_folder) == []
+
+
+def test_an_output_file_that_takes_the_disk_without_growing_is_caught(tmp_path):
+    """fallocate(FALLOC_FL_KEEP_SIZE) reserves disk blocks and leaves the file's size as it was."""
+    import ctypes
+    import types
+
+    from fairfight.evaluator.orchestration.local import RunOutput, _output_overflow
+
+    output = RunOutput()
+    job = types.SimpleNamespace(output=output)
+    try:
+        assert _output_overflow(job) is None
+        libc = ctypes.CDLL(None, use_errno=True)
+        size = RunOutput.LIMIT + (1 << 20)
+        if libc.fallocate(output.fd, 1, ctypes.c_long(0), ctypes.c_long(size)) != 0:  # FALLOC_FL_KEEP_SIZE
+            pytest.skip(f"fallocate: {os.strerror(ctypes.get_errno())}")
+        assert os.fstat(output.fd).st_size == 0
+        assert "passed 64 MiB" in _output_overflow(job)
+    finally:
+        output.lines()  # closes and removes it
