@@ -27,10 +27,13 @@ class Job:
     def measured(self) -> dict:
         """`timings` and `elapsed` as this (trusted) process saw the phases, in place of what the
         worker reported: a contender can patch the worker's clock to look cheap."""
-        now, times = time.monotonic(), self.entered
-        order = [p for p in ("load", "train", "predict") if p in times]
-        ends = [times[p] for p in order[1:]] + [now]
-        return {"timings": {p: end - times[p] for p, end in zip(order, ends)}, "elapsed": now - times["load"]}
+        now, t = time.monotonic(), self.entered
+        timings = {"load": t.get("train", now) - t["load"]}
+        if "train" in t:
+            timings["train"] = t.get("predict", now) - t["train"]
+        if "predict" in t:
+            timings["predict"] = now - t.get("sent", t["predict"])
+        return {"timings": timings, "elapsed": now - t["load"]}
 
     def overdue(self, now: float) -> str | None:
         limit = {"load": LOAD_LIMIT, "train": self.timeout, "predict": PREDICT_LIMIT}[self.phase]
@@ -39,8 +42,11 @@ class Job:
             return f"timeout: {what} took longer than {limit:g} s"
         # The wall-time budget is per run, predicting included (the ledger stops model calls after it):
         # a predictor that trains in its first predict() without the model must meet it too.
-        if self.phase == "predict" and self.timeout is not None and now - self.entered["train"] > self.timeout:
-            return f"timeout: the contender (training and predicting) took longer than {self.timeout:g} s"
+        # Counted from when the worker had the inputs: a cluster job waits for them (node.py).
+        if self.phase == "predict" and self.timeout is not None and "sent" in self.entered:
+            spent = (self.entered["predict"] - self.entered["train"]) + (now - self.entered["sent"])
+            if spent > self.timeout:
+                return f"timeout: the contender (training and predicting) took longer than {self.timeout:g} s"
         return None
 
     @property

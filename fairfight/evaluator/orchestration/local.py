@@ -147,6 +147,7 @@ class LocalExecutor:
                                                    "error": f"the model server failed: {exc!r}"})
                 return
             conn.send(texts)  # only now do the evaluation inputs enter the worker, in the chunks chosen here
+            job.entered.setdefault("sent", time.monotonic())
         else:
             from .served_runs import judged
 
