@@ -58,8 +58,9 @@ _ARCH = {  # machine -> (AUDIT_ARCH, landlock_create_ruleset, seccomp, denied sy
 # ICMP) socket could still send and receive datagrams anywhere; a unix socket with a path (docker's,
 # an X server's, another user program's) can be connected to by any process that may create one;
 # netlink and vsock reach the kernel and the hypervisor. A worker needs no new socket after the
-# lockdown (its connections were opened before; socketpair() stays allowed), and a contender cannot
+# lockdown (its connections were opened before; socketpair() of SOCK_STREAM stays allowed), and a contender cannot
 # use multiprocessing anyway (fork is refused by the audit hook).
+_SOCKETPAIR = {"x86_64": 53, "aarch64": 199}
 INET_FAMILIES = (2, 10)  # AF_INET, AF_INET6: refused with their own reason by the audit hook (guard.py)
 _FS_READ_FILE, _FS_READ_DIR = 1 << 2, 1 << 3
 _FS_WRITE = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 14)  # write, rm, mkdir, make file, truncate
@@ -154,6 +155,11 @@ def _seccomp() -> None:
         ops += [(jge, 0, 1, 0x40000000), (ret, 0, 0, _SECCOMP_RET_EPERM)]  # the x32 ABI
     for nr in denied.values():
         ops += [(jeq, 0, 1, nr), (ret, 0, 0, _SECCOMP_RET_EPERM)]
+    # socketpair() of SOCK_STREAM only (asyncio's and multiprocessing's): an end of a datagram pair
+    # can sendto() or connect() any unix datagram socket by path (syslog, journald, a program
+    # listening outside), the door socket() closed. Its type is the low word of args[1].
+    ops += [(jeq, 0, 4, _SOCKETPAIR[platform.machine()]), (ld_abs, 0, 0, 24), (0x54, 0, 0, 0xF),  # A &= SOCK_TYPE_MASK
+            (jeq, 1, 0, 1), (ret, 0, 0, _SECCOMP_RET_EPERM)]  # SOCK_STREAM passes
     ops.append((ret, 0, 0, _SECCOMP_RET_ALLOW))
     code = b"".join(struct.pack("HBBI", *op) for op in ops)
     prog_buf = ctypes.create_string_buffer(code, len(code))

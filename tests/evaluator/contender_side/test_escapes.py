@@ -300,6 +300,27 @@ def reports_it_was_quick(ctx):
 
 
 @method
+def datagram_socketpair(ctx):
+    """socket() is refused, socketpair() is not: an end of a datagram pair sends to any unix datagram
+    socket by its path (a program listening outside, syslog, journald)."""
+    a, _ = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    addr = struct.pack("<H", socket.AF_UNIX) + os.environ["FAIRFIGHT_TEST_UNIX_DGRAM"].encode() + b"\\0"
+    _check(_libc().sendto(a.fileno(), b"exfiltrated", 11, 0, addr, len(addr)))  # libc: no audit event
+    ctx.log("LEAK: a datagram reached a unix socket outside the sandbox")
+    return ctx.predictors.constant("nurse")
+
+
+@method
+def uses_asyncio(ctx):
+    """Honest: an event loop makes a SOCK_STREAM socketpair (its wake-up channel), which stays allowed."""
+    import asyncio
+
+    async def answer():
+        return "nurse"
+    return ctx.predictors.constant(asyncio.run(answer()))
+
+
+@method
 def native_unix_path_connect(ctx):
     s = socket.socket(socket.AF_UNIX)
     addr = struct.pack("<H", socket.AF_UNIX) + os.environ["FAIRFIGHT_TEST_UNIX_SOCKET"].encode() + b"\\0"
@@ -334,6 +355,7 @@ REFUSED = {  # run -> what its reasons say
     "regenerates_with_importlib": "builtin.py' (a data source",
     "finds_the_loaded_generator": "OS sandbox refused",
     "native_unix_path_connect": "OS sandbox refused",
+    "datagram_socketpair": "OS sandbox refused",
 }
 HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
     "asks_for_evaluation_texts_early": "a contender can send 'ready' itself: it sees the evaluation texts (never "
@@ -346,7 +368,7 @@ def escapes(tmp_path_factory, bert_dir):
     folder = tmp_path_factory.mktemp("escapes")
     methods = {n: USES for n in [*REFUSED, *HOLES, "prints_a_verdict", "dies_natively",
                                  "has_the_resource_tracker_unlink", "floods_its_output",
-                                 "reports_it_was_quick"]}
+                                 "reports_it_was_quick", "uses_asyncio"]}
     methods["reads_granted_knowledge"] = USES[:-1] + ", knowledge: [secret]}"
     methods["finetunes_in_predict"] = USES.replace("[embed]", "[embed, finetune]")
     spec = write_fight(folder, bert_dir, methods, cheaters=True, seeds=1)
@@ -373,26 +395,35 @@ def escapes(tmp_path_factory, bert_dir):
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(unix_path)
     listener.listen(8)
+    dgram_path = str(folder.parent / f"{folder.name}.dgram")
+    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dgram.bind(dgram_path)
     (folder / "cheaters.py").write_text(ESCAPES.format(folder=str(folder), data=str(folder / "ds" / "bios.jsonl"),
                                                        udp_port=udp.getsockname()[1], pid=os.getpid(),
                                                        victim=VICTIM, beside=str(beside)))
     victim = Path("/dev/shm", VICTIM)  # another program's shared memory, which the sandbox must not delete
     victim.write_text("x")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "FAIRFIGHT_TEST_UNIX_SOCKET": unix_path}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "FAIRFIGHT_TEST_UNIX_SOCKET": unix_path,
+           "FAIRFIGHT_TEST_UNIX_DGRAM": dgram_path}
     env.pop("FAIRFIGHT_ISOLATION", None)
     try:
         r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(folder / "bundle"),
                             "--workers", "2", "--no-progress", "--allow-refused"], capture_output=True, text=True,
                            timeout=600, env=env, cwd=folder.parent)
         udp.setblocking(False)
-        try:
-            datagram = udp.recv(100)
-        except BlockingIOError:
-            datagram = None
+        datagrams = []
+        for listening in (udp, dgram):
+            listening.setblocking(False)
+            try:
+                datagrams.append(listening.recv(100))
+            except BlockingIOError:
+                pass
+        datagram = datagrams or None
         victim_survived = victim.exists()
     finally:
         udp.close()
         listener.close()
+        dgram.close()
         victim.unlink(missing_ok=True)
     results = json.loads((folder / "bundle" / "results.json").read_text())
     runs = {run["label"]: run for run in results["runs"]}
@@ -413,7 +444,7 @@ def test_the_escape_is_refused_with_its_reason(escapes, name):
 @needs_os
 def test_nothing_left_the_sandbox(escapes):
     folder, _, _, _, (datagram, _) = escapes
-    assert datagram is None  # the UDP listener outside heard nothing
+    assert datagram is None  # the UDP and unix datagram listeners outside heard nothing
     assert not (folder / "poison.py").exists()
     assert not os.path.exists(f"/dev/shm/fairfight-escape-{os.getpid()}")
 
@@ -445,6 +476,12 @@ def test_a_run_that_floods_its_output_is_stopped(escapes):
     run = runs["floods_its_output"]
     assert run["status"] == "failed" and "passed 64 MiB" in str(run.get("error")), (run, logs["floods_its_output"][:500])
     assert "its last 64 kB" in logs["floods_its_output"]
+
+
+@needs_os
+def test_a_stream_socketpair_stays_allowed(escapes):
+    _, _, runs, logs, _ = escapes
+    assert runs["uses_asyncio"]["status"] == "succeeded", logs["uses_asyncio"]
 
 
 def test_a_runs_timings_are_the_orchestrators_not_the_workers(escapes):
