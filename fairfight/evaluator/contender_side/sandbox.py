@@ -11,8 +11,8 @@ the kernel, not Python, refuses what the contender must not do, including from n
   forks unsandboxed processes on request);
 - seccomp: execve/execveat (no new programs), ptrace, process_vm_readv/writev, io_uring_setup,
   setsid/setpgid (a forked process stays in the group the orchestrator kills), System V IPC, the
-  kernel's key rings and socket() of any family (UDP is beyond Landlock's TCP rules; a pathname unix socket beyond its
-  file rules) fail with EPERM;
+  kernel's key rings, socket() of any family (UDP is beyond Landlock's TCP rules; a pathname unix socket beyond its
+  file rules) and socketpair() of any type but SOCK_STREAM fail with EPERM;
 - PR_SET_NO_NEW_PRIVS (required by both).
 We talk to the kernel through ctypes: the `landlock` package (1.0.0.dev5) has no network rules and
 `pyseccomp` needs the system's libseccomp. Where any of this is missing or fails, the worker keeps
