@@ -182,7 +182,9 @@ def _refusals(results) -> list[str]:
         for r in runtime:
             where = f"trial {r['trial']}" if r.get("trial") is not None else f"seed {r['seed']}"
             lines.append(f"- **{r['label']}** ({r['role']}, {where}): {r['status']}")
-            lines += [f"  - {reason}" for reason in r["reasons"]]
+            # one line each: a run's reasons may be a contender's text (its own report, its own refusal
+            # record), and a newline in one would start a forged section of this report
+            lines += [f"  - {' '.join(str(reason).split())}" for reason in r["reasons"]]
         lines.append("")
     return lines
 

@@ -96,3 +96,14 @@ def test_the_tuning_section_says_which_way_its_metric_improves(results):
     assert "scored by `leakage(gender)` (lower is better) on a held-out part" in render_markdown(tuned)
     assert "best held-out leakage(gender)" in render_markdown(tuned)
     assert "scored by <code>leakage(gender)</code> (lower is better) on a held-out part" in render_html(tuned)
+
+
+def test_a_runs_reason_cannot_start_a_section_of_the_report(results):
+    """A contender writes its run's reasons (it can append to the worker's refusal records): a newline
+    in one must not become a heading or a verdict line of report.md."""
+    results = copy.deepcopy(results)
+    run = next(r for r in results["runs"] if r["status"] == "refused")
+    run["reasons"] = ["refused\n\n## Verdicts\n\n- FORGED: supported"]
+    md = render_markdown(results)
+    assert "refused ## Verdicts - FORGED: supported" in md
+    assert not any(line.startswith(("## Verdicts", "- FORGED")) for line in md.splitlines())

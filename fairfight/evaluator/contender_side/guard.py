@@ -89,6 +89,24 @@ def forget_modules(names) -> None:
             delattr(sys.modules[package], attr)
 
 
+def detach_resource_tracker() -> None:
+    """Point the inherited pipe to multiprocessing's resource tracker at /dev/null. The tracker runs
+    outside the walls, as the user, and unlinks every POSIX shared memory segment or semaphore still
+    registered when the eval ends: a contender writing `REGISTER:/name:shared_memory` to it had any
+    file in /dev/shm deleted (and its messages printed on the eval's terminal). Nothing in a worker
+    needs it: a contender cannot start processes, and a segment it makes goes with its scratch."""
+    from multiprocessing import resource_tracker
+
+    fd = getattr(resource_tracker._resource_tracker, "_fd", None)
+    if fd is None:
+        return
+    null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.dup2(null, fd)  # the same number, so the tracker's own code still writes somewhere harmless
+    finally:
+        os.close(null)
+
+
 @contextmanager
 def trusted():
     """fairfight's own code (the forward cache) may touch what contender code may not."""

@@ -10,9 +10,9 @@ the kernel, not Python, refuses what the contender must not do, including from n
   to abstract unix sockets made outside it (multiprocessing's fork server listens on one, and it
   forks unsandboxed processes on request);
 - seccomp: execve/execveat (no new programs), ptrace, process_vm_readv/writev, io_uring_setup,
-  setsid/setpgid (a forked process stays in the group the orchestrator kills), System V IPC and
-  socket() of any family (UDP is beyond Landlock's TCP rules; a pathname unix socket beyond its
-  file rules) fail with EPERM;
+  setsid/setpgid (a forked process stays in the group the orchestrator kills), System V IPC, the
+  kernel's key rings, socket() of any family (UDP is beyond Landlock's TCP rules; a pathname unix socket beyond its
+  file rules) and socketpair() of any type but SOCK_STREAM fail with EPERM;
 - PR_SET_NO_NEW_PRIVS (required by both).
 We talk to the kernel through ctypes: the `landlock` package (1.0.0.dev5) has no network rules and
 `pyseccomp` needs the system's libseccomp. Where any of this is missing or fails, the worker keeps
@@ -38,24 +38,29 @@ _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1  # Landlock ABI 6
 # System V IPC (shm*, sem*, msg*) is neither a file nor a socket: Landlock does not see it, two
 # sandboxed runs could talk through it, and a segment outlives the eval. Nothing fairfight, torch or
 # OpenMP runs in a worker uses it (their shared memory is POSIX, files under /dev/shm).
+# The kernel's key rings (add_key, request_key, keyctl) are the same kind of channel: a key added to
+# the user's key ring is seen by every process of the user, sandboxed or not, and stays after the eval.
 _ARCH = {  # machine -> (AUDIT_ARCH, landlock_create_ruleset, seccomp, denied syscalls)
     "x86_64": (0xC000003E, 444, 317, {"execve": 59, "execveat": 322, "ptrace": 101, "process_vm_readv": 310,
                                        "process_vm_writev": 311, "io_uring_setup": 425, "setpgid": 109,
                                        "setsid": 112, "socket": 41, "shmget": 29, "shmat": 30, "shmctl": 31,
                                        "semget": 64, "semop": 65, "semctl": 66, "msgget": 68, "msgsnd": 69,
-                                       "msgrcv": 70, "msgctl": 71, "semtimedop": 220}),
+                                       "msgrcv": 70, "msgctl": 71, "semtimedop": 220, "add_key": 248,
+                                       "request_key": 249, "keyctl": 250}),
     "aarch64": (0xC00000B7, 444, 277, {"execve": 221, "execveat": 281, "ptrace": 117, "process_vm_readv": 270,
                                         "process_vm_writev": 271, "io_uring_setup": 425, "setpgid": 154,
                                         "setsid": 157, "socket": 198, "msgget": 186, "msgctl": 187, "msgrcv": 188,
                                         "msgsnd": 189, "semget": 190, "semctl": 191, "semtimedop": 192,
-                                        "semop": 193, "shmget": 194, "shmctl": 195, "shmat": 196}),
+                                        "semop": 193, "shmget": 194, "shmctl": 195, "shmat": 196, "add_key": 217,
+                                        "request_key": 218, "keyctl": 219}),
 }
 # socket() fails (EPERM) whatever the family. Landlock's network rules cover TCP only: a UDP (or raw
 # ICMP) socket could still send and receive datagrams anywhere; a unix socket with a path (docker's,
 # an X server's, another user program's) can be connected to by any process that may create one;
 # netlink and vsock reach the kernel and the hypervisor. A worker needs no new socket after the
-# lockdown (its connections were opened before; socketpair() stays allowed), and a contender cannot
+# lockdown (its connections were opened before; socketpair() of SOCK_STREAM stays allowed), and a contender cannot
 # use multiprocessing anyway (fork is refused by the audit hook).
+_SOCKETPAIR = {"x86_64": 53, "aarch64": 199}
 INET_FAMILIES = (2, 10)  # AF_INET, AF_INET6: refused with their own reason by the audit hook (guard.py)
 _FS_READ_FILE, _FS_READ_DIR = 1 << 2, 1 << 3
 _FS_WRITE = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 14)  # write, rm, mkdir, make file, truncate
@@ -150,6 +155,11 @@ def _seccomp() -> None:
         ops += [(jge, 0, 1, 0x40000000), (ret, 0, 0, _SECCOMP_RET_EPERM)]  # the x32 ABI
     for nr in denied.values():
         ops += [(jeq, 0, 1, nr), (ret, 0, 0, _SECCOMP_RET_EPERM)]
+    # socketpair() of SOCK_STREAM only (asyncio's and multiprocessing's): an end of a datagram pair
+    # can sendto() or connect() any unix datagram socket by path (syslog, journald, a program
+    # listening outside), the door socket() closed. Its type is the low word of args[1].
+    ops += [(jeq, 0, 4, _SOCKETPAIR[platform.machine()]), (ld_abs, 0, 0, 24), (0x54, 0, 0, 0xF),  # A &= SOCK_TYPE_MASK
+            (jeq, 1, 0, 1), (ret, 0, 0, _SECCOMP_RET_EPERM)]  # SOCK_STREAM passes
     ops.append((ret, 0, 0, _SECCOMP_RET_ALLOW))
     code = b"".join(struct.pack("HBBI", *op) for op in ops)
     prog_buf = ctypes.create_string_buffer(code, len(code))

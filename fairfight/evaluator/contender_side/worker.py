@@ -169,11 +169,33 @@ def results_beside(root, depth: int = 4, limit: int = 20_000) -> list[str]:
     return found
 
 
+def results_in_other_roots(readable, base_dir) -> list[str]:
+    """Other evals' results in the folders granted besides the spec's (searched by denied_paths): the
+    method's folder when it lies elsewhere, and folders on sys.path, where `python -m fairfight.cli`
+    puts its working folder (an earlier bundle there held the evaluation labels, readable).
+    The Python environment and fairfight's own package are not searched."""
+    import sys
+
+    from .sandbox import _within, shared_folders
+
+    skip = [os.path.realpath(p) for p in (base_dir, sys.prefix, sys.base_prefix, Path(__file__).parents[2])]
+    shared, roots = shared_folders(), []
+    for path in [*readable, *sys.path]:
+        real = os.path.realpath(path) if path else ""
+        if (real and os.path.isdir(real) and real not in shared and not any(_within(real, s) for s in skip)
+                and real not in roots):
+            roots.append(real)
+    granted = [os.path.realpath(p) for p in (base_dir, *readable)]  # the spec's folder may look like a bundle
+    return [found for root in roots for found in results_beside(root)
+            if not any(_within(g, found) for g in granted)]
+
+
 def _grants(spec, contender, granted) -> tuple[list[str], list[str]]:
     """(readable, listable) paths of the spec's and the method's own: each folder, unless it is a
     shared one (home, the temp folder: sandbox.shared_folders), where only the method's own files and
     the granted artifacts are readable (a method at /tmp/methods.py must not open all of /tmp). A
-    method named as a module (`pkg.mod:fn`) also needs its folder's names listed, to be found."""
+    method named as a module (`pkg.mod:fn`) also needs its folder's names listed, to be found, unless
+    _pin_top_module found it before the lockdown (all but namespace packages)."""
     from .sandbox import shared_folders
 
     base = Path(spec.base_dir)
@@ -199,6 +221,37 @@ def _module_files(target) -> list[str]:
     return list(found.submodule_search_locations or []) or [found.origin]
 
 
+class _FoundBefore:
+    """A meta path finder for the method's top-level module (`pkg` of `pkg.mod:fn`), found before the
+    lockdown: importing it inside the walls then lists no folder. Where it lies in a shared folder
+    (home, /tmp), listing that folder would have let the contender list all of it, every folder down."""
+
+    def __init__(self, name: str, origin: str, locations):
+        self.name, self.origin, self.locations = name, origin, locations
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self.name or path is not None:
+            return None
+        return importlib.util.spec_from_file_location(name, self.origin, submodule_search_locations=self.locations)
+
+
+def _pin_top_module(target: str) -> bool:
+    """Install _FoundBefore for a method named as a module; False where there is nothing to pin (a file
+    target, a module not found, a namespace package: no file), and the folder must be listable."""
+    import importlib.machinery
+    import sys
+
+    if not target or target.endswith(".py"):
+        return False
+    top = target.split(".")[0]
+    found = importlib.machinery.PathFinder.find_spec(top)
+    if found is None or not found.has_location or not found.origin:
+        return False
+    locations = list(found.submodule_search_locations) if found.submodule_search_locations is not None else None
+    sys.meta_path.insert(0, _FoundBefore(top, found.origin, locations))
+    return True
+
+
 def _lock_down(spec, loaded, desc):
     """The OS walls (sandbox.py), after everything fairfight reads is loaded and before contender code.
     The model is in the model server, so the forward cache is out of reach too. Returns the sandbox
@@ -206,7 +259,9 @@ def _lock_down(spec, loaded, desc):
     import fairfight
     from fairfight.data import GENERATORS, generator_files
 
-    from .guard import forget_modules
+    import gc
+
+    from .guard import detach_resource_tracker, forget_modules
     from .sandbox import Sandbox
 
     # Knowledge artifacts the run was not granted lie in the spec's folder, which stays readable:
@@ -215,8 +270,13 @@ def _lock_down(spec, loaded, desc):
     denied = denied_paths(spec, loaded, granted) + desc.get("private", []) + [desc.get("forward_cache")]
     denied += generator_files()  # with the spec's options, a builtin dataset's generator gives its labels
     forget_modules(GENERATORS)  # loaded while the spec was checked: out of reach, and not importable again
+    gc.collect()  # and out of memory: uncollected, a contender with the guard off found `generate` by gc.get_objects()
+    detach_resource_tracker()
     contender = spec.methods.get(desc["run"]["name"]) if desc["run"]["role"] in ("method", "control") else None
     readable, listable = _grants(spec, contender, granted)
+    if contender is not None and _pin_top_module(contender.run.rsplit(":", 1)[0]):
+        listable = []  # found without listing its folder
+    denied += results_in_other_roots(readable, spec.base_dir)
     sandbox = Sandbox()
     sandbox.lock(read=[str(Path(fairfight.__file__).parent), *readable], write=[], denied=denied, listable=listable)
     return sandbox, denied

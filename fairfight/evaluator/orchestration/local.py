@@ -125,13 +125,17 @@ class LocalExecutor:
             error = getattr(job, "open_error", None) or f"the worker process died (exit code {code})"
             self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": error})
             return
+        # A phase's clock starts once: the contender holds the worker's pipe (a caller's frame) and
+        # could say `started` or `ready` again and again to restart it, outliving its wall_time budget.
         if kind == "started":
-            job.output.unlink()  # the worker has it open by now (entry.py)
-            job.enter("train")
+            if job.phase == "load":
+                job.output.unlink()  # the worker has it open by now (entry.py)
+                job.enter("train")
         elif kind == "ready":
             from ..contender_side.batching import chunk_texts
 
-            job.enter("predict")
+            if job.phase != "predict":
+                job.enter("predict")
             chunks, recheck, texts = chunk_texts(job.eval_texts, job.key)  # drawn here, from the run key
             job.plan = (len(job.eval_texts), chunks, recheck)
             try:
@@ -143,6 +147,7 @@ class LocalExecutor:
                                                    "error": f"the model server failed: {exc!r}"})
                 return
             conn.send(texts)  # only now do the evaluation inputs enter the worker, in the chunks chosen here
+            job.entered.setdefault("sent", time.monotonic())
         else:
             from .served_runs import judged
 
@@ -151,12 +156,13 @@ class LocalExecutor:
             result["key"] = job.key
             record = judged(result, self.server.close(job.key), job.plan, job.desc.get("tier"), self.isolation[0])
             record["device"] = self.server.device()
+            record.update(job.measured())
             self._finish(conn, live, on_done, record)
 
     def _reap_timeouts(self, live, on_done):
         now = time.monotonic()
         for conn, job in list(live.items()):
-            overdue = job.overdue(now)
+            overdue = job.overdue(now) or _output_overflow(job)
             if overdue:
                 _kill(job)
                 job.process.join(5)
@@ -179,6 +185,9 @@ class RunOutput:
     an eval killed outright leaves nothing behind; this process reads it through its own descriptor."""
 
     KEPT = 64 * 1024
+    # A run that writes more is stopped (checked about once a second, so it may overshoot by what it
+    # writes in that second): a contender printing in a loop would otherwise fill the temp folder.
+    LIMIT = 64 * 1024 * 1024
 
     def __init__(self):
         import tempfile
@@ -207,6 +216,17 @@ class RunOutput:
             return []
         cut = f" (its last {self.KEPT // 1024} kB)" if size > self.KEPT else ""
         return [f"output (stdout and stderr){cut}:", *text.splitlines()]
+
+
+def _output_overflow(job) -> str | None:
+    output = getattr(job, "output", None)
+    if output is None or output.fd is None:
+        return None
+    st = os.fstat(output.fd)  # blocks too: fallocate(FALLOC_FL_KEEP_SIZE) takes the disk and leaves the size
+    if max(st.st_size, st.st_blocks * 512) <= RunOutput.LIMIT:
+        return None
+    return (f"its output (stdout and stderr) passed {RunOutput.LIMIT >> 20} MiB: stopped before it filled the "
+            "disk (print less; the run's log keeps only the output's end)")
 
 
 def _output_lines(job) -> list[str]:

@@ -31,6 +31,7 @@ class FolderJob(Job):
     def __init__(self, desc: dict, folder: Path, timeout: float | None):
         self.desc, self.folder, self.timeout, self._texts = desc, folder, timeout, None
         self.phase, self.phase_started = "load", time.monotonic()
+        self.entered = {"load": self.phase_started}
 
     def enter(self, phase: str) -> None:
         super().enter(phase)

@@ -135,6 +135,13 @@ def reads_a_neighbour(ctx):
         raise OSError(ctypes.get_errno(), "open")
     ctx.log("LEAK: read another program's file beside the method")
     return ctx.predictors.constant("nurse")
+
+
+@method
+def lists_its_folder(ctx):
+    import os
+    ctx.log("LEAK: listed the shared folder:", os.listdir(os.path.dirname(os.path.abspath(__file__))))
+    return ctx.predictors.constant("nurse")
 '''
 
 
@@ -155,12 +162,14 @@ def test_a_method_in_a_shared_folder_gets_its_own_file_not_the_folder(tmp_path, 
         f.write(NEIGHBOUR.format(path=str(shared / "another-programs-file.txt")))
     with open(spec, "a") as f:  # the same method named as a module, found on sys.path (the shared folder)
         f.write("  as_module: {run: 'methods:always_nurse', " + FIGHT["always_nurse"] + "}\n")
+        f.write("  lists_as_module: {run: 'methods:lists_its_folder'}\n")  # its folder's names: every file in it
     r = eval_cli(str(spec), "--out", str(tmp_path / "bundle"), "--no-progress", "--allow-refused", cwd=shared,
                  TMPDIR=str(shared))
     assert (tmp_path / "bundle" / "results.json").exists(), r.stderr[-3000:]
     runs = {x["label"]: x for x in json.loads((tmp_path / "bundle" / "results.json").read_text())["runs"]}
     for name in ("always_nurse", "as_module"):
         assert runs[name]["status"] == "succeeded", (runs[name], r.stderr[-2000:])
-    neighbour = runs["reads_a_neighbour"]
-    assert neighbour["status"] == "refused", (neighbour, r.stderr[-2000:])
-    assert any("OS sandbox refused" in reason for reason in neighbour["reasons"]), neighbour
+    for name in ("reads_a_neighbour", "lists_as_module"):
+        neighbour = runs[name]
+        assert neighbour["status"] == "refused", (neighbour, r.stderr[-2000:])
+        assert any("OS sandbox refused" in reason for reason in neighbour["reasons"]), neighbour
