@@ -629,10 +629,11 @@ def test_results_in_other_roots_searches_sys_path_but_never_denies_the_spec_or_t
     (old / "evaluation.jsonl").write_text("{}")  # an earlier bundle in the working folder
     (methods / "record.json").write_text("{}")
     (methods / "predictions.jsonl").write_text("{}")
-    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])  # `python -m` from tmp_path
+    # only these roots: the real sys.path holds the checkout, where an earlier `make demo` left runs/
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])  # `python -m` from tmp_path
     readable = [str(spec_folder), str(methods / "m.py")]
     assert results_in_other_roots(readable, spec_folder) == [str(old)]
-    monkeypatch.setattr(sys, "path", sys.path[1:])
+    monkeypatch.setattr(sys, "path", [])
     assert results_in_other_roots(readable, spec_folder) == []
 
 
