@@ -1,6 +1,7 @@
 """fairfight audit catches edited predictions and metrics, deleted runs, added files, refused
 baselines; recomputes verdicts; re-executes runs."""
 import json
+from pathlib import Path
 import shutil
 import subprocess
 import sys
@@ -171,15 +172,31 @@ def test_the_text_audit_wraps_between_names_never_inside_one(bundle):
         assert f"{c['label']} ({c['role']})" in r.stdout
 
 
-def test_parameters_not_chosen_by_tuning_are_flagged(tmp_path, bert_dir):
+def tuned_fight(folder, bert_dir, extra_rules: str = "") -> Path:
+    """A bundle whose probe was tuned over three layers on a held-out part of 'train'."""
+    spec = write_fight(folder, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, "
+                                                   "search: {layer: [0, 1, 2]}"}, seeds=1)
+    spec.write_text(spec.read_text().replace(
+        "budget: {examples: 2000}", "budget: {examples: 5000, trials: 3}\n  selection: train" + extra_rules))
+    out = folder / "bundle"
+    assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory, bert_dir):
+    return tuned_fight(tmp_path_factory.mktemp("tuned"), bert_dir)
+
+
+@pytest.fixture
+def tuned_copy(tuned, tmp_path):
+    return Path(shutil.copytree(tuned, tmp_path / "bundle"))
+
+
+def test_parameters_not_chosen_by_tuning_are_flagged(tuned_copy, tmp_path):
     """An author who re-picks a contender's parameters (on the test split, say) and reseals the bundle:
     the chosen parameters must be the best trial's by the tuning metric, and the final runs must use them."""
-    spec = write_fight(tmp_path, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, "
-                                                     "search: {layer: [0, 1, 2]}"}, seeds=1)
-    spec.write_text(spec.read_text().replace("budget: {examples: 2000}",
-                                             "budget: {examples: 5000, trials: 3}\n  selection: train"))
-    out = tmp_path / "bundle"
-    assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
+    out = tuned_copy
     assert audit_cli(out).returncode == 0
     results = json.loads((out / "results.json").read_text())
     # a bundle from before tuning.metric (and trial keys): still clean
@@ -211,12 +228,7 @@ def test_a_trial_score_edited_and_resealed_is_recomputed(tmp_path, bert_dir):
     reseals the bundle: the trial's score is recomputed from its predictions on the held-out selection part."""
     from fairfight.evaluator.orchestration.bundle import write_manifest
 
-    spec = write_fight(tmp_path, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, "
-                                                     "search: {layer: [0, 1, 2]}"}, seeds=1)
-    spec.write_text(spec.read_text().replace(
-        "budget: {examples: 2000}", "budget: {examples: 5000, trials: 3}\n  selection: train\n  selection_metric: f1"))
-    out = tmp_path / "bundle"
-    assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
+    out = tuned_fight(tmp_path, bert_dir, "\n  selection_metric: f1")
     r = audit_cli(out, "--format", "json", "--rerun", "1")
     assert r.returncode == 0, findings(r)  # recomputing the honest trials' f1 finds nothing
     assert [x["result"] for x in json.loads(r.stdout)["reruns"]] == ["reproduced"]  # with the tuned parameters
@@ -238,18 +250,13 @@ def test_a_trial_score_edited_and_resealed_is_recomputed(tmp_path, bert_dir):
     assert "the trials were scored by accuracy; the spec tunes by f1" in messages, messages
 
 
-def test_tuning_erased_and_parameters_from_elsewhere_are_flagged(tmp_path, bert_dir):
+def test_tuning_erased_and_parameters_from_elsewhere_are_flagged(tuned_copy):
     """An author who says no trial was allowed (the spec allows 3), drops the trials, gives the final run
     parameters of their own choosing and reseals: the rules come from the spec, the parameters from the spec
     and tuning."""
     from fairfight.evaluator.orchestration.bundle import write_manifest
 
-    spec = write_fight(tmp_path, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, "
-                                                     "search: {layer: [0, 1, 2]}"}, seeds=1)
-    spec.write_text(spec.read_text().replace("budget: {examples: 2000}",
-                                             "budget: {examples: 5000, trials: 3}\n  selection: train"))
-    out = tmp_path / "bundle"
-    assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
+    out = tuned_copy
     results = json.loads((out / "results.json").read_text())
     tuning = results["tuning"]
     (run,) = [r for r in results["runs"] if r["label"] == "probe"]
@@ -266,17 +273,12 @@ def test_tuning_erased_and_parameters_from_elsewhere_are_flagged(tmp_path, bert_
     assert any(m.startswith(f"probe seed 0 ran with {run['params']}, not the parameters the spec gives") for m in messages)
 
 
-def test_trial_parameters_moved_between_trials_are_not_parity_draws(tmp_path, bert_dir):
+def test_trial_parameters_moved_between_trials_are_not_parity_draws(tuned_copy):
     """Swapping two trials' parameters (so the best score sits beside the parameters the author wanted),
     resealed: the trials no longer follow parity's draws, in order."""
     from fairfight.evaluator.orchestration.bundle import write_manifest
 
-    spec = write_fight(tmp_path, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}, "
-                                                     "search: {layer: [0, 1, 2]}"}, seeds=1)
-    spec.write_text(spec.read_text().replace("budget: {examples: 2000}",
-                                             "budget: {examples: 5000, trials: 3}\n  selection: train"))
-    out = tmp_path / "bundle"
-    assert eval_here(str(spec), "--out", str(out), "--no-progress").returncode in (0, 1)
+    out = tuned_copy
     results = json.loads((out / "results.json").read_text())
     trials = results["tuning"]["contenders"]["probe"]["trials"]
     trials[0]["params"], trials[1]["params"] = trials[1]["params"], trials[0]["params"]
