@@ -174,22 +174,29 @@ class Auditor:
             if run["status"] != "succeeded":
                 continue
             where = f"{run['label']} seed {run['seed']}"
-            try:
-                rows = self.predictions(run["key"])
-            except (OSError, ValueError):
-                self.finding("metrics", f"{where}: predictions are missing or unreadable")
+            rows = self.scored_rows("metrics", where, run["key"], len(gold), "evaluation examples")
+            if rows is None:
                 continue
-            if len(rows) != len(gold):
-                self.finding("metrics", f"{where}: {len(rows)} predictions for {len(gold)} evaluation examples")
-                continue
-            classes = sorted(rows[0]["scores"], key=str) if rows and "scores" in rows[0] else []
-            scores = [[r["scores"][c] for c in classes] for r in rows] if classes else None
+            classes, scores = class_scores(rows)
             recomputed = scoring.score_all(ev["metrics"], [r["prediction"] for r in rows], gold, columns=columns,
                                            groups=ev["groups"], scores=scores, classes=classes)
             for metric, value in recomputed.items():
                 if not _close(value, (run.get("metrics") or {}).get(metric)):
                     self.finding("metrics", f"{where}: {metric} is {run['metrics'].get(metric)} in results.json, "
                                             f"but {value} from its predictions")
+
+    def scored_rows(self, kind: str, where: str, key: str, expected: int, of: str):
+        """A run's (or trial's) prediction rows, or None with a finding: missing, unreadable, or not one
+        per example."""
+        try:
+            rows = self.predictions(key)
+        except (OSError, ValueError):
+            self.finding(kind, f"{where}: predictions are missing or unreadable")
+            return None
+        if len(rows) != expected:
+            self.finding(kind, f"{where}: {len(rows)} predictions for {expected} {of}")
+            return None
+        return rows
 
     def check_verdicts(self, spec, gold, columns):
         from ..evaluator.judgement.stats import EvalSet
@@ -341,6 +348,12 @@ class Auditor:
             if entry.get("chosen") != best:
                 self.finding("tuning", f"{label}: the chosen parameters {entry.get('chosen')} are not its best trial's "
                                        f"by held-out {metric} ({best})")
+
+
+def class_scores(rows: list) -> tuple[list, list | None]:
+    """(classes, per-row class scores) of prediction rows that carry scores; ([], None) otherwise."""
+    classes = sorted(rows[0]["scores"], key=str) if rows and "scores" in rows[0] else []
+    return classes, ([[r["scores"][c] for c in classes] for r in rows] if classes else None)
 
 
 def _affordances(verdict: dict) -> list:

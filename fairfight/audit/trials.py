@@ -9,7 +9,7 @@ def check_trial_scores(auditor, spec, tuning: dict, metric: str) -> None:
     from ..errors import FairfightError
     from ..evaluator.judgement import scoring
     from ..evaluator.orchestration.tuning import carve
-    from .core import _close
+    from .core import _close, class_scores
 
     trials = [(label, t) for label, entry in (tuning.get("contenders") or {}).items()
               for t in entry.get("trials", []) if t.get("status") == "succeeded" and t.get("key")]
@@ -27,17 +27,10 @@ def check_trial_scores(auditor, spec, tuning: dict, metric: str) -> None:
     gold, columns = held.columns.get(spec.evaluate.target), held.columns
     for label, trial in trials:
         where = f"{label} tuning trial {trial.get('trial')}"
-        try:
-            rows = auditor.predictions(trial["key"])
-        except (OSError, ValueError):
-            auditor.finding("tuning", f"{where}: predictions are missing or unreadable")
+        rows = auditor.scored_rows("tuning", where, trial["key"], len(gold or []), "held-out selection examples")
+        if rows is None or gold is None:
             continue
-        if gold is None or len(rows) != len(gold):
-            auditor.finding("tuning", f"{where}: {len(rows)} predictions for {len(gold or [])} held-out selection "
-                                      "examples")
-            continue
-        classes = sorted(rows[0]["scores"], key=str) if rows and "scores" in rows[0] else []
-        scores = [[r["scores"][c] for c in classes] for r in rows] if classes else None
+        classes, scores = class_scores(rows)
         try:
             value = scoring.compute(metric, [r["prediction"] for r in rows], gold, columns=columns,
                                     groups=spec.evaluate.groups, scores=scores, classes=classes)
