@@ -22,6 +22,8 @@ class Job:
 
     def enter(self, phase: str) -> None:
         self.phase, self.phase_started = phase, time.monotonic()
+        if phase == "load":  # the worker process starts now: a job waits in the queue before that
+            self.entered = {}
         self.entered.setdefault(phase, self.phase_started)
 
     def measured(self) -> dict:
