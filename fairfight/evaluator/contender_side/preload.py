@@ -19,3 +19,11 @@ if _TYPE.isidentifier():
         importlib.import_module(f"transformers.models.{_TYPE}.modeling_{_TYPE}")
     except ImportError:
         pass
+
+# What the fork server imported lives as long as every process forked from it: out of the garbage
+# collector's sight (gc.freeze), a worker's full collection at its lockdown (worker.py) scans only
+# what the run made, 3 ms instead of 0.1 s, and the imported pages stay shared (a collection writes
+# to the objects it scans).
+import gc  # noqa: E402
+
+gc.freeze()
