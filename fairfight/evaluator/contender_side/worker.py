@@ -124,10 +124,11 @@ def denied_paths(spec, loaded, granted_knowledge=None) -> list:
     """`loaded`: the loaded model, or the folders of its files (what the model server reports)."""
     from ...data.files import source_files, spec_sources
     from ...spec.vocabulary import FILE_SOURCES
+    from ..model_side.models import private_paths
     from .guard import hub_caches
 
     base = Path(spec.base_dir)  # a spec's relative paths are relative to its folder, not the worker's cwd
-    folders = [str(Path(f).parent) for f in loaded.files] if hasattr(loaded, "files") else list(loaded)
+    folders = private_paths(loaded) if hasattr(loaded, "files") else list(loaded)
     paths = folders + hub_caches()
     if granted_knowledge is not None:  # artifacts (files, SAE folders) the contender was not granted
         paths += [str(base / k.artifact) for n, k in spec.rules.knowledge.items()
@@ -268,6 +269,7 @@ def _lock_down(spec, loaded, desc):
     # leaving them to the audit hook let native code (or a contender that switched the hook off) read them.
     granted = frozenset(desc["run"]["grant"]["knowledge"])
     denied = denied_paths(spec, loaded, granted) + desc.get("private", []) + [desc.get("forward_cache")]
+    denied += [desc["weights_cache"]] if desc.get("weights_cache") else []
     denied += generator_files()  # with the spec's options, a builtin dataset's generator gives its labels
     forget_modules(GENERATORS)  # loaded while the spec was checked: out of reach, and not importable again
     gc.collect()  # and out of memory: uncollected, a contender with the guard off found `generate` by gc.get_objects()
@@ -303,7 +305,7 @@ def execute(desc: dict, channel) -> dict:
         contender = _contender(spec, run)
         m = spec.model
         loaded = load_model(m.source, revision=m.revision, kind=m.kind, dtype=m.dtype, base_dir=spec.base_dir,
-                            device=desc.get("device") or spec.execution.device)
+                            device=desc.get("device") or spec.execution.device, weights_cache=desc.get("weights_cache"))
         result["device"] = devices.used(loaded)
         poor_dtype = devices.dtype_warning(loaded.device, loaded.dtype)  # float16 where auto chose the CPU
         if poor_dtype:

@@ -22,6 +22,7 @@ from fairfight.evaluator.model_side.edits import edit_from_dict, edit_vectors
 from fairfight.evaluator.model_side.classifier_head import ClassifierHead
 from fairfight.evaluator.model_side.hooks import InputCapture, install_edits, resolve_layer
 from fairfight.evaluator.model_side.ledger import Ledger
+from fairfight.evaluator.model_side.prompts import check_prompts, render as render_prompts
 from fairfight.evaluator.model_side.models import LoadedModel
 
 OPERATIONS = ("generate", "logprobs", "embed", "activations", "intervene", "gradients", "weights", "finetune")
@@ -245,7 +246,11 @@ class ModelHandle:
                            _head=ClassifierHead(linear, classes))
 
     def generate(self, prompts, *, max_new_tokens=20, split=None) -> list[str]:
-        prompts = self._start("generate", prompts, split, causal=True)
+        """Greedy continuations of texts or chat prompts (rendered with the model's template: prompts.py)."""
+        self._gate("generate", split or "inputs")
+        self._require_causal("generate")
+        texts, templated = render_prompts(self.__tok, check_prompts(prompts))
+        prompts = self._start("generate", texts, split, causal=True)
         tok = self.__tok
 
         def step(enc, cap):
@@ -253,16 +258,17 @@ class ModelHandle:
                                         pad_token_id=tok.pad_token_id)
             return tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
-        return self._map("generate", prompts, step, (), mode="generate")
+        return self._map("generate", prompts, step, (), mode="generate", special_tokens=not templated)
 
     def logprobs(self, prompts, continuations, *, split=None) -> torch.Tensor:
         self._gate("logprobs", split or "inputs")
         self._require_causal("logprobs")
-        prompts, conts = _texts(prompts, "prompts"), _texts(continuations, "continuations")
+        prompts, templated = render_prompts(self.__tok, check_prompts(prompts))
+        conts = _texts(continuations, "continuations")
         if len(prompts) != len(conts):
             raise FairfightError(f"logprobs needs one continuation per prompt ({len(prompts)} vs {len(conts)})")
         tok = self.__tok
-        p_ids = tok(prompts)["input_ids"] if prompts else []
+        p_ids = tok(prompts, add_special_tokens=not templated)["input_ids"] if prompts else []
         c_ids = tok(conts, add_special_tokens=False)["input_ids"] if conts else []
         start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
         if any(not p for p in p_ids) and start is None:
@@ -342,17 +348,17 @@ class ModelHandle:
         kw.update(changes)
         return ModelHandle(self.__loaded, self.__grant, self.__ledger, **kw)
 
-    def _encode(self, texts, side="right"):
+    def _encode(self, texts, side="right", special_tokens=True):
         enc = self.__tok(texts, padding=True, truncation=self.__max_len is not None, max_length=self.__max_len,
-                         return_tensors="pt", padding_side=side)
+                         return_tensors="pt", padding_side=side, add_special_tokens=special_tokens)
         keep = ("input_ids", "attention_mask") if self.kind == "causal" else tuple(enc.keys())
         return {k: enc[k].to(self.__device) for k in keep}
 
-    def _lengths(self, texts) -> list[int]:
-        return [len(x) for x in self.__tok(texts, truncation=self.__max_len is not None,
-                                           max_length=self.__max_len)["input_ids"]] if texts else []
+    def _lengths(self, texts, special_tokens=True) -> list[int]:
+        return [len(x) for x in self.__tok(texts, truncation=self.__max_len is not None, max_length=self.__max_len,
+                                           add_special_tokens=special_tokens)["input_ids"]] if texts else []
 
-    def _map(self, op, texts, fn, capture_layers, *, mode="base") -> list:
+    def _map(self, op, texts, fn, capture_layers, *, mode="base", special_tokens=True) -> list:
         """Run `fn` over length-sorted batches and return its per-example rows in input order.
 
         mode "base": a no-grad forward of the base model (no LM head), then fn(enc, captured);
@@ -363,7 +369,7 @@ class ModelHandle:
 
         def step(batch):  # backs off on out-of-memory (devices.BatchSizer.each); rows land in input order
             self.__ledger.check_time(op)
-            enc = self._encode([texts[i] for i in batch], "left" if mode == "generate" else "right")
+            enc = self._encode([texts[i] for i in batch], "left" if mode == "generate" else "right", special_tokens)
             cap: dict = {}
             with install_edits(self.__model, self.__edits, capture=cap, capture_layers=capture_layers):
                 if mode == "grad":
@@ -377,7 +383,7 @@ class ModelHandle:
             for row, i in enumerate(batch):
                 results[i] = _detach(out[row] if not isinstance(out, dict) else {k: v[row] for k, v in out.items()})
 
-        self.__sizer.each(self._lengths(texts), step)
+        self.__sizer.each(self._lengths(texts, special_tokens), step)
         return results
 
     def _no_cache(self) -> dict:

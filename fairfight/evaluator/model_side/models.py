@@ -1,4 +1,7 @@
-"""Loading a model named by a spec source (`hf:ID`, `path:DIR`, `package:MODULE`).
+"""Loading a model named by a spec source (`hf:ID`, `path:DIR`, `package:MODULE`, `gguf:FILE`).
+
+A GGUF file (`gguf:FILE`, or a package that ships one) is identified by its sha256 and read
+through the weights cache (gguf_models.py): de-quantised once, then loaded as a saved float model.
 
 torch and transformers are imported inside the functions: importing this module must stay
 cheap (the CLI and the planner read sources without loading any model).
@@ -44,11 +47,12 @@ class LoadedModel:
 
 
 def load_model(source: str, *, revision: str = "main", kind: str = "auto", dtype: str = "float32",
-               base_dir: Path = Path("."), device: str = "cpu") -> LoadedModel:
+               base_dir: Path = Path("."), device: str = "cpu", weights_cache=None) -> LoadedModel:
     """The model on `device` ("auto", "cpu", "cuda", "cuda:N", "mps": devices.resolve_device) in `dtype`.
 
     Its identity names the dtype and the device's type: both change the numbers a read gives
-    (the forward cache and run keys must not mix them).
+    (the forward cache and run keys must not mix them). `weights_cache`: the folder where GGUF
+    files are kept de-quantised (None: read the file itself, de-quantising every time).
     """
     if kind not in KINDS:
         raise FairfightError(f"model kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -57,27 +61,47 @@ def load_model(source: str, *, revision: str = "main", kind: str = "auto", dtype
     from .devices import device_type, resolve_device
 
     device = resolve_device(device)
-    loaded = _load(source, revision, kind, dtype, base_dir)
+    loaded = _load(source, revision, kind, dtype, base_dir, weights_cache)
     loaded.model.to(device)
     identity = {**loaded.identity, "dtype": dtype, "device": device_type(device)}
     return dataclasses.replace(loaded, identity=identity, device=device, dtype=dtype)
 
 
-def _load(source, revision, kind, dtype, base_dir) -> LoadedModel:
+SCHEMES = ("hf", "path", "package", "gguf")
+
+
+def _load(source, revision, kind, dtype, base_dir, weights_cache=None) -> LoadedModel:
     scheme, sep, rest = str(source).partition(":")
-    if not sep or not rest or scheme not in ("hf", "path", "package"):
-        raise FairfightError(f"model source {source!r} must be hf:ID, path:DIR or package:MODULE")
+    if not sep or not rest or scheme not in SCHEMES:
+        raise FairfightError(f"model source {source!r} must be hf:ID, path:DIR, package:MODULE or gguf:FILE")
     if scheme == "hf":
         return _load_hf(source, rest, revision, kind, dtype)
-    if scheme == "path":
-        directory = Path(rest).expanduser()
-        directory = (directory if directory.is_absolute() else Path(base_dir) / directory).resolve()
-    else:
-        directory = package_model_dir(rest)
-    return _load_dir(source, directory, revision, kind, dtype)
+    form, where = local_source(source, base_dir)
+    if form == "gguf":
+        return _load_gguf(source, where, kind, dtype, weights_cache)
+    return _load_dir(source, where, revision, kind, dtype)
 
 
 # -- sources -------------------------------------------------------------------------------
+def local_source(source: str, base_dir: Path = Path(".")) -> tuple[str, Path]:
+    """("dir", model folder) or ("gguf", .gguf file) of a path:, package: or gguf: source.
+
+    A package that ships a .gguf file at its top is that file, found without importing the package;
+    any other package names its model folder (get_model_path(), else model/).
+    """
+    scheme, _, rest = str(source).partition(":")
+    if scheme == "package":
+        from .gguf_models import package_gguf
+
+        found = package_gguf(rest)
+        return ("gguf", found) if found is not None else ("dir", package_model_dir(rest))
+    if scheme not in ("path", "gguf"):
+        raise FairfightError(f"model source {source!r} is not a local file or folder")
+    where = Path(rest).expanduser()
+    where = (where if where.is_absolute() else Path(base_dir) / where).resolve()
+    return ("gguf" if scheme == "gguf" else "dir"), where
+
+
 def package_model_dir(module: str) -> Path:
     """The model folder of an installed model package: its get_model_path(), else model/."""
     try:
@@ -110,6 +134,24 @@ def _load_dir(source, directory: Path, revision, kind, dtype) -> LoadedModel:
     identity = {"source": source, "revision": None, "commit": None,
                 "fingerprint": fingerprint(directory), "path": str(directory)}
     return _instantiate(source, str(directory), {}, kind, dtype, identity, files)
+
+
+def _load_gguf(source, path: Path, kind, dtype, weights_cache) -> LoadedModel:
+    """A GGUF file: read from the weights cache's float copy (made on first use), else from the file."""
+    from .gguf_models import dequantised_folder, is_gguf_file, read_gguf
+
+    if not path.is_file():
+        raise FairfightError(f"{source}: GGUF file {path} does not exist")
+    if not is_gguf_file(path):
+        raise FairfightError(f"{source}: {path} is not a GGUF file (it does not start with the bytes 'GGUF')")
+    sha = file_sha256(path)
+    identity = {"source": source, "revision": None, "commit": None, "fingerprint": None, "sha256": sha,
+                "path": str(path)}
+    if weights_cache is None:  # no cache to keep floats in: de-quantise in this process
+        model, tokenizer = read_gguf(path, source=source)
+        return _ready(source, model, tokenizer, "causal" if kind == "auto" else kind, dtype, identity, (path,))
+    folder = dequantised_folder(path, sha, weights_cache, source=source)
+    return _instantiate(source, str(folder), {}, kind, dtype, identity, (path,) + _files_under(folder))
 
 
 def _load_hf(source, repo_id, revision, kind, dtype) -> LoadedModel:
@@ -161,7 +203,15 @@ def _instantiate(source, where: str, extra: dict, kind, dtype, identity, files) 
         raise FairfightError(f"{source}: cannot load the model or its tokenizer: {exc}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise FairfightError(f"{source}: cannot build a {resolved} model from {where}: {exc}") from exc
-    model.eval()
+    return _ready(source, model, tokenizer, resolved, dtype, identity, files)
+
+
+def _ready(source, model, tokenizer, resolved, dtype, identity, files) -> LoadedModel:
+    """An instantiated model, in eval mode and dtype, with a pad token, as a LoadedModel."""
+    from .devices import torch_dtype
+
+    model.to(torch_dtype(dtype)).eval()
+    config = model.config
     if tokenizer.pad_token is None:  # batching needs a pad token; GPT-2-like tokenizers have none
         fallback = tokenizer.eos_token or tokenizer.unk_token
         if fallback is None:
@@ -174,6 +224,12 @@ def _instantiate(source, where: str, extra: dict, kind, dtype, identity, files) 
     return LoadedModel(model, tokenizer, resolved, identity, int(num_layers), int(hidden_size), files)
 
 
+def private_paths(loaded: LoadedModel) -> list[str]:
+    """What a contender must not read of a model: its files' folders, but a GGUF file by itself
+    (it may lie in the spec's folder, beside the contender's own code, which must stay readable)."""
+    return sorted({str(f) if Path(f).suffix == ".gguf" else str(Path(f).parent) for f in loaded.files})
+
+
 def detect_kind(config) -> str:
     archs = getattr(config, "architectures", None) or ()
     if getattr(config, "is_decoder", False) or any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
@@ -182,13 +238,18 @@ def detect_kind(config) -> str:
 
 
 def local_model_type(source: str, base_dir: Path = Path(".")) -> str | None:
-    """The config's model_type of a path:/package: model, without loading it (None if unknown)."""
-    kind, target = source.split(":", 1)
+    """The config's model_type of a path:/package:/gguf: model, without loading it (None if unknown)."""
+    if source.split(":", 1)[0] not in ("path", "package", "gguf"):
+        return None
     try:
-        folder = Path(base_dir) / target if kind == "path" else package_model_dir(target) if kind == "package" else None
+        form, where = local_source(source, base_dir)
     except FairfightError:
         return None
-    return _model_type(str(folder)) if folder is not None else None
+    if form == "gguf":
+        from .gguf_models import architecture
+
+        return architecture(where)
+    return _model_type(str(where))
 
 
 def _model_type(directory: str):
@@ -237,16 +298,18 @@ def spec_model_kind(spec) -> str:
     """encoder or causal: the spec's `model.kind`, else what the model's config.json says, else a guess from the grant."""
     if spec.model.kind != "auto":
         return spec.model.kind
-    kind, target = spec.model.source.split(":", 1)
+    kind = spec.model.source.split(":", 1)[0]
     try:
-        folder = Path(spec.base_dir) / target if kind == "path" else package_model_dir(target) if kind == "package" else None
-        if folder is not None:
+        if kind in ("path", "package", "gguf"):
+            form, where = local_source(spec.model.source, spec.base_dir)
+            if form == "gguf":  # transformers reads GGUF files as causal LMs only
+                return "causal"
             from types import SimpleNamespace
 
-            return detect_kind(SimpleNamespace(**json.loads((Path(folder) / "config.json").read_text())))
+            return detect_kind(SimpleNamespace(**json.loads((Path(where) / "config.json").read_text())))
     except Exception:  # an unreadable config is reported when the model loads
         pass
     return "causal" if {"logprobs", "generate"} & spec.rules.grant.model else "encoder"
 
 
-__all__ = ["LoadedModel", "load_model", "package_model_dir", "detect_kind", "spec_model_kind", "fingerprint", "file_sha256"]
+__all__ = ["LoadedModel", "load_model", "local_source", "private_paths", "package_model_dir", "detect_kind", "spec_model_kind", "fingerprint", "file_sha256"]

@@ -105,7 +105,8 @@ class ModelServer:
         m = report.spec.model
         return cls(report.spec, load_model(m.source, revision=m.revision, kind=m.kind, dtype=m.dtype,
                                            base_dir=report.spec.base_dir,
-                                           device=spec_info.get("device") or report.spec.execution.device))
+                                           device=spec_info.get("device") or report.spec.execution.device,
+                                           weights_cache=spec_info.get("weights_cache")))
 
     def model_for(self, run: dict):
         if run["control"] != "random_model":
@@ -119,6 +120,7 @@ class ModelServer:
         from .forward_cache import ForwardCache
         from .ledger import Budget, Ledger
         from .model_handle import ModelHandle
+        from .models import private_paths
 
         run = info["run"]
         loaded = self.model_for(run)
@@ -130,7 +132,7 @@ class ModelServer:
                                    universes=info.get("universes") or ())
         handle = ModelHandle(loaded, frozenset(run["grant"]["model"]), ledger, rule_source=f"{rule_of(run)}.model",
                              forward_cache=forward, rules=self.spec.rules.grant.model)
-        state = RunState(ledger, {0: handle}, sorted({str(os.path.dirname(f)) for f in loaded.files}))
+        state = RunState(ledger, {0: handle}, private_paths(loaded))
         state.forward = forward
         self.runs[run_id] = state
         return state

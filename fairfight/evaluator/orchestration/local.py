@@ -75,7 +75,8 @@ class LocalExecutor:
         from .served_runs import ServerProcess
 
         if self.server is None:  # one per eval: the model is loaded once, in parallel with the first workers
-            self.server = ServerProcess(self._context, {**desc["spec"], "device": desc.get("device")}, self.cores)
+            info = {**desc["spec"], "device": desc.get("device"), "weights_cache": desc.get("weights_cache")}
+            self.server = ServerProcess(self._context, info, self.cores)
         return self.server
 
     def _start(self, job):

@@ -127,20 +127,23 @@ def model_identity(spec: Spec) -> dict:
     """
     from ..model_side.devices import device_type, planned_device
 
-    kind, target = spec.model.source.split(":", 1)
+    kind = spec.model.source.split(":", 1)[0]
     ident = {"source": spec.model.source, "revision": spec.model.revision, "kind": spec.model.kind,
              "dtype": spec.model.dtype, "device": device_type(planned_device(spec.execution.device))}
-    if kind in ("path", "package"):
-        from ..model_side.models import fingerprint, package_model_dir
+    if kind in ("path", "package", "gguf"):
+        from ..model_side.models import file_sha256, fingerprint, local_source
 
         from ...errors import FairfightError
 
         try:  # a package is resolved here, at plan time: validate imports no package (docs/spec-language.md)
-            folder = Path(target) if kind == "path" else package_model_dir(target)
+            form, where = local_source(spec.model.source, spec.base_dir)
         except FairfightError as exc:
             raise spec.error("model.source", str(exc).removeprefix(f"{spec.model.source}: ")) from None
-        ident["fingerprint"] = fingerprint(folder) if folder.is_dir() else None
-        ident.pop("source") if kind == "path" else None  # the same files elsewhere are the same model
+        if form == "gguf":  # the file's content is the model (its de-quantised copy is made from it)
+            ident["sha256"] = file_sha256(where) if where.is_file() else None
+        else:
+            ident["fingerprint"] = fingerprint(where) if where.is_dir() else None
+        ident.pop("source") if kind in ("path", "gguf") else None  # the same files elsewhere are the same model
     return ident
 
 

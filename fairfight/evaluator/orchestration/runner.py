@@ -43,6 +43,8 @@ class Evaluation:
         self.cache = Cache(cache) if cache else None
         # shared forward passes live beside the run cache when there is one, else in the bundle
         self.forward = (Path(cache) / "forward") if cache else (self.bundle.root / ".forward")
+        # GGUF models kept de-quantised, by the file's sha256 (model_side/gguf_models.py): the same place
+        self.weights = (Path(cache) / "weights") if cache else (self.bundle.root / ".weights")
         self.loader = loader or SplitLoader(spec)  # `eval` passes the one its data checks loaded
         self.test = self.loader.split(spec.evaluate.split)
         for column in [spec.evaluate.target, *spec.evaluate.groups]:
@@ -132,6 +134,7 @@ class Evaluation:
                 "device": self.device,
                 "tier": self.spec.task.tier,  # judged by the orchestrator (batch check), never by the worker
                 "forward_cache": str(self.forward.resolve()), "universes": self.universes_for(run),
+                "weights_cache": str(self.weights.resolve()),
                 "spec": {"text": self.spec_text, "name": str(self.spec.path or "spec.yaml"),
                          "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash},
                 # out of a sandboxed contender's reach (the forward cache inside stays writable for the worker)

@@ -67,7 +67,7 @@ def test_hf_from_local_cache_records_commit(tmp_path, monkeypatch, gpt2_dir):
 @pytest.mark.parametrize("source, match", [
     ("path:does/not/exist", "does not exist"),
     ("package:no_such_model_package_xyz", "no installed Python package"),
-    ("ftp:somewhere", "must be hf:ID, path:DIR or package:MODULE"),
+    ("ftp:somewhere", "must be hf:ID, path:DIR, package:MODULE or gguf:FILE"),
     ("gpt2", "must be hf:ID"),
 ])
 def test_bad_sources(source, match, tmp_path):
