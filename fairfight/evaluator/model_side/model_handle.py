@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from fairfight.errors import AffordanceError, FairfightError
-from fairfight.evaluator.model_side import passes
+from fairfight.evaluator.model_side import generation, passes
 from fairfight.evaluator.model_side.devices import BatchSizer
 from fairfight.evaluator.model_side.edits import edit_from_dict, edit_vectors
 from fairfight.evaluator.model_side.classifier_head import ClassifierHead
@@ -246,19 +246,17 @@ class ModelHandle:
                            _head=ClassifierHead(linear, classes))
 
     def generate(self, prompts, *, max_new_tokens=20, split=None) -> list[str]:
-        """Greedy continuations of texts or chat prompts (rendered with the model's template: prompts.py)."""
+        """Greedy continuations of texts or chat prompts (rendered with the model's template: prompts.py),
+        each prompt decoded on its own so its text never depends on the others (generation.py)."""
         self._gate("generate", split or "inputs")
         self._require_causal("generate")
         texts, templated = render_prompts(self.__tok, check_prompts(prompts))
+        new_tokens = generation.check_max_new_tokens(max_new_tokens)
         prompts = self._start("generate", texts, split, causal=True)
-        tok = self.__tok
-
-        def step(enc, cap):
-            out = self.__model.generate(**enc, max_new_tokens=int(max_new_tokens), do_sample=False, num_beams=1,
-                                        pad_token_id=tok.pad_token_id)
-            return tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-
-        return self._map("generate", prompts, step, (), mode="generate", special_tokens=not templated)
+        ids = self.__tok(prompts, add_special_tokens=not templated)["input_ids"] if prompts else []
+        with torch.no_grad(), install_edits(self.__model, self.__edits):
+            return generation.greedy(self.__model, self.__tok, ids, new_tokens, device=self.__device,
+                                     max_len=self.__max_len, before_each=lambda: self.__ledger.check_time("generate"))
 
     def logprobs(self, prompts, continuations, *, split=None) -> torch.Tensor:
         self._gate("logprobs", split or "inputs")
@@ -348,17 +346,17 @@ class ModelHandle:
         kw.update(changes)
         return ModelHandle(self.__loaded, self.__grant, self.__ledger, **kw)
 
-    def _encode(self, texts, side="right", special_tokens=True):
+    def _encode(self, texts, side="right"):
         enc = self.__tok(texts, padding=True, truncation=self.__max_len is not None, max_length=self.__max_len,
-                         return_tensors="pt", padding_side=side, add_special_tokens=special_tokens)
+                         return_tensors="pt", padding_side=side)
         keep = ("input_ids", "attention_mask") if self.kind == "causal" else tuple(enc.keys())
         return {k: enc[k].to(self.__device) for k in keep}
 
-    def _lengths(self, texts, special_tokens=True) -> list[int]:
-        return [len(x) for x in self.__tok(texts, truncation=self.__max_len is not None, max_length=self.__max_len,
-                                           add_special_tokens=special_tokens)["input_ids"]] if texts else []
+    def _lengths(self, texts) -> list[int]:
+        return [len(x) for x in self.__tok(texts, truncation=self.__max_len is not None,
+                                           max_length=self.__max_len)["input_ids"]] if texts else []
 
-    def _map(self, op, texts, fn, capture_layers, *, mode="base", special_tokens=True) -> list:
+    def _map(self, op, texts, fn, capture_layers, *, mode="base") -> list:
         """Run `fn` over length-sorted batches and return its per-example rows in input order.
 
         mode "base": a no-grad forward of the base model (no LM head), then fn(enc, captured);
@@ -369,7 +367,7 @@ class ModelHandle:
 
         def step(batch):  # backs off on out-of-memory (devices.BatchSizer.each); rows land in input order
             self.__ledger.check_time(op)
-            enc = self._encode([texts[i] for i in batch], "left" if mode == "generate" else "right", special_tokens)
+            enc = self._encode([texts[i] for i in batch], "left" if mode == "generate" else "right")
             cap: dict = {}
             with install_edits(self.__model, self.__edits, capture=cap, capture_layers=capture_layers):
                 if mode == "grad":
@@ -383,7 +381,7 @@ class ModelHandle:
             for row, i in enumerate(batch):
                 results[i] = _detach(out[row] if not isinstance(out, dict) else {k: v[row] for k, v in out.items()})
 
-        self.__sizer.each(self._lengths(texts, special_tokens), step)
+        self.__sizer.each(self._lengths(texts), step)
         return results
 
     def _no_cache(self) -> dict:

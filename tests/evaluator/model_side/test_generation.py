@@ -1,0 +1,70 @@
+"""Served greedy generation: a prompt's text is the model's own greedy decoding of it alone,
+whatever batch it comes in (so the batch check never flags an honest contender)."""
+import pytest
+import torch
+
+from conftest import _bpe_tokenizer
+from fairfight.errors import FairfightError
+from fairfight.evaluator.model_side.generation import MAX_NEW_TOKENS
+from fairfight.evaluator.model_side.models import load_model
+from ggufkit import tiny_llama
+
+PROMPTS = ["the nurse", "a cat sat on the", "my friend bought", "", "the surgeon said hello to the nurse and"]
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gen-llama")
+    tok = _bpe_tokenizer()
+    tiny_llama(tok, seed=3).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return load_model(f"path:{folder}")
+
+
+def by_hand(loaded, prompt, n):
+    """transformers' own greedy decoding of the prompt alone, no padding."""
+    tok = loaded.tokenizer
+    ids = tok(prompt)["input_ids"] or [tok.bos_token_id]
+    with torch.no_grad():
+        out = loaded.model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                                    max_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id)
+    return tok.decode(out[0, len(ids):], skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("which", ["gpt2", "llama"])
+def test_each_prompt_gets_its_own_greedy_text_in_any_composition(which, gpt2, llama, make_handle):
+    loaded = gpt2 if which == "gpt2" else llama
+    handle, ledger = make_handle(loaded, grant={"generate"})
+    together = handle.generate(PROMPTS, max_new_tokens=6)
+    assert together == [by_hand(loaded, p, 6) for p in PROMPTS]
+    shuffled = [PROMPTS[i] for i in (4, 2, 0, 3, 1)]
+    assert handle.generate(shuffled, max_new_tokens=6) == [together[i] for i in (4, 2, 0, 3, 1)]
+    assert handle.generate(PROMPTS[1:2] * 3, max_new_tokens=6) == [together[1]] * 3
+    assert len({t for t in together}) > 1  # not one text for everything
+
+
+@pytest.mark.parametrize("value, match", [
+    (0, "between 1 and"), (MAX_NEW_TOKENS + 1, "between 1 and"), (2.5, "must be an integer"),
+    (True, "must be an integer"), ("5", "must be an integer"),
+])
+def test_max_new_tokens_is_checked_before_anything_runs(gpt2, make_handle, value, match):
+    handle, ledger = make_handle(gpt2, grant={"generate"})
+    with pytest.raises(FairfightError, match=match):
+        handle.generate(["the nurse"], max_new_tokens=value)
+    assert ledger.used()[0] == 0
+
+
+def test_a_prompt_longer_than_the_context_is_a_clear_error(gpt2, make_handle):
+    handle, _ = make_handle(gpt2, grant={"generate"})  # tiny GPT-2: 64 positions
+    with pytest.raises(FairfightError, match="exceeds the model's context of 64 tokens"):
+        handle.generate(["the nurse " * 40], max_new_tokens=4)
+
+
+def test_edits_apply_during_generation(gpt2, make_handle):
+    from fairfight import AddVector
+
+    handle, _ = make_handle(gpt2, grant={"generate", "intervene"})
+    plain = handle.generate(PROMPTS[:3], max_new_tokens=5)
+    push = torch.randn(32, generator=torch.Generator().manual_seed(0)) * 20  # not constant: LayerNorm removes a constant
+    pushed = handle.intervene([AddVector(1, push)]).generate(PROMPTS[:3], max_new_tokens=5)
+    assert pushed != plain
