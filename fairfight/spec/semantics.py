@@ -224,6 +224,7 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
             self.error(("evaluate", "primary"), f"primary metric '{primary}' is not one of evaluate.metrics"
                                                 f"{suggest(primary, metrics)}")
         self.check_resample(ev)
+        self.check_scorer(ev)
         for path, column in [(("evaluate", "target"), ev.get("target"))] + [
                 (("evaluate", "groups", i), g) for i, g in enumerate(_l(ev.get("groups")))]:
             if column == "text":  # every example its own label or group: any score would mean nothing
@@ -233,6 +234,26 @@ class Checker(DataChecks, ContenderChecks, MethodChecks):
             paths = [("evaluate", "target")] + [("evaluate", "groups", i) for i in range(len(_l(ev.get("groups"))))]
             self.check_columns(split, cols, lambda i: paths[i])
             self.check_target_granted(split, _s(ev.get("target")))
+
+    def check_scorer(self, ev):
+        """evaluate.scorer: one of the scorer forms (scorer_syntax.py), for generation tasks, and a
+        FILE.py scorer's file exists beside the spec. Nothing is imported or run here."""
+        from .scorer_syntax import ScorerSyntaxError, parse_scorer
+
+        text = _s(ev.get("scorer"))
+        if text is None:
+            return
+        path = ("evaluate", "scorer")
+        if ev.get("kind", "classification") != "generation":
+            self.error(path, "a scorer scores generated texts: it needs evaluate.kind: generation")
+            return
+        try:
+            scorer = parse_scorer(text)
+        except ScorerSyntaxError as exc:
+            self.error(path, str(exc))
+            return
+        if scorer.kind == "function" and not (self.base_dir / scorer.file).is_file():
+            self.error(path, f"scorer file '{scorer.file}' does not exist (paths are relative to the spec's folder)")
 
     def check_target_granted(self, split, target):
         """A target no rule grants but close to a granted column is a typo: one error, at the target

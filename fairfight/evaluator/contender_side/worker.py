@@ -139,7 +139,20 @@ def denied_paths(spec, loaded, granted_knowledge=None) -> list:
             paths += [str(base / f) for f in source_files(source)]
         elif kind == "hf":  # `hf:` also loads a local folder (datasets.load_dataset(path)): every split's labels
             paths += [p for p in (str(base / target), os.path.abspath(target)) if os.path.exists(p)]
-    return paths + results_beside(base)
+    return paths + scorer_files(spec) + results_beside(base)
+
+
+def scorer_files(spec) -> list[str]:
+    """A spec-provided scorer (evaluate.scorer: FILE.py:NAME) is part of the rules: never readable,
+    importable or runnable in a contender's process, though it lies in the spec's folder."""
+    from ...spec.scorer_syntax import ScorerSyntaxError, parse_scorer
+
+    text = getattr(spec.evaluate, "scorer", None)
+    try:
+        scorer = parse_scorer(text) if text else None
+    except ScorerSyntaxError:
+        return []
+    return [str((Path(spec.base_dir) / scorer.file).resolve())] if scorer and scorer.kind == "function" else []
 
 
 _SKIPPED = {"node_modules", "__pycache__", "site-packages", "venv"}

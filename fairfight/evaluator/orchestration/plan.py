@@ -71,7 +71,7 @@ def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) 
     common = {
         "key_version": runkey.KEY_VERSION,
         "task": runkey.digest(to_jsonable(spec.task)),
-        "evaluate": runkey.digest(to_jsonable(spec.evaluate)),
+        "evaluate": runkey.evaluate_identity(spec),
         "rules": runkey.rules_identity(spec),
         "splits": runkey.digest(to_jsonable(spec.splits)),
         "data": runkey.digest(runkey.data_identity(spec)),

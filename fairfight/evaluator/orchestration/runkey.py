@@ -109,6 +109,22 @@ def knowledge_identity(spec: Spec) -> dict:
     return out
 
 
+def evaluate_identity(spec: Spec) -> str:
+    """evaluate: as written, plus the content of a spec-provided scorer file (FILE.py:NAME): a changed
+    scorer is a changed rule of the fight. Without one, the digest is the section's alone."""
+    from ...spec.scorer_syntax import ScorerSyntaxError, parse_scorer
+
+    section = to_jsonable(spec.evaluate)
+    try:
+        scorer = parse_scorer(spec.evaluate.scorer) if spec.evaluate.scorer else None
+    except ScorerSyntaxError:
+        scorer = None
+    if scorer is None or scorer.kind != "function":
+        return digest(section)
+    path = Path(spec.base_dir) / scorer.file
+    return digest([section, hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None])
+
+
 def rules_identity(spec: Spec) -> str:
     """The rules as written, plus the content of their knowledge artifacts."""
     knowledge = knowledge_identity(spec)
