@@ -12,9 +12,11 @@ everything computed from it.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,20 @@ import torch
 from fairfight.errors import FairfightError
 
 Vector = tuple[float, ...]
+
+# Which part of a sequence a forward pass computes while the model server generates (generation.py):
+# "prompt" (the prompt's own pass) or "generated" (one pass per generated token); None outside generate.
+_PHASE: contextvars.ContextVar[str | None] = contextvars.ContextVar("fairfight_decoding_phase", default=None)
+POSITIONS = ("all", "prompt_last", "generated")
+
+
+@contextmanager
+def decoding_phase(phase: str):
+    token = _PHASE.set(phase)
+    try:
+        yield
+    finally:
+        _PHASE.reset(token)
 
 
 # -- coercion and hashing -------------------------------------------------------------
@@ -200,11 +216,19 @@ class Ablate:
 
 @dataclass(frozen=True)
 class AddVector:
-    """Add `scale * vector` to the hidden state at every token of `layer`."""
+    """Add `scale * vector` to the hidden state at `layer`, at `positions`:
+
+    - "all": every token of every pass (any operation);
+    - "prompt_last": the prompt's last token only, in generate (the prompt's own pass);
+    - "generated": every generated token only, in generate (CAA's "every position after the prompt").
+
+    The last two mean something only while the server generates; any other operation refuses them.
+    """
 
     layer: int
     vector: Vector
     scale: float = 1.0
+    positions: str = "all"
 
     def __post_init__(self):
         object.__setattr__(self, "layer", _check_layer(self.layer))
@@ -212,19 +236,36 @@ class AddVector:
         if not math.isfinite(float(self.scale)):
             raise FairfightError("AddVector.scale must be finite")
         object.__setattr__(self, "scale", float(self.scale))
+        if self.positions not in POSITIONS:
+            raise FairfightError(f"AddVector.positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
 
     def apply(self, h: torch.Tensor) -> torch.Tensor:
         _check_width(h, len(self.vector), "AddVector.vector")
-        return h + self.scale * _tensor(self.vector, h.dtype, str(h.device))
+        push = self.scale * _tensor(self.vector, h.dtype, str(h.device))
+        if self.positions == "all":
+            return h + push
+        phase = _PHASE.get()
+        if phase is None:
+            raise FairfightError(f"AddVector(positions={self.positions!r}) applies while generating only "
+                                 "(model.generate); use positions='all' for other operations")
+        if self.positions == "generated":
+            return h + push if phase == "generated" else h
+        if phase != "prompt":
+            return h
+        last = torch.zeros(h.shape[-2], 1, dtype=h.dtype, device=h.device)
+        last[-1] = 1  # the prompt's last position (generate decodes each prompt alone: no padding)
+        return h + last * push
 
     def to_dict(self) -> dict:
         d = {"type": "add_vector", "layer": self.layer, "scale": self.scale}
+        if self.positions != "all":  # absent for "all": the records (and run keys) of earlier edits stand
+            d["positions"] = self.positions
         _dump(d, "vector", self.vector)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> AddVector:
-        return cls(d["layer"], _load(d, "vector"), d.get("scale", 1.0))
+        return cls(d["layer"], _load(d, "vector"), d.get("scale", 1.0), d.get("positions", "all"))
 
 
 @dataclass(frozen=True)
@@ -375,4 +416,4 @@ def apply_edits(hidden: torch.Tensor, edits_for_layer) -> torch.Tensor:
 
 
 __all__ = ["ProjectOut", "Ablate", "AddVector", "AblateFeatures", "Edit", "EDIT_TYPES", "edit_from_dict",
-           "apply_edits", "edit_vectors"]
+           "apply_edits", "edit_vectors", "decoding_phase", "POSITIONS"]

@@ -10,11 +10,13 @@ benchmarks/generation_batching.py.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import torch
 
 from fairfight.errors import FairfightError
+from fairfight.evaluator.model_side.edits import decoding_phase
 
 MAX_NEW_TOKENS = 1024  # per prompt and call: a bound on what one request can make the server compute
 
@@ -46,12 +48,41 @@ def greedy(model, tokenizer, prompt_ids: list[list[int]], max_new_tokens: int, *
             raise FairfightError(f"prompt {i} has {len(ids)} tokens: with max_new_tokens={max_new_tokens} it "
                                  f"exceeds the model's context of {max_len} tokens")
         before_each()
-        input_ids = torch.tensor([ids], device=device)
-        out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                             max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                             pad_token_id=tokenizer.pad_token_id)
-        done[key] = tokenizer.decode(out[0, len(ids):], skip_special_tokens=True)
+        new = _decode_one(model, ids, max_new_tokens, device, _stop_ids(model, tokenizer))
+        done[key] = tokenizer.decode(new, skip_special_tokens=True)
     return [done[tuple(ids)] for ids in prompt_ids]
+
+
+def _stop_ids(model, tokenizer) -> set[int]:
+    """The tokens that end a generation: the generation config's eos ids and the tokenizer's."""
+    config = getattr(model, "generation_config", None)
+    eos = getattr(config, "eos_token_id", None)
+    ids = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+def _decode_one(model, ids: list[int], max_new_tokens: int, device, stop: set[int]) -> list[int]:
+    """Greedy decoding of one unpadded prompt with the key-value cache: the prompt's pass, then one
+    pass per generated token, each inside its decoding phase (an AddVector at positions
+    "prompt_last" or "generated" acts in the passes it names: edits.py). Stops after a stop token
+    (which is kept, as transformers' generate keeps it) or `max_new_tokens`."""
+    # transformers 5 names the key-value cache `cache` (`past_key_values` is deprecated); 4.x only knows
+    # the latter, and would take an unknown `cache` keyword silently: ask the signature
+    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    out, past, phase = [], None, "prompt"
+    step = torch.tensor([ids], device=device)
+    for _ in range(max_new_tokens):
+        with decoding_phase(phase):
+            result = model(input_ids=step, use_cache=True, **{name: past})
+        past, phase = getattr(result, name), "generated"
+        token = int(result.logits[0, -1].argmax())
+        out.append(token)
+        if token in stop:
+            break
+        step = torch.tensor([[token]], device=device)
+    return out
 
 
 __all__ = ["MAX_NEW_TOKENS", "check_max_new_tokens", "greedy"]

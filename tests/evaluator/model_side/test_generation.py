@@ -68,3 +68,73 @@ def test_edits_apply_during_generation(gpt2, make_handle):
     push = torch.randn(32, generator=torch.Generator().manual_seed(0)) * 20  # not constant: LayerNorm removes a constant
     pushed = handle.intervene([AddVector(1, push)]).generate(PROMPTS[:3], max_new_tokens=5)
     assert pushed != plain
+
+
+# -- steering while generating: AddVector at positions, against a hand computation with hooks ----------------
+def _hand_steered(loaded, prompt, n, layer, vector, positions):
+    """Greedy decoding recomputing the whole sequence at every step (no cache), with a hook on the
+    block whose output is `layer` adding `vector` where `positions` says."""
+    from fairfight.evaluator.model_side.hooks import locate_layers
+
+    tok, model = loaded.tokenizer, loaded.model
+    ids = tok(prompt)["input_ids"]
+    prompt_len = len(ids)
+    blocks, _ = locate_layers(model)
+
+    def hook(module, args, output):
+        h = output[0] if isinstance(output, tuple) else output
+        h = h.clone()
+        if positions == "all":
+            h += vector
+        elif positions == "prompt_last":
+            h[:, prompt_len - 1] += vector
+        else:  # generated: the positions after the prompt
+            h[:, prompt_len:] += vector
+        return (h, *output[1:]) if isinstance(output, tuple) else h
+
+    handle = blocks[layer - 1].register_forward_hook(hook)
+    try:
+        new = []
+        with torch.no_grad():
+            for _ in range(n):
+                logits = model(torch.tensor([ids + new])).logits
+                token = int(logits[0, -1].argmax())
+                new.append(token)
+                if token == tok.eos_token_id:
+                    break
+    finally:
+        handle.remove()
+    return tok.decode(new, skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("which", ["gpt2", "llama"])
+@pytest.mark.parametrize("positions", ["all", "prompt_last", "generated"])
+def test_add_vector_at_positions_equals_a_hand_computation(which, positions, gpt2, llama, make_handle):
+    from fairfight import AddVector
+
+    loaded = gpt2 if which == "gpt2" else llama
+    vector = torch.randn(32, generator=torch.Generator().manual_seed(1)) * 8
+    handle, ledger = make_handle(loaded, grant={"generate", "intervene"})
+    steered = handle.intervene([AddVector(1, vector, scale=1.5, positions=positions)])
+    prompts = ["the nurse", "a cat sat on the", "my friend bought"]
+    got = steered.generate(prompts, max_new_tokens=6)
+    assert got == [_hand_steered(loaded, p, 6, 1, 1.5 * vector, positions) for p in prompts]
+    plain = handle.generate(prompts, max_new_tokens=6)
+    assert got != plain  # the push changes what is generated
+    (entry,) = [e for e in ledger.to_dict()["entries"] if e["op"] == "generate" and e["edits"]]
+    assert entry["edits"][0].get("positions", "all") == positions
+
+
+def test_positions_other_than_all_are_for_generate_only(gpt2, make_handle):
+    from fairfight import AddVector
+    from fairfight.evaluator.model_side.edits import edit_from_dict
+
+    handle, _ = make_handle(gpt2)
+    edited = handle.intervene([AddVector(1, torch.ones(32), positions="generated")])
+    with pytest.raises(FairfightError, match="applies while generating only"):
+        edited.activations(["the nurse"], layers=[2])
+    with pytest.raises(FairfightError, match="positions must be one of all, prompt_last, generated"):
+        AddVector(1, torch.ones(32), positions="prompt")
+    e = AddVector(1, torch.ones(32), positions="prompt_last")
+    assert edit_from_dict(e.to_dict()) == e
+    assert "positions" not in AddVector(1, torch.ones(32)).to_dict()  # earlier records and run keys stand
