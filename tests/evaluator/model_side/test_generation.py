@@ -138,3 +138,35 @@ def test_positions_other_than_all_are_for_generate_only(gpt2, make_handle):
     e = AddVector(1, torch.ones(32), positions="prompt_last")
     assert edit_from_dict(e.to_dict()) == e
     assert "positions" not in AddVector(1, torch.ones(32)).to_dict()  # earlier records and run keys stand
+
+
+def test_sae_edits_apply_at_every_pass_while_generating(gpt2, make_handle):
+    """AblateFeatures during generate equals the edit written out by hand, hooked into a decoding that
+    recomputes the whole sequence at every step (a per-token edit: the cache changes nothing)."""
+    from fairfight.evaluator.model_side.edits import AblateFeatures
+    from fairfight.evaluator.model_side.hooks import locate_layers
+    from test_ablate_features import ByHand, _sae
+
+    sae = _sae(32, activation="topk")
+    features = list(range(0, 96, 2))
+    handle, _ = make_handle(gpt2, grant={"generate", "intervene"})
+    got = handle.intervene([AblateFeatures(1, sae, features)]).generate(PROMPTS[:3], max_new_tokens=6)
+    by_hand = ByHand(1, sae, features)
+    blocks, _ = locate_layers(gpt2.model)
+    hook = blocks[0].register_forward_hook(lambda m, a, out: (by_hand.apply(out[0]), *out[1:])
+                                           if isinstance(out, tuple) else by_hand.apply(out))
+    try:
+        tok, want = gpt2.tokenizer, []
+        for prompt in PROMPTS[:3]:
+            ids, new = tok(prompt)["input_ids"], []
+            with torch.no_grad():
+                for _ in range(6):
+                    token = int(gpt2.model(torch.tensor([ids + new])).logits[0, -1].argmax())
+                    new.append(token)
+                    if token == tok.eos_token_id:
+                        break
+            want.append(tok.decode(new, skip_special_tokens=True))
+    finally:
+        hook.remove()
+    assert got == want
+    assert got != handle.generate(PROMPTS[:3], max_new_tokens=6)
