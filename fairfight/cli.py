@@ -201,6 +201,22 @@ def report(bundle):
     sys.exit(run_report(bundle))
 
 
+@cli.command("hash")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def hash_(paths):
+    """Print the sha256 of each knowledge artifact (a file, or a folder such as an SAE): the one
+    to write as rules.knowledge.NAME.sha256 and as a selection.json's sae.sha256.
+
+    A file's hash is that of its bytes; a folder's names every file's relative path and hash,
+    so the same files elsewhere have the same hash. With several PATHS, one "HASH  PATH" line each.
+
+    Exit codes: 0 printed; 2 a PATH is neither a file nor a folder.
+    """
+    from .commands.hash import run_hash
+
+    sys.exit(run_hash(list(paths)))
+
+
 def main(argv=None):
     from .errors import FairfightError
 
