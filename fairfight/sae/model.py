@@ -39,6 +39,9 @@ class SAE:
     threshold: torch.Tensor | None = None  # jumprelu: [d_sae]
     subtract_b_dec: bool = True  # subtract b_dec from the input before encoding
     source: str = ""  # where it came from: a folder and its format, or "trained: ..."
+    # the folder's artifact hash when loaded from one (fairfight.knowledge.artifact_sha256: what a
+    # spec's sha256: and a selection.json name); `sha256` below names the weights, in this process
+    artifact_sha256: str | None = None
     sha256: str = field(init=False)
 
     def __post_init__(self):
