@@ -29,20 +29,17 @@ from pathlib import Path
 import torch
 
 from fairfight.errors import FairfightError
+from fairfight.knowledge import SAE_LAYOUTS, sae_layout
 
 from .model import SAE
 
-SAELENS_FILES = ("cfg.json", "sae_weights.safetensors")
-DICTIONARY_LEARNING_FILES = ("config.json", "ae.pt")
-FORMATS = ("saelens", "dictionary_learning")
+SAELENS_FILES = SAE_LAYOUTS["saelens"]
+DICTIONARY_LEARNING_FILES = SAE_LAYOUTS["dictionary_learning"]
+FORMATS = tuple(SAE_LAYOUTS)
 
 
 def detect_format(folder) -> str | None:
-    folder = Path(folder)
-    for name, files in (("saelens", SAELENS_FILES), ("dictionary_learning", DICTIONARY_LEARNING_FILES)):
-        if all((folder / f).is_file() for f in files):
-            return name
-    return None
+    return sae_layout(folder)
 
 
 def load_sae(folder) -> SAE:
