@@ -20,6 +20,7 @@ def render_cards_html(cards: FeatureCards | dict) -> str:
     c = cards.to_dict() if isinstance(cards, FeatureCards) else cards
     text = resources.files("fairfight.cards").joinpath("templates/cards.html.j2").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False}  # the selection's keys in the documented order
     base = {"format": "fairfight-selection", "version": 1, "sae_sha256": c["sae"].get("artifact_sha256"),
             "layer": c["layer"], "latents": [], "chosen_by": "", "why": "",
             "cards": {"split": c["split"], "texts": c["texts"], "concept": (c.get("concept") or {}).get("name")}}

@@ -164,22 +164,29 @@ def _load_dictionary_learning(folder: Path) -> SAE:
                          "BatchTopKSAE, JumpReluAutoEncoder)")
 
 
-def save_sae(sae: SAE, folder, format: str = "saelens") -> Path:
-    """Write `sae` into `folder` (created) in one of FORMATS."""
+def save_sae(sae: SAE, folder, format: str = "saelens", dtype: str = "float32") -> Path:
+    """Write `sae` into `folder` (created) in one of FORMATS. dtype "float16" (SAELens layout only)
+    halves the files; loading gives float32 weights equal to the float16 values, so the loaded
+    SAE's sha256 is that of the rounded weights, not of `sae`."""
     folder = Path(folder)
+    if dtype not in ("float32", "float16"):
+        raise FairfightError(f"save_sae dtype must be float32 or float16, got {dtype!r}")
+    if dtype != "float32" and format != "saelens":
+        raise FairfightError("save_sae writes float16 in the SAELens layout only")
     folder.mkdir(parents=True, exist_ok=True)
     if format == "saelens":
         from safetensors.torch import save_file
 
         arch = {"relu": "standard"}.get(sae.activation, sae.activation)
         cfg = {"architecture": arch, "d_in": sae.d_in, "d_sae": sae.d_sae, "apply_b_dec_to_input": sae.subtract_b_dec,
-               "normalize_activations": "none", "dtype": "float32"}
+               "normalize_activations": "none", "dtype": dtype}
         if sae.k is not None:
             cfg["k"] = sae.k
         tensors = {"W_enc": sae.W_enc, "b_enc": sae.b_enc, "W_dec": sae.W_dec, "b_dec": sae.b_dec}
         if sae.threshold is not None:
             tensors["threshold"] = sae.threshold
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / "sae_weights.safetensors"))
+        save_file({k: v.to(getattr(torch, dtype)).contiguous() for k, v in tensors.items()},
+                  str(folder / "sae_weights.safetensors"))
         (folder / "cfg.json").write_text(json.dumps(cfg, indent=2, sort_keys=True), encoding="utf-8")
         return folder
     if format == "dictionary_learning":

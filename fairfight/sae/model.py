@@ -164,11 +164,12 @@ class SAE:
         if x.shape[-1] != self.d_in:
             raise FairfightError(f"this SAE reads vectors of size {self.d_in}, but the input has size {x.shape[-1]}")
 
-    def save(self, folder, format: str = "saelens"):
-        """Write the SAE in an on-disk layout ("saelens" or "dictionary_learning"); returns the folder."""
+    def save(self, folder, format: str = "saelens", dtype: str = "float32"):
+        """Write the SAE in an on-disk layout ("saelens" or "dictionary_learning"; "float16" halves
+        a SAELens folder); returns the folder."""
         from .formats import save_sae
 
-        return save_sae(self, folder, format)
+        return save_sae(self, folder, format, dtype)
 
 
 def _affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

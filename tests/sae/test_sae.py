@@ -228,3 +228,15 @@ def test_a_loaded_sae_carries_its_folders_artifact_hash(tmp_path):
     loaded = load_sae(folder)
     assert loaded.artifact_sha256 == artifact_sha256(folder) and loaded.sha256 == sae.sha256
     assert sae.artifact_sha256 is None
+
+
+def test_a_float16_saelens_folder_loads_the_rounded_weights(tmp_path):
+    sae = SAE(*_weights(), "topk", k=4)
+    folder = sae.save(tmp_path / "half", dtype="float16")
+    assert json.loads((folder / "cfg.json").read_text())["dtype"] == "float16"
+    loaded = load_sae(folder)
+    assert loaded.W_enc.dtype == torch.float32 and torch.equal(loaded.W_enc, sae.W_enc.half().float())
+    assert (folder / "sae_weights.safetensors").stat().st_size < \
+        (sae.save(tmp_path / "full") / "sae_weights.safetensors").stat().st_size * 0.6
+    with pytest.raises(FairfightError, match="float16 in the SAELens layout only"):
+        sae.save(tmp_path / "dl", "dictionary_learning", dtype="float16")
