@@ -35,6 +35,11 @@ def test_shift_human_reads_the_granted_sae_and_selection_and_is_named_human_judg
     report = (out / "report.md").read_text()
     assert "human judgement: knowledge.gender_latents" in report and "gender_latents (human judgement)" in report
     assert "an affordance no baseline has" in (out / "report.html").read_text()
+    # the reviewer's audit recomputes the verdicts, with the human-judgement item, from the spec
+    from fairfight.audit import run_audit
+
+    audit = run_audit(out)
+    assert not [f for f in audit.findings if f.kind in ("verdicts", "uses", "integrity")], audit.findings
     iv = results["intervals"]
     # the ablation changes what the head sees: its predictions track gender less than plain ERM's
     assert iv["shift_human"]["leakage(gender)"]["mean"] < iv["finetune_head"]["leakage(gender)"]["mean"]
