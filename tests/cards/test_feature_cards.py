@@ -135,10 +135,10 @@ def test_only_granted_text_is_read(fight):
 def test_the_cli_writes_html_and_json(fight, tmp_path):
     folder, _, _ = fight
     out = tmp_path / "cards"
+    (folder / "spec.yaml").write_text(SPEC)
     r = subprocess.run([sys.executable, "-m", "fairfight.cli", "features", str(folder / "spec.yaml"), "--sae", "the_sae",
                         "--split", "unlabeled", "--layer", str(LAYER), "--concept", "gender", "--out", str(out),
-                        "--cards", "5"], capture_output=True, text=True, timeout=300, cwd=folder) \
-        if (folder / "spec.yaml").write_text(SPEC) or True else None
+                        "--cards", "5"], capture_output=True, text=True, timeout=300, cwd=folder)
     assert r.returncode == 0, r.stderr
     assert "reading 8 texts of split 'unlabeled' at layer 2" in r.stderr
     data = json.loads((out / "cards.json").read_text())
@@ -190,9 +190,7 @@ document.documentElement.appendChild(pre);
 
 
 def test_html_escapes_text(fight):
-    from fairfight.cards.compute import Card, Example
-
-    _, spec, sae = fight
+    _, spec, _ = fight
     cards = feature_cards(spec, sae="the_sae", split="unlabeled", layer=LAYER, latents=[0])
     data = cards.to_dict()
     data["cards"][0]["top"][0]["left"] = "<script>alert(1)</script>"
