@@ -201,6 +201,61 @@ def report(bundle):
     sys.exit(run_report(bundle))
 
 
+@cli.command()
+@click.argument("spec", type=SpecPath())
+@click.option("--sae", required=True, metavar="PATH", help="The SAE: a folder (SAELens or dictionary_learning "
+              "layout), or the name of a knowledge artifact of the rules that holds one.")
+@click.option("--split", required=True, metavar="NAME", help="A split the rules grant with its text column: the "
+              "cards read only granted text.")
+@click.option("--layer", required=True, type=int, metavar="L", help="The layer the SAE reads (as in activations; "
+              "-1 is the last).")
+@click.option("--concept", metavar="NAME", help="A knowledge item of the rules (a word list, or a concept name such "
+              "as gender) or a built-in concept: each card shows the share of its activation on the concept's "
+              "words, and the cards are sorted by it.")
+@click.option("--out", default="feature-cards", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for cards.html and cards.json.")
+@click.option("--limit", type=click.IntRange(1), metavar="N", help="Read at most N texts of the split.")
+@click.option("--latent", "latents", multiple=True, type=click.IntRange(0), metavar="I",
+              help="Make cards for these latents only (repeatable).")
+@click.option("--cards", type=click.IntRange(1), default=100, show_default=True, help="How many cards.")
+@click.option("--top", type=click.IntRange(1, 100), default=8, show_default=True,
+              help="Top-activating contexts per card (one per text).")
+@click.option("--min-fires", type=click.IntRange(1), default=3, show_default=True,
+              help="With --concept: a latent needs this many firing tokens to get a card.")
+@click.option("--device", help="Where the model runs (default: the spec's execution.device).")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)
+def features(spec, sae, split, layer, concept, out, limit, latents, cards, top, min_fires, device, overrides):
+    """Write feature cards for an SAE's latents: firing rate, top-activating tokens in context,
+    share of activation on a concept's words, decoder norm; as OUT/cards.html (a page where a
+    person ticks the latents to keep and downloads selection.json) and OUT/cards.json.
+
+    Runs on the trusted side and reads only text the spec's rules grant. A selection made on the
+    page is knowledge: grant it in rules.knowledge next to the SAE (docs/feature-cards.md).
+
+    Exit codes: 0 written; 2 a bad spec, SAE, split, layer or concept.
+    """
+    from .commands.features import FeaturesOptions, run_features
+
+    sys.exit(run_features(FeaturesOptions(spec, sae, split, layer, out, concept, limit, tuple(latents), cards, top,
+                                          min_fires, device, tuple(overrides))))
+
+
+@cli.command("hash")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def hash_(paths):
+    """Print the sha256 of each knowledge artifact (a file, or a folder such as an SAE): the one
+    to write as rules.knowledge.NAME.sha256 and as a selection.json's sae.sha256.
+
+    A file's hash is that of its bytes; a folder's names every file's relative path and hash,
+    so the same files elsewhere have the same hash. With several PATHS, one "HASH  PATH" line each.
+
+    Exit codes: 0 printed; 2 a PATH is neither a file nor a folder.
+    """
+    from .commands.hash import run_hash
+
+    sys.exit(run_hash(list(paths)))
+
+
 def main(argv=None):
     from .errors import FairfightError
 

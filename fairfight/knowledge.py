@@ -54,5 +54,21 @@ def _file_sha256(path) -> str:
     return h.hexdigest()
 
 
+# the on-disk layouts of an SAE folder (fairfight.sae.formats reads them); here, so that validate
+# can tell an SAE folder without importing torch
+SAE_LAYOUTS = {"saelens": ("cfg.json", "sae_weights.safetensors"), "dictionary_learning": ("config.json", "ae.pt")}
+
+
+def sae_layout(folder) -> str | None:
+    """"saelens" or "dictionary_learning" if `folder` holds an SAE in that layout, else None."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    for name, files in SAE_LAYOUTS.items():
+        if folder.is_dir() and all((folder / f).is_file() for f in files):
+            return name
+    return None
+
+
 def all_words(concept) -> frozenset:
     return frozenset(w for words in concept_words(concept).values() for w in words)

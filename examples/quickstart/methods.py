@@ -80,3 +80,33 @@ def shift(ctx):
 def _delete(text, words):
     kept = [w for w in text.split() if w.strip(".,;:!?\"'()").lower() not in words]
     return " ".join(kept)
+
+
+@method
+def shift_human(ctx):
+    """SHIFT with its human step (Marks et al., ICLR 2025): a reader went through the feature cards
+    of a pre-trained SAE (`fairfight features`) and kept the latents about the spurious concept;
+    that choice is granted knowledge (a selection.json naming the SAE folder's hash, the layer and
+    the latents, who chose and why), and so is the SAE. Ablate the chosen latents at their layer
+    (zero, keeping the SAE's reconstruction error, as SHIFT does) and retrain a linear head on the
+    edited model's pooled output readout, the features finetune_head trains on.
+
+    params: sae, selection (the knowledge names; default gender_sae, gender_latents), l2 (the
+    head's L2 penalty, finetune_head's default 1e-3).
+    """
+    from fairfight import AblateFeatures, FairfightError
+    from fairfight.selection import parse_selection
+
+    p = ctx.params
+    sae = ctx.knowledge[p.get("sae", "gender_sae")]
+    chosen = parse_selection(ctx.knowledge[p.get("selection", "gender_latents")], where="the granted selection")
+    if chosen.sae_sha256 != sae.artifact_sha256:  # validate checks this too; a method must not trust a pairing
+        raise FairfightError(f"the selection was made for the SAE {chosen.sae_sha256[:12]}..., not for the granted "
+                             f"one ({sae.artifact_sha256})")
+    edited = ctx.model.intervene([AblateFeatures(chosen.layer, sae, list(chosen.latents), mode="zero",
+                                                 keep_error=True)])
+    train = ctx.data["ambiguous"]
+    ctx.log(f"{sae!r}; ablating {len(chosen.latents)} latents at layer {chosen.layer} chosen by {chosen.chosen_by} "
+            f"({chosen.why}); head on the pooled output readout")
+    return ctx.predictors.probe(edited, train.texts, train["profession"], layer=None, l2=p.get("l2", 1e-3),
+                                seed=ctx.seed)

@@ -81,7 +81,7 @@ def _verdicts(results, svg) -> list:
         out.append({
             "claim": v["claim"], "verdict": v["verdict"], "cls": VERDICT_CLASS.get(v["verdict"], "muted"),
             "meaning": m.verdict_meaning(v), "reason": v.get("reason", ""),
-            "caveats": [{"text": line, "warn": line.startswith("unmatched affordances")} for line in m.unmatched_caveats(v)],
+            "caveats": [{"text": line, "warn": line.startswith(("unmatched affordances", "human judgement"))} for line in m.unmatched_caveats(v)],
             "relation": m.claim_terms(v)[1],
             "all_baselines": m.is_all_baselines(v),
             "chart": svg(charts.claim_chart(v, i)),
@@ -124,8 +124,12 @@ def _matrix(results) -> dict:
             else col.name
         if col.group == "guard":
             name = "files, network, processes, gc"
+        if col.judgement:
+            name += " (human judgement)"
         columns.append({"name": name, "group": col.group, "in_rules": col.in_rules,
-                        "title": f"{GROUPS[col.group]}: {col.name}" + ("" if col.in_rules else " (not in the rules)")})
+                        "title": f"{GROUPS[col.group]}: {col.name}" + ("" if col.in_rules else " (not in the rules)")
+                        + (f"; human judgement, an affordance no baseline has: {col.judgement}" if col.judgement
+                           else "")})
     rows = []
     for row in mx.rows:
         cells = []
@@ -140,7 +144,8 @@ def _matrix(results) -> dict:
                                              + cell.details)})
         rows.append({"label": row.label, "role": row.role, "how": row.how, "status": row.status, "cells": cells,
                      "note": row.note})
-    return {"groups": groups, "columns": columns, "rows": rows}
+    judged = [{"name": c.name, "judgement": c.judgement} for c in mx.columns if c.judgement]
+    return {"groups": groups, "columns": columns, "rows": rows, "judged": judged}
 
 
 def _controls(results, everyone, intervals) -> dict:

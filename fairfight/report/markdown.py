@@ -89,7 +89,7 @@ def _verdicts(results) -> list[str]:
                             for c in v["comparisons"]])
         lines += [f"Reason: {v.get('reason', '')}", ""]
         for line in m.unmatched_caveats(v):
-            lines += [f"**Caveat:** {line}" if line.startswith("unmatched affordances") else f"Note: {line}", ""]
+            lines += [f"**Caveat:** {line}" if line.startswith(("unmatched affordances", "human judgement")) else f"Note: {line}", ""]
     return lines
 
 
@@ -160,12 +160,16 @@ def _affordances(results) -> list[str]:
                 if cell is not None and cell.state == REFUSED:
                     refused.append(f"{GROUPS[col.group]} {col.name}" if col.group == "budget" else "run-time guard")
                 continue
-            name = col.name + ("†" if cell.beyond else "")
+            name = col.name + ("†" if cell.beyond else "") + (" (human judgement)" if col.judgement else "")
             {USED: used, REFUSED: refused}.get(cell.state, unused).append(name)
         rows.append([row.label, row.how, ", ".join(used) or "—", ", ".join(unused) or "—", ", ".join(refused) or "—"])
     lines += table(["contender", "granted", "used", "granted, not used", "refused"], rows)
     if any(c.beyond for r in matrix.rows for c in r.cells.values()):
         lines += ["† beyond the rules (skylines only).", ""]
+    for col in matrix.columns:
+        if col.judgement:
+            lines += [f"**Human judgement:** knowledge `{col.name}` is {col.judgement}; a contender that uses it "
+                      "used a person's (or a model's) reading of the features, an affordance no baseline has.", ""]
     return lines
 
 

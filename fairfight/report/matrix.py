@@ -43,6 +43,7 @@ class Column:
     name: str
     in_rules: bool = True
     limit: object = None  # budget columns: the rule's limit
+    judgement: str | None = None  # knowledge columns: a selection of SAE latents (human judgement), who chose what
 
     @property
     def key(self) -> tuple:
@@ -173,6 +174,9 @@ def affordance_matrix(results: dict) -> Matrix:
         seen |= set(row.cells)
         rows.append(row)
     columns = _columns(seen, rules_keys, budget)
+    for col in columns:
+        if col.group == "knowledge":
+            col.judgement = (rules.get("judgement") or {}).get(col.name)
     return Matrix(columns, rows)
 
 

@@ -196,6 +196,10 @@ def unmatched_caveats(verdict: dict) -> list[str]:
     if stated:
         lines.append("unmatched by design, as the spec states: "
                      + "; ".join(f"{u['affordance']}: {u['reason']}" for u in stated))
+    judged = [u for u in items if u.get("judgement")]
+    if judged:  # said whatever the spec states: a reader must know a person's choice is in the result
+        lines.append("human judgement: " + "; ".join(f"{u['affordance']} ({u['judgement']})" for u in judged)
+                     + " - an affordance no baseline has")
     return lines
 
 

@@ -34,7 +34,7 @@ def _verdicts(verdicts: list):
         body = Text(v["claim"])
         body.append("\n" + v["reason"], style="dim")
         for line in unmatched_caveats(v):
-            body.append("\n" + line, style="yellow" if line.startswith("unmatched affordances") else "dim")
+            body.append("\n" + line, style="yellow" if line.startswith(("unmatched affordances", "human judgement")) else "dim")
         grid.add_row(Text(v["verdict"], style=COLOURS.get(v["verdict"], "default")), body)
     return grid
 

@@ -11,7 +11,9 @@ See docs/method-api.md ("SAEs").
 from __future__ import annotations
 
 from .formats import FORMATS, detect_format, load_sae, save_sae
+from .means import latent_means
 from .model import ACTIVATIONS, SAE, registered
 from .train import train_topk
 
-__all__ = ["SAE", "ACTIVATIONS", "FORMATS", "load_sae", "save_sae", "detect_format", "train_topk", "registered"]
+__all__ = ["SAE", "ACTIVATIONS", "FORMATS", "load_sae", "save_sae", "detect_format", "train_topk", "registered",
+           "latent_means"]

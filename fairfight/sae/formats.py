@@ -2,8 +2,16 @@
 
 SAELens: `cfg.json` (d_in, d_sae, architecture "standard" | "topk" | "jumprelu", or the older
 activation_fn_str "relu" | "topk" with activation_fn_kwargs.k; k; apply_b_dec_to_input;
-normalize_activations) and `sae_weights.safetensors` (W_enc [d_in, d_sae], b_enc, W_dec
-[d_sae, d_in], b_dec, and threshold or log_threshold for JumpReLU).
+normalize_activations; rescale_acts_by_decoder_norm) and `sae_weights.safetensors` (W_enc
+[d_in, d_sae], b_enc, W_dec [d_sae, d_in], b_dec, and threshold or log_threshold for JumpReLU).
+SAELens v6's conventions (sae_lens/saes/sae.py, topk_sae.py, loading/pretrained_sae_loaders.py
+at v6.18.0): `apply_b_dec_to_input` defaults to true for every architecture, JumpReLU included
+(SAEConfig's default; configs older than 6.0 get the same default); a TopK config's
+`rescale_acts_by_decoder_norm` multiplies the pre-activations by the decoder rows' norms before
+the top k and divides the latents by them before decoding: honoured here by folding the norms
+into the weights (W_enc and b_enc times the norm, W_dec rows divided by it), which gives the
+same latents and the same reconstruction; SAELens has it for TopK configs only, so another
+architecture that sets it is refused rather than read some other way.
 
 dictionary_learning (the SHIFT authors' package): `config.json` ({"trainer": {"dict_class",
 "activation_dim", "dict_size", "k", ...}}) and `ae.pt` (a state dict): AutoEncoder (ReLU,
@@ -21,20 +29,17 @@ from pathlib import Path
 import torch
 
 from fairfight.errors import FairfightError
+from fairfight.knowledge import SAE_LAYOUTS, sae_layout
 
 from .model import SAE
 
-SAELENS_FILES = ("cfg.json", "sae_weights.safetensors")
-DICTIONARY_LEARNING_FILES = ("config.json", "ae.pt")
-FORMATS = ("saelens", "dictionary_learning")
+SAELENS_FILES = SAE_LAYOUTS["saelens"]
+DICTIONARY_LEARNING_FILES = SAE_LAYOUTS["dictionary_learning"]
+FORMATS = tuple(SAE_LAYOUTS)
 
 
 def detect_format(folder) -> str | None:
-    folder = Path(folder)
-    for name, files in (("saelens", SAELENS_FILES), ("dictionary_learning", DICTIONARY_LEARNING_FILES)):
-        if all((folder / f).is_file() for f in files):
-            return name
-    return None
+    return sae_layout(folder)
 
 
 def load_sae(folder) -> SAE:
@@ -43,10 +48,13 @@ def load_sae(folder) -> SAE:
     if not folder.is_dir():
         raise FairfightError(f"SAE folder '{folder}' does not exist (or is not a folder)")
     fmt = detect_format(folder)
-    if fmt == "saelens":
-        return _load_saelens(folder)
-    if fmt == "dictionary_learning":
-        return _load_dictionary_learning(folder)
+    if fmt in FORMATS:
+        from fairfight.knowledge import artifact_sha256
+
+        sae = _load_saelens(folder) if fmt == "saelens" else _load_dictionary_learning(folder)
+        # set once, here, on the record just made (dataclasses.replace would hash the weights again)
+        object.__setattr__(sae, "artifact_sha256", artifact_sha256(folder))
+        return sae
     raise FairfightError(f"'{folder}' is not an SAE folder: expected {' + '.join(SAELENS_FILES)} (SAELens) or "
                          f"{' + '.join(DICTIONARY_LEARNING_FILES)} (dictionary_learning)")
 
@@ -90,9 +98,31 @@ def _load_saelens(folder: Path) -> SAE:
     missing = [n for n in ("W_enc", "b_enc", "W_dec", "b_dec") if n not in w]
     if missing:
         raise FairfightError(f"{where}: sae_weights.safetensors lacks {', '.join(missing)}")
-    subtract = bool(cfg.get("apply_b_dec_to_input", activation != "jumprelu"))
-    return SAE(w["W_enc"], w["b_enc"], w["W_dec"], w["b_dec"], activation, k=None if k is None else int(k),
+    subtract = cfg.get("apply_b_dec_to_input", True)  # SAELens v6: true unless the config says otherwise
+    if not isinstance(subtract, bool):
+        raise FairfightError(f"{where}: apply_b_dec_to_input must be true or false, got {subtract!r}")
+    w_enc, b_enc, w_dec = w["W_enc"], w["b_enc"], w["W_dec"]
+    rescale = cfg.get("rescale_acts_by_decoder_norm", False)
+    if rescale not in (True, False):
+        raise FairfightError(f"{where}: rescale_acts_by_decoder_norm must be true or false, got {rescale!r}")
+    if rescale:
+        if activation != "topk":
+            raise FairfightError(f"{where}: rescale_acts_by_decoder_norm is set, but SAELens applies it to TopK SAEs "
+                                 f"only and this one is {activation}; remove the key if the weights are already "
+                                 "folded, or fold the decoder norms into W_enc, b_enc and W_dec first")
+        w_enc, b_enc, w_dec = _fold_decoder_norm(w_enc, b_enc, w_dec, where)
+    return SAE(w_enc, b_enc, w_dec, w["b_dec"], activation, k=None if k is None else int(k),
                threshold=threshold, subtract_b_dec=subtract, source=f"{folder} (SAELens)")
+
+
+def _fold_decoder_norm(w_enc, b_enc, w_dec, where):
+    """SAELens's rescale_acts_by_decoder_norm, folded: latents pre * |W_dec[i]| and decoder rows
+    W_dec[i] / |W_dec[i]| (its own _fold_norm_topk, which it runs when saving for inference)."""
+    norms = w_dec.float().norm(dim=-1)
+    if not bool((norms > 0).all()):
+        raise FairfightError(f"{where}: rescale_acts_by_decoder_norm divides by the decoder rows' norms, and "
+                             f"{int((norms == 0).sum())} of them are zero")
+    return w_enc * norms, b_enc * norms, w_dec / norms[:, None]
 
 
 def _load_dictionary_learning(folder: Path) -> SAE:
@@ -134,22 +164,29 @@ def _load_dictionary_learning(folder: Path) -> SAE:
                          "BatchTopKSAE, JumpReluAutoEncoder)")
 
 
-def save_sae(sae: SAE, folder, format: str = "saelens") -> Path:
-    """Write `sae` into `folder` (created) in one of FORMATS."""
+def save_sae(sae: SAE, folder, format: str = "saelens", dtype: str = "float32") -> Path:
+    """Write `sae` into `folder` (created) in one of FORMATS. dtype "float16" (SAELens layout only)
+    halves the files; loading gives float32 weights equal to the float16 values, so the loaded
+    SAE's sha256 is that of the rounded weights, not of `sae`."""
     folder = Path(folder)
+    if dtype not in ("float32", "float16"):
+        raise FairfightError(f"save_sae dtype must be float32 or float16, got {dtype!r}")
+    if dtype != "float32" and format != "saelens":
+        raise FairfightError("save_sae writes float16 in the SAELens layout only")
     folder.mkdir(parents=True, exist_ok=True)
     if format == "saelens":
         from safetensors.torch import save_file
 
         arch = {"relu": "standard"}.get(sae.activation, sae.activation)
         cfg = {"architecture": arch, "d_in": sae.d_in, "d_sae": sae.d_sae, "apply_b_dec_to_input": sae.subtract_b_dec,
-               "normalize_activations": "none", "dtype": "float32"}
+               "normalize_activations": "none", "dtype": dtype}
         if sae.k is not None:
             cfg["k"] = sae.k
         tensors = {"W_enc": sae.W_enc, "b_enc": sae.b_enc, "W_dec": sae.W_dec, "b_dec": sae.b_dec}
         if sae.threshold is not None:
             tensors["threshold"] = sae.threshold
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / "sae_weights.safetensors"))
+        save_file({k: v.to(getattr(torch, dtype)).contiguous() for k, v in tensors.items()},
+                  str(folder / "sae_weights.safetensors"))
         (folder / "cfg.json").write_text(json.dumps(cfg, indent=2, sort_keys=True), encoding="utf-8")
         return folder
     if format == "dictionary_learning":

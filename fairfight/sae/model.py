@@ -39,6 +39,9 @@ class SAE:
     threshold: torch.Tensor | None = None  # jumprelu: [d_sae]
     subtract_b_dec: bool = True  # subtract b_dec from the input before encoding
     source: str = ""  # where it came from: a folder and its format, or "trained: ..."
+    # the folder's artifact hash when loaded from one (fairfight.knowledge.artifact_sha256: what a
+    # spec's sha256: and a selection.json name); `sha256` below names the weights, in this process
+    artifact_sha256: str | None = None
     sha256: str = field(init=False)
 
     def __post_init__(self):
@@ -161,11 +164,12 @@ class SAE:
         if x.shape[-1] != self.d_in:
             raise FairfightError(f"this SAE reads vectors of size {self.d_in}, but the input has size {x.shape[-1]}")
 
-    def save(self, folder, format: str = "saelens"):
-        """Write the SAE in an on-disk layout ("saelens" or "dictionary_learning"); returns the folder."""
+    def save(self, folder, format: str = "saelens", dtype: str = "float32"):
+        """Write the SAE in an on-disk layout ("saelens" or "dictionary_learning"; "float16" halves
+        a SAELens folder); returns the folder."""
         from .formats import save_sae
 
-        return save_sae(self, folder, format)
+        return save_sae(self, folder, format, dtype)
 
 
 def _affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -110,8 +110,21 @@ def _split(name, sp, base_dir) -> SplitSpec:
 
 def _knowledge(name, value, base_dir) -> Knowledge:
     if isinstance(value, dict):
-        return Knowledge(name, None, (base_dir / value["artifact"]).resolve(), value.get("sha256"))
+        artifact = (base_dir / value["artifact"]).resolve()
+        return Knowledge(name, None, artifact, value.get("sha256"), _judgement(artifact))
     return Knowledge(name, tuple(value) if isinstance(value, list) else value)
+
+
+def _judgement(artifact: Path) -> str | None:
+    """A selection of SAE latents is human (or model) judgement: reports and lints name it."""
+    from ..errors import FairfightError
+    from ..selection import read_selection
+
+    try:
+        selection = read_selection(artifact)
+    except FairfightError:  # semantics reported it
+        return None
+    return selection.judgement() if selection else None
 
 
 def _run(run: str, base_dir: Path) -> str:

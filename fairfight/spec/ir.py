@@ -134,6 +134,7 @@ class Knowledge:
     value: object  # str | tuple[str, ...] | None for artifacts
     artifact: Path | None = None
     sha256: str | None = None
+    judgement: str | None = None  # a selection of SAE latents (selection.json): what was chosen, by whom
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,18 @@ class Unmatched:
     affordance: str  # "model.intervene" | "data.SPLIT.COLUMN" | "knowledge.NAME"
     suggestion: str  # what would match it, from the catalogue ("" when nothing can)
     reason: str | None = None  # the spec's reason why no baseline need match it
+    judgement: str | None = None  # a knowledge item that is a selection of SAE latents: who chose what
 
     def to_dict(self) -> dict:
-        return {"affordance": self.affordance, "reason": self.reason, "suggestion": self.suggestion}
+        out = {"affordance": self.affordance, "reason": self.reason, "suggestion": self.suggestion}
+        if self.judgement:
+            out["judgement"] = self.judgement
+        return out
+
+    @property
+    def named(self) -> str:
+        """The affordance, with 'human judgement' said where it is one."""
+        return self.affordance + (f" (human judgement: {self.judgement})" if self.judgement else "")
 
 
 def affordances(uses: Uses) -> set[str]:
@@ -55,8 +64,16 @@ def unmatched(spec: Spec) -> dict[str, list[Unmatched]]:
     out = {}
     for name, method in spec.methods.items():
         items = sorted(method_affordances(spec, method) - matched)
-        out[name] = [Unmatched(item, suggestion(spec, item), method.unmatched.get(item)) for item in items]
+        out[name] = [Unmatched(item, suggestion(spec, item), method.unmatched.get(item), judgement(spec, item))
+                     for item in items]
     return out
+
+
+def judgement(spec: Spec, affordance: str) -> str | None:
+    """For knowledge.NAME that is a selection of SAE latents: what was chosen and by whom."""
+    kind, _, name = affordance.partition(".")
+    item = spec.rules.knowledge.get(name) if kind == "knowledge" else None
+    return getattr(item, "judgement", None)
 
 
 def suggestion(spec: Spec, affordance: str) -> str:
@@ -101,7 +118,9 @@ def diagnostics(spec: Spec) -> list:
             where = (f"{base}.uses.{kind}" + (f".{rest.rsplit('.', 1)[0]}" if kind == "data" else "")
                      if method.uses is not None else base)
             fix = f"{item.suggestion}, or say" if item.suggestion.startswith("add ") else f"{item.suggestion}: say"
-            out.append(spec.where.diagnostic(where, f"method '{name}' uses {item.affordance}, which no required "
+            if item.judgement:
+                fix = "no baseline can have human judgement: say"
+            out.append(spec.where.diagnostic(where, f"method '{name}' uses {item.named}, which no required "
                                                     f"baseline uses (a win over all baselines could come from it "
                                                     f"alone); {fix} why none is needed under {base}.unmatched",
                                              severity="warning"))

@@ -15,6 +15,7 @@ from .loader import Document
 from .schema import schema_default
 from ._access import _d, _l, _s
 from .contender_checks import ContenderChecks
+from .knowledge_checks import KnowledgeChecks
 from .data_checks import SOURCE, DataChecks
 from .method_checks import MethodChecks
 from .source_checks import SourceChecks
@@ -65,7 +66,7 @@ def expression_position(doc: Document, path: tuple, index: int, end: int) -> Pos
     return Position(line, col, end_line, end_col)
 
 
-class Checker(DataChecks, ContenderChecks, MethodChecks, SourceChecks):
+class Checker(DataChecks, ContenderChecks, MethodChecks, KnowledgeChecks, SourceChecks):
     def __init__(self, doc: Document, base_dir: Path, columns: dict | None = None):
         self.doc, self.base_dir = doc, base_dir
         self.loaded_columns = columns or {}  # split -> columns, when the data was loaded (validate --data)
@@ -272,6 +273,7 @@ class Checker(DataChecks, ContenderChecks, MethodChecks, SourceChecks):
             elif artifact:
                 self.check_artifact_hash(("rules", "knowledge", name, "sha256"), self.base_dir / artifact,
                                          _s(_d(item).get("sha256")))
+        self.check_selections()
 
     def check_selection_metric(self, metric):
         """Trials are scored with the evaluation's metrics: the one tuning picks by must be among them

@@ -50,13 +50,16 @@ def _saes(tmp_path):
             if fmt == "dictionary_learning" and name == "relu unshifted":
                 continue  # that layout has no ReLU SAE without the shift
             made[f"{name} via {fmt}"] = load_sae(made[name].save(tmp_path / f"{name}-{fmt}", fmt))
-    # SAELens JumpReLU as SAELens writes it: log_threshold, and no apply_b_dec_to_input (default: no shift)
-    folder = tmp_path / "saelens-jumprelu-native"
-    folder.mkdir()
-    save_file({"W_enc": w_enc, "b_enc": b_enc, "W_dec": w_dec, "b_dec": b_dec, "log_threshold": thr.log()},
-              str(folder / "sae_weights.safetensors"))
-    (folder / "cfg.json").write_text(json.dumps({"architecture": "jumprelu", "d_in": D, "d_sae": M}))
-    made["jumprelu saelens native"] = load_sae(folder)
+    # SAELens JumpReLU folders: log_threshold; without apply_b_dec_to_input (SAELens v6's default: the
+    # input is shifted) and with it false (as SAELens's Gemma Scope loader writes it)
+    for name, extra in (("jumprelu saelens native", {}),
+                        ("jumprelu saelens unshifted", {"apply_b_dec_to_input": False})):
+        folder = tmp_path / name.replace(" ", "-")
+        folder.mkdir()
+        save_file({"W_enc": w_enc, "b_enc": b_enc, "W_dec": w_dec, "b_dec": b_dec, "log_threshold": thr.log()},
+                  str(folder / "sae_weights.safetensors"))
+        (folder / "cfg.json").write_text(json.dumps({"architecture": "jumprelu", "d_in": D, "d_sae": M, **extra}))
+        made[name] = load_sae(folder)
     # dictionary_learning BatchTopKSAE: inference is a JumpReLU with one global threshold, input shifted
     folder = tmp_path / "batchtopk"
     folder.mkdir()
@@ -64,7 +67,8 @@ def _saes(tmp_path):
                 "b_dec": b_dec, "k": torch.tensor(4), "threshold": torch.tensor(0.1)}, folder / "ae.pt")
     (folder / "config.json").write_text(json.dumps({"trainer": {"dict_class": "BatchTopKSAE", "k": 4}}))
     made["batchtopk via dictionary_learning"] = load_sae(folder)
-    assert made["jumprelu saelens native"].subtract_b_dec is False
+    assert made["jumprelu saelens native"].subtract_b_dec is True
+    assert made["jumprelu saelens unshifted"].subtract_b_dec is False
     assert made["batchtopk via dictionary_learning"].subtract_b_dec is True
     return made
 

@@ -172,3 +172,71 @@ def test_trainer_is_deterministic_and_learns():
     assert unexplained < 0.3, unexplained  # most of the variance is explained with 4 of 64 latents
     with pytest.raises(FairfightError, match="k must be an int"):
         train_topk(acts, width=8, k=9)
+
+
+# -- SAELens v6 conventions (sae_lens/saes/sae.py, topk_sae.py at v6.18.0) -------------------------
+def test_saelens_apply_b_dec_to_input_defaults_to_true_for_every_architecture(tmp_path):
+    """SAEConfig.apply_b_dec_to_input defaults to True, and JumpReLUSAEConfig keeps that default."""
+    w_enc, b_enc, w_dec, b_dec = _weights()
+    x = _x()
+    for arch in ("standard", "topk", "jumprelu"):
+        w = {"W_enc": w_enc, "b_enc": b_enc, "W_dec": w_dec, "b_dec": b_dec}
+        extra = {"k": 4} if arch == "topk" else {}
+        if arch == "jumprelu":
+            w["threshold"] = torch.full((M,), 0.1)
+        _write_saelens(tmp_path / arch, w, {"d_in": D, "d_sae": M, "architecture": arch, **extra})
+        sae = load_sae(tmp_path / arch)
+        assert sae.subtract_b_dec, arch
+        pre = (x - b_dec) @ w_enc + b_enc
+        if arch == "jumprelu":
+            assert torch.allclose(sae.encode(x), pre * (pre > 0.1), atol=1e-6)
+    _write_saelens(tmp_path / "bad", {"W_enc": w_enc, "b_enc": b_enc, "W_dec": w_dec, "b_dec": b_dec},
+                   {"d_in": D, "d_sae": M, "apply_b_dec_to_input": "yes"})
+    with pytest.raises(FairfightError, match="apply_b_dec_to_input must be true or false"):
+        load_sae(tmp_path / "bad")
+
+
+def test_saelens_rescale_acts_by_decoder_norm_is_honoured_as_saelens_computes_it(tmp_path):
+    w_enc, b_enc, w_dec, b_dec = _weights()
+    w_dec = w_dec * torch.linspace(0.2, 3.0, M)[:, None]  # rows of very different norms: the top k changes
+    w = {"W_enc": w_enc, "b_enc": b_enc, "W_dec": w_dec, "b_dec": b_dec}
+    _write_saelens(tmp_path / "sae", w, {"d_in": D, "d_sae": M, "architecture": "topk", "k": 4,
+                                         "rescale_acts_by_decoder_norm": True})
+    sae = load_sae(tmp_path / "sae")
+    x = _x()
+    # TopKSAE.encode / decode in SAELens v6, written out
+    norms = w_dec.norm(dim=-1)
+    hidden_pre = ((x - b_dec) @ w_enc + b_enc) * norms
+    top = hidden_pre.topk(4, dim=-1)
+    acts = torch.zeros_like(hidden_pre).scatter(-1, top.indices, torch.relu(top.values))
+    recon = (acts / norms) @ w_dec + b_dec
+    assert torch.allclose(sae.encode(x), acts, atol=1e-5)
+    assert torch.allclose(sae.reconstruct(x), recon, atol=1e-5)
+    plain = SAE(w_enc, b_enc, w_dec, b_dec, "topk", k=4)  # ignoring the key would pick other latents
+    assert not torch.allclose(plain.encode(x), acts, atol=1e-3)
+    _write_saelens(tmp_path / "relu", w, {"d_in": D, "d_sae": M, "architecture": "standard",
+                                          "rescale_acts_by_decoder_norm": True})
+    with pytest.raises(FairfightError, match="TopK SAEs only"):
+        load_sae(tmp_path / "relu")
+
+
+def test_a_loaded_sae_carries_its_folders_artifact_hash(tmp_path):
+    from fairfight.knowledge import artifact_sha256
+
+    sae = SAE(*_weights(), "topk", k=4)
+    folder = sae.save(tmp_path / "sae")
+    loaded = load_sae(folder)
+    assert loaded.artifact_sha256 == artifact_sha256(folder) and loaded.sha256 == sae.sha256
+    assert sae.artifact_sha256 is None
+
+
+def test_a_float16_saelens_folder_loads_the_rounded_weights(tmp_path):
+    sae = SAE(*_weights(), "topk", k=4)
+    folder = sae.save(tmp_path / "half", dtype="float16")
+    assert json.loads((folder / "cfg.json").read_text())["dtype"] == "float16"
+    loaded = load_sae(folder)
+    assert loaded.W_enc.dtype == torch.float32 and torch.equal(loaded.W_enc, sae.W_enc.half().float())
+    assert (folder / "sae_weights.safetensors").stat().st_size < \
+        (sae.save(tmp_path / "full") / "sae_weights.safetensors").stat().st_size * 0.6
+    with pytest.raises(FairfightError, match="float16 in the SAELens layout only"):
+        sae.save(tmp_path / "dl", "dictionary_learning", dtype="float16")

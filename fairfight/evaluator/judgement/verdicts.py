@@ -99,6 +99,9 @@ class Judge:
         if claim.relation == "beats" and claim.against is None and claim.subject.control is None \
                 and claim.subject.name in self.spec.methods:
             verdict.unmatched = self.unmatched().get(claim.subject.name, [])
+        elif claim.subject.name in self.spec.methods:  # human judgement is named on every claim about its method
+            judged = [u for u in self.unmatched().get(claim.subject.name, []) if u.judgement]
+            verdict.unmatched = judged or None
         return verdict
 
     def unmatched(self) -> dict:

@@ -310,7 +310,9 @@ class AblateFeatures:
             raise FairfightError(f"AblateFeatures mode must be 'zero' or 'mean', got {self.mode!r}")
         if self.mode == "mean":
             if self.fill is None:
-                raise FairfightError("AblateFeatures mode='mean' needs fill= (one value per feature, e.g. their mean)")
+                raise FairfightError("AblateFeatures mode='mean' needs fill= (one value per feature): an edit reads no "
+                                     "data itself; fairfight.sae.latent_means(ctx.model, texts, sae, layer=L, "
+                                     "features=F) gives the latents' means on granted texts")
             fill = _as_vector(self.fill, "AblateFeatures.fill")
             if len(fill) != len(feats):
                 raise FairfightError(f"AblateFeatures.fill has {len(fill)} values for {len(feats)} features")

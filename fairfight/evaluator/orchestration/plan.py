@@ -78,6 +78,7 @@ def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) 
         "model": runkey.digest(runkey.model_identity(spec)),
         "packages": runkey.package_versions(),
     }
+    knowledge = runkey.knowledge_identity(spec)
     entries = [(c, None) for c in spec.contenders()]
     entries += [(m, control) for m in spec.methods.values() for control in spec.controls]
     wanted = set(only)
@@ -95,7 +96,8 @@ def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) 
         code = runkey.code_identity(contender)
         for seed in plan.seeds:
             parts = {**common, "contender": [contender.role, contender.name], "code": code, "control": control,
-                     "seed": seed, "params": params, "grant": to_jsonable(grant)}
+                     "seed": seed, "params": params, "grant": to_jsonable(grant),
+                     "knowledge": runkey.granted_knowledge(knowledge, grant)}
             plan.runs.append(Run(runkey.run_key(parts), contender.name, role, control, seed, params, grant, declared,
                                  code))
     return plan

@@ -16,9 +16,9 @@ from ...data.files import file_sources, fixed_folder, is_pattern, matched_files
 from ...spec.ir import Contender, Spec, to_jsonable
 from ...spec.vocabulary import FILE_SOURCES
 
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: knowledge enters only the keys of the runs granted it ("knowledge")
 KEY_FIELDS = ("key_version", "task", "evaluate", "rules", "splits", "data", "model", "contender", "code",
-              "control", "seed", "params", "grant", "packages")
+              "control", "seed", "params", "grant", "knowledge", "packages")
 PACKAGES = ("fairfight", "torch", "transformers", "datasets", "tokenizers", "numpy")
 
 
@@ -98,14 +98,17 @@ def _source_identity(source: str, ds):
 
 
 def knowledge_identity(spec: Spec) -> dict:
-    """The sha256 of every knowledge artifact (file or folder, e.g. an SAE): a changed file reruns."""
+    """What every knowledge item is: its value as written, or its artifact's sha256 (a file's bytes;
+    a folder's files, e.g. an SAE: fairfight.knowledge.artifact_sha256), None for a missing one."""
     from ...knowledge import artifact_sha256
 
     out = {}
     for name, item in sorted(spec.rules.knowledge.items()):
         if item.artifact is not None:
             path = Path(item.artifact)
-            out[name] = artifact_sha256(path) if path.exists() else None
+            out[name] = {"artifact_sha256": artifact_sha256(path) if path.exists() else None}
+        else:
+            out[name] = {"value": to_jsonable(item.value)}
     return out
 
 
@@ -125,13 +128,22 @@ def evaluate_identity(spec: Spec) -> str:
     return digest([section, hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None])
 
 
+def granted_knowledge(identity: dict, grant) -> dict:
+    """The slice of knowledge_identity(spec) a run is granted: a changed artifact (or word list)
+    reruns the runs that may read it, and no other."""
+    return {name: identity[name] for name in sorted(grant.knowledge) if name in identity}
+
+
 def rules_identity(spec: Spec) -> str:
-    """The rules as written, plus the content of their knowledge artifacts."""
-    knowledge = knowledge_identity(spec)
+    """The rules as written, less their knowledge: which items exist and what they hold enter
+    each run's key through its own grant (`granted_knowledge`), so a run not granted an item
+    is not rerun when it changes, nor when an item is added."""
     rules = to_jsonable(spec.rules)
     # what tuning picks by changes which parameters the final runs get (their keys hold those), never a run
     rules.pop("selection_metric", None)
-    return digest([rules, knowledge] if knowledge else rules)
+    rules.pop("knowledge", None)
+    rules.get("grant", {}).pop("knowledge", None)
+    return digest(rules)
 
 
 def model_identity(spec: Spec) -> dict:

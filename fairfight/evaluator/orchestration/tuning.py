@@ -78,6 +78,7 @@ def tuning_runs(spec: Spec, plan) -> tuple[list, dict]:
     ev = spec.evaluate
     scored_by = runkey.digest({"target": ev.target, "groups": list(ev.groups), "metrics": list(ev.metrics)})
     seen = set()
+    knowledge = runkey.knowledge_identity(spec)
     for run in plan.runs:
         if run.control or run.name in seen or selection not in run.grant.data:
             if run.name not in seen and not run.control and selection not in run.grant.data:
@@ -93,7 +94,8 @@ def tuning_runs(spec: Spec, plan) -> tuple[list, dict]:
                      "rules": runkey.rules_identity(spec), "splits": runkey.digest(to_jsonable(spec.splits)),
                      "data": runkey.digest(runkey.data_identity(spec)), "model": runkey.digest(runkey.model_identity(spec)),
                      "contender": [run.role, run.name, "trial"], "code": run.code, "control": None, "seed": 0,
-                     "params": params, "grant": to_jsonable(run.grant), "packages": runkey.package_versions()}
+                     "params": params, "grant": to_jsonable(run.grant),
+                     "knowledge": runkey.granted_knowledge(knowledge, run.grant), "packages": runkey.package_versions()}
             runs.append(TrialRun(runkey.run_key(parts), run.name, run.role, None, 0, params, run.grant, run.declared,
                                  run.code, trial=t))
     return runs, notes

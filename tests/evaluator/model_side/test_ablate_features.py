@@ -132,3 +132,30 @@ def test_declarative_named_by_sha256_and_checked(bert, make_handle):
         AblateFeatures(1, sae, [3 * d])
     with pytest.raises(FairfightError, match="needs fill"):
         AblateFeatures(1, sae, [0], mode="mean")
+
+
+def test_mean_ablation_fill_from_latent_means_on_granted_text(bert, make_handle, monkeypatch):
+    """mode='mean' needs fill (the edit reads no data); latent_means gives it from a granted read:
+    each latent's mean over every real token, chunk by chunk, equal to the mean of the encoded states."""
+    import fairfight.sae.means as means
+    from fairfight.sae import latent_means
+
+    monkeypatch.setattr(means, "CHUNK_TEXTS", 3)  # several chunks of texts of different lengths
+    sae = _sae(bert.hidden_size, "relu")
+    handle, ledger = make_handle(bert)
+    tokens = torch.cat(handle.activations(TEXTS, layers=[1], pool="none")[1])
+    expected = sae.encode(tokens).mean(0)
+    got = latent_means(handle, TEXTS, sae, layer=1)
+    assert torch.allclose(got, expected, atol=1e-5)
+    chosen = [9, 2, 40]
+    fill = latent_means(handle, TEXTS, sae, layer=1, features=chosen)
+    assert torch.allclose(fill, expected[chosen], atol=1e-5)
+    edit = AblateFeatures(1, sae, chosen, mode="mean", fill=fill)
+    assert edit.fill == pytest.approx([float(v) for v in expected[[2, 9, 40]]], abs=1e-5)  # in feature order
+    with pytest.raises(FairfightError, match="latent_means"):
+        AblateFeatures(1, sae, chosen, mode="mean")
+    refused, _ = make_handle(bert, grant={"embed"})
+    from fairfight import AffordanceError
+
+    with pytest.raises(AffordanceError):
+        latent_means(refused, TEXTS, sae, layer=1)

@@ -136,8 +136,13 @@ def test_a_changed_sae_file_changes_the_run_keys(fight, bert):
     changed = SAE(sae.W_enc, sae.b_enc + 0.01, sae.W_dec, sae.b_dec, "topk", k=sae.k)
     changed.save(folder / "saes" / "l1", "saelens")  # same path, same spec text, new weights
     after = {r.label: r.key for r in compile_plan(_spec(folder)).runs}
-    assert set(after) == set(before) and all(after[k] != before[k] for k in before)
+    # only the runs granted the SAE rerun: picks_only is granted the selection, not the SAE
+    assert set(after) == set(before)
+    assert after["everything"] != before["everything"] and after["picks_only"] == before["picks_only"]
     assert load_sae(folder / "saes" / "l1").sha256 == changed.sha256
+    (folder / "gender_features.json").write_text('{"features": [1]}')  # and the selection's change reruns both
+    last = {r.label: r.key for r in compile_plan(_spec(folder)).runs}
+    assert all(last[k] != after[k] for k in after)
 
 
 def test_validate_accepts_an_sae_folder_and_checks_a_declared_sha256(fight, bert):
