@@ -163,7 +163,7 @@ class SAE:
 
     def save(self, folder, format: str = "saelens"):
         """Write the SAE in an on-disk layout ("saelens" or "dictionary_learning"); returns the folder."""
-        from .formats import save_sae
+        from .writing import save_sae
 
         return save_sae(self, folder, format)
 
