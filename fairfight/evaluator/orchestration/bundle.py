@@ -109,17 +109,20 @@ def _finished(folder: Path) -> dict | None:
 
 
 class Cache:
-    """Finished runs shared across evals, by run key (--cache DIR)."""
+    """Finished runs shared across evals, by run key: the user cache's `runs` area (fairfight/cache.py)."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
     def fetch(self, key: str, bundle: Bundle) -> dict | None:
+        from ...cache import touch
+
         src = self.root / key
         record = _finished(src)
         if record is None:
             return None
+        touch(src)  # least recently used goes first
         _copy_dir(src, bundle.run_dir(key))
         return record
 
