@@ -113,6 +113,9 @@ def _load_dir(source, directory: Path, revision, kind, dtype) -> LoadedModel:
 
 
 def _load_hf(source, repo_id, revision, kind, dtype) -> LoadedModel:
+    from ...hub import unreachable
+
+    down = unreachable()  # one quick probe: an unreachable hub goes offline now, not after ~70 s of retries
     try:
         from huggingface_hub import try_to_load_from_cache
         loaded = _instantiate(source, repo_id, {"revision": revision}, kind, dtype,
@@ -121,7 +124,7 @@ def _load_hf(source, repo_id, revision, kind, dtype) -> LoadedModel:
         if isinstance(exc.__cause__, OSError):
             raise FairfightError(
                 f"{source}: could not fetch model {repo_id!r} at revision {revision!r} "
-                f"({str(exc.__cause__).strip().splitlines()[0]}). "
+                f"({down + '; not in the local cache' if down else str(exc.__cause__).strip().splitlines()[0]}). "
                 f"Download it first while online (e.g. `hf download {repo_id} --revision {revision}`), "
                 "or save it to a folder and use path:DIR"
             ) from exc.__cause__
