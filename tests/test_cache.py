@@ -139,3 +139,12 @@ def test_an_eval_trims_the_cache_to_its_cap(tmp_path, bert_dir, _own_cache, monk
     assert r.returncode == 0, r.stderr
     assert not stale.exists() and "evicted 1 least recently used entry" in r.stderr
     assert len(list((_own_cache / "runs").iterdir())) == 1  # this eval's own entries were just used: kept
+
+
+def test_the_cache_and_the_bundle_stay_apart(tmp_path, bert_dir):
+    spec = write_fight(tmp_path / "task", bert_dir, FIGHT, seeds=1)
+    inside = eval_here(str(spec), "--out", str(tmp_path / "b"), "--cache", str(tmp_path / "b" / "cache"), "--no-progress")
+    assert inside.returncode == 2 and "inside the bundle folder" in inside.stderr
+    around = eval_here(str(spec), "--out", str(tmp_path / "c" / "runs" / "b"), "--cache", str(tmp_path / "c"),
+                       "--no-progress")
+    assert around.returncode == 2 and "inside the cache" in around.stderr

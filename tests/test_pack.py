@@ -123,3 +123,7 @@ def test_pack_refuses_what_is_not_a_finished_bundle(tmp_path):
     (tmp_path / "empty").mkdir()
     r = ff("pack", str(tmp_path / "empty"))
     assert r.returncode == 2 and "not a fairfight bundle" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "notes.txt").write_text("hello")
+    for command in ("audit", "report"):
+        r = ff(command, str(tmp_path / "notes.txt"))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (command, r.stderr)

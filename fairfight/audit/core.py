@@ -370,8 +370,12 @@ def run_archive_audit(archive, *, rerun: int = 0, spec_path=None) -> Audit:
     """The audit of an archive of `fairfight pack`: unpacked into a temporary folder, every member
     checked against pack.json (a damaged or edited archive is a finding), then audited as a folder
     with the spec from the archive's spec/ folder."""
-    from ..pack import open_archive
+    from ..pack import SUFFIX, open_archive
 
+    with open(archive, "rb") as f:
+        gzip_magic = f.read(2) == b"\x1f\x8b"
+    if not gzip_magic and not str(archive).endswith(SUFFIX):  # a damaged archive is a finding; this is no archive
+        raise FairfightError(f"{archive} is neither a bundle folder nor an archive written by `fairfight pack`")
     with open_archive(archive) as opened:
         if opened.bundle is None or not (opened.bundle / "results.json").is_file():
             audit = Audit(str(archive), archive_sha256=opened.sha256)

@@ -223,6 +223,13 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
     if problem:
         print(f"error: --out: {problem}", file=sys.stderr)
         return EXIT_INVALID
+    if not opts.no_cache:
+        from ..cache import default_root
+
+        problem = _cache_problem(Path(opts.cache).expanduser() if opts.cache else default_root(), out)
+        if problem:
+            print(f"error: --cache: {problem}", file=sys.stderr)
+            return EXIT_INVALID
     try:  # a folder that cannot be made (a file in the way, no permission, a name too long) is bad input
         (out / "runs").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -291,6 +298,18 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
               f"--out {out} to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     return exit_code(results)
+
+
+def _cache_problem(cache: Path, out: Path) -> str | None:
+    """Why this cache and this bundle cannot go together: a cache inside the bundle would be published
+    with it; a bundle inside the cache would be evicted with its entries."""
+    cache, bundle = cache.resolve(), out.resolve()
+    if cache == bundle or bundle in cache.parents:
+        return f"the cache {cache} is inside the bundle folder {out}: a bundle holds only the bundle; put it elsewhere"
+    if cache in bundle.parents:
+        return (f"the bundle folder {out} is inside the cache {cache}, whose entries are evicted when it grows: "
+                "write the bundle elsewhere")
+    return None
 
 
 def _settle_cache(user_cache) -> None:

@@ -253,7 +253,7 @@ def test_parameters_not_chosen_by_tuning_are_flagged(tuned_copy, tmp_path):
     # a bundle from before tuning.metric (and trial keys): still clean
     from fairfight.evaluator.orchestration.bundle import write_manifest
 
-    old = tmp_path / "old"
+    old = out.parent / f"old-{tmp_path.name}"  # beside it: the spec's folder is named relative to the bundle
     shutil.copytree(out, old)
     aged = json.loads(json.dumps(results))
     del aged["tuning"]["metric"]
