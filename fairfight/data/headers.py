@@ -24,7 +24,7 @@ def file_columns(kind: str, target: str, base_dir: Path) -> frozenset | None:
     path = files[0]  # a pattern's files are one table: the first tells its columns
     try:
         if kind == "jsonl":
-            with open(path, encoding="utf-8") as f:
+            with _open_text(path) as f:
                 for line in f:
                     if len(line) > _MAX_LINE:
                         return None
@@ -33,18 +33,27 @@ def file_columns(kind: str, target: str, base_dir: Path) -> frozenset | None:
                         return frozenset(row) if isinstance(row, dict) else None
             return None
         if kind == "csv":
-            with open(path, encoding="utf-8", newline="") as f:
+            with _open_text(path) as f:
                 header = next(csv.reader(f), None)
             return frozenset(h for h in header if h) if header else None
         if kind == "parquet":
             import pyarrow.parquet as pq
 
             return frozenset(pq.read_schema(path).names)
-    except (OSError, ValueError, UnicodeDecodeError, csv.Error, ImportError):
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error, ImportError, EOFError):
         return None
     except Exception:  # noqa: BLE001 - pyarrow's own errors: the loader reports a broken file properly
         return None
     return None
+
+
+def _open_text(path: Path):
+    """A text file, or a gzip-compressed one (`.gz`, as datasets reads them): only its start is read."""
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
 
 
 def split_file_columns(source: str, base_dir: Path, text: str | None) -> frozenset | None:

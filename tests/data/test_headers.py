@@ -21,6 +21,11 @@ def test_columns_from_first_row_header_and_schema(tmp_path):
     assert file_columns("jsonl", "a.jsonl", tmp_path) == {"text", "label"}
     assert file_columns("csv", "b.csv", tmp_path) == {"text", "label", "group"}
     assert file_columns("parquet", "c.parquet", tmp_path) == {"text", "label"}
+    import gzip
+
+    with gzip.open(tmp_path / "d.jsonl.gz", "wt") as f:
+        f.write('{"bio": "x", "title": "nurse"}\n')
+    assert file_columns("jsonl", "d.jsonl.gz", tmp_path) == {"bio", "title"}  # compressed, as the bios example
     assert file_columns("jsonl", "missing.jsonl", tmp_path) is None  # loading says why
     (tmp_path / "broken.jsonl").write_text("{not json\n")
     assert file_columns("jsonl", "broken.jsonl", tmp_path) is None
