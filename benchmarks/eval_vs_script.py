@@ -242,7 +242,8 @@ def main():
         spec = Path(tmp) / "spec.yaml"
         spec.write_text(SPEC.format(methods=root / "examples/quickstart/methods.py", **cfg))
         programs.append(("fairfight eval", [sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out",
-                                            f"{tmp}/bundle", "--workers", str(args.workers), "--no-progress"]))
+                                            f"{tmp}/bundle", "--workers", str(args.workers), "--no-progress",
+                                            "--cache", f"{tmp}/cache"]))  # a fresh cache: nothing reused from before
         rows = {}
         for name, cmd in programs:
             rows[name] = timed(cmd)

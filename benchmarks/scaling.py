@@ -62,14 +62,14 @@ def run(n_contenders, seeds, size, root, trials=1, test_size=400, generic=300) -
                                     baselines=", ".join(c for c in chosen if c != "erase_gender")))
         start = time.perf_counter()
         r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", f"{tmp}/b",
-                            "--no-progress"], capture_output=True, text=True)
+                            "--cache", f"{tmp}/cache", "--no-progress"], capture_output=True, text=True)  # nothing reused
         wall = time.perf_counter() - start
         if r.returncode not in (0, 1):
             raise SystemExit(r.stderr[-3000:])
         results = json.loads(Path(f"{tmp}/b/results.json").read_text())
         runs = len(results["runs"])
         trial_runs = sum(len(c["trials"]) for c in results["tuning"]["contenders"].values())
-        passes = len((Path(tmp) / "b/.forward/computed.log").read_text().splitlines())
+        passes = len((Path(tmp) / "cache/forward/computed.log").read_text().splitlines())
     return wall, runs + trial_runs, passes
 
 

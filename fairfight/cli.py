@@ -47,7 +47,10 @@ def cli():
 @click.option("--data", is_flag=True, help="Also load the data (files, hub datasets, builtins) and check the spec "
               "against it: the columns named in where, evaluate, rules.data and metric arguments, every split, "
               "and the evaluation groups of the selection split. No model is loaded.")
-def validate(specs, overrides, fmt, strict, data):
+@click.option("--no-data", is_flag=True, help="The fast static check: do not read even the headers of local data "
+              "files (by default the columns of jsonl/csv/parquet files are read from their first row, header or "
+              "schema and checked).")
+def validate(specs, overrides, fmt, strict, data, no_data):
     """Check task specs without running anything (exit 0 valid, 2 invalid).
 
     Every problem in a file is reported at once, each with file:line:col, a snippet and,
@@ -56,7 +59,10 @@ def validate(specs, overrides, fmt, strict, data):
     """
     from .commands.validate import ValidateOptions, run_validate
 
-    sys.exit(run_validate(ValidateOptions(list(specs), list(overrides), fmt, strict, data)))
+    if data and no_data:
+        raise click.UsageError("--data and --no-data: choose one")
+    sys.exit(run_validate(ValidateOptions(list(specs), list(overrides), fmt, strict,
+                                          True if data else (False if no_data else "local"))))
 
 
 def _eval_options(fn):
@@ -79,12 +85,17 @@ def _eval_options(fn):
               help="An option of the slurm or ray executor (e.g. partition=gpu, cluster=local, address=auto); "
                    "overrides execution.slurm / execution.ray. Never part of a run key.")
 @click.option("--workers", type=click.IntRange(1, 256), help="Runs at once (local executor).")
-@click.option("--cache", type=click.Path(file_okay=False), help="A folder of finished runs shared across evals: "
-              "runs with the same key are reused, not recomputed.")
+@click.option("--cache", type=click.Path(file_okay=False), metavar="DIR", help="The cache of finished runs and "
+              "forward passes shared across evals (runs with the same key are reused, passes over the same model "
+              "and texts are read, not recomputed). Default: $FAIRFIGHT_CACHE, else $XDG_CACHE_HOME/fairfight or "
+              "~/.cache/fairfight. Never inside the bundle; see `fairfight cache`.")
+@click.option("--no-cache", is_flag=True, help="Share nothing: forward passes go to a temporary folder removed at "
+              "the end, finished runs are not stored for other evals (resuming the same --out still works).")
 @click.option("--no-progress", is_flag=True, help="Print one line per finished run instead of a progress bar.")
 @click.option("--allow-refused", is_flag=True, help="Run the rest when a contender would be refused (its uses "
               "exceed the rules). Without it eval refuses to start, before any compute, whenever validate would.")
-def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers, cache, no_progress, allow_refused):
+def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers, cache, no_cache, no_progress,
+          allow_refused):
     """Run every contender of SPEC under its rules and write a results bundle.
 
     The spec and its data are checked first (as validate --data does): nothing is computed
@@ -101,7 +112,7 @@ def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers
     from .commands.eval import EvalOptions, run_eval
 
     sys.exit(run_eval(EvalOptions(spec, list(overrides), out, executor, workers, seeds, list(only), cache,
-                                  not no_progress, _key_values(executor_options), allow_refused)))
+                                  not no_progress, _key_values(executor_options), allow_refused, no_cache)))
 
 
 def _key_values(items) -> dict:
@@ -172,13 +183,13 @@ def init(path, tier, schema_url, force):
 
 
 @cli.command()
-@click.argument("bundle", type=click.Path(file_okay=False))
+@click.argument("bundle", type=click.Path(exists=True))
 @click.option("--rerun", type=click.IntRange(0, 10_000), default=0, metavar="K",
               help="Re-execute K randomly chosen runs (needs the spec's model and data) and compare predictions.")
 @click.option("--spec", type=click.Path(dir_okay=False), help="The spec file, if its folder has moved since eval.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def audit(bundle, rerun, spec, fmt):
-    """Check a results bundle: integrity, recomputed metrics and verdicts, declared vs used
+    """Check a results bundle (its folder, or the archive `fairfight pack` wrote): integrity, recomputed metrics and verdicts, declared vs used
     affordances, refused or failed runs and trials (with their reasons), invalid claims, required
     baselines and controls, tuning parity.
 
@@ -190,15 +201,58 @@ def audit(bundle, rerun, spec, fmt):
 
 
 @cli.command()
-@click.argument("bundle", type=click.Path(file_okay=False))
-def report(bundle):
+@click.argument("bundle", type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False), metavar="DIR", help="For an archive: where to write the "
+              "reports (default: ARCHIVE-report/ beside it).")
+def report(bundle, out):
     """Re-render BUNDLE/report.md and BUNDLE/report.html from BUNDLE/results.json (nothing is rerun).
 
+    BUNDLE may also be an archive written by `fairfight pack`.
     Exit codes: 0 written; 2 BUNDLE has no readable results.json.
     """
     from .commands.report import run_report
 
-    sys.exit(run_report(bundle))
+    sys.exit(run_report(bundle, out))
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False), metavar="FILE", help="The archive to write "
+              "(default: BUNDLE.tar.gz beside the bundle folder).")
+@click.option("--spec", type=click.Path(exists=True, dir_okay=False), help="The spec file, if its folder has moved "
+              "since eval.")
+@click.option("--max-file-size", metavar="SIZE", help="Files of the spec's folder larger than this (e.g. 100M) are "
+              "named with their sha256 instead of packed (default 25 MB).")
+def pack(bundle, out, spec, max_file_size):
+    """Write BUNDLE as one archive to publish, and print its sha256.
+
+    The archive holds the bundle (results, runs, provenance, manifest, reports), the spec and the
+    files it names from its folder: the methods' source, knowledge artifacts and local data
+    (each larger than --max-file-size named with its sha256 instead). The model is not packed.
+    `fairfight audit` and `fairfight report` accept the archive as they accept the folder.
+    Exit codes: 0 written; 2 bad input.
+    """
+    from .commands.pack import run_pack
+
+    sys.exit(run_pack(bundle, out=out, spec=spec, max_file=max_file_size))
+
+
+@cli.command()
+@click.option("--cache", type=click.Path(file_okay=False), metavar="DIR", help="The cache folder (default: "
+              "$FAIRFIGHT_CACHE, else $XDG_CACHE_HOME/fairfight or ~/.cache/fairfight).")
+@click.option("--clear", is_flag=True, help="Remove everything in it (finished runs, forward passes).")
+@click.option("--prune", is_flag=True, help="Evict least recently used entries until it is within --max-size.")
+@click.option("--max-size", metavar="SIZE", help="The cap for --prune, e.g. 5G (default: $FAIRFIGHT_CACHE_MAX_SIZE, "
+              "else 20 GB, the cap every eval trims to).")
+def cache(cache, clear, prune, max_size):
+    """Show the cache shared by evals (where, how big, what is in it), or clear or prune it.
+
+    Finished runs and forward passes live here, outside every bundle. Each eval trims it to its
+    size cap afterwards, least recently used first. Exit codes: 0 done; 2 bad input.
+    """
+    from .commands.cache import run_cache
+
+    sys.exit(run_cache(cache, clear=clear, prune=prune, max_size=max_size))
 
 
 @cli.command()

@@ -12,6 +12,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Never the real ~/.cache/fairfight (CI runs as root with HOME=/root): every test gets its own cache
+# folder (the autouse fixture below); this one covers session fixtures and anything outside a test.
+import atexit  # noqa: E402
+import tempfile  # noqa: E402
+
+os.environ["FAIRFIGHT_CACHE"] = tempfile.mkdtemp(prefix="fairfight-test-cache-")
+atexit.register(lambda folder=os.environ["FAIRFIGHT_CACHE"]: __import__("shutil").rmtree(folder, ignore_errors=True))
 
 import shutil  # noqa: E402
 
@@ -49,6 +56,15 @@ def pytest_collection_modifyitems(config, items):
 
 EOS = "<|endoftext|>"
 MINILM_TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(monkeypatch, tmp_path_factory):
+    """A fresh user cache per test (inherited by the evals tests start as processes): runs and passes
+    of one test are never reused by another, and nothing lands in the real ~/.cache."""
+    folder = tmp_path_factory.mktemp("fairfight-cache")
+    monkeypatch.setenv("FAIRFIGHT_CACHE", str(folder))
+    return folder
 
 
 @pytest.fixture(autouse=True)

@@ -3,14 +3,12 @@ tuning parity, and optional re-execution of a sample of runs."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import FairfightError
+from .compare import TOLERANCE, _close, class_scores  # noqa: F401 (TOLERANCE: the audit's, for readers)
 from .integrity import check_integrity
-
-TOLERANCE = 1e-6
 
 
 @dataclass
@@ -28,6 +26,8 @@ class Audit:
     verdicts: list = field(default_factory=list)  # recomputed
     reruns: list = field(default_factory=list)
     isolation: str = "unknown"  # as the eval recorded it: os, tripwire or none (see docs/isolation.md)
+    archive_sha256: str | None = None  # when the bundle came as an archive of `fairfight pack`
+    left_out: list = field(default_factory=list)  # the archive's files too large to pack (with their sha256)
 
     @property
     def clean(self) -> bool:
@@ -35,7 +35,8 @@ class Audit:
 
     def to_dict(self) -> dict:
         return {"bundle": self.bundle, "clean": self.clean, "findings": [asdict(f) for f in self.findings],
-                "contenders": self.contenders, "verdicts": self.verdicts, "reruns": self.reruns, "isolation": self.isolation}
+                "contenders": self.contenders, "verdicts": self.verdicts, "reruns": self.reruns, "isolation": self.isolation,
+                "archive_sha256": self.archive_sha256, "left_out": self.left_out}
 
 
 def _read_json(path: Path):
@@ -47,20 +48,6 @@ def _read_json_or_empty(path: Path) -> dict:
         return _read_json(path)
     except (OSError, ValueError):
         return {}
-
-
-def _nan(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-
-
-def _close(a, b) -> bool:
-    if _nan(a) and _nan(b):  # results.json writes NaN as null
-        return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= TOLERANCE
-    return a == b
 
 
 class Auditor:
@@ -99,11 +86,24 @@ class Auditor:
         for refusal in self.results.get("refusals", []):
             self.finding("refusal", f"refused at plan time: {refusal['reason']}")
         self.check_outcomes()
-        if rerun and spec is not None:
-            from .rerun import rerun_sample
+        if rerun:
+            from .rerun import missing_inputs, rerun_sample
 
-            rerun_sample(self, spec, rerun)
+            missing = missing_inputs(self.root, self.spec_folder())
+            if missing:
+                self.finding("rerun", "--rerun cannot re-execute runs without the model and data they read; not at "
+                                      "hand: " + "; ".join(missing))
+            elif spec is not None:
+                rerun_sample(self, spec, rerun)
         return self.audit
+
+    def spec_folder(self) -> Path:
+        """Where the spec's files are: --spec's folder, else the folder provenance.json names."""
+        if self.spec_path:
+            return Path(self.spec_path).resolve().parent
+        from ..pack import spec_folder_of
+
+        return spec_folder_of(self.root)[0] or Path(".")
 
     def check_run_folders(self):
         """Run folders that no run or trial of results.json names: an eval that reused its --out
@@ -150,11 +150,15 @@ class Auditor:
         if self.spec_path:
             report = check_file(self.spec_path, info.get("overrides", []), refusals_ok=True)
         else:
-            folder = Path(info.get("folder") or ".")
+            from ..pack import spec_folder_of
+
+            folder = spec_folder_of(self.root)[0] or Path(".")
             copy = self.root / "spec.yaml"
             if not copy.exists() or not folder.is_dir():
-                self.finding("spec", "cannot rebuild the spec (its copy or its folder is missing): pass --spec PATH "
-                                     "to recompute verdicts and check required contenders")
+                where = (info.get("folder_from_bundle") and f" at {info['folder_from_bundle']} from the bundle") or ""
+                self.finding("spec", f"cannot rebuild the spec (its copy, or its folder{where}, is missing: was the "
+                                     "bundle moved without it?): pass --spec PATH, or audit the archive of `fairfight "
+                                     "pack`, to recompute verdicts and check required contenders")
                 return None
             report = check_text(copy.read_text(encoding="utf-8"), name=str(copy), base_dir=folder,
                                 overrides=info.get("overrides", []), refusals_ok=True)
@@ -350,12 +354,6 @@ class Auditor:
                                        f"by held-out {metric} ({best})")
 
 
-def class_scores(rows: list) -> tuple[list, list | None]:
-    """(classes, per-row class scores) of prediction rows that carry scores; ([], None) otherwise."""
-    classes = sorted(rows[0]["scores"], key=str) if rows and "scores" in rows[0] else []
-    return classes, ([[r["scores"][c] for c in classes] for r in rows] if classes else None)
-
-
 def _affordances(verdict: dict) -> list:
     return [u["affordance"] for u in verdict.get("unmatched") or []]
 
@@ -366,3 +364,26 @@ def _numbers(verdict: dict) -> dict:
 
 def run_audit(bundle, *, rerun: int = 0, spec_path=None) -> Audit:
     return Auditor(Path(bundle), spec_path).run(rerun)
+
+
+def run_archive_audit(archive, *, rerun: int = 0, spec_path=None) -> Audit:
+    """The audit of an archive of `fairfight pack`: unpacked into a temporary folder, every member
+    checked against pack.json (a damaged or edited archive is a finding), then audited as a folder
+    with the spec from the archive's spec/ folder."""
+    from ..pack import SUFFIX, open_archive
+
+    with open(archive, "rb") as f:
+        gzip_magic = f.read(2) == b"\x1f\x8b"
+    if not gzip_magic and not str(archive).endswith(SUFFIX):  # a damaged archive is a finding; this is no archive
+        raise FairfightError(f"{archive} is neither a bundle folder nor an archive written by `fairfight pack`")
+    with open_archive(archive) as opened:
+        if opened.bundle is None or not (opened.bundle / "results.json").is_file():
+            audit = Audit(str(archive), archive_sha256=opened.sha256)
+            audit.findings += [Finding("integrity", p) for p in opened.problems or ["the archive holds no bundle"]]
+            return audit
+        spec = spec_path or (opened.spec if opened.spec and opened.spec.is_file() else None)
+        audit = Auditor(opened.bundle, spec).run(rerun)
+        audit.bundle, audit.archive_sha256 = str(archive), opened.sha256
+        audit.findings[:0] = [Finding("integrity", p) for p in opened.problems]
+        audit.left_out = list(opened.info.get("left_out") or [])  # named with their sha256: not findings
+        return audit

@@ -7,6 +7,56 @@ import tempfile
 from pathlib import Path
 
 
+def missing_inputs(root: Path, folder: Path) -> list[str]:
+    """What --rerun needs and cannot find, each with what identifies it (from provenance.json): the
+    model (its source; its files' fingerprint) and the spec's data and knowledge files (their sha256,
+    paths relative to the spec's folder). [] when everything is at hand (hub datasets are not checked
+    here: the loader says when one is missing)."""
+    import json
+
+    import yaml
+
+    try:
+        provenance = json.loads((root / "provenance.json").read_text(encoding="utf-8"))
+        source = (yaml.safe_load((root / "spec.yaml").read_text(encoding="utf-8")) or {})["model"]["source"]
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+        return []  # no provenance or spec copy: other findings say so
+    out = []
+    files = (provenance.get("spec") or {}).get("files") or []
+    for item in files:
+        if item.get("what") in ("data", "knowledge") and not (folder / item["path"]).is_file():
+            out.append(f"{item['what']} file {item['path']} (relative to the spec's folder {folder}), "
+                       f"sha256 {item['sha256']}")
+    if not _model_at_hand(str(source), folder):
+        fingerprint = (provenance.get("model") or {}).get("fingerprint")
+        commit = (provenance.get("model") or {}).get("commit")
+        ident = f", files' fingerprint {fingerprint}" if fingerprint else (f", commit {commit}" if commit else "")
+        out.append(f"model {source}{ident}")
+    return out
+
+
+def _model_at_hand(source: str, folder: Path) -> bool:
+    kind, _, target = source.partition(":")
+    if kind == "path":
+        path = Path(target) if Path(target).is_absolute() else folder / target
+        return (path / "config.json").is_file()
+    if kind == "package":
+        import importlib.util
+
+        try:
+            return importlib.util.find_spec(target.split(".")[0]) is not None
+        except (ImportError, ValueError):
+            return False
+    if kind == "hf":
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            return isinstance(try_to_load_from_cache(target, "config.json"), str)
+        except Exception:  # noqa: BLE001 - no hub library or cache: the loader will say what is wrong
+            return True
+    return True
+
+
 def rerun_sample(auditor, spec, k: int, seed: int = 0) -> None:
     from ..evaluator.orchestration.executors import LocalExecutor
     from ..evaluator.orchestration.plan import compile_plan

@@ -9,7 +9,7 @@ def check_trial_scores(auditor, spec, tuning: dict, metric: str) -> None:
     from ..errors import FairfightError
     from ..evaluator.judgement import scoring
     from ..evaluator.orchestration.tuning import carve
-    from .core import _close, class_scores
+    from .compare import _close, class_scores
 
     trials = [(label, t) for label, entry in (tuning.get("contenders") or {}).items()
               for t in entry.get("trials", []) if t.get("status") == "succeeded" and t.get("key")]

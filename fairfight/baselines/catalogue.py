@@ -10,10 +10,7 @@ from ..spec.vocabulary import BASELINES as NEEDS
 from ..spec.vocabulary import SKYLINES as SKYLINE_NEEDS
 from . import finetune, heads, parameters, prompting, sae_probe
 from ._common import feature_op
-
-
-class CannotRun(Exception):
-    """The rules do not give this built-in what it needs (the reason says what)."""
+from .requirements import CannotRun, labeled_split as _labeled_split, require_classification as _require_classification
 
 
 @dataclass(frozen=True)
@@ -41,17 +38,6 @@ def _columns(spec: Spec, name: str, split: str, attribute: str | None = None) ->
     needs = {**NEEDS, **SKYLINE_NEEDS}[name]
     real = {"text": "text", "target": spec.evaluate.target, "attribute": attribute}
     return FrozenMap({split: frozenset(real[c] for c in needs.columns)}) if needs.columns else FrozenMap()
-
-
-def _labeled_split(spec: Spec) -> str:
-    """The split a baseline trains on: the selection split if it grants the target, else the first that does."""
-    _require_classification(spec)
-    target, data = spec.evaluate.target, spec.rules.grant.data
-    order = ([spec.rules.selection] if spec.rules.selection in data else []) + sorted(data)
-    for name in order:
-        if target in data[name]:
-            return name
-    raise CannotRun(f"no split in rules.data grants the target column '{target}'")
 
 
 def model_kind(spec: Spec) -> str:
@@ -125,10 +111,6 @@ def _uses_finetune_full(spec, settings):
     return Uses(frozenset({"finetune", "embed"}), _columns(spec, "finetune_full", split), frozenset()), {"split": split}
 
 
-def _require_classification(spec: Spec) -> None:
-    if spec.evaluate.kind != "classification":
-        raise CannotRun("the built-in baselines support classification tasks only, not evaluate.kind: "
-                        f"{spec.evaluate.kind} (yet)")
 
 
 def _uses_zero_shot(spec, settings):

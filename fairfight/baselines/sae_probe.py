@@ -20,7 +20,7 @@ SUMMARY = ("a logistic probe on the k SAE latents that differ most between class
 def uses(spec, settings):
     """activations (latents, and training an SAE) on the labeled split; params.sae's knowledge if named."""
     from ..spec.ir import FrozenMap, Uses
-    from .catalogue import CannotRun, _labeled_split
+    from .requirements import CannotRun, labeled_split as _labeled_split
 
     if "activations" not in spec.rules.grant.model:
         raise CannotRun("it needs model operation activations")

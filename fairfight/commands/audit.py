@@ -8,11 +8,18 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def run_audit_command(bundle, *, rerun=0, spec=None, fmt="text") -> int:
+    from pathlib import Path
+
     from ..audit import run_audit
     from ..errors import FairfightError
 
     try:
-        audit = run_audit(bundle, rerun=rerun, spec_path=spec)
+        if Path(bundle).is_file():  # an archive of `fairfight pack`
+            from ..audit import run_archive_audit
+
+            audit = run_archive_audit(bundle, rerun=rerun, spec_path=spec)
+        else:
+            audit = run_audit(bundle, rerun=rerun, spec_path=spec)
     except FairfightError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -39,7 +46,10 @@ def _print_contender(out, c: dict) -> None:
     for label, value in (("granted", granted), ("used", ", ".join(names(c["used"])) or "-"),
                          ("refused", "; ".join(c["refused"]) or "-")):
         line = Text(f"{label + ':':<9}{value}")
-        out.print(Padding(line, (0, 0, 0, 4)))
+        if out.soft_wrap:  # not a terminal: one line each, for grep and diff
+            out.print(Text("    ") + line)
+        else:
+            out.print(Padding(line, (0, 0, 0, 4)))
 
 
 def _print(audit) -> None:
@@ -47,8 +57,15 @@ def _print(audit) -> None:
 
     from ..report.model import unmatched_caveats
 
-    out = Console(highlight=False)
+    # In a terminal lines wrap at its width; piped to a file, a line is a line (rich wrapped at 80 columns,
+    # continuation lines at column 0, which broke grep and diff of two audits)
+    out = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
     out.print(f"[bold]audit of {audit.bundle}[/]")
+    if audit.archive_sha256:
+        out.print(f"archive sha256: {audit.archive_sha256} (compare it with the one the paper gives)", markup=False)
+    for item in audit.left_out:
+        out.print(f"not in the archive ({item.get('why')}): {item.get('what')} {item.get('path')}, sha256 "
+                  f"{item.get('sha256')}", markup=False)
     out.print(f"isolation: {audit.isolation}", markup=False)
     out.print("[bold]declared vs used, per contender[/]")
     for c in audit.contenders:

@@ -20,10 +20,11 @@ class EvalOptions:
     workers: int | None = None
     seeds: int | None = None
     only: list = field(default_factory=list)
-    cache: str | None = None
+    cache: str | None = None  # the user cache's folder (default: fairfight.cache.default_root())
     progress: bool = True
     executor_options: dict = field(default_factory=dict)
     allow_refused: bool = False  # run the rest when a contender would be refused (else exit 2 first)
+    no_cache: bool = False  # share nothing: forward passes in a temporary folder, runs not stored
 
 
 def _check(opts, *, refusals_ok, data=False):
@@ -148,9 +149,19 @@ def _out_problem(out: Path, spec) -> str | None:
 def run_eval(opts: EvalOptions) -> int:
     """Check everything that can be checked before compute (the spec, its data, the plan), then
     run. An unexpected crash is exit 3 with a message (and the traceback in the bundle), never 1."""
+    state = {"out": None, "scratch": None}  # the bundle folder, once known: where a crash leaves its traceback
+    try:
+        return _run_eval_reporting(opts, state)
+    finally:
+        if state["scratch"] is not None:  # --no-cache: the passes do not outlive the eval
+            import shutil
+
+            shutil.rmtree(state["scratch"], ignore_errors=True)
+
+
+def _run_eval_reporting(opts: EvalOptions, state: dict) -> int:
     from ..errors import FairfightError
 
-    state = {"out": None}  # the bundle folder, once known: where a crash leaves its traceback
     try:
         return _run_eval(opts, state)
     except KeyboardInterrupt:
@@ -212,6 +223,13 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
     if problem:
         print(f"error: --out: {problem}", file=sys.stderr)
         return EXIT_INVALID
+    if not opts.no_cache:
+        from ..cache import default_root
+
+        problem = _cache_problem(Path(opts.cache).expanduser() if opts.cache else default_root(), out)
+        if problem:
+            print(f"error: --cache: {problem}", file=sys.stderr)
+            return EXIT_INVALID
     try:  # a folder that cannot be made (a file in the way, no permission, a name too long) is bad input
         (out / "runs").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -219,8 +237,17 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
               f"{'' if opts.out else ' (choose another with --out)'}", file=sys.stderr)
         return EXIT_INVALID
     state["out"] = out
+    scratch = None
     try:
-        evaluation = Evaluation(spec, plan, out, overrides=opts.overrides, cache=Path(opts.cache) if opts.cache else None,
+        from ..cache import UserCache
+
+        user_cache = None if opts.no_cache else UserCache(opts.cache)
+        if user_cache is None:  # the passes still need a place, just not one that outlives the eval
+            import tempfile
+
+            scratch = Path(tempfile.mkdtemp(prefix="fairfight-forward-"))
+        state["scratch"] = scratch
+        evaluation = Evaluation(spec, plan, out, overrides=opts.overrides, cache=user_cache, forward=scratch,
                                 loader=report.loader)
         name = opts.executor or spec.execution.executor
         options = {"slurm": dict(spec.execution.slurm), "ray": dict(spec.execution.ray)}.get(name, {})
@@ -244,7 +271,8 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
         return EXIT_INVALID
     total = len(plan.runs) + trials
     tuning = f" + {trials} tuning trials" if trials else ""
-    print(f"fairfight eval: {len(plan.runs)} runs{tuning}, bundle: {out}", file=sys.stderr)
+    where = f"cache: {user_cache.root}" if user_cache else "no cache"
+    print(f"fairfight eval: {len(plan.runs)} runs{tuning}, bundle: {out}, {where}", file=sys.stderr)
     for refusal in plan.refusals:
         print(f"refused at plan time: {refusal.reason}", file=sys.stderr)
     interrupted = False
@@ -263,12 +291,41 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
         print(f"{progress.reused(evaluation)} run(s) reused from an earlier eval or the cache", file=sys.stderr)
     results = evaluation.write(interrupted)
     _write_reports(out)
+    _settle_cache(user_cache)
     _summary(results)
     if interrupted:
         print(f"interrupted: {results['counts']['pending']} run(s) not finished; run the same command with "
               f"--out {out} to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     return exit_code(results)
+
+
+def _cache_problem(cache: Path, out: Path) -> str | None:
+    """Why this cache and this bundle cannot go together: a cache inside the bundle would be published
+    with it; a bundle inside the cache would be evicted with its entries."""
+    cache, bundle = cache.resolve(), out.resolve()
+    if cache == bundle or bundle in cache.parents:
+        return f"the cache {cache} is inside the bundle folder {out}: a bundle holds only the bundle; put it elsewhere"
+    if cache in bundle.parents:
+        return (f"the bundle folder {out} is inside the cache {cache}, whose entries are evicted when it grows: "
+                "write the bundle elsewhere")
+    return None
+
+
+def _settle_cache(user_cache) -> None:
+    """Keep the user cache within its cap: least recently used entries go first."""
+    if user_cache is None:
+        return
+    from ..cache import CacheError, human
+
+    try:
+        removed = user_cache.evict()
+    except (CacheError, OSError) as exc:
+        print(f"warning: the cache was not trimmed to its size cap ({exc})", file=sys.stderr)
+        return
+    if removed:
+        print(f"cache: evicted {len(removed)} least recently used entr{'y' if len(removed) == 1 else 'ies'} "
+              f"({human(sum(e.size for e in removed))}) to stay within its cap", file=sys.stderr)
 
 
 def _only_problem(spec, only) -> str:

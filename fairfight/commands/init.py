@@ -27,6 +27,9 @@ _CLAIMS = {
 _DEFAULT_CLAIMS = "claims:\n  - my_method beats all baselines on worst_group_accuracy\n"
 
 
+SCHEMA_COPY = "fairfight.schema.json"  # the editor's schema, beside the spec (`fairfight schema` refreshes it)
+
+
 def _template(name: str) -> str:
     return resources.files("fairfight").joinpath("templates", name).read_text(encoding="utf-8")
 
@@ -49,11 +52,17 @@ def _run_init(opts: InitOptions) -> int:
     if existing and not opts.force:
         raise FairfightError(f"{existing[0]} already exists; use --force to overwrite")
     task = re.sub(r"[^a-z0-9_.-]+", "-", (target.parent.resolve().name or "my-task").lower()).strip("-._") or "my-task"
+    # The modeline names a copy of the schema beside the spec, by a relative path: it travels with the
+    # spec's folder (an absolute path into this machine's environment did not), and works offline.
     text = string.Template(_template("spec.yaml")).substitute(
-        schema=opts.schema_url or schema_path(), tier=opts.tier, task_name=task, spec_name=target.name,
+        schema=opts.schema_url or f"./{SCHEMA_COPY}", tier=opts.tier, task_name=task, spec_name=target.name,
         claims=_CLAIMS.get(opts.tier, _DEFAULT_CLAIMS))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     methods.write_text(_template("methods.py"), encoding="utf-8")
-    print(f"wrote {target} and {methods}\nnext: fairfight validate {target}")
+    written = [target, methods]
+    if not opts.schema_url:
+        (target.parent / SCHEMA_COPY).write_text(Path(schema_path()).read_text(encoding="utf-8"), encoding="utf-8")
+        written.append(target.parent / SCHEMA_COPY)
+    print(f"wrote {', '.join(map(str, written))}\nnext: fairfight validate {target}")
     return EXIT_OK

@@ -13,7 +13,8 @@ class ValidateOptions:
     overrides: list = field(default_factory=list)
     fmt: str = "text"
     strict: bool = False
-    data: bool = False  # load the data too and check the spec against it
+    data: bool | str = "local"  # True: load the data and check the spec against it; "local": the columns of
+    #                             local files, from their headers (cheap); False: the spec alone (--no-data)
 
 
 def run_validate(opts: ValidateOptions) -> int:

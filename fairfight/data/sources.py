@@ -59,6 +59,9 @@ def _load_with_datasets(kind: str, target: str, ds: DatasetSpec | None) -> dict:
     ds_logging.set_verbosity(ds_logging.CRITICAL)  # a broken file is reported once, as a positioned error
     try:
         if kind == "hf":
+            from ..hub import unreachable
+
+            unreachable()  # one quick probe: an unreachable hub goes offline now, not after ~70 s of retries
             loaded = datasets.load_dataset(target, ds.config if ds else None, revision=ds.revision if ds else None)
         else:
             # a pattern's files in sorted order (data/files.py), not in the order datasets globs them
@@ -85,8 +88,9 @@ def load_source(source: str, spec: Spec, at: str, ds: DatasetSpec | None = None)
         raise spec.error(at, str(exc)) from None
     except Exception as exc:  # datasets raises many kinds: each becomes a positioned error
         if kind == "hf":
-            hint = ("; it could not be fetched from the Hugging Face hub (offline? download it first, "
-                    "or save it to a file and use jsonl:/csv:/parquet:)")
+            from ..hub import hint as hub_hint
+
+            hint = hub_hint(f"dataset '{target}'")
             raise spec.error(at, f"cannot load dataset '{target}'{hint} [{_first_line(exc)}]") from None
         from pathlib import Path
 

@@ -21,10 +21,10 @@ def render_markdown(results: dict) -> str:
     return render(results)
 
 
-def render_html(results: dict) -> str:
+def render_html(results: dict, examples=()) -> str:
     from .html import render_html as render
 
-    return render(results)
+    return render(results, examples)
 
 
 def print_summary(results: dict, console=None) -> None:
@@ -40,7 +40,10 @@ def write_reports(bundle_dir) -> tuple[Path, Path]:
     root = Path(bundle_dir)
     results = load_results(root)
     md, html = root / REPORT_MD, root / REPORT_HTML
-    md_text, html_text = render_markdown(results), render_html(results)  # both rendered before either is written
+    from .examples import contender_examples
+
+    md_text = render_markdown(results)
+    html_text = render_html(results, contender_examples(root, results))  # both rendered before either is written
     write_atomic(md, md_text)
     write_atomic(html, html_text)
     return md, html

@@ -24,10 +24,11 @@ def _template():
     return env.from_string(text)
 
 
-def render_html(results: dict) -> str:
+def render_html(results: dict, examples=()) -> str:
+    """`examples`: report/examples.py's per-contender evaluation examples (read from the bundle)."""
     from markupsafe import Markup
 
-    return _template().render(**context(results, Markup))
+    return _template().render(**context(results, Markup), examples=list(examples))
 
 
 def context(results: dict, markup=str) -> dict:
@@ -104,8 +105,10 @@ def _metric(results, metric, everyone, intervals, svg) -> dict:
             rows.append({"label": c.label, "role": c.role, "interval": c.why_no_value, "seeds": seeds, "sd": sd})
             continue
         seeds, sd = m.spread(entry.get("seeds"))
-        rows.append({"label": c.label, "role": c.role, "interval": m.interval(entry), "seeds": seeds, "sd": sd})
+        rows.append({"label": c.label, "role": c.role, "interval": m.interval(entry, metric), "seeds": seeds, "sd": sd})
+    floor = any(m.at_floor((intervals.get(c.label) or {}).get(metric), metric) for c in everyone)
     return {"name": metric, "primary": metric == (results.get("evaluate") or {}).get("primary"),
+            "floor_note": m.FLOOR_NOTE if floor else None,
             "better": "lower is better" if m.lower_is_better(metric) else "higher is better",
             "rows": rows, "chart": svg(charts.metric_chart(results, metric))}
 

@@ -130,8 +130,10 @@ def _contenders(results) -> list[str]:
                 rows.append([c.label, c.role, c.why_no_value, seeds, sd])
                 continue
             seeds, sd = m.spread(entry.get("seeds"))
-            rows.append([c.label, c.role, m.interval(entry), seeds, sd])
+            rows.append([c.label, c.role, m.interval(entry, metric), seeds, sd])
         lines += table(["contender", "role", "mean [low, high]", "per seed", "sd over seeds"], rows)
+        if any(m.at_floor((intervals.get(c.label) or {}).get(metric), metric) for c in m.contenders(results)):
+            lines += [f"*At the floor:* {m.FLOOR_NOTE}.", ""]
     return lines
 
 

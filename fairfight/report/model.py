@@ -68,13 +68,26 @@ def num(x, digits: int = 3) -> str:
 
 
 
-def interval(entry: dict | None) -> str:
-    """'0.812 [0.750, 0.861]' from an intervals entry."""
+def interval(entry: dict | None, metric: str | None = None) -> str:
+    """'0.812 [0.750, 0.861]' from an intervals entry; a leakage mean on its lower bound says why."""
     if not entry:
         return "n/a"
     if not is_number(entry.get("mean")):
         return "n/a"
-    return f"{num(entry['mean'])} [{num(entry.get('low'))}, {num(entry.get('high'))}]"
+    text = f"{num(entry['mean'])} [{num(entry.get('low'))}, {num(entry.get('high'))}]"
+    return text + (" (at the floor)" if at_floor(entry, metric) else "")
+
+
+FLOOR_NOTE = ("leakage is never below the share of the attribute's most common value: 0.5 for two values on a "
+              "balanced evaluation split, where nothing leaks, but more in the bootstrap's resamples, which are not "
+              "balanced. A mean on that floor therefore sits on (or below) its interval's lower bound: the interval "
+              "says how far above the floor resampling goes, not that the mean is off (docs/metrics.md)")
+
+
+def at_floor(entry: dict | None, metric: str | None) -> bool:
+    """A leakage mean on or below its interval's lower bound: the metric's floor, not a lopsided interval."""
+    return bool(metric and metric.split("(")[0] in LOWER_IS_BETTER and entry and is_number(entry.get("mean"))
+                and is_number(entry.get("low")) and round(entry["mean"], 3) <= round(entry["low"], 3))
 
 
 def spread(values) -> tuple[str, str]:
@@ -303,7 +316,9 @@ def isolation(results: dict) -> str:
     """How contenders were kept from what they were not granted (docs/isolation.md)."""
     iso = results.get("isolation") or {}
     level = iso.get("level", "unknown (bundle written before isolation was recorded)")
-    meaning = {"os": "the operating system walls contenders in (Landlock, seccomp)",
+    meaning = {"os": "the operating system walls contenders in",
                "tripwire": "an audit hook watches contenders; native code can get past it",
                "none": "contenders ran in the evaluating process, unwatched"}.get(level, "")
-    return f"{level}" + (f": {meaning}" if meaning else "") + (f" ({iso['why']})" if iso.get("why") else "")
+    # the why names the walls ("Landlock ABI 6 and seccomp"): said once, not after "(Landlock, seccomp)" again
+    why = iso.get("why") or ("Landlock, seccomp" if level == "os" else "")
+    return f"{level}" + (f": {meaning}" if meaning else "") + (f" ({why})" if why else "")

@@ -167,7 +167,7 @@ class SAE:
     def save(self, folder, format: str = "saelens", dtype: str = "float32"):
         """Write the SAE in an on-disk layout ("saelens" or "dictionary_learning"; "float16" halves
         a SAELens folder); returns the folder."""
-        from .formats import save_sae
+        from .writing import save_sae
 
         return save_sae(self, folder, format, dtype)
 

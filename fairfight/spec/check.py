@@ -112,7 +112,9 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
                    data=False) -> Report:
     """Check a loaded spec. With `refusals_ok` (`eval --allow-refused`), a method whose uses exceed
     the rules is a warning, not an error: the plan lists it as refused and runs the rest. With
-    `data`, a valid spec's data is loaded too and checked against it (columns, splits, groups)."""
+    `data` True, a valid spec's data is loaded too and checked against it (columns, splits, groups); with
+    "local", the columns of local data files are read from their headers (cheap) and checked, even where
+    other problems are found (`validate`'s default); False checks the spec alone (`validate --no-data`)."""
     report = Report(doc.source.name)
     try:
         apply_overrides(doc, overrides)
@@ -126,7 +128,7 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
     structural = check_schema(doc)
 
     def semantic_checks(columns=None):
-        found = Checker(doc, base_dir, columns).run(structure_ok=not structural)
+        found = Checker(doc, base_dir, columns, local_files=data == "local").run(structure_ok=not structural)
         if refusals_ok:
             found = [dataclasses.replace(d, severity="warning") if d.code == REFUSED else d for d in found]
         return found
@@ -137,7 +139,7 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
         spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=digest, where=_locations(doc))
         report.diagnostics = sorted(report.diagnostics + _builtin_checks(spec) + matching_diagnostics(spec),
                                     key=lambda d: d.sort_key)
-        if report.ok and data:
+        if report.ok and data is True:
             from ..data.splits import SplitLoader
 
             report.loader = SplitLoader(spec)

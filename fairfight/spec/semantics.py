@@ -67,9 +67,10 @@ def expression_position(doc: Document, path: tuple, index: int, end: int) -> Pos
 
 
 class Checker(DataChecks, ContenderChecks, MethodChecks, KnowledgeChecks, SourceChecks):
-    def __init__(self, doc: Document, base_dir: Path, columns: dict | None = None):
+    def __init__(self, doc: Document, base_dir: Path, columns: dict | None = None, local_files: bool = False):
         self.doc, self.base_dir = doc, base_dir
         self.loaded_columns = columns or {}  # split -> columns, when the data was loaded (validate --data)
+        self.local_files = local_files  # read the columns of local data files from their headers (validate)
         self.data = _d(doc.data)
         self.out = []
         self.target_reported = False  # a misspelt target is reported once, not per baseline
@@ -124,6 +125,12 @@ class Checker(DataChecks, ContenderChecks, MethodChecks, KnowledgeChecks, Source
         if source and source.startswith("builtin:"):
             meta = builtin_datasets().get(source[len("builtin:"):])
             return set(meta.columns) if meta else None
+        if source and self.local_files:
+            from ..data.headers import split_file_columns
+
+            text = None if m else _s(_d(self.datasets().get(origin.split("/", 1)[0])).get("text"))
+            columns = split_file_columns(source, self.base_dir, text)
+            return set(columns) if columns is not None else None
         return None
 
     def check_columns(self, split_name, columns, path_of):

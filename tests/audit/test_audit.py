@@ -43,9 +43,12 @@ def bundle(tmp_path_factory, bert_dir):
 
 @pytest.fixture
 def copy(bundle, tmp_path):
-    dst = tmp_path / "bundle"
+    """A copy of the bundle beside it: provenance.json names the spec's folder relative to the bundle
+    (a published bundle names nothing on the author's machine), so the copy finds the same spec."""
+    dst = bundle.parent / f"copy-{tmp_path.name}"
     shutil.copytree(bundle, dst)
-    return dst
+    yield dst
+    shutil.rmtree(dst, ignore_errors=True)
 
 
 def findings(r):
@@ -156,20 +159,65 @@ def test_a_bundle_whose_only_method_was_refused_is_not_clean(tmp_path, bert_dir)
     assert text.returncode == 1 and "clean" not in text.stdout and reason in " ".join(text.stdout.split())
 
 
+def _in_a_terminal(args, env) -> tuple[int, str]:
+    """Run `fairfight ARGS` with its stdout on a pseudo-terminal; (exit code, text without colours)."""
+    import os
+    import pty
+    import re
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "fairfight.cli", *args], stdout=slave, stderr=subprocess.PIPE,
+                            env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    proc.wait(timeout=600)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode()).replace("\r\n", "\n")
+    return proc.returncode, text
+
+
 def test_the_text_audit_wraps_between_names_never_inside_one(bundle):
+    """In a terminal, lines wrap at its width, between names, under their label."""
     import os
 
     env = {**os.environ, "COLUMNS": "44"}  # narrow: every granted list must wrap
+    code, text = _in_a_terminal(["audit", str(bundle)], env)
+    assert code == 0, text
+    out = json.loads(audit_cli(bundle, "--format", "json").stdout)
+    names = {n for c in out["contenders"] for part in ("granted", "used") for n in c[part]["model"] + c[part]["data"]}
+    words = {w.strip(",;") for line in text.splitlines() for w in line.split()}
+    assert names and names <= words, names - words  # each name whole on one line
+    assert all(len(line) <= 44 for line in text.splitlines())
+    assert any(line.startswith("             ") for line in text.splitlines())  # continuations under the label
+    for c in out["contenders"]:
+        assert f"{c['label']} ({c['role']})" in text
+
+
+def test_the_text_audit_piped_to_a_file_does_not_wrap(bundle):
+    """Not a terminal (a file, a pipe, grep): one line per line, however narrow COLUMNS says it is."""
+    import os
+
+    env = {**os.environ, "COLUMNS": "44"}
     r = subprocess.run([sys.executable, "-m", "fairfight.cli", "audit", str(bundle)], capture_output=True, text=True,
                        timeout=600, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     out = json.loads(audit_cli(bundle, "--format", "json").stdout)
-    names = {n for c in out["contenders"] for part in ("granted", "used") for n in c[part]["model"] + c[part]["data"]}
-    words = {w.strip(",;") for line in r.stdout.splitlines() for w in line.split()}
-    assert names and names <= words, names - words  # each name whole on one line
-    assert all(len(line) <= 44 for line in r.stdout.splitlines())
+    lines = r.stdout.splitlines()
     for c in out["contenders"]:
-        assert f"{c['label']} ({c['role']})" in r.stdout
+        granted = ", ".join(c["granted"]["model"] + c["granted"]["data"]
+                            + [f"knowledge.{k}" for k in c["granted"]["knowledge"]]) or "-"
+        assert any(line.startswith("    granted: " + granted) for line in lines), (granted, r.stdout)
+    assert any(len(line) > 80 for line in lines)  # long lines stay whole
+    assert not any(line and not line[0].isspace() and line.split()[0].rstrip(":") in {"granted", "used", "refused"}
+                   for line in lines)  # no continuation at column 0
 
 
 def tuned_fight(folder, bert_dir, extra_rules: str = "") -> Path:
@@ -190,7 +238,10 @@ def tuned(tmp_path_factory, bert_dir):
 
 @pytest.fixture
 def tuned_copy(tuned, tmp_path):
-    return Path(shutil.copytree(tuned, tmp_path / "bundle"))
+    """Beside the original, as `copy`: the spec's folder is named relative to the bundle."""
+    dst = Path(shutil.copytree(tuned, tuned.parent / f"copy-{tmp_path.name}"))
+    yield dst
+    shutil.rmtree(dst, ignore_errors=True)
 
 
 def test_parameters_not_chosen_by_tuning_are_flagged(tuned_copy, tmp_path):
@@ -202,7 +253,7 @@ def test_parameters_not_chosen_by_tuning_are_flagged(tuned_copy, tmp_path):
     # a bundle from before tuning.metric (and trial keys): still clean
     from fairfight.evaluator.orchestration.bundle import write_manifest
 
-    old = tmp_path / "old"
+    old = out.parent / f"old-{tmp_path.name}"  # beside it: the spec's folder is named relative to the bundle
     shutil.copytree(out, old)
     aged = json.loads(json.dumps(results))
     del aged["tuning"]["metric"]

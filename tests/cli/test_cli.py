@@ -101,8 +101,12 @@ def test_init_writes_a_spec_that_validates(tmp_path, tier):
     r = ff("init", str(tmp_path / "task"), "--tier", tier)
     assert r.returncode == 0, r.stderr
     spec = tmp_path / "task" / "spec.yaml"
-    assert spec.read_text().startswith("# yaml-language-server: $schema=")
+    assert spec.read_text().startswith("# yaml-language-server: $schema=./fairfight.schema.json\n")
     assert (tmp_path / "task" / "methods.py").exists()
+    # the modeline's schema travels with the spec's folder: a copy beside it, named relatively
+    assert json.loads((tmp_path / "task" / "fairfight.schema.json").read_text()) == \
+        json.loads((ROOT / "schema/fairfight.schema.json").read_text())
+    assert str(tmp_path) not in spec.read_text() and "site-packages" not in spec.read_text()
     r = ff("validate", str(spec))
     assert r.returncode == 0, r.stdout
     assert "warning" not in r.stdout + r.stderr, r.stdout  # a starter is clean, not just valid

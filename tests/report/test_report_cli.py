@@ -18,7 +18,9 @@ def test_eval_writes_both_reports(small_bundle):
     assert "reports: " in r.stderr and "warning: the reports were not written" not in r.stderr
     results = load(out / "results.json")
     assert (out / "report.md").read_text(encoding="utf-8") == render_markdown(results)
-    assert (out / "report.html").read_text(encoding="utf-8") == render_html(results)
+    from fairfight.report.examples import contender_examples
+
+    assert (out / "report.html").read_text(encoding="utf-8") == render_html(results, contender_examples(out, results))
     assert "report-small: accuracy" in r.stdout  # the terminal summary, now from fairfight.report.terminal
 
 

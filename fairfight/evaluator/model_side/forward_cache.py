@@ -1,4 +1,5 @@
-"""Shared forward passes on disk: computed once per eval (or across evals with --cache).
+"""Shared forward passes on disk: computed once, shared by every eval that uses the same user cache
+(the `forward` area of fairfight/cache.py, which evicts least recently used entries past its cap).
 
 Two kinds of entry, each keyed by the model's identity and the exact list of texts:
 - pooled: (pool, edits, layers) -> one .npy per layer, [n, hidden];
@@ -24,6 +25,8 @@ import json
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+
+from ...cache import touch
 
 CACHE_VERSION = 2  # 2: plain entries hold every layer; token-level states entries
 SMALL_PASS = 64  # texts: a pass this small computes without waiting for the machine's pass lock
@@ -66,6 +69,7 @@ class ForwardCache:
         layers = list(layers)
         key = self.key("pooled", texts, layers, pool, [])
         if (self.root / key / "done").exists():
+            touch(self.root / key)
             return self._read_pooled(self.root / key, layers)
         index = TextIndex.of(self.root, self.key("by-text", [], layers, pool))
         digests = [_digest(t) for t in texts]
@@ -101,6 +105,7 @@ class ForwardCache:
         folder = self.root / key
         with guard.trusted(), self._lock(f"{key}.lock"):
             if (folder / "done").exists():
+                touch(folder)  # the user cache evicts the least recently used entries first
                 return read(folder)
             with self._exclusive(size > SMALL_PASS):
                 result = compute()
@@ -198,7 +203,7 @@ def _digest(text: str) -> bytes:
 class TextIndex:
     """text sha256 -> (entry, row) over the plain pooled entries of one (model, layers, pool).
 
-    On disk: `by-text/<family>.log`, one line per entry, appended once the entry is complete
+    On disk: `.by-text/<family>.log`, one line per entry, appended once the entry is complete
     (entries are immutable, so a line never goes stale). In memory: one index per process and
     family, brought up to date from the log's tail at each lookup (the model server's runs share it).
     """
@@ -207,7 +212,7 @@ class TextIndex:
     _guard = threading.Lock()
 
     def __init__(self, root: Path, family: str):
-        self.root, self.log = root, root / "by-text" / f"{family}.log"
+        self.root, self.log = root, root / ".by-text" / f"{family}.log"
         self.rows: dict[bytes, tuple[str, int]] = {}
         self.read_to = 0
         self.lock = threading.Lock()
@@ -234,6 +239,8 @@ class TextIndex:
                 self.rows, self.read_to = {}, 0
                 self._read_tail()
                 found = {d: self.rows[d] for d in digests if d in self.rows}
+            for entry in {e for e, _ in found.values()}:
+                touch(self.root / entry)
             return found
 
     def _read_tail(self) -> None:

@@ -155,6 +155,9 @@ def _load_gguf(source, path: Path, kind, dtype, weights_cache) -> LoadedModel:
 
 
 def _load_hf(source, repo_id, revision, kind, dtype) -> LoadedModel:
+    from ...hub import unreachable
+
+    down = unreachable()  # one quick probe: an unreachable hub goes offline now, not after ~70 s of retries
     try:
         from huggingface_hub import try_to_load_from_cache
         loaded = _instantiate(source, repo_id, {"revision": revision}, kind, dtype,
@@ -163,7 +166,7 @@ def _load_hf(source, repo_id, revision, kind, dtype) -> LoadedModel:
         if isinstance(exc.__cause__, OSError):
             raise FairfightError(
                 f"{source}: could not fetch model {repo_id!r} at revision {revision!r} "
-                f"({str(exc.__cause__).strip().splitlines()[0]}). "
+                f"({down + '; not in the local cache' if down else str(exc.__cause__).strip().splitlines()[0]}). "
                 f"Download it first while online (e.g. `hf download {repo_id} --revision {revision}`), "
                 "or save it to a folder and use path:DIR"
             ) from exc.__cause__

@@ -46,6 +46,21 @@ def _finite(value):
     return value
 
 
+def ledger_text(ledger: dict) -> str:
+    """ledger.json: its entries one per line, each compact. Indented, the edits' vectors (hundreds of
+    floats per model call, repeated per chunk of inputs) put one float per line and made the
+    quickstart's ledgers 8 MB of its 10 MB bundle; one line per operation is a third of that and
+    still reads (and diffs, and greps) one model call at a time."""
+    def dump(value):
+        return json.dumps(_finite(value), default=str, allow_nan=False)
+
+    head = [f"  {json.dumps(k)}: {dump(v)}" for k, v in ledger.items() if k != "entries"]
+    if "entries" in ledger:
+        rows = ",\n".join(f"    {dump(e)}" for e in ledger["entries"])
+        head.append('  "entries": [' + (f"\n{rows}\n  ]" if rows else "]"))
+    return "{\n" + ",\n".join(head) + "\n}\n" if head else "{}\n"
+
+
 def write_json(path: Path, data) -> None:
     write_atomic(path, json.dumps(_finite(data), indent=2, sort_keys=False, default=str, allow_nan=False) + "\n")
 
@@ -65,7 +80,7 @@ class Bundle:
     def write_run(self, key: str, record: dict, predictions, ledger, log: str) -> None:
         folder = self.run_dir(key)
         write_atomic(folder / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions or []))
-        write_json(folder / "ledger.json", ledger or {})
+        write_atomic(folder / "ledger.json", ledger_text(ledger or {}))
         write_atomic(folder / "log.txt", log)
         write_json(folder / "record.json", record)  # last: its presence means the run is complete
 
@@ -109,17 +124,20 @@ def _finished(folder: Path) -> dict | None:
 
 
 class Cache:
-    """Finished runs shared across evals, by run key (--cache DIR)."""
+    """Finished runs shared across evals, by run key: the user cache's `runs` area (fairfight/cache.py)."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
     def fetch(self, key: str, bundle: Bundle) -> dict | None:
+        from ...cache import touch
+
         src = self.root / key
         record = _finished(src)
         if record is None:
             return None
+        touch(src)  # least recently used goes first
         _copy_dir(src, bundle.run_dir(key))
         return record
 

@@ -28,8 +28,10 @@ class Outcome:
 
 
 class Evaluation:
-    def __init__(self, spec: Spec, plan: Plan, out: Path, *, overrides=(), cache: Path | None = None,
+    def __init__(self, spec: Spec, plan: Plan, out: Path, *, overrides=(), cache=None, forward: Path | None = None,
                  spec_text: str | None = None, loader=None):
+        """`cache`: the user cache (a UserCache or its folder) whose finished runs and forward passes this
+        eval shares; `forward`: where the forward passes go without one (default: BUNDLE/.forward)."""
         if spec.path is None and spec_text is None:
             raise FairfightError("eval needs the spec's file or text (the workers read it)")
         self.spec_text = spec_text if spec_text is not None else Path(spec.path).read_text(encoding="utf-8")
@@ -40,11 +42,17 @@ class Evaluation:
 
         self.spec, self.plan, self.overrides = spec, plan, list(overrides)
         self.bundle = Bundle(out)
-        self.cache = Cache(cache) if cache else None
-        # shared forward passes live beside the run cache when there is one, else in the bundle
-        self.forward = (Path(cache) / "forward") if cache else (self.bundle.root / ".forward")
-        # GGUF models kept de-quantised, by the file's sha256 (model_side/gguf_models.py): the same place
-        self.weights = (Path(cache) / "weights") if cache else (self.bundle.root / ".weights")
+        from ...cache import UserCache
+
+        self.user_cache = cache if isinstance(cache, UserCache) or cache is None else UserCache(cache)
+        self.cache = Cache(self.user_cache.area("runs")) if self.user_cache else None
+        if self.user_cache:
+            self.forward = self.user_cache.area("forward")
+            # GGUF models kept de-quantised, by the file's sha256 (model_side/gguf_models.py)
+            self.weights = self.user_cache.area("weights")
+        else:
+            self.forward = Path(forward) if forward is not None else self.bundle.root / ".forward"
+            self.weights = self.bundle.root / ".weights"
         self.loader = loader or SplitLoader(spec)  # `eval` passes the one its data checks loaded
         self.test = self.loader.split(spec.evaluate.split)
         for column in [spec.evaluate.target, *spec.evaluate.groups]:
@@ -138,7 +146,8 @@ class Evaluation:
                 "spec": {"text": self.spec_text, "name": str(self.spec.path or "spec.yaml"),
                          "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash},
                 # out of a sandboxed contender's reach (the forward cache inside stays writable for the worker)
-                "private": [str(self.bundle.root.resolve())] + ([str(self.cache.root.resolve())] if self.cache else [])}
+                "private": [str(self.bundle.root.resolve())] + ([str(self.user_cache.root.resolve())]
+                                                                if self.user_cache else [])}
 
     def tables_for(self, run) -> dict:
         """Granted splits, granted columns only; label columns permuted for shuffled_labels."""
@@ -238,7 +247,8 @@ class Evaluation:
         return {
             "format": RESULTS_FORMAT, "version": RESULTS_VERSION, "isolation": self.isolation_level(),
             "device": self.device_summary(),
-            "task": to_jsonable(spec.task), "spec_hash": spec.spec_hash, "spec": str(spec.path),
+            "task": to_jsonable(spec.task), "spec_hash": spec.spec_hash,
+            "spec": Path(spec.path).name if spec.path else "spec.yaml",  # relative to the spec's folder
             "evaluate": {"split": spec.evaluate.split, "target": spec.evaluate.target, "metrics": list(spec.evaluate.metrics),
                          "primary": spec.evaluate.primary, "groups": list(spec.evaluate.groups),
                          "confidence": spec.evaluate.confidence, "examples": len(self.gold),
@@ -293,19 +303,26 @@ class Evaluation:
         return {"verdicts": [v.to_dict() for v in verdicts], "notes": notes, "intervals": intervals}
 
     def write_evaluation(self) -> None:
-        """The evaluation split's labels and groups, for reviewers (never sent to a worker)."""
+        """The evaluation split for reviewers: each example's input beside its index, label and groups,
+        in the order every run's predictions.jsonl follows (row `index` there is row `index` here). The
+        labels are never sent to a worker; this file is written by the orchestrator, out of their reach."""
         from .bundle import write_atomic
 
         ev = self.spec.evaluate
         cols = [ev.target, *[g for g in ev.groups if g != ev.target]]
-        rows = [{"index": i, **{c: self.test.columns[c][i] for c in cols}} for i in range(len(self.gold))]
+        texts = self.test.columns["text"]
+        rows = [{"index": i, "text": texts[i], **{c: self.test.columns[c][i] for c in cols if c != "text"}}
+                for i in range(len(self.gold))]
         write_atomic(self.bundle.root / "evaluation.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
 
     def provenance(self) -> dict:
         spec = self.spec
         return {
-            "spec": {"path": str(spec.path), "folder": str(spec.base_dir), "sha256": spec.spec_hash,
-                     "overrides": self.overrides, "copy": "spec.yaml"},
+            # files by their names relative to the spec's folder, with their hashes: a published bundle
+            # names nothing on the author's machine; the folder relative to the bundle lets audit find it
+            "spec": {"file": Path(spec.path).name if spec.path else "spec.yaml",
+                     "folder_from_bundle": _relative(spec.base_dir, self.bundle.root), "sha256": spec.spec_hash,
+                     "overrides": self.overrides, "copy": "spec.yaml", "files": spec_file_hashes(spec)},
             "code": {r.label: r.code for r in self.plan.runs},
             "packages": runkey.package_versions(),
             "model": runkey.model_identity(spec), "data": runkey.data_identity(spec),
@@ -318,6 +335,26 @@ class Evaluation:
             "model_access": self.model_access(),
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+
+
+def _relative(folder: Path, bundle: Path) -> str:
+    import os
+
+    return Path(os.path.relpath(Path(folder).resolve(), Path(bundle).resolve())).as_posix()
+
+
+def spec_file_hashes(spec) -> list:
+    """[{path (relative to the spec's folder), what, sha256}] of the files the spec names (pack.py)."""
+    from ...pack import spec_files
+
+    base, out = spec.base_dir.resolve(), []
+    for what, path in spec_files(spec):
+        try:
+            rel = path.resolve().relative_to(base).as_posix()
+        except ValueError:
+            rel = f"(outside the spec's folder) {path.name}"
+        out.append({"path": rel, "what": what, "sha256": runkey._hash_file(path)})
+    return out
 
 
 def _cpus():

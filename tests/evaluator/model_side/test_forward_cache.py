@@ -86,12 +86,14 @@ def test_an_edited_run_resumes_from_cached_states_inside_the_guarded_worker(tmp_
     spec.write_text(spec.read_text().replace("model: [embed, activations]", "model: [embed, activations, intervene]"))
     metrics = {}
     for executor in ("local", "inline"):
-        r = eval_here(str(spec), "--out", str(tmp_path / executor), "--executor", executor, "--no-progress")
+        r = eval_here(str(spec), "--out", str(tmp_path / executor), "--executor", executor, "--no-progress",
+                      "--cache", str(tmp_path / f"cache-{executor}"))
         assert r.returncode == 0, r.stderr
         runs = json.loads((tmp_path / executor / "results.json").read_text())["runs"]
         assert all(run["status"] == "succeeded" for run in runs)
         metrics[executor] = {run["seed"]: run["metrics"] for run in runs}
-        log = computations(tmp_path / executor / ".forward")
+        log = computations(tmp_path / f"cache-{executor}" / "forward")
+        assert not (tmp_path / executor / ".forward").exists()  # the passes live in the cache, not the bundle
         # train and test: the plain states at layer 1 once each, then one resumed pass each
         assert sum("states@1" in line for line in log) == 2 and sum(line.endswith("edited") for line in log) == 2
     assert metrics["local"] == metrics["inline"]

@@ -1,0 +1,26 @@
+"""What a built-in needs from the rules, checked at plan time (shared by catalogue.py and the
+built-ins that plan their own parameters, such as sae_probe.py)."""
+from __future__ import annotations
+
+from ..spec.ir import Spec
+
+
+class CannotRun(Exception):
+    """The rules do not give this built-in what it needs (the reason says what)."""
+
+
+def require_classification(spec: Spec) -> None:
+    if spec.evaluate.kind != "classification":
+        raise CannotRun("the built-in baselines support classification tasks only, not evaluate.kind: "
+                        f"{spec.evaluate.kind} (yet)")
+
+
+def labeled_split(spec: Spec) -> str:
+    """The split a baseline trains on: the selection split if it grants the target, else the first that does."""
+    require_classification(spec)
+    target, data = spec.evaluate.target, spec.rules.grant.data
+    order = ([spec.rules.selection] if spec.rules.selection in data else []) + sorted(data)
+    for name in order:
+        if target in data[name]:
+            return name
+    raise CannotRun(f"no split in rules.data grants the target column '{target}'")
