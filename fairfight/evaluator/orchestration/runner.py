@@ -52,7 +52,7 @@ class Evaluation:
             self.weights = self.user_cache.area("weights")
         else:
             self.forward = Path(forward) if forward is not None else self.bundle.root / ".forward"
-            self.weights = self.bundle.root / ".weights"
+            self.weights = self.forward / "weights"  # with the passes: a scratch folder under --no-cache
         self.loader = loader or SplitLoader(spec)  # `eval` passes the one its data checks loaded
         self.test = self.loader.split(spec.evaluate.split)
         for column in [spec.evaluate.target, *spec.evaluate.groups]:

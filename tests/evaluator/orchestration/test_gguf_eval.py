@@ -1,5 +1,5 @@
 """A fight whose model is a GGUF file: the file's sha256 in run keys and provenance, the
-de-quantised copy kept in the weights cache (the bundle's, or --cache's) and read by the model
+de-quantised copy kept in the user cache's weights area (never in the bundle) and read by the model
 server (executor local) and by in-process workers (executor inline)."""
 import hashlib
 import json
@@ -63,14 +63,14 @@ def test_run_keys_follow_the_file_content(spec_path, tmp_path):
 def test_an_eval_on_a_gguf_model_caches_its_floats(spec_path, tmp_path, executor):
     out, cache = tmp_path / "bundle", tmp_path / "cache"
     args = [str(spec_path), "--out", str(out), "--no-progress", "--executor", executor, "--seeds", "1", "--only", "probe"]
-    if executor == "inline":
-        args += ["--cache", str(cache)]
+    args += ["--cache", str(cache)]
     r = eval_here(*args)
     assert r.returncode in (0, 1), r.stdout[-3000:] + r.stderr[-3000:]
     sha = _sha(spec_path.parent / "tiny.gguf")
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["model"]["sha256"] == sha
-    weights = (cache / "weights") if executor == "inline" else (out / ".weights")
+    weights = cache / "weights"  # in the user cache, never in the bundle
+    assert not (out / ".weights").exists()
     (entry,) = [p for p in weights.iterdir() if p.is_dir()]
     assert entry.name.startswith(sha + "-") and (entry / "done").exists() and (entry / "model.safetensors").exists()
     results = json.loads((out / "results.json").read_text())
