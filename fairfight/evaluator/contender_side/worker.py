@@ -332,7 +332,8 @@ def execute(desc: dict, channel) -> dict:
             ledger.begin_evaluation(texts)
             if forward is not None:  # chunks of the inputs take their rows of one shared pass over all of them
                 forward.add_universe(texts)
-            rows, classes, check = batching.predict_in_chunks(predictor, texts, ctx.model, run["key"])
+            rows, classes, check = batching.predict_in_chunks(predictor, texts, ctx.model, run["key"],
+                                                                 task_classes=desc.get("classes"))
             result.update(status="succeeded", predictions=rows, classes=classes, batch_check=check)
             if check["differing"] and spec.task.tier == "fair-fight":
                 result.update(status="refused", error=batching.describe(check), reasons=[batching.describe(check)],
