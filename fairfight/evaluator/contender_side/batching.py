@@ -178,14 +178,10 @@ def _judge(n: int, chunks: list, recheck: list, outputs: list, task_classes=None
 
 
 def _check_output(output) -> None:
-    """A chunk's predictions as they came from the contender process: rows of a label and scores."""
-    ok = isinstance(output, (list, tuple)) and len(output) == 2 and isinstance(output[0], list) \
-        and isinstance(output[1], (list, tuple))
-    for row in output[0] if ok else ():
-        scores = row.get("scores") if isinstance(row, dict) else None
-        ok = ok and isinstance(row, dict) and "prediction" in row and set(row) <= {"prediction", "scores"} \
-            and (scores is None or (isinstance(scores, dict) and all(isinstance(v, (int, float)) for v in scores.values())))
-    if not ok:
+    """A chunk's predictions as they came from the contender process: (rows, classes). What is in
+    the rows is checked by rows_problem."""
+    if not (isinstance(output, (list, tuple)) and len(output) == 2 and isinstance(output[0], list)
+            and isinstance(output[1], (list, tuple))):
         raise FairfightError("the worker sent predictions that are not rows of a prediction and its scores")
 
 
