@@ -162,8 +162,10 @@ def _grant(ruleset: _Ruleset, path: str, access: int, denied: tuple) -> None:
 class Sandbox:
     """One run's lockdown: its scratch folder and the level it reached."""
 
-    def __init__(self):
-        self.scratch = tempfile.mkdtemp(prefix="fairfight-run-")
+    def __init__(self, scratch: str | None = None):
+        """`scratch`: the folder the orchestrator made for the run (it watches and removes it:
+        orchestration/scratch.py); made here where there is none (then only its contents go)."""
+        self.scratch = scratch or tempfile.mkdtemp(prefix="fairfight-run-")
         self.level, self.why = "tripwire", ""
 
     def lock(self, *, read: list, write: list, denied: list, listable: list = ()) -> str:

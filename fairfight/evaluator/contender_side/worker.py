@@ -277,7 +277,7 @@ def _lock_down(spec, loaded, desc):
     if contender is not None and _pin_top_module(contender.run.rsplit(":", 1)[0]):
         listable = []  # found without listing its folder
     denied += results_in_other_roots(readable, spec.base_dir)
-    sandbox = Sandbox()
+    sandbox = Sandbox(desc.get("scratch"))
     sandbox.lock(read=[str(Path(fairfight.__file__).parent), *readable], write=[], denied=denied, listable=listable)
     return sandbox, denied
 

@@ -78,6 +78,7 @@ class LocalExecutor:
                 job.process.join(5)
                 link.close()
                 _output_lines(job)  # removes its file
+                _remove_scratch(job)
             if self.server is not None:
                 self.server.stop()
                 self.server = None
@@ -114,6 +115,10 @@ class LocalExecutor:
         job.desc["pass_threads"] = self.cores
         job.output = RunOutput()
         job.desc["output"] = job.output.path
+        from .scratch import Scratch
+
+        job.scratch = Scratch()
+        job.desc["scratch"] = job.scratch.path
         parent.send(job.desc)
         from .served_runs import open_info
 
@@ -181,7 +186,7 @@ class LocalExecutor:
     def _reap_timeouts(self, live, on_done):
         now = time.monotonic()
         for link, job in list(live.items()):
-            overdue = job.overdue(now) or _output_overflow(job)
+            overdue = job.overdue(now) or _output_overflow(job) or _scratch_overflow(job)
             if overdue:
                 self._fail(link, live, on_done, overdue)
 
@@ -189,6 +194,7 @@ class LocalExecutor:
         job = live[link]
         _kill(job)  # whatever the contender forked dies with its run (it could slow the runs after it)
         result["log"] = list(result.get("log") or []) + _output_lines(job)
+        _remove_scratch(job)
         if self.server is not None and result.get("ledger") is None:  # a dead or killed run: its ledger so far
             result["ledger"] = self.server.close(job.key)
         live.pop(link)
@@ -244,6 +250,17 @@ def _output_overflow(job) -> str | None:
         return None
     return (f"its output (stdout and stderr) passed {RunOutput.LIMIT >> 20} MiB: stopped before it filled the "
             "disk (print less; the run's log keeps only the output's end)")
+
+
+def _scratch_overflow(job) -> str | None:
+    scratch = getattr(job, "scratch", None)
+    return scratch.overflow() if scratch is not None else None
+
+
+def _remove_scratch(job) -> None:
+    scratch = getattr(job, "scratch", None)
+    if scratch is not None:
+        scratch.remove()
 
 
 def _output_lines(job) -> list[str]:
