@@ -39,7 +39,7 @@ ALLOWED = {  # why -> the syscalls (x86_64 names; aarch64 lacks the legacy ones)
         "sendmsg recvmsg sendto recvfrom sendmmsg recvmmsg shutdown getsockname getpeername getsockopt "
         "setsockopt",
     "threads and processes of its own (torch's and OpenMP's pools; fork without new namespaces)":
-        "clone fork vfork exit exit_group wait4 waitid set_tid_address set_robust_list get_robust_list "
+        "fork vfork exit exit_group wait4 waitid set_tid_address set_robust_list get_robust_list "
         "rseq futex futex_waitv futex_wake futex_wait futex_requeue gettid getpid getppid getpgid "
         "getpgrp getsid arch_prctl prctl sched_yield sched_getaffinity sched_setaffinity sched_getparam "
         "sched_setparam sched_getscheduler sched_setscheduler sched_get_priority_max "
