@@ -50,6 +50,7 @@ def execute_served(desc: dict, channel, server_conn) -> dict:
 
         walls = describe(desc.get("walls"))
         result["isolation"], result["isolation_why"] = sandbox.level, "; ".join(w for w in (sandbox.why, walls) if w)
+        logs.append(f"isolation: {result['isolation']} ({result['isolation_why']})")  # the run's log says what held
         ctx = build_context(spec, contender, run["seed"], loaded_model=None, splits=Tables(desc["tables"]),
                             params=run["params"], ledger=LedgerStub(link), grant=grant, rule=rule_of(run),
                             classes=desc["classes"], model=HandleStub(link, 0, hello["handle"]))

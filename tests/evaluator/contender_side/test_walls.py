@@ -50,6 +50,9 @@ def _sys(name, *args):
 
 @method
 def probes_the_kernel(ctx):
+    status = {{line.split(":")[0]: line.split(":")[1].strip() for line in open("/proc/self/status")
+               if line.startswith(("Cap", "Uid", "NSpid"))}}  # before the probes: unshare() would change it
+    pid, uid = os.getpid(), os.getuid()
     attr = ctypes.create_string_buffer(128)
     old = ctypes.create_string_buffer(16)
     iov = ctypes.create_string_buffer(16)
@@ -78,9 +81,7 @@ def probes_the_kernel(ctx):
         out["kill"] = "ok"
     except OSError as exc:
         out["kill"] = errno.errorcode[exc.errno]
-    status = {{line.split(":")[0]: line.split(":")[1].strip() for line in open("/proc/self/status")
-               if line.startswith(("Cap", "Uid", "NSpid"))}}
-    out.update(pid=os.getpid(), uid=os.getuid(), status=status)
+    out.update(pid=pid, uid=uid, status=status)
     ctx.log("PROBES " + json.dumps(out))
     return ctx.predictors.constant("nurse")
 
