@@ -51,8 +51,12 @@ def _drop_capabilities() -> str:
 
     from .namespaces import drop_capabilities
 
+    import sys
+
     if os.environ.get("FAIRFIGHT_ISOLATION", "").lower() == "tripwire":  # the fallback: no OS walls at all
         return "kept (FAIRFIGHT_ISOLATION=tripwire)"
+    if sys.platform != "linux":
+        return f"kept (no capabilities to drop on {sys.platform})"
     try:
         return "none" if drop_capabilities() else "none (the bounding set could not be emptied)"
     except OSError as exc:
