@@ -140,7 +140,9 @@ class LocalExecutor:
                 _kill(job)
             job.process.join(5)
             code = job.process.exitcode
-            error = event.problem or getattr(job, "open_error", None) or f"the worker process died (exit code {code})"
+            signal = f": signal {code - 128}" if isinstance(code, int) and code > 128 else ""  # the keeper's 128 + n
+            error = (event.problem or getattr(job, "open_error", None)
+                     or f"the worker process died (exit code {code}{signal})")
             self._finish(link, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": error})
             return
         # A phase's clock starts once: the contender holds the worker's pipe (a caller's frame) and
