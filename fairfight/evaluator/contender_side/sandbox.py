@@ -127,6 +127,8 @@ def _seccomp() -> None:
     fprog_buf = ctypes.create_string_buffer(fprog, len(fprog))
     libc = _libc()
     libc.syscall.restype = ctypes.c_long
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:  # a filter without CAP_SYS_ADMIN needs it (set already
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")  # by restrict_self; idempotent)
     seccomp_nr = _ARCH[platform.machine()][2]
     rc = libc.syscall(ctypes.c_long(seccomp_nr), ctypes.c_long(1), ctypes.c_long(1), fprog_buf)  # SET_MODE_FILTER, TSYNC
     if rc != 0:

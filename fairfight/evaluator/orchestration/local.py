@@ -170,6 +170,10 @@ class LocalExecutor:
         else:
             from .served_runs import judged
 
+            overdue = job.overdue(time.monotonic())  # a result heard after the deadline (a busy loop, a slow
+            if overdue:  # server call) does not count: the run would have been stopped at its limit
+                self._fail(link, live, on_done, overdue)
+                return
             job.process.join(10)
             result = dict(event.payload) if isinstance(event.payload, dict) else {}
             result["key"] = job.key
