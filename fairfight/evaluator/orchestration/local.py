@@ -150,14 +150,14 @@ class LocalExecutor:
         if kind == "started":
             if job.phase == "load":
                 job.output.unlink()  # the worker has it open by now (entry.py)
-                job.enter("train")
+                job.enter("train", event.at)
         elif kind == "ready":
             from ..contender_side.batching import chunk_texts
 
             if job.phase == "predict":  # the inputs go out once: a second `ready` is not the protocol
                 self._fail(link, live, on_done, "the worker said `ready` twice")
                 return
-            job.enter("predict")
+            job.enter("predict", event.at)
             chunks, recheck, texts = chunk_texts(job.eval_texts, job.key)  # drawn here, from the run key
             job.plan = (len(job.eval_texts), chunks, recheck)
             try:
@@ -170,7 +170,7 @@ class LocalExecutor:
         else:
             from .served_runs import judged
 
-            overdue = job.overdue(time.monotonic())  # a result heard after the deadline (a busy loop, a slow
+            overdue = job.overdue(event.at)  # a result heard after the deadline (a busy loop, a slow
             if overdue:  # server call) does not count: the run would have been stopped at its limit
                 self._fail(link, live, on_done, overdue)
                 return

@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
 from ...errors import FairfightError
@@ -33,6 +34,7 @@ class Event:
     kind: str | None = None  # a message's kind; None: the pipe closed (the worker died) or a problem
     payload: object = None
     problem: str | None = None  # why the run must end: an undecodable, oversized or unknown message
+    at: float = field(default_factory=time.monotonic)  # when it was heard: phases and deadlines count from here
 
 
 def read_message(data: bytes) -> tuple[str, object]:
