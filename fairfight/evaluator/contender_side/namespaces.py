@@ -7,10 +7,10 @@ namespaces, no capabilities.
   and the resource tracker's pipe (kept, pointed at /dev/null: guard.detach_resource_tracker).
 - Namespaces (`enter`): a user namespace where the worker's uid is an unprivileged one (65534 when
   fairfight runs as root, else the user's own uid), and PID, IPC and UTS namespaces. The process that
-  asked for them stays outside as the namespace's keeper: it forks the worker proper, which is PID 1
-  of the new PID namespace (it sees no process it did not start: not the model server, not the
-  orchestrator, not other runs; when it dies, the kernel kills all it started), closes its copies of
-  the connections and exits with the worker's status. Where user namespaces are refused (a sysctl,
+  asked for them stays outside as the namespace's keeper: it forks the namespace's init (PID 1),
+  which forks the worker proper (it sees no process it did not start: not the model server, not
+  the orchestrator, not other runs; when it ends, the init exits and the kernel kills all it
+  started); keeper and init close their copies of the connections and exit with the worker's status. Where user namespaces are refused (a sysctl,
   an AppArmor policy) and fairfight runs as root, the PID, IPC and UTS namespaces come without one.
 - Capabilities (`drop_capabilities`): bounding, ambient, permitted, effective and inheritable sets
   all emptied. Without a user namespace, a worker run by root had root's capabilities: it loaded an
@@ -83,10 +83,16 @@ def enter(connections) -> dict:
         reached["pid"] = True
     else:
         return reached
-    pid = os.fork()  # the worker proper: PID 1 of the new PID namespace
+    pid = os.fork()  # PID 1 of the new PID namespace: its init, which starts the worker proper
     if pid == 0:
         libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)  # dies with its keeper (which dies with the fork server)
-        return reached
+        # The worker is not PID 1 itself: the kernel ignores a signal sent to a namespace's init from
+        # inside it, so a contender could not even kill itself (os.kill(os.getpid(), SIGKILL)).
+        worker = os.fork()
+        if worker == 0:
+            libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+            return reached
+        _keep(worker, connections, reap=True)  # when the worker ends, the kernel ends the namespace
     _keep(pid, connections)
 
 
@@ -98,8 +104,9 @@ def _write(path: str, text: str) -> None:
         os.close(fd)
 
 
-def _keep(pid: int, connections) -> None:
-    """The keeper: hold nothing of the run, wait for the worker, exit as it did."""
+def _keep(pid: int, connections, reap: bool = False) -> None:
+    """The keeper (and the namespace's init): hold nothing of the run, wait for the worker, exit as
+    it did. `reap`: also reap the orphans the contender leaves (they become the init's children)."""
     for fd in connections:
         try:
             os.close(fd)
@@ -107,12 +114,13 @@ def _keep(pid: int, connections) -> None:
             pass
     while True:
         try:
-            _, status = os.waitpid(pid, 0)
-            break
+            done, status = os.waitpid(-1 if reap else pid, 0)
         except ChildProcessError:
             os._exit(1)
         except InterruptedError:
             continue
+        if done == pid:
+            break
     if os.WIFSIGNALED(status):
         os._exit(128 + os.WTERMSIG(status))
     os._exit(os.WEXITSTATUS(status))

@@ -183,7 +183,7 @@ class Sandbox:
             read_rights = _FS_READ_FILE | _FS_READ_DIR
             system = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo", "/etc/ld.so.cache",
                       "/etc/localtime", "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu",
-                      os.path.realpath("/proc/self"), "/dev/urandom", "/dev/random"]  # its own /proc entry: PID 1
+                      os.path.realpath("/proc/self"), "/dev/urandom", "/dev/random"]  # its own /proc entry: PID 2
             # in its PID namespace, but /proc (not remounted) names it by its pid outside
             on_path = [p for p in sys.path if p and os.path.realpath(p) not in shared_folders()]
             for path in [*read, *system, sys.prefix, sys.base_prefix, *on_path]:
