@@ -42,9 +42,11 @@ torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _PROCESSES)))
 # rest of the files that run evals as processes.
 _HEAVY_FIRST = ("tests/examples/", "tests/benchmarks/", "tests/evaluator/orchestration/test_executors.py",
                 "tests/evaluator/orchestration/test_cluster_failures.py", "tests/cli/", "tests/evaluator/contender_side/test_sandbox.py",
-                "tests/evaluator/orchestration/test_runner.py", "tests/evaluator/orchestration/test_runner_interrupts.py",
-                "tests/audit/", "tests/evaluator/model_side/test_gguf_models.py",
-                "tests/evaluator/model_side/test_forward_cache.py", "tests/evaluator/orchestration/test_clone_folder.py")
+                "tests/evaluator/orchestration/test_hostile_messages.py", "tests/evaluator/contender_side/test_walls.py",
+                "tests/evaluator/orchestration/test_scratch.py", "tests/evaluator/orchestration/test_runner.py",
+                "tests/evaluator/orchestration/test_runner_interrupts.py", "tests/audit/",
+                "tests/evaluator/model_side/test_gguf_models.py", "tests/evaluator/model_side/test_forward_cache.py",
+                "tests/evaluator/orchestration/test_clone_folder.py")
 
 
 def pytest_collection_modifyitems(config, items):

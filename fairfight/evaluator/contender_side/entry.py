@@ -13,9 +13,22 @@ def worker_main(conn, server_conn) -> None:
     `server_conn`: this run's connection to the model server (the model is not loaded here)."""
     import os
 
+    from . import namespaces
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _own_process_group()
+    from .guard import detach_resource_tracker
+
+    detach_resource_tracker()  # its descriptor stays, pointed at /dev/null (multiprocessing writes to it)
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker._resource_tracker, "_fd", None)
+    own = [conn.fileno(), server_conn.fileno()]
+    namespaces.close_inherited(own + ([tracker] if tracker is not None else []))
+    walls = namespaces.enter(own)  # the process that called it stays outside, and exits with the worker
+    walls["capabilities"] = _drop_capabilities()
     desc = conn.recv()
+    desc["walls"] = walls
     _capture_output(desc.get("output"))
     try:
         import torch
@@ -31,6 +44,23 @@ def worker_main(conn, server_conn) -> None:
         channel.send("result", {"key": desc["run"]["key"], "status": "failed", "log": [],
                                 "error": f"the worker's report could not be sent: {exc}"})
     conn.close()
+
+
+def _drop_capabilities() -> str:
+    import os
+
+    from .namespaces import drop_capabilities
+
+    import sys
+
+    if os.environ.get("FAIRFIGHT_ISOLATION", "").lower() == "tripwire":  # the fallback: no OS walls at all
+        return "kept (FAIRFIGHT_ISOLATION=tripwire)"
+    if sys.platform != "linux":
+        return f"kept (no capabilities to drop on {sys.platform})"
+    try:
+        return "none" if drop_capabilities() else "none (the bounding set could not be emptied)"
+    except OSError as exc:
+        return f"kept: {exc}"
 
 
 def _capture_output(path) -> None:

@@ -1,6 +1,7 @@
 """OS lockdown of a worker before contender code is imported (Linux: Landlock + seccomp).
 
-Applied in the worker after the model, tokenizer and granted tables are loaded: from then on
+Applied in the worker after the model, tokenizer and granted tables are loaded (the worker already
+runs in namespaces of its own with no capabilities: namespaces.py): from then on
 the kernel, not Python, refuses what the contender must not do, including from native code:
 - Landlock (ABI >= 4): read-only access to the Python environment, the fairfight package and the
   method's own folder (minus data sources, model files, hub caches and the bundle found in it);
@@ -9,10 +10,10 @@ the kernel, not Python, refuses what the contender must not do, including from n
   signals to processes outside the sandbox (the model server, the orchestrator) and no connecting
   to abstract unix sockets made outside it (multiprocessing's fork server listens on one, and it
   forks unsandboxed processes on request);
-- seccomp: execve/execveat (no new programs), ptrace, process_vm_readv/writev, io_uring_setup,
-  setsid/setpgid (a forked process stays in the group the orchestrator kills), System V IPC, the
-  kernel's key rings, socket() of any family (UDP is beyond Landlock's TCP rules; a pathname unix socket beyond its
-  file rules) and socketpair() of any type but SOCK_STREAM fail with EPERM;
+- seccomp: an allow-list (syscalls.py): what a Python + torch process needs, every other syscall
+  fails with EPERM (bpf, perf_event_open, ptrace, execve, socket, unshare, mount, reboot, ...);
+  socketpair() of SOCK_STREAM only (an end of a datagram pair reaches any unix datagram socket by
+  its path), prlimit64 and setpriority on itself only, clone without new namespaces;
 - PR_SET_NO_NEW_PRIVS (required by both).
 We talk to the kernel through ctypes: the `landlock` package (1.0.0.dev5) has no network rules and
 `pyseccomp` needs the system's libseccomp. Where any of this is missing or fails, the worker keeps
@@ -31,43 +32,13 @@ import tempfile
 LEVELS = ("none", "tripwire", "os")  # weakest first
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1  # Landlock ABI 6
 
-# io_uring runs socket, connect and sendmsg without their system calls (a seccomp filter never
-# sees them): io_uring_setup is denied outright (the same number on every architecture).
-# setsid/setpgid: a process the contender forks must stay in the worker's process group, which the
-# orchestrator kills when the run ends (entry.py); out of it, it would outlive the run.
-# System V IPC (shm*, sem*, msg*) is neither a file nor a socket: Landlock does not see it, two
-# sandboxed runs could talk through it, and a segment outlives the eval. Nothing fairfight, torch or
-# OpenMP runs in a worker uses it (their shared memory is POSIX, files under /dev/shm).
-# The kernel's key rings (add_key, request_key, keyctl) are the same kind of channel: a key added to
-# the user's key ring is seen by every process of the user, sandboxed or not, and stays after the eval.
-_ARCH = {  # machine -> (AUDIT_ARCH, landlock_create_ruleset, seccomp, denied syscalls)
-    "x86_64": (0xC000003E, 444, 317, {"execve": 59, "execveat": 322, "ptrace": 101, "process_vm_readv": 310,
-                                       "process_vm_writev": 311, "io_uring_setup": 425, "setpgid": 109,
-                                       "setsid": 112, "socket": 41, "shmget": 29, "shmat": 30, "shmctl": 31,
-                                       "semget": 64, "semop": 65, "semctl": 66, "msgget": 68, "msgsnd": 69,
-                                       "msgrcv": 70, "msgctl": 71, "semtimedop": 220, "add_key": 248,
-                                       "request_key": 249, "keyctl": 250}),
-    "aarch64": (0xC00000B7, 444, 277, {"execve": 221, "execveat": 281, "ptrace": 117, "process_vm_readv": 270,
-                                        "process_vm_writev": 271, "io_uring_setup": 425, "setpgid": 154,
-                                        "setsid": 157, "socket": 198, "msgget": 186, "msgctl": 187, "msgrcv": 188,
-                                        "msgsnd": 189, "semget": 190, "semctl": 191, "semtimedop": 192,
-                                        "semop": 193, "shmget": 194, "shmctl": 195, "shmat": 196, "add_key": 217,
-                                        "request_key": 218, "keyctl": 219}),
-}
-# socket() fails (EPERM) whatever the family. Landlock's network rules cover TCP only: a UDP (or raw
-# ICMP) socket could still send and receive datagrams anywhere; a unix socket with a path (docker's,
-# an X server's, another user program's) can be connected to by any process that may create one;
-# netlink and vsock reach the kernel and the hypervisor. A worker needs no new socket after the
-# lockdown (its connections were opened before; socketpair() of SOCK_STREAM stays allowed), and a contender cannot
-# use multiprocessing anyway (fork is refused by the audit hook).
-_SOCKETPAIR = {"x86_64": 53, "aarch64": 199}
+_ARCH = {"x86_64": (0xC000003E, 444, 317), "aarch64": (0xC00000B7, 444, 277)}  # AUDIT_ARCH, landlock_create_ruleset, seccomp
 INET_FAMILIES = (2, 10)  # AF_INET, AF_INET6: refused with their own reason by the audit hook (guard.py)
 _FS_READ_FILE, _FS_READ_DIR = 1 << 2, 1 << 3
 _FS_WRITE = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 14)  # write, rm, mkdir, make file, truncate
 _FS_FILE_ONLY = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # rights a rule on a file may carry
 _NET_TCP = (1 << 0) | (1 << 1)  # bind, connect
 _PR_SET_NO_NEW_PRIVS = 38
-_SECCOMP_RET_ALLOW, _SECCOMP_RET_EPERM = 0x7FFF0000, 0x00050000 | 1
 
 
 def weakest(*levels: str) -> str:
@@ -146,27 +117,19 @@ class _Ruleset:
 
 
 def _seccomp() -> None:
-    """A BPF filter: foreign architectures and the denied syscalls get EPERM; the rest passes.
+    """The allow-list filter (syscalls.py): every syscall not listed there fails with EPERM.
     TSYNC applies it to every thread of the process (torch's pools already run)."""
-    audit_arch, _, seccomp_nr, denied = _ARCH[platform.machine()]
-    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    ops = [(ld_abs, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, _SECCOMP_RET_EPERM), (ld_abs, 0, 0, 0)]
-    if platform.machine() == "x86_64":
-        ops += [(jge, 0, 1, 0x40000000), (ret, 0, 0, _SECCOMP_RET_EPERM)]  # the x32 ABI
-    for nr in denied.values():
-        ops += [(jeq, 0, 1, nr), (ret, 0, 0, _SECCOMP_RET_EPERM)]
-    # socketpair() of SOCK_STREAM only (asyncio's and multiprocessing's): an end of a datagram pair
-    # can sendto() or connect() any unix datagram socket by path (syslog, journald, a program
-    # listening outside), the door socket() closed. Its type is the low word of args[1].
-    ops += [(jeq, 0, 4, _SOCKETPAIR[platform.machine()]), (ld_abs, 0, 0, 24), (0x54, 0, 0, 0xF),  # A &= SOCK_TYPE_MASK
-            (jeq, 1, 0, 1), (ret, 0, 0, _SECCOMP_RET_EPERM)]  # SOCK_STREAM passes
-    ops.append((ret, 0, 0, _SECCOMP_RET_ALLOW))
-    code = b"".join(struct.pack("HBBI", *op) for op in ops)
+    from . import syscalls
+
+    code = syscalls.compiled()
     prog_buf = ctypes.create_string_buffer(code, len(code))
-    fprog = struct.pack("HxxxxxxP", len(ops), ctypes.addressof(prog_buf))
+    fprog = struct.pack("HxxxxxxP", len(code) // 8, ctypes.addressof(prog_buf))
     fprog_buf = ctypes.create_string_buffer(fprog, len(fprog))
     libc = _libc()
     libc.syscall.restype = ctypes.c_long
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:  # a filter without CAP_SYS_ADMIN needs it (set already
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")  # by restrict_self; idempotent)
+    seccomp_nr = _ARCH[platform.machine()][2]
     rc = libc.syscall(ctypes.c_long(seccomp_nr), ctypes.c_long(1), ctypes.c_long(1), fprog_buf)  # SET_MODE_FILTER, TSYNC
     if rc != 0:
         raise OSError(ctypes.get_errno(), f"seccomp: {os.strerror(ctypes.get_errno())} (thread {rc})")
@@ -201,8 +164,10 @@ def _grant(ruleset: _Ruleset, path: str, access: int, denied: tuple) -> None:
 class Sandbox:
     """One run's lockdown: its scratch folder and the level it reached."""
 
-    def __init__(self):
-        self.scratch = tempfile.mkdtemp(prefix="fairfight-run-")
+    def __init__(self, scratch: str | None = None):
+        """`scratch`: the folder the orchestrator made for the run (it watches and removes it:
+        orchestration/scratch.py); made here where there is none (then only its contents go)."""
+        self.scratch = scratch or tempfile.mkdtemp(prefix="fairfight-run-")
         self.level, self.why = "tripwire", ""
 
     def lock(self, *, read: list, write: list, denied: list, listable: list = ()) -> str:
@@ -218,7 +183,8 @@ class Sandbox:
             read_rights = _FS_READ_FILE | _FS_READ_DIR
             system = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo", "/etc/ld.so.cache",
                       "/etc/localtime", "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu",
-                      f"/proc/{os.getpid()}", "/dev/urandom", "/dev/random"]
+                      os.path.realpath("/proc/self"), "/dev/urandom", "/dev/random"]  # its own /proc entry: PID 2
+            # in its PID namespace, but /proc (not remounted) names it by its pid outside
             on_path = [p for p in sys.path if p and os.path.realpath(p) not in shared_folders()]
             for path in [*read, *system, sys.prefix, sys.base_prefix, *on_path]:
                 _grant(ruleset, str(path), read_rights, denied)
@@ -247,4 +213,6 @@ class Sandbox:
 def refused_by_os(exc: BaseException) -> bool:
     import errno
 
-    return isinstance(exc, PermissionError) or (isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM))
+    # ESRCH: a process outside the worker's PID namespace (the model server, the orchestrator) is out of sight
+    return isinstance(exc, (PermissionError, ProcessLookupError)) or (
+        isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.ESRCH))

@@ -46,7 +46,11 @@ def execute_served(desc: dict, channel, server_conn) -> dict:
         grant = _uses(run["grant"])
         sandbox, denied = _lock_down(spec, hello["files"], desc)
         guard = Guard(denied, refused_modules=GENERATORS).install()
-        result["isolation"], result["isolation_why"] = sandbox.level, sandbox.why
+        from .namespaces import describe
+
+        walls = describe(desc.get("walls"))
+        result["isolation"], result["isolation_why"] = sandbox.level, "; ".join(w for w in (sandbox.why, walls) if w)
+        logs.append(f"isolation: {result['isolation']} ({result['isolation_why']})")  # the run's log says what held
         ctx = build_context(spec, contender, run["seed"], loaded_model=None, splits=Tables(desc["tables"]),
                             params=run["params"], ledger=LedgerStub(link), grant=grant, rule=rule_of(run),
                             classes=desc["classes"], model=HandleStub(link, 0, hello["handle"]))

@@ -292,7 +292,7 @@ def _lock_down(spec, loaded, desc):
     if contender is not None and _pin_top_module(contender.run.rsplit(":", 1)[0]):
         listable = []  # found without listing its folder
     denied += results_in_other_roots(readable, spec.base_dir)
-    sandbox = Sandbox()
+    sandbox = Sandbox(desc.get("scratch"))
     sandbox.lock(read=[str(Path(fairfight.__file__).parent), *readable], write=[], denied=denied, listable=listable)
     return sandbox, denied
 
@@ -347,7 +347,8 @@ def execute(desc: dict, channel) -> dict:
             ledger.begin_evaluation(texts)
             if forward is not None:  # chunks of the inputs take their rows of one shared pass over all of them
                 forward.add_universe(texts)
-            rows, classes, check = batching.predict_in_chunks(predictor, texts, ctx.model, run["key"])
+            rows, classes, check = batching.predict_in_chunks(predictor, texts, ctx.model, run["key"],
+                                                                 task_classes=desc.get("classes"))
             result.update(status="succeeded", predictions=rows, classes=classes, batch_check=check)
             if check["differing"] and spec.task.tier == "fair-fight":
                 result.update(status="refused", error=batching.describe(check), reasons=[batching.describe(check)],

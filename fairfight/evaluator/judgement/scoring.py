@@ -5,6 +5,7 @@ recompute them exactly (paired bootstrap).
 """
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 
 from ...spec.vocabulary import GROUP_METRICS, split_metric
@@ -55,6 +56,8 @@ def auroc(pred, gold, scores=None, classes=(), **_) -> float:
     """Macro one-vs-rest AUROC from per-class probabilities (NaN when a predictor gave none)."""
     if not scores or not classes:
         return float("nan")
+    if not all(math.isfinite(v) for row in scores for v in row):  # runs with such scores fail before (batching.py)
+        return float("nan")
     values = []
     for ci, c in enumerate(classes):
         pos = [s[ci] for s, g in zip(scores, gold) if g == c]
@@ -71,7 +74,7 @@ def _auc(pos, neg) -> float:
     ranked = sorted([(v, 1) for v in pos] + [(v, 0) for v in neg])
     rank_sum, i = 0.0, 0
     while i < len(ranked):
-        j = i
+        j = i + 1  # a value always ties with itself (a NaN equals nothing: starting at i never advanced)
         while j < len(ranked) and ranked[j][0] == ranked[i][0]:
             j += 1
         avg_rank = (i + j + 1) / 2

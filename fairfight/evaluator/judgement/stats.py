@@ -91,8 +91,8 @@ def _f1(pred, gold, w) -> np.ndarray:
 
 
 def _auroc(gold, scores, classes, w) -> np.ndarray:
-    if not scores or not classes:
-        return np.full(len(w), np.nan)
+    if not scores or not classes or not np.isfinite(np.asarray(scores, dtype=float)).all():
+        return np.full(len(w), np.nan)  # non-finite scores fail their run before (batching.py)
     values = []
     for ci, c in enumerate(classes):
         s = np.array([row[ci] for row in scores])

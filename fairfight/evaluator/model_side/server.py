@@ -157,9 +157,9 @@ class ModelServer:
         from . import wire
 
         while True:
-            try:
-                data = conn.recv_bytes()
-            except (EOFError, OSError):
+            try:  # capped: a request's bytes are held in full before they are decoded
+                data = conn.recv_bytes(wire.SERVER_REQUEST_LIMIT)
+            except (EOFError, OSError):  # the run's worker is gone, or sent more than the cap: that run ends
                 break
             try:
                 request = wire.decode(data)
@@ -273,9 +273,11 @@ def facts(handle) -> dict:
 def _refuse_all(conn: Connection, exc: BaseException) -> None:
     """A run the server could not open: every request gets the reason."""
     reply = pickle.dumps(error_reply(exc))
+    from . import wire
+
     try:
         while True:
-            conn.recv_bytes()
+            conn.recv_bytes(wire.SERVER_REQUEST_LIMIT)
             conn.send_bytes(reply)
     except (EOFError, OSError):
         conn.close()

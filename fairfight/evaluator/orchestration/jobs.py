@@ -20,8 +20,9 @@ class Job:
         self.phase, self.phase_started = "load", time.monotonic()
         self.entered = {"load": self.phase_started}
 
-    def enter(self, phase: str) -> None:
-        self.phase, self.phase_started = phase, time.monotonic()
+    def enter(self, phase: str, at: float | None = None) -> None:
+        """`at`: when the message that starts the phase was heard (the eval's loop may get to it later)."""
+        self.phase, self.phase_started = phase, time.monotonic() if at is None else at
         if phase == "load":  # the worker process starts now: a job waits in the queue before that
             self.entered = {}
         self.entered.setdefault(phase, self.phase_started)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
-from multiprocessing.connection import wait
 
 from ...errors import FairfightError
 from .child_env import export_child_import_env
@@ -51,22 +50,35 @@ class LocalExecutor:
         self.server = None
 
     def run(self, jobs, on_start, on_done) -> None:
-        pending, live = list(jobs), {}
+        import queue
+
+        pending, live, self._events = list(jobs), {}, queue.Queue()
         try:
             while pending or live:
                 while pending and len(live) < self.workers:
                     job = pending.pop(0)
                     live[self._start(job)] = job
                     on_start(job)
-                ready = wait(list(live), timeout=1.0)
-                for conn in ready:
-                    self._receive(conn, live, on_done)
+                try:
+                    events = [self._events.get(timeout=1.0)]
+                except queue.Empty:
+                    events = []
+                while True:
+                    try:
+                        events.append(self._events.get_nowait())
+                    except queue.Empty:
+                        break
+                for event in events:
+                    if event.link in live:  # a run already finished (killed) may still report its pipe closing
+                        self._receive(event, live, on_done)
                 self._reap_timeouts(live, on_done)
         finally:
-            for conn, job in list(live.items()):  # interrupted: stop every worker still running
+            for link, job in list(live.items()):  # interrupted: stop every worker still running
                 _kill(job)
                 job.process.join(5)
+                link.close()
                 _output_lines(job)  # removes its file
+                _remove_scratch(job)
             if self.server is not None:
                 self.server.stop()
                 self.server = None
@@ -104,6 +116,10 @@ class LocalExecutor:
         job.desc["pass_threads"] = self.cores
         job.output = RunOutput()
         job.desc["output"] = job.output.path
+        from .scratch import Scratch
+
+        job.scratch = Scratch()
+        job.desc["scratch"] = job.scratch.path
         parent.send(job.desc)
         from .served_runs import open_info
 
@@ -112,71 +128,84 @@ class LocalExecutor:
         except Exception as exc:  # the model server could not take the run: the worker waits in vain
             _kill(job)
             job.open_error = f"{exc}"
-        return parent
+        from .worker_link import WorkerLink
 
-    def _receive(self, conn, live, on_done):
-        from ..model_side import wire
+        return WorkerLink(parent, self._events)  # from now on only its threads touch `parent`
 
-        job = live[conn]
-        try:
-            kind, payload = wire.decode(conn.recv_bytes())
-        except (EOFError, OSError, ValueError, FairfightError):
+    def _receive(self, event, live, on_done):
+        link = event.link
+        job = live[link]
+        kind = event.kind
+        if kind is None:  # the pipe closed (the worker died), or the worker sent what ends its run
+            if event.problem:
+                _kill(job)
             job.process.join(5)
             code = job.process.exitcode
-            error = getattr(job, "open_error", None) or f"the worker process died (exit code {code})"
-            self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": error})
+            signal = f": signal {code - 128}" if isinstance(code, int) and code > 128 else ""  # the keeper's 128 + n
+            error = (event.problem or getattr(job, "open_error", None)
+                     or f"the worker process died (exit code {code}{signal})")
+            self._finish(link, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": error})
             return
         # A phase's clock starts once: the contender holds the worker's pipe (a caller's frame) and
         # could say `started` or `ready` again and again to restart it, outliving its wall_time budget.
         if kind == "started":
             if job.phase == "load":
                 job.output.unlink()  # the worker has it open by now (entry.py)
-                job.enter("train")
+                job.enter("train", event.at)
         elif kind == "ready":
             from ..contender_side.batching import chunk_texts
 
-            if job.phase != "predict":
-                job.enter("predict")
+            if job.phase == "predict":  # the inputs go out once: a second `ready` is not the protocol
+                self._fail(link, live, on_done, "the worker said `ready` twice")
+                return
+            job.enter("predict", event.at)
             chunks, recheck, texts = chunk_texts(job.eval_texts, job.key)  # drawn here, from the run key
             job.plan = (len(job.eval_texts), chunks, recheck)
             try:
                 self.server.begin_evaluation(job.key, job.eval_texts)
             except (EOFError, OSError, FairfightError) as exc:  # the server is gone: this run cannot finish
-                _kill(job)
-                job.process.join(5)
-                self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [],
-                                                   "error": f"the model server failed: {exc!r}"})
+                self._fail(link, live, on_done, f"the model server failed: {exc!r}")
                 return
-            conn.send(texts)  # only now do the evaluation inputs enter the worker, in the chunks chosen here
+            link.send(texts)  # only now do the evaluation inputs enter the worker, in the chunks chosen here
             job.entered.setdefault("sent", time.monotonic())
         else:
             from .served_runs import judged
 
-            job.process.join(30)
-            result = dict(payload) if isinstance(payload, dict) else {}
+            overdue = job.overdue(event.at)  # a result heard after the deadline (a busy loop, a slow
+            if overdue:  # server call) does not count: the run would have been stopped at its limit
+                self._fail(link, live, on_done, overdue)
+                return
+            job.process.join(10)
+            result = dict(event.payload) if isinstance(event.payload, dict) else {}
             result["key"] = job.key
-            record = judged(result, self.server.close(job.key), job.plan, job.desc.get("tier"), self.isolation[0])
+            record = judged(result, self.server.close(job.key), job.plan, job.desc.get("tier"), self.isolation[0],
+                            task_classes=job.desc.get("classes"))
             record["device"] = self.server.device()
             record.update(job.measured())
-            self._finish(conn, live, on_done, record)
+            self._finish(link, live, on_done, record)
+
+    def _fail(self, link, live, on_done, error: str) -> None:
+        job = live[link]
+        _kill(job)
+        job.process.join(5)
+        self._finish(link, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": error})
 
     def _reap_timeouts(self, live, on_done):
         now = time.monotonic()
-        for conn, job in list(live.items()):
-            overdue = job.overdue(now) or _output_overflow(job)
+        for link, job in list(live.items()):
+            overdue = job.overdue(now) or _output_overflow(job) or _scratch_overflow(job)
             if overdue:
-                _kill(job)
-                job.process.join(5)
-                self._finish(conn, live, on_done, {"key": job.key, "status": "failed", "log": [], "error": overdue})
+                self._fail(link, live, on_done, overdue)
 
-    def _finish(self, conn, live, on_done, result):
-        job = live[conn]
+    def _finish(self, link, live, on_done, result):
+        job = live[link]
         _kill(job)  # whatever the contender forked dies with its run (it could slow the runs after it)
         result["log"] = list(result.get("log") or []) + _output_lines(job)
+        _remove_scratch(job)
         if self.server is not None and result.get("ledger") is None:  # a dead or killed run: its ledger so far
             result["ledger"] = self.server.close(job.key)
-        live.pop(conn)
-        conn.close()
+        live.pop(link)
+        link.close()
         on_done(job, result)
 
 
@@ -228,6 +257,17 @@ def _output_overflow(job) -> str | None:
         return None
     return (f"its output (stdout and stderr) passed {RunOutput.LIMIT >> 20} MiB: stopped before it filled the "
             "disk (print less; the run's log keeps only the output's end)")
+
+
+def _scratch_overflow(job) -> str | None:
+    scratch = getattr(job, "scratch", None)
+    return scratch.overflow() if scratch is not None else None
+
+
+def _remove_scratch(job) -> None:
+    scratch = getattr(job, "scratch", None)
+    if scratch is not None:
+        scratch.remove()
 
 
 def _output_lines(job) -> list[str]:

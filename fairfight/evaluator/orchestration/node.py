@@ -33,8 +33,8 @@ class FolderJob(Job):
         self.phase, self.phase_started = "load", time.monotonic()
         self.entered = {"load": self.phase_started}
 
-    def enter(self, phase: str) -> None:
-        super().enter(phase)
+    def enter(self, phase: str, at: float | None = None) -> None:
+        super().enter(phase, at)
         if phase == "train":
             write_atomic(self.folder / "started", str(time.time()))
 

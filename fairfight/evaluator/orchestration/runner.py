@@ -197,6 +197,16 @@ class Evaluation:
         if result.get("batch_check") is not None:
             record["batch_check"] = result["batch_check"]
         predictions = result.get("predictions")
+        if record["status"] == "succeeded":  # every executor's: a cluster node's report was made beside contender code
+            from ..contender_side.batching import rows_problem
+
+            problem = ("it reported no predictions" if not isinstance(predictions, list)
+                       else rows_problem(predictions, result.get("classes") or [], self.classes))
+            if problem is None and len(predictions) != len(self.target_of(run)[1]):
+                problem = f"{len(predictions)} predictions for {len(self.target_of(run)[1])} evaluation inputs"
+            if problem:
+                record.update(status="failed", error=f"the predictor's output is invalid: {problem}")
+                predictions = None
         if record["status"] == "succeeded":
             record["metrics"] = self.score(run, predictions, result.get("classes") or [])
         rows = [{"index": i, **p} for i, p in enumerate(predictions or [])]

@@ -103,8 +103,9 @@ def _report(raw) -> dict:
     return report
 
 
-def judged(result: dict, ledger: dict | None, plan, tier: str | None, expected_level: str) -> dict:
-    """The run's record from the worker's report, the server's ledger and the orchestrator's chunk plan."""
+def judged(result: dict, ledger: dict | None, plan, tier: str | None, expected_level: str, task_classes=None) -> dict:
+    """The run's record from the worker's report, the server's ledger and the orchestrator's chunk plan.
+    `task_classes`: the labels a prediction may be (batching.rows_problem)."""
     from ..contender_side import batching
     from ..contender_side.sandbox import LEVELS, weakest
 
@@ -121,7 +122,7 @@ def judged(result: dict, ledger: dict | None, plan, tier: str | None, expected_l
         else:
             n, chunks, recheck = plan
             try:
-                rows, classes, check = batching.assemble(n, chunks, recheck, outputs)
+                rows, classes, check = batching.assemble(n, chunks, recheck, outputs, task_classes)
             except FairfightError as exc:
                 result.update(status="failed", error=str(exc))
             else:

@@ -149,3 +149,42 @@ def test_batch_dependence_is_refused_in_fair_fight_and_reported_elsewhere(fight)
     assert "balances_each_batch" in said and "batch-dependent predictions" in said, said
     kind = "[refusal] balances_each_batch refused" if tier == "fair-fight" else "[batch-dependence] balances_each_batch kept"
     assert kind in said, said
+
+
+def _outputs(rows, classes=("nurse", "professor")):
+    return [[rows, list(classes)]]
+
+
+@pytest.mark.parametrize("rows, says", [
+    ([{"prediction": [1, 2]}], "is a list, not a label"),
+    ([{"prediction": {"__tensor__": 1}}], "not a label"),
+    ([{"prediction": "surgeon"}], "not one of the classes"),
+    ([{"prediction": 1}], "not one of the classes"),  # 1 is not "nurse", and not the class 1 either way
+    ([{"prediction": "nurse", "scores": {"nurse": float("nan"), "professor": 0.5}}], "not a finite number"),
+    ([{"prediction": "nurse", "scores": {"nurse": float("inf"), "professor": 0.5}}], "not a finite number"),
+    ([{"prediction": "nurse", "scores": {"nurse": 0.5}}], "not one number per class"),
+    ([{"prediction": "nurse", "scores": {"nurse": "high", "professor": 0.5}}], "not a finite number"),
+    ([{"prediction": "nurse", "scores": {"nurse": 1.0, "professor": 0.0}}, {"prediction": "nurse"}], "lacks scores"),
+    ([{"prediction": "nurse", "extra": 1}], "not a row"),
+    ([{"prediction": "nurse"}, {"prediction": "nurse"}], "2 predictions for 1 inputs"),
+])
+def test_invalid_predictions_fail_the_run_with_what_was_wrong(rows, says):
+    with pytest.raises(Exception) as caught:
+        batching.assemble(1, [[0]], [], _outputs(rows), task_classes=["nurse", "professor"])
+    assert says in str(caught.value) and type(caught.value).__name__ == "FairfightError", caught.value
+
+
+def test_valid_predictions_pass_and_numpy_scalars_count_as_their_python_kind():
+    import numpy as np
+
+    rows = [{"prediction": "nurse", "scores": {"nurse": np.float32(0.75), "professor": 0.25}}]
+    got, classes, check = batching.assemble(1, [[0]], [], _outputs(rows), task_classes=["nurse", "professor"])
+    assert got == rows and classes == ["nurse", "professor"]
+    assert batching.rows_problem([{"prediction": np.int64(1)}], [], [0, 1]) is None
+
+
+def test_a_nan_score_is_a_difference_never_a_pass():
+    """No comparison with NaN is true: `moved > tolerance` let a NaN score hide batch dependence."""
+    same = {"prediction": "nurse", "scores": {"nurse": 0.6, "professor": 0.4}}
+    nan = {"prediction": "professor", "scores": {"nurse": float("nan"), "professor": float("nan")}}
+    assert batching.differs(same, nan) and batching.differs(nan, same) and batching.differs(nan, nan)

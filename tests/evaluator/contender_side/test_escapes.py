@@ -102,7 +102,8 @@ def io_uring(ctx):
 
 @method
 def reads_parent_proc(ctx):
-    ctx.log("LEAK:", _native_read(f"/proc/{{os.getppid()}}/environ")[:40])
+    outside = int(os.environ.get("FAIRFIGHT_TEST_OUTSIDE_PID") or os.getppid())  # getppid() is 0 in its PID namespace
+    ctx.log("LEAK:", _native_read(f"/proc/{{outside}}/environ")[:40])
     return ctx.predictors.constant("nurse")
 
 
@@ -404,7 +405,7 @@ def escapes(tmp_path_factory, bert_dir):
     victim = Path("/dev/shm", VICTIM)  # another program's shared memory, which the sandbox must not delete
     victim.write_text("x")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "FAIRFIGHT_TEST_UNIX_SOCKET": unix_path,
-           "FAIRFIGHT_TEST_UNIX_DGRAM": dgram_path}
+           "FAIRFIGHT_TEST_UNIX_DGRAM": dgram_path, "FAIRFIGHT_TEST_OUTSIDE_PID": str(os.getpid())}
     env.pop("FAIRFIGHT_ISOLATION", None)
     try:
         r = subprocess.run([sys.executable, "-m", "fairfight.cli", "eval", str(spec), "--out", str(folder / "bundle"),
@@ -518,12 +519,14 @@ from fairfight import method
 def forks_a_lingering_child(ctx):
     """A native fork (no audit event) that would outlive the run and eat the cores of the runs after it."""
     libc = ctypes.CDLL(None, use_errno=True)
+    read, write = os.pipe()
     pid = libc.fork()
     if pid == 0:
+        os.write(write, os.readlink("/proc/self").encode())  # its pid outside its PID namespace (/proc is the machine's)
         libc.setsid()  # leaving the worker's process group is denied; stay anyway
         time.sleep(60)
         os._exit(0)
-    ctx.log("CHILD", pid)
+    ctx.log("CHILD", os.read(read, 32).decode())
     return ctx.predictors.constant("nurse")
 '''
 

@@ -51,3 +51,17 @@ def test_a_metric_whose_column_is_missing_has_no_value_and_the_others_still_do()
                             groups=["profession", "gender"])
     assert got["accuracy"] == 0.5 and math.isnan(got["worst_group_accuracy"]) and math.isnan(got["leakage(gender)"])
     assert got["group_accuracy"] == {}
+
+
+def test_auroc_with_nan_or_infinite_scores_is_nan_and_returns():
+    """The tie loop never advanced on a NaN (NaN == NaN is false): the eval hung."""
+    import numpy as np
+
+    from fairfight.evaluator.judgement import stats
+
+    gold = ["a", "b", "a", "b"]
+    for bad in (float("nan"), float("inf")):
+        scores = [[bad, 0.5], [0.2, 0.8], [0.9, 0.1], [0.4, 0.6]]
+        assert math.isnan(scoring.auroc(None, gold, scores=scores, classes=("a", "b")))
+        assert np.isnan(stats._auroc(gold, scores, ("a", "b"), np.ones((2, 4)))).all()
+    assert scoring._auc([float("nan"), 0.3], [float("nan"), 0.1]) == scoring._auc([float("nan"), 0.3], [float("nan"), 0.1])
