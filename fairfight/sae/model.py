@@ -40,6 +40,7 @@ class SAE:
     subtract_b_dec: bool = True  # subtract b_dec from the input before encoding
     source: str = ""  # where it came from: a folder and its format, or "trained: ..."
     sha256: str = field(init=False)
+    training = None  # not a field: train_topk's history ({"steps", "fve", "dead", "history", ...}), else None
 
     def __post_init__(self):
         def fix(name, shape):
