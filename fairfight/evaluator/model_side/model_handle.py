@@ -197,8 +197,10 @@ class ModelHandle:
         if stored is not None:
             return stored
 
+        # the states first, outside the SAE's cache entry: their own entry takes the machine's pass lock too
+        flat, _ = passes.plain_token_states(self._runner("activations"), self.__cache, texts, resolved)
+
         def compute():
-            flat, _ = passes.plain_token_states(self._runner("activations"), self.__cache, texts, resolved)
             rows = torch.from_numpy(np.array(flat, dtype=np.float32))
             if params["max_tokens"] and len(rows) > params["max_tokens"]:
                 gen = torch.Generator().manual_seed(params["seed"])

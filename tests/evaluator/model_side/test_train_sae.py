@@ -20,6 +20,7 @@ from fairfight.spec.check import check_file
 from runner_fixtures import write_fight
 
 TEXTS = SENTENCES * 3
+MANY = [f"{s} ({i})" for i in range(12) for s in SENTENCES]  # more than forward_cache.SMALL_PASS texts
 ARGS = dict(layer=1, width=64, k=4, steps=30, batch_size=64, seed=0)
 
 
@@ -32,24 +33,29 @@ def _notes(ledger):
 
 
 def test_a_second_run_with_the_same_inputs_trains_nothing(bert, make_handle, tmp_path):
-    first, ledger1 = make_handle(bert, forward_cache=ForwardCache(tmp_path, bert.identity))
+    # pass_threads: the machine-wide pass lock, as in an eval (the states and the training both take it)
+    first, ledger1 = make_handle(bert, forward_cache=ForwardCache(tmp_path, bert.identity, pass_threads=1))
+    assert first.train_sae(MANY, **ARGS).training["steps"] == 30  # states and training, each under the pass lock
     sae = first.train_sae(TEXTS, **ARGS)
     assert sae.training["steps"] == 30 and sae.d_sae == 64 and sae.d_in == bert.hidden_size
-    assert len(_trainings(tmp_path)) == 1 and _notes(ledger1) == ["trained"]
+    assert len(_trainings(tmp_path)) == 2 and _notes(ledger1) == ["trained", "trained"]
     # another run (its own handle, ledger and cache object) with the same inputs: read, not trained
-    second, ledger2 = make_handle(bert, forward_cache=ForwardCache(tmp_path, bert.identity))
+    second, ledger2 = make_handle(bert, forward_cache=ForwardCache(tmp_path, bert.identity, pass_threads=1))
     again = second.train_sae(TEXTS, **ARGS)
     assert again.sha256 == sae.sha256 and again.training == sae.training
-    assert len(_trainings(tmp_path)) == 1 and _notes(ledger2) == ["reused"]
+    assert len(_trainings(tmp_path)) == 2 and _notes(ledger2) == ["reused"]
     # both ledgers count the logical use: the states read and the steps
-    for ledger in (ledger1, ledger2):
-        assert ledger.totals()["steps"] == 30
-        assert ledger.totals()["ops"]["activations"] == {"calls": 1, "examples": len(TEXTS)}
+    assert ledger2.totals()["steps"] == 30 and ledger1.totals()["steps"] == 60
+    assert ledger2.totals()["ops"]["activations"] == {"calls": 1, "examples": len(TEXTS)}
     # another seed, other texts, another layer: trained again
     second.train_sae(TEXTS, **{**ARGS, "seed": 1})
     second.train_sae(TEXTS[:-1], **ARGS)
     second.train_sae(TEXTS, **{**ARGS, "layer": 2})
-    assert len(_trainings(tmp_path)) == 4 and _notes(ledger2) == ["reused", "trained", "trained", "trained"]
+    assert len(_trainings(tmp_path)) == 5 and _notes(ledger2) == ["reused", "trained", "trained", "trained"]
+    # training on another number of threads may round differently: it is another entry
+    third, ledger3 = make_handle(bert, forward_cache=ForwardCache(tmp_path, bert.identity, pass_threads=2))
+    third.train_sae(TEXTS, **ARGS)
+    assert _notes(ledger3) == ["trained"]
 
 
 def test_the_same_training_without_a_cache_gives_the_same_sae(bert, make_handle, tmp_path):
@@ -97,7 +103,7 @@ def test_through_the_model_server_the_sae_is_the_servers_and_reused_across_runs(
     def open_run(i):
         run = {"name": "probe", "role": "method", "declared": True, "control": None, "seed": 0,
                "grant": {"model": sorted(OPERATIONS), "data": {}, "knowledge": []}}
-        state = server.open(f"run{i}", {"run": run, "forward_cache": str(tmp_path)})
+        state = server.open(f"run{i}", {"run": run, "forward_cache": str(tmp_path), "pass_threads": 1})
         trusted, untrusted = mp.Pipe()
         conns.append(untrusted)
         threading.Thread(target=server.serve_run, args=(state, trusted), daemon=True).start()
