@@ -23,13 +23,17 @@ NAMES = ("W_enc", "b_enc", "W_dec", "b_dec")
 def write(folder: Path, sae) -> None:
     from safetensors.torch import save_file
 
-    from .forward_cache import _write
+    from ..orchestration.bundle import write_dir_atomic
 
     meta = {"sha256": sae.sha256, "activation": sae.activation, "k": sae.k, "subtract_b_dec": sae.subtract_b_dec,
             "source": sae.source, "training": getattr(sae, "training", None)}
-    _write(folder, {
-        "weights.safetensors": lambda p: save_file({n: getattr(sae, n).contiguous() for n in NAMES}, str(p)),
-        "sae.json": lambda p: p.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")})
+
+    def fill(tmp: Path):  # the forward cache's entry layout: complete once "done" is there
+        save_file({n: getattr(sae, n).contiguous() for n in NAMES}, str(tmp / "weights.safetensors"))
+        (tmp / "sae.json").write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+        (tmp / "done").write_text("ok")
+
+    write_dir_atomic(folder, fill)
 
 
 def read(folder: Path):
