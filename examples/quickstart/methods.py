@@ -53,7 +53,9 @@ def shift(ctx):
     3. ablation sets them to 0 and keeps the SAE's error (SHIFT's convention);
     4. the probe is retrained on the edited model's pooled output embedding (`embed`: the same
        readout finetune_head, ERM, uses), on the ambiguous split.
-    Every parameter is in the spec (fixed before looking at evaluation results).
+    Every parameter is in the spec (fixed before looking at evaluation results). Two diagnostic
+    switches (default off): `selection: random` ablates as many random latents, `retrain: false`
+    keeps the plain model's probe (SHIFT without retraining).
     """
     import torch
 
@@ -80,11 +82,17 @@ def shift(ctx):
     ok = (count >= p["min_count"]) & (share >= p["min_share"])
     ranked = torch.where(ok, lift, torch.full_like(lift, -1.0)).argsort(descending=True)
     features = ranked[: min(p["features"], int(ok.sum()))]
-    edited = ctx.model.intervene([AblateFeatures(layer, sae, features.tolist(), mode="zero", keep_error=True)])
+    if p.get("selection", "token") == "random":  # diagnostic: as many latents, drawn at random
+        features = torch.randperm(sae.d_sae, generator=torch.Generator().manual_seed(ctx.seed))[: p["features"]]
+    edit = AblateFeatures(layer, sae, features.tolist(), mode="zero", keep_error=True)
+    edited = ctx.model.intervene([edit])
     ctx.log(f"{n_concept} concept-word tokens, {n_other} other tokens; {int(ok.sum())} latents qualify "
             f"(>= {p['min_count']} concept tokens, share >= {p['min_share']}); ablating {len(features)} at layer "
             f"{layer} (lift {[round(float(lift[f]), 1) for f in features[:5]]}..., share "
             f"{[round(float(share[f]), 2) for f in features[:5]]}...); probe on the pooled output embedding")
+    if not p.get("retrain", True):  # diagnostic: the plain model's probe, applied to the edited model
+        head = ctx.predictors.linear(ctx.model.embed(texts), labels, seed=ctx.seed)
+        return ctx.predictors.function(lambda batch, model: head.predict(model.intervene([edit]).embed(batch)).labels)
     return ctx.predictors.probe(edited, texts, labels, seed=ctx.seed)
 
 
