@@ -38,48 +38,91 @@ def _mentions(text, words):
 
 @method
 def shift(ctx):
-    """SHIFT (Marks et al., ICLR 2025), with retraining: train a TopK SAE on MiniLM's token
-    activations of unlabeled text, pick the latents that track gender using only the granted
-    knowledge that gender is the spurious concept, ablate them (keeping the SAE's error, as
-    SHIFT does), and retrain the probe on the edited activations.
+    """SHIFT with retraining (Marks et al., ICLR 2025), following the paper's recipe:
 
-    The SAE trains on the text of `generic` and `ambiguous` (no labels). The gender latents
-    are those whose activation drops most when the concept's words are deleted from the
-    ambiguous texts: an automatic stand-in for SHIFT's human reading of features (a spec that
-    grants a human's feature-selection artifact could use that instead).
+    1. a TopK SAE on the model's token states at `layer` of the unlabeled text (`generic` and
+       `ambiguous`, no labels): `width`x the hidden size, `sae_k` active latents, `steps` Adam
+       steps of `batch` states drawn from at most `tokens` of them; trained on the model side
+       (ctx.model.train_sae), so a run with the same inputs and seed reuses it;
+    2. the latents that track the spurious concept, chosen at the TOKEN level from the granted
+       concept words alone (an automatic stand-in for SHIFT's human reading of features): on the
+       ambiguous texts, a latent's lift is how much more often it fires on the concept words'
+       tokens than on other tokens, and its share is the part of its activation mass that sits
+       on them; the `features` latents with the highest lift among those firing on at least
+       `min_count` concept tokens with a share of at least `min_share` are ablated;
+    3. ablation sets them to 0 and keeps the SAE's error (SHIFT's convention);
+    4. the probe is retrained on the edited model's pooled output embedding (`embed`: the same
+       readout finetune_head, ERM, uses), on the ambiguous split.
+    Every parameter is in the spec (fixed before looking at evaluation results). Two diagnostic
+    switches (default off): `selection: random` ablates as many random latents, `retrain: false`
+    keeps the plain model's probe (SHIFT without retraining).
     """
     import torch
 
     from fairfight import AblateFeatures, concept_words
-    from fairfight.sae import train_topk
 
     p = ctx.params
-    layer, probe_layer = p["layer"], p.get("probe_layer", p["layer"])
+    layer = p["layer"]
     train = ctx.data["ambiguous"]
-    texts, labels = train.texts, train["profession"]
-    # read per split: the ambiguous texts' states at `layer` are the cache entry the edited passes resume from
-    tokens = torch.cat([t for split in (ctx.data["generic"].texts, texts)
-                        for t in ctx.model.activations(split, layers=[layer], pool="none")[layer]])
-    gen = torch.Generator().manual_seed(int(ctx.seed))
-    tokens = tokens[torch.randperm(len(tokens), generator=gen)[: p.get("max_tokens", 30000)]]
-    sae = train_topk(tokens, width=p.get("width", 4) * tokens.shape[1], k=p.get("sae_k", 32), seed=ctx.seed,
-                     epochs=p.get("epochs", 3))
+    texts, labels = train.texts, train[ctx.task.target]
+    sae = ctx.model.train_sae(ctx.data["generic"].texts + texts, layer=layer, width=p["width"] * ctx.model.hidden_size,
+                              k=p["sae_k"], steps=p["steps"], batch_size=p["batch"], max_tokens=p["tokens"],
+                              seed=ctx.seed)
+    t = sae.training
+    ctx.log(f"SAE at layer {layer}: {sae.d_sae} latents, k={sae.k}, {t['steps']} steps of {t['batch_size']} "
+            f"(of {t['inputs']} token states) in {t['seconds']:.0f} s, training FVE {t['fve']}, "
+            f"{t['dead']} dead latents" + (f"; {t['stopped']}" if t["stopped"] else ""))
 
     words = {w for ws in concept_words(ctx.knowledge["spurious_concept"]).values() for w in ws}
-    probe = [t for t in texts if _mentions(t, words)][: p.get("select_texts", 500)]
-    before = ctx.model.features(probe, sae, layer=layer)
-    after = ctx.model.features([_delete(t, words) for t in probe], sae, layer=layer)
-    drop = (before - after).mean(0)  # how much of each latent the concept's words account for
-    features = drop.topk(p["features"]).indices
-    edited = ctx.model.intervene([AblateFeatures(layer, sae, features, mode="zero", keep_error=True)])
-    ctx.log(f"{sae!r}; ablating {len(features)} latents at layer {layer} (largest drops "
-            f"{[round(float(v), 3) for v in drop[features][:5]]}), probe at layer {probe_layer}")
-    return ctx.predictors.probe(edited, texts, labels, layer=probe_layer, seed=ctx.seed)
+    # which tokens are the concept's words (by character offsets: any tokenizer), and each token's latents
+    on_word = [torch.tensor(_concept_tokens(text, item, words), dtype=torch.bool)
+               for text, item in zip(texts, ctx.model.tokens(texts))]
+    fired = ctx.model.features(texts, sae, layer=layer, pool="sparse")
+    lift, share, count, n_concept, n_other = _token_scores(sae.d_sae, on_word, fired)
+    ok = (count >= p["min_count"]) & (share >= p["min_share"])
+    ranked = torch.where(ok, lift, torch.full_like(lift, -1.0)).argsort(descending=True)
+    features = ranked[: min(p["features"], int(ok.sum()))]
+    if p.get("selection", "token") == "random":  # diagnostic: as many latents, drawn at random
+        features = torch.randperm(sae.d_sae, generator=torch.Generator().manual_seed(ctx.seed))[: p["features"]]
+    edit = AblateFeatures(layer, sae, features.tolist(), mode="zero", keep_error=True)
+    edited = ctx.model.intervene([edit])
+    ctx.log(f"{n_concept} concept-word tokens, {n_other} other tokens; {int(ok.sum())} latents qualify "
+            f"(>= {p['min_count']} concept tokens, share >= {p['min_share']}); ablating {len(features)} at layer "
+            f"{layer} (lift {[round(float(lift[f]), 1) for f in features[:5]]}..., share "
+            f"{[round(float(share[f]), 2) for f in features[:5]]}...); probe on the pooled output embedding")
+    if not p.get("retrain", True):  # diagnostic: the plain model's probe, applied to the edited model
+        head = ctx.predictors.linear(ctx.model.embed(texts), labels, seed=ctx.seed)
+        return ctx.predictors.function(lambda batch, model: head.predict(model.intervene([edit]).embed(batch)).labels)
+    return ctx.predictors.probe(edited, texts, labels, seed=ctx.seed)
 
 
-def _delete(text, words):
-    kept = [w for w in text.split() if w.strip(".,;:!?\"'()").lower() not in words]
-    return " ".join(kept)
+def _concept_tokens(text, item, words):
+    """Per token of `item` (ctx.model.tokens): whether it lies inside one of `words` in `text`."""
+    import re
+
+    spans = [m.span() for m in re.finditer(r"[A-Za-z]+", text) if m.group().lower() in words]
+    return [not special and end > start and any(a <= start and end <= b for a, b in spans)
+            for (start, end), special in zip(item["offsets"], item["special"])]
+
+
+def _token_scores(d_sae, on_word, fired):
+    """Per latent: lift (firing rate on concept tokens / on other tokens), share (of its activation
+    mass on concept tokens), count (concept tokens it fires on), and the two token counts."""
+    import torch
+
+    hits = torch.zeros(2, d_sae)  # [other, concept] tokens each latent fires on
+    mass = torch.zeros(2, d_sae)
+    tokens = torch.zeros(2)
+    for mask, (idx, val) in zip(on_word, fired):
+        group = mask.long()[:, None].expand_as(idx)
+        active = val > 0
+        hits.index_put_((group[active], idx[active]), torch.ones(int(active.sum())), accumulate=True)
+        mass.index_put_((group[active], idx[active]), val[active].float(), accumulate=True)
+        tokens += torch.bincount(mask.long(), minlength=2)
+    rate = hits / tokens.clamp(min=1)[:, None]
+    lift = rate[1] / (rate[0] + 1.0 / tokens[0].clamp(min=1))  # one firing of pseudo-count keeps it finite
+    share = mass[1] / mass.sum(0).clamp(min=1e-12)
+    return lift, share, hits[1], int(tokens[1]), int(tokens[0])
 
 
 @method

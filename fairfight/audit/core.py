@@ -275,7 +275,9 @@ class Auditor:
             # one name per knowledge item (older bundles appended " sha256=..." to an artifact's read)
             used_knowledge = {r[len("knowledge."):].split(" sha256=")[0] for r in reads if r.startswith("knowledge.")}
             used_data = {r for r in reads if not r.startswith("knowledge.")}
-            extra_ops = sorted(ops - set(grant["model"]))
+            from fairfight.evaluator.model_side.ledger import grant_of  # tokens, train_sae need activations
+
+            extra_ops = sorted({grant_of(o) for o in ops} - set(grant["model"]))
             extra_reads = sorted(used_data - granted_data) + sorted(f"knowledge.{k}" for k in
                                                                     used_knowledge - set(grant["knowledge"]))
             if extra_ops or extra_reads:

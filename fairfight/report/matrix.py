@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from fairfight.evaluator.model_side.ledger import grant_of
+
 from .model import contenders
 
 REFUSED, USED, DECLARED, GRANTED, NOT_GRANTED = "refused", "used", "declared", "granted", "not granted"
@@ -148,7 +150,9 @@ def affordance_matrix(results: dict) -> Matrix:
             ledger = run.get("ledger") or {}
             seed = f"seed {run.get('seed')}"
             for op, counts in (ledger.get("ops") or {}).items():
-                _use(row, ("model", op), f"{seed}: {counts.get('calls', 0)} calls, {counts.get('examples', 0)} examples")
+                what = "" if grant_of(op) == op else f" ({op})"  # tokens, train_sae: under activations
+                _use(row, ("model", grant_of(op)),
+                     f"{seed}: {counts.get('calls', 0)} calls{what}, {counts.get('examples', 0)} examples")
             for name, counts in (ledger.get("reads") or {}).items():
                 _use(row, _read_key(name), f"{seed}: {counts.get('calls', 0)} reads, {counts.get('rows', 0)} rows")
             for key in ("examples", "steps"):

@@ -43,6 +43,7 @@ class SAE:
     # spec's sha256: and a selection.json name); `sha256` below names the weights, in this process
     artifact_sha256: str | None = None
     sha256: str = field(init=False)
+    training = None  # not a field: train_topk's history ({"steps", "fve", "dead", "history", ...}), else None
 
     def __post_init__(self):
         def fix(name, shape):

@@ -54,6 +54,10 @@ class ServerLink:
             self.__sent_saes.add(name)
         return sae.sha256
 
+    def sent(self, name: str) -> None:
+        """An SAE the server made for this run (train_sae): it needs no upload."""
+        self.__sent_saes.add(name)
+
 
 def _texts(inputs, what="texts"):
     if hasattr(inputs, "texts"):
@@ -110,6 +114,23 @@ class HandleStub:
     def features(self, texts, sae, *, layer, pool="mean", split=None):
         return self._call("features", texts=_texts(texts), sae=self.__link.sae_name(sae), layer=layer, pool=pool,
                           split=split)
+
+    def tokens(self, texts, *, split=None) -> list:
+        return self._call("tokens", texts=_texts(texts), split=split)
+
+    def train_sae(self, texts, *, layer, width, k, steps=None, batch_size=None, lr=None, seed=0, max_tokens=None,
+                  max_seconds=None, split=None):
+        from fairfight.sae.model import SAE
+
+        reply = self._call("train_sae", texts=_texts(texts), layer=layer, width=width, k=k, steps=steps,
+                           batch_size=batch_size, lr=lr, seed=seed, max_tokens=max_tokens, max_seconds=max_seconds,
+                           split=split)
+        sae = SAE(**{f: v for f, v in reply["sae"].items() if v is not None})
+        if sae.sha256 != reply["sha256"]:
+            raise FairfightError("the SAE the model server trained did not arrive intact (sha256 differs)")
+        object.__setattr__(sae, "training", reply["training"])
+        self.__link.sent(sae.sha256)  # the server holds it already
+        return sae
 
     def intervene(self, edits) -> "HandleStub":
         from ..model_side.edits import edit_from_dict

@@ -98,6 +98,32 @@ class ForwardCache:
         return self._entry(key, compute, self._write_states, self._read_states, f"{len(texts)} states@{layer}",
                            len(texts))
 
+    def stored_sae(self, texts, layer, params: dict):
+        """The SAE an earlier run trained on the plain token states of `texts` at `layer` with
+        `params` (sae_cache.py), or None: none stored, or the stored one fails its sha256 check."""
+        from . import sae_cache
+
+        folder = self.root / self.key("sae", texts, layer, params)
+        with _trusted():
+            return sae_cache.read(folder) if (folder / "done").exists() else None
+
+    def sae(self, texts, layer, params: dict, compute):
+        """(SAE, reused): `compute()` trains it unless another run stored (or is training) the same one."""
+        from . import sae_cache
+
+        key = self.key("sae", texts, layer, params)
+        trained = []
+
+        def train():
+            trained.append(True)
+            return compute()
+
+        sae = self._entry(key, train, sae_cache.write, sae_cache.read, f"{len(texts)} sae@{layer} "
+                          f"{params.get('width')}x{params.get('k')} {params.get('steps')} steps", 1 << 30)
+        if sae is None:  # the stored entry fails its check: train again, keep nothing
+            sae, trained = compute(), [True]
+        return sae, not trained
+
     # -- machinery -----------------------------------------------------------------------------
     def _entry(self, key, compute, write, read, note, size, on_write=None):
         from ..contender_side import guard
@@ -194,6 +220,12 @@ class ForwardCache:
         import numpy as np
 
         return np.load(folder / "states.npy", mmap_mode="r"), np.load(folder / "offsets.npy")
+
+
+def _trusted():
+    from ..contender_side import guard
+
+    return guard.trusted()
 
 
 def _digest(text: str) -> bytes:

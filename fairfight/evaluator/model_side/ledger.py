@@ -34,6 +34,7 @@ class Entry:
     steps: int = 0
     refused: str | None = None  # why the operation was refused; None when it was performed
     charged: int = 0  # evaluation phase: the examples that were not evaluation inputs (charged to the budget)
+    note: str | None = None  # train_sae: "trained", or "reused" (a stored training with the same inputs)
 
     def to_dict(self) -> dict:
         d = {
@@ -47,7 +48,18 @@ class Entry:
         }
         if self.charged:
             d["charged"] = self.charged
+        if self.note:
+            d["note"] = self.note
         return d
+
+
+# Ledger operations that are not model operations of their own: the grant each one needs.
+GRANT_OF = {"tokens": "activations", "train_sae": "activations"}
+
+
+def grant_of(op: str) -> str:
+    """The model operation a ledger op needs in the grant (itself for the model operations)."""
+    return GRANT_OF.get(op, op)
 
 
 class Ledger:
@@ -73,7 +85,7 @@ class Ledger:
             self._inputs = frozenset(inputs)
 
     # -- recording -------------------------------------------------------------------
-    def charge(self, op, split, examples, layers=(), edits=(), steps=0, texts=None) -> None:
+    def charge(self, op, split, examples, layers=(), edits=(), steps=0, texts=None, note=None) -> None:
         """Record one operation, or refuse it (and raise) when it would exceed the budget.
         `texts`: what the operation reads (in the evaluation phase, those not among the inputs are charged)."""
         examples, steps = int(examples), int(steps)
@@ -81,7 +93,7 @@ class Ledger:
         split = "evaluation" if self.evaluating else ("inputs" if split == "evaluation" else split)
         charged = self._not_inputs(texts, examples) if self.evaluating else 0
         entry = Entry(op, str(split), examples, tuple(int(x) for x in layers),
-                      tuple(dict(e) for e in edits), steps, charged=charged)
+                      tuple(dict(e) for e in edits), steps, charged=charged, note=note)
         if self.evaluating:
             reason = (_TRAINING_LATE if op == "finetune" else
                       self._over_budget(charged, 0) if charged else None)
@@ -171,7 +183,7 @@ _TRAINING_LATE = ("finetune after the predictor was returned is refused: trainin
 
 def _refused(entry: Entry, reason: str) -> Entry:
     return Entry(entry.op, entry.split, entry.examples, entry.layers, entry.edits, entry.steps,
-                 refused=reason, charged=entry.charged)
+                 refused=reason, charged=entry.charged, note=entry.note)
 
 
-__all__ = ["Budget", "Entry", "Ledger"]
+__all__ = ["Budget", "Entry", "Ledger", "GRANT_OF", "grant_of"]

@@ -123,7 +123,8 @@ class ModelHandle:
 
     def features(self, texts, sae, *, layer, pool="mean", split=None):
         """SAE latents of the states at `layer` (an `activations` read): [n, d_sae] pooled over each
-        text's tokens (mean, max, sum or last), or pool="none": a list of [tokens, d_sae]."""
+        text's tokens (mean, max, sum or last), pool="none": a list of [tokens, d_sae], or
+        pool="sparse": a list of (indices, values) [tokens, m] per text (pooling.sparse_latents)."""
         from fairfight.sae.model import registered
         from fairfight.sae.pooling import POOLS, pooled_latents
 
@@ -144,6 +145,71 @@ class ModelHandle:
         else:
             flat, offsets = passes.plain_token_states(self._runner("activations"), self.__cache, texts, resolved)
         return pooled_latents(sae, flat, offsets, pool)
+
+    def tokens(self, texts, *, split=None) -> list[dict]:
+        """How the model reads each text: {"tokens": [str], "offsets": [(start, end)], "special":
+        [bool]} per text, one item per token position of the token-level reads (activations with
+        pool="none", features): `text[start:end]` is the token's span of the text without the
+        spaces around it ((0, 0) for a special token such as [CLS]), so a method finds a word's
+        tokens whatever the tokenizer (WordPiece "##" pieces, GPT-2's "Ġ" spaces). Needs `activations`; a ledger entry of its own
+        ("tokens", no model examples: the model does not run)."""
+        self._gate("activations", split or "inputs")
+        texts = _texts(texts)
+        self.__ledger.charge("tokens", split or "inputs", 0, texts=texts)
+        if not texts:
+            return []
+        if not getattr(self.__tok, "is_fast", False):
+            raise FairfightError("tokens needs a fast (Rust) tokenizer: this model's tokenizer gives no offsets")
+        enc = self.__tok(texts, truncation=self.__max_len is not None, max_length=self.__max_len,
+                         return_offsets_mapping=True, return_special_tokens_mask=True)
+        return [{"tokens": self.__tok.convert_ids_to_tokens(ids), "offsets": [_trim(text, *o) for o in offs],
+                 "special": [bool(m) for m in mask]}
+                for text, ids, offs, mask in zip(texts, enc["input_ids"], enc["offset_mapping"],
+                                                 enc["special_tokens_mask"])]
+
+    def train_sae(self, texts, *, layer, width, k, steps=None, batch_size=None, lr=None, seed=0,
+                  max_tokens=None, max_seconds=None, split=None):
+        """A TopK SAE (fairfight.sae.train_topk) trained here, on the model side, on the plain
+        token-level states of `texts` at `layer` (at most `max_tokens` of them, drawn with `seed`).
+        Deterministic, so the forward cache keeps it: a run with the same model, texts, layer and
+        parameters reads the stored SAE instead of training (sae_cache.py). Needs `activations`;
+        the ledger records the states read ("activations") and the training ("train_sae", its
+        steps, whether it was reused). Returns the SAE, with `.training` (its history)."""
+        from fairfight.sae.train import DEFAULT_BATCH, DEFAULT_STEPS, train_topk
+
+        self._gate("activations", split or "inputs")
+        if self.__edits:
+            raise FairfightError("train_sae trains on the plain model's states: call it on ctx.model, not on an "
+                                 "intervene view")
+        resolved = resolve_layer(int(layer), self.num_layers)
+        params = {"width": _positive(width, "width"), "k": _positive(k, "k"),
+                  "steps": _positive(DEFAULT_STEPS if steps is None else steps, "steps"),
+                  "batch_size": _positive(DEFAULT_BATCH if batch_size is None else batch_size, "batch_size"),
+                  "lr": None if lr is None else float(lr), "seed": int(seed),
+                  "max_tokens": None if max_tokens is None else _positive(max_tokens, "max_tokens"),
+                  "max_seconds": None if max_seconds is None else float(max_seconds)}
+        texts = self._start("activations", texts, split, layers=[resolved])
+        cache = self.__cache or passes.Uncached()
+        threads = getattr(cache, "pass_threads", None) or torch.get_num_threads()
+        key = {**params, "threads": int(threads), "trainer": TRAINER_VERSION}
+        stored = cache.stored_sae(texts, resolved, key)
+        self.__ledger.charge("train_sae", split or "inputs", 0, layers=[resolved], steps=params["steps"],
+                             note="reused" if stored is not None else "trained")
+        if stored is not None:
+            return stored
+
+        # the states first, outside the SAE's cache entry: their own entry takes the machine's pass lock too
+        flat, _ = passes.plain_token_states(self._runner("activations"), self.__cache, texts, resolved)
+
+        def compute():
+            rows = torch.from_numpy(np.array(flat, dtype=np.float32))
+            if params["max_tokens"] and len(rows) > params["max_tokens"]:
+                gen = torch.Generator().manual_seed(params["seed"])
+                rows = rows[torch.randperm(len(rows), generator=gen)[: params["max_tokens"]]]
+            return train_topk(rows, width=params["width"], k=params["k"], seed=params["seed"], steps=params["steps"],
+                              batch_size=params["batch_size"], lr=params["lr"], max_seconds=params["max_seconds"])
+
+        return cache.sae(texts, resolved, key, compute)[0]
 
     def _runner(self, op) -> passes.Runner:
         return passes.Runner(self.__model, self._encode, self._lengths, self.__sizer.each,
@@ -389,6 +455,25 @@ class ModelHandle:
 
     def _stack(self, rows, texts) -> torch.Tensor:
         return torch.stack(rows) if rows else torch.zeros((0, self.hidden_size))
+
+
+TRAINER_VERSION = 1  # part of a stored SAE's key: bump when train_topk's arithmetic changes
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """A token's span without surrounding whitespace (byte-level BPEs put a word's space in its token)."""
+    start, end = int(start), int(end)
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _positive(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise FairfightError(f"train_sae: {what} must be a positive int, got {value!r}")
+    return int(value)
 
 
 def _detach(x):

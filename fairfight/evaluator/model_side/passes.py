@@ -68,6 +68,12 @@ class Uncached:
     def states(self, texts, layer, compute):
         return compute()
 
+    def stored_sae(self, texts, layer, params):
+        return None
+
+    def sae(self, texts, layer, params, compute):
+        return compute(), False
+
 
 def pooled(runner: Runner, cache, texts, layers, pool, edits) -> dict:
     """resolved layer -> [len(texts), hidden] float32 tensor (see the module docstring)."""

@@ -32,7 +32,11 @@ HANDLE_OPS = {
     "gradients": ("texts", "objective", "wrt", "layer", "pool", "split"), "weights": (),
     "finetune": ("texts", "labels", "steps", "epochs", "lr", "head", "split", "seed"),
     "generate": ("prompts", "max_new_tokens", "split"), "logprobs": ("prompts", "continuations", "split"),
+    "tokens": ("texts", "split"),
+    "train_sae": ("texts", "layer", "width", "k", "steps", "batch_size", "lr", "seed", "max_tokens", "max_seconds",
+                  "split"),
 }
+SAE_FIELDS = ("W_enc", "b_enc", "W_dec", "b_dec", "activation", "k", "threshold", "subtract_b_dec", "source")
 LEDGER_OPS = ("hello", "read", "refuse", "ledger", "sae")
 ERRORS = {"AffordanceError": AffordanceError, "BudgetExceeded": BudgetExceeded, "FairfightError": FairfightError,
           "ValueError": ValueError, "TypeError": TypeError, "IndexError": IndexError, "KeyError": KeyError,
@@ -204,8 +208,7 @@ class ModelServer:
         if op == "sae":  # an SAE the contender trained or loaded: its weights, rebuilt here as data
             from fairfight.sae.model import SAE
 
-            fields = {k: kw.get(k) for k in ("W_enc", "b_enc", "W_dec", "b_dec", "activation", "k", "threshold",
-                                                "subtract_b_dec", "source")}
+            fields = {k: kw.get(k) for k in SAE_FIELDS}
             name = SAE(**{k: v for k, v in fields.items() if v is not None}).sha256
             state.saes.add(name)
             return name
@@ -243,6 +246,10 @@ class ModelServer:
                 raise FairfightError("features: the SAE goes to the model server by its sha256")
             _own_sae(state, sae)
             return handle.features(texts, sae, **kw)
+        if op == "train_sae":  # trained (or read from the cache) here; the run may name it from now on
+            sae = handle.train_sae(kw.pop("texts"), **kw)
+            state.saes.add(sae.sha256)
+            return {"sae": {f: getattr(sae, f) for f in SAE_FIELDS}, "sha256": sae.sha256, "training": sae.training}
         first = kw.pop("prompts" if op in ("generate", "logprobs") else "texts")
         if op == "logprobs":
             return handle.logprobs(first, kw.pop("continuations"), **kw)
