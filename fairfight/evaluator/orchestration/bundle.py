@@ -130,12 +130,13 @@ class Cache:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def fetch(self, key: str, bundle: Bundle) -> dict | None:
+    def fetch(self, key: str, bundle: Bundle, accept=lambda record: True) -> dict | None:
+        """The finished run `key` copied into `bundle`, if the cache holds one that `accept`s."""
         from ...cache import touch
 
         src = self.root / key
         record = _finished(src)
-        if record is None:
+        if record is None or not accept(record):
             return None
         touch(src)  # least recently used goes first
         _copy_dir(src, bundle.run_dir(key))

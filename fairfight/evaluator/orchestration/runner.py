@@ -91,7 +91,8 @@ class Evaluation:
         jobs = []
         for run in _first_of_each_contender_first(self.plan.runs if runs is None else runs):
             self.runs[run.key] = run
-            record = self.bundle.finished(run.key) or (self.cache.fetch(run.key, self.bundle) if self.cache else None)
+            record = self.bundle.finished(run.key) or (
+                self.cache.fetch(run.key, self.bundle, accept=self.walls_hold) if self.cache else None)
             if record is not None:
                 self.records[run.key] = {**record, "reused": True}
                 self.on_reused(self.records[run.key])
@@ -229,6 +230,14 @@ class Evaluation:
             "scores" in p for p in predictions) else None
         return scoring.score_all(ev.metrics, labels, gold, columns=columns, groups=ev.groups,
                                  scores=scores, classes=classes)
+
+    def walls_hold(self, record: dict) -> bool:
+        """A run from the shared cache is reused only if it ran inside walls at least as strong as
+        this eval's: a tripwire run must not stand in an eval that promises the OS walls."""
+        from ..contender_side.sandbox import weakest
+
+        level = record.get("isolation")
+        return bool(level) and weakest(self.isolation[0], level) == self.isolation[0]
 
     def isolation_level(self) -> dict:
         """The weakest isolation any run of this eval had (a record reused from before says nothing)."""

@@ -83,11 +83,28 @@ def honest(tmp_path_factory, bert_dir):
     spec = write_fight(folder, bert_dir, FIGHT, seeds=1)
     out = {}
     for level in ("os", "tripwire"):
-        r = eval_cli(str(spec), "--out", str(folder / level), "--workers", "2", "--no-progress",
+        # each level computes its runs: from a shared cache the tripwire eval would reuse the walled runs
+        r = eval_cli(str(spec), "--out", str(folder / level), "--workers", "2", "--no-progress", "--no-cache",
                      isolation=level if level == "tripwire" else None)
         assert r.returncode == 0, r.stderr
         out[level] = (r, folder / level)
     return out
+
+
+@needs_os
+def test_the_shared_cache_never_lends_a_run_made_behind_weaker_walls(tmp_path, bert_dir):
+    """A run finished under the tripwire fallback must not stand in an eval inside the OS walls;
+    the other way round is fine (that run had stronger walls than asked for)."""
+    spec = write_fight(tmp_path, bert_dir, FIGHT, seeds=1)
+    args = ["--cache", str(tmp_path / "cache"), "--only", "always_nurse", "--no-progress"]
+    weak = eval_cli(str(spec), "--out", str(tmp_path / "weak"), *args, isolation="tripwire")
+    assert weak.returncode == 0, weak.stderr
+    walled = eval_cli(str(spec), "--out", str(tmp_path / "walled"), *args)
+    assert walled.returncode == 0 and "reused" not in walled.stderr, walled.stderr
+    results = json.loads((tmp_path / "walled" / "results.json").read_text())
+    assert {run["isolation"] for run in results["runs"]} == {"os"} and results["isolation"]["level"] == "os"
+    again = eval_cli(str(spec), "--out", str(tmp_path / "weak2"), *args, isolation="tripwire")
+    assert again.returncode == 0 and "1 run(s) reused" in again.stderr, again.stderr
 
 
 @needs_os
