@@ -104,33 +104,38 @@ def pack(bundle, out=None, *, spec_path=None, max_file: int = MAX_FILE) -> Packe
     if not report.ok:
         raise FairfightError(f"the bundle's spec does not validate: {report.errors[0].headline()}")
     spec = report.spec
-    base = spec.base_dir.resolve()
+    files = list(spec_files(spec))
+    # the spec's folder and every file it names keep their relative places (a method in
+    # ../quickstart/ stays there), under the deepest folder that holds them all
+    base = _common_folder([spec.base_dir.resolve(), *(path.resolve().parent for _, path in files)])
     members: dict[str, bytes | Path] = {}
     for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
         rel = path.relative_to(bundle)
         if not any(part.startswith(".") for part in rel.parts):  # hidden: scratch, never evidence
             members[f"bundle/{rel.as_posix()}"] = path
-    members[f"spec/{spec_file.name}"] = spec_file
+    spec_name = (spec_file.resolve().parent.relative_to(base) / spec_file.name).as_posix()
+    members[f"spec/{spec_name}"] = spec_file
     left_out = []
-    for what, path in spec_files(spec):
-        try:
-            rel = path.resolve().relative_to(base).as_posix()
-        except ValueError:
-            left_out.append({"path": str(path.name), "what": what, "bytes": path.stat().st_size,
-                             "sha256": sha256_file(path), "why": "outside the spec's folder"})
-            continue
+    for what, path in files:
+        rel = path.resolve().relative_to(base).as_posix()
         if path.stat().st_size > max_file:
             left_out.append({"path": rel, "what": what, "bytes": path.stat().st_size, "sha256": sha256_file(path),
                              "why": f"larger than {max_file:,} bytes"})
             continue
         members.setdefault(f"spec/{rel}", path)
-    info = {"format": PACK_FORMAT, "version": PACK_VERSION, "spec": spec_file.name,
+    info = {"format": PACK_FORMAT, "version": PACK_VERSION, "spec": spec_name,
             "files": {name: sha256_file(p) for name, p in sorted(members.items())},
             "left_out": left_out,
             "note": "the model is not packed: provenance.json (bundle/) names it, with its files' fingerprint"}
     target = Path(out) if out else bundle.parent / f"{bundle.name}{SUFFIX}"
     _write_tar(target, {PACK_INFO: (json.dumps(info, indent=2) + "\n").encode(), **members})
     return Packed(target, sha256_file(target), target.stat().st_size, len(members), left_out)
+
+
+def _common_folder(folders: list) -> Path:
+    import os
+
+    return Path(os.path.commonpath([str(f) for f in folders]))
 
 
 def _write_tar(target: Path, members: dict) -> None:
@@ -223,5 +228,9 @@ def open_archive(path) -> Opened:
     for name in sorted(present - set(files)):
         opened.problems.append(f"added to the archive: {name} (not in {PACK_INFO})")
     opened.bundle = root / "bundle"
-    opened.spec = root / "spec" / str(opened.info.get("spec", "spec.yaml"))
+    spec = Path(str(opened.info.get("spec", "spec.yaml")))
+    if spec.is_absolute() or ".." in spec.parts:
+        opened.problems.append(f"{PACK_INFO} names the spec '{spec}', which is not a file inside the archive")
+        spec = Path("spec.yaml")
+    opened.spec = root / "spec" / spec
     return opened

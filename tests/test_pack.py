@@ -127,3 +127,25 @@ def test_pack_refuses_what_is_not_a_finished_bundle(tmp_path):
     for command in ("audit", "report"):
         r = ff(command, str(tmp_path / "notes.txt"))
         assert r.returncode == 2 and "Traceback" not in r.stderr, (command, r.stderr)
+
+
+def test_a_method_outside_the_specs_folder_is_packed_in_its_place(made, tmp_path):
+    """A spec whose methods lie beside its folder (`run: ../code/methods.py:...`, as the bios example
+    does) packs them too, keeping their relative place, and the archive audits clean."""
+    root, spec = made
+    task, code = tmp_path / "paper" / "task", tmp_path / "paper" / "code"
+    shutil.copytree(spec.parent, task)
+    code.mkdir()
+    (task / "methods.py").rename(code / "methods.py")
+    moved = task / spec.name
+    moved.write_text(moved.read_text().replace("run: methods.py:", "run: ../code/methods.py:"))
+    r = ff("pack", str(root / "bundle"), "--spec", str(moved), "-o", str(tmp_path / "paper.tar.gz"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    import tarfile
+
+    with tarfile.open(tmp_path / "paper.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert {f"spec/task/{spec.name}", "spec/code/methods.py"} <= names and "left out" not in r.stdout
+    shutil.rmtree(tmp_path / "paper")
+    audit = ff("audit", str(tmp_path / "paper.tar.gz"), cwd=tmp_path)
+    assert "[integrity]" not in audit.stdout, audit.stdout
