@@ -154,7 +154,7 @@ def test_the_cli_writes_html_and_json(fight, tmp_path):
 def test_chromium_shows_the_card_and_makes_a_selection(fight, tmp_path):
     """The page in headless Chromium: the known latent's top tokens are on screen, and ticking it
     (as a reader would) makes a selection.json that validate accepts for this SAE."""
-    from tests_report_chromium import chromium, console_errors
+    from chromium_kit import chromium, console_errors
 
     folder, spec, _ = fight
     cards = feature_cards(spec, sae="the_sae", split="unlabeled", layer=LAYER, concept="spurious_concept", cards=6)

@@ -5,22 +5,15 @@ CI installs Debian's chromium (.ci/run); on a machine without it this test fails
 skips, saying how to install it, because a report nobody has seen rendered is not tested.
 """
 import json
-import os
 import re
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
 from fairfight.report import render_html
 
+from chromium_kit import chromium, console_errors
 from report_fixtures import FIXTURES, load
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--host-resolver-rules=MAP * ~NOTFOUND"]  # any network fetch would fail (and show)
 
 # Run in the page after it is laid out: what a reader sees (innerText follows CSS: hidden text is
 # not in it), and the rendered size of the matrix and of every chart.
@@ -44,24 +37,11 @@ PROBE = """<script>
 </script>"""
 
 
-def _chromium(tmp_path, *args):
-    assert CHROMIUM.exists(), ("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium; "
-                               ".ci/run installs it)")
-    cmd = [str(CHROMIUM), *FLAGS, "--enable-logging=stderr", "--v=0",
-           f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
-
-
-def _console_errors(stderr: str) -> list:
-    return [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
-            or "ERR_NAME_NOT_RESOLVED" in line or "net::ERR" in line]
-
-
 def test_headless_chromium_screenshot_is_not_blank(tmp_path):
     page = tmp_path / "report.html"
     page.write_text(render_html(load(FIXTURES / "results.json")), encoding="utf-8")
     png = tmp_path / "report.png"
-    r = _chromium(tmp_path, f"--screenshot={png}", "--window-size=1400,3000", page.as_uri())
+    r = chromium(tmp_path, f"--screenshot={png}", "--window-size=1400,3000", page.as_uri())
     assert png.exists(), r.stderr[-3000:]
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
@@ -76,14 +56,14 @@ def test_headless_chromium_screenshot_is_not_blank(tmp_path):
     assert background < 0.97, background  # and a good part of the page is not background
     top = rgb.reshape(3000, 1400, 3)[:600]  # the title and the verdicts are at the top
     assert len(np.unique(top.reshape(-1, 3), axis=0)) > 20
-    assert not _console_errors(r.stderr), _console_errors(r.stderr)
+    assert not console_errors(r.stderr), console_errors(r.stderr)
 
 
 def test_a_reader_sees_the_matrix_the_charts_and_every_verdict(tmp_path):
     results = load(FIXTURES / "results.json")
     page = tmp_path / "report.html"
     page.write_text(render_html(results).replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    r = _chromium(tmp_path, "--dump-dom", "--window-size=1400,3000", page.as_uri())
+    r = chromium(tmp_path, "--dump-dom", "--window-size=1400,3000", page.as_uri())
     found = re.search(r'<pre id="fairfight-probe">(.*?)</pre>', r.stdout, re.S)
     assert found, r.stderr[-3000:]
     import html
@@ -116,4 +96,4 @@ def test_a_reader_sees_the_matrix_the_charts_and_every_verdict(tmp_path):
     assert sum(1 for n in names if "claim" in n) >= len(results["verdicts"]), names
     for chart in charts:
         assert chart["shown"] and chart["w"] > 150 and chart["h"] > 80 and chart["marks"] > 3, chart
-    assert not _console_errors(r.stderr), _console_errors(r.stderr)
+    assert not console_errors(r.stderr), console_errors(r.stderr)

@@ -1,5 +1,5 @@
-"""Headless Chromium with the flags tests/report/test_report_screenshot.py uses (offline: any
-network fetch fails, and shows). Like that test, this fails rather than skips without Chromium."""
+"""Headless Chromium as the report and feature-card tests run it (offline: any network fetch
+fails, and shows). Fails rather than skips without Chromium: `make browser` installs it."""
 import os
 import subprocess
 import tempfile
