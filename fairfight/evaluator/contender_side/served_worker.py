@@ -1,11 +1,12 @@
 """The worker for runs whose model lives in the model server (the local executor).
 
-The contender process never loads the model: it connects to the server (its connection was
-handed to it at start), locks itself down (the model files, hub caches and the forward cache are
-out of its reach as well as the data sources), builds the context with handle and ledger stubs,
-calls the contender, and then predicts the chunks of evaluation inputs the orchestrator sends.
-It does not judge anything: the orchestrator assembles the chunks, runs the batch check, and
-takes the run's ledger from the server (orchestration/served_runs.py).
+The worker never loads the model: it connects to the server (its connection was handed to it at
+start), finds the walls (the model files, hub caches and the forward cache are out of reach as
+well as the data sources), builds the context with handle and ledger stubs, and then supervises:
+the contender trains in one child process and each chunk of evaluation inputs is predicted in
+another, each behind the walls (predicting.py). It does not judge anything: the orchestrator
+assembles the chunks, runs the batch check, and takes the run's ledger from the server
+(orchestration/served_runs.py).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import traceback
 
 from ...errors import AffordanceError, BudgetExceeded, FairfightError
 from . import batching
-from .worker import Tables, _contender, _lock_down, _spec, _uses, trained_predictor
+from .worker import Tables, _contender, _spec, _uses, trained_predictor, walls_of
 
 
 def _refused_by_os(exc: BaseException, denied) -> bool:
@@ -26,14 +27,18 @@ def _refused_by_os(exc: BaseException, denied) -> bool:
 
 
 def execute_served(desc: dict, channel, server_conn) -> dict:
+    """The supervisor's part of a run (predicting.py): set up, fork the training, then one
+    predicting process per chunk. Returns the run's report; the predictions went to the
+    orchestrator from the predicting processes themselves."""
     from .context import build_context
     from ...data import GENERATORS
     from .guard import Guard
     from .handle_stub import HandleStub, LedgerStub, ServerLink
+    from .predicting import _PR_SET_DUMPABLE, _prctl, serve_chunks, train_in_child
     from ..model_side.server import rule_of
 
     started = time.time()
-    run, logs, guard, sandbox, os_refusals, ctx = desc["run"], [], None, None, [], None
+    run = desc["run"]
     result = {"key": run["key"], "status": "failed", "reasons": [], "model_access": "server"}
     try:
         spec = _spec(desc["spec"])
@@ -43,46 +48,112 @@ def execute_served(desc: dict, channel, server_conn) -> dict:
         link = ServerLink(server_conn)
         hello = link.call("hello")  # waits for the server to have the model
         loaded_at = time.time()
-        grant = _uses(run["grant"])
-        sandbox, denied = _lock_down(spec, hello["files"], desc)
-        guard = Guard(denied, refused_modules=GENERATORS).install()
-        from .namespaces import describe
-
-        walls = describe(desc.get("walls"))
-        result["isolation"], result["isolation_why"] = sandbox.level, "; ".join(w for w in (sandbox.why, walls) if w)
-        logs.append(f"isolation: {result['isolation']} ({result['isolation_why']})")  # the run's log says what held
+        walls = walls_of(spec, hello["files"], desc)
+        guard = Guard(walls["denied"], refused_modules=GENERATORS).install()  # inherited by every child
         ctx = build_context(spec, contender, run["seed"], loaded_model=None, splits=Tables(desc["tables"]),
-                            params=run["params"], ledger=LedgerStub(link), grant=grant, rule=rule_of(run),
-                            classes=desc["classes"], model=HandleStub(link, 0, hello["handle"]))
-        try:
-            predictor = trained_predictor(spec, run, ctx, channel)
-            trained_at = time.time()
-            chunks = channel.evaluation_chunks()
-            result["chunk_predictions"] = [batching.predict_chunk(predictor, texts, ctx.model) for texts in chunks]
-            result["status"] = "succeeded"
+                            params=run["params"], ledger=LedgerStub(link), grant=_uses(run["grant"]),
+                            rule=rule_of(run), classes=desc["classes"], model=HandleStub(link, 0, hello["handle"]))
+        pid_namespace = bool((desc.get("walls") or {}).get("pid"))
+        _prctl(_PR_SET_DUMPABLE, 0)  # no contender process may read or write this one's memory
+        channel.started()
+        keep = [server_conn.fileno(), *_tracker_fd()]
+        report, blob = train_in_child(lambda: _train(spec, run, ctx, guard, walls, desc), keep, pid_namespace)
+        server_conn.close()
+        trained_at = time.time()
+        result.update(_training_result(report))
+        if result["status"] == "succeeded":
+            if blob is None:
+                raise FairfightError("the training process reported success without a predictor")
+            channel.send("ready", None)
+            serve_chunks(channel.conn, lambda conn, server, folder: _predict(blob, conn, server, folder, walls, hello,
+                                                                             guard, desc),
+                         pid_namespace, desc.get("scratch"))
             result["timings"] = {"load": loaded_at - started, "train": trained_at - loaded_at,
                                  "predict": time.time() - trained_at}
-        except (AffordanceError, BudgetExceeded) as exc:
-            result.update(status="refused", error=str(exc))
-        except Exception as exc:  # noqa: BLE001 - an OS refusal, however a native library words it
-            if not (sandbox and sandbox.level == "os" and _refused_by_os(exc, guard.denied)):
-                raise
-            os_refusals.append(f"the OS sandbox refused it: {exc!r} (data sources, model files, the network "
-                               "and new processes are out of the contender's reach)")
-            result.update(status="refused", error=os_refusals[-1])
-        finally:
-            logs += ctx.logs
-        refused = [r["reason"] for r in guard.refusals] + os_refusals
-        if refused:  # the orchestrator adds the refusals the server's ledger holds
-            result.update(status="refused", reasons=refused, guard=list(guard.refusals))
     except Exception as exc:
         result.update(status="failed", error=str(exc) if isinstance(exc, FairfightError) else repr(exc),
                       traceback=traceback.format_exc())
-    finally:
-        if guard is not None:
-            guard.active = False
-        if sandbox is not None:
-            sandbox.close()
-    result["log"] = [str(x) for x in logs]
     result["elapsed"] = time.time() - started
     return result
+
+
+def _tracker_fd() -> list[int]:
+    from multiprocessing import resource_tracker
+
+    fd = getattr(resource_tracker._resource_tracker, "_fd", None)
+    return [fd] if fd is not None else []
+
+
+class _Started:
+    """The training child's channel: the supervisor said `started` already, and holds the pipe."""
+
+    def started(self) -> None:
+        pass
+
+
+def _isolation(sandbox, desc) -> tuple[str, str]:
+    from .namespaces import describe
+
+    return sandbox.level, "; ".join(w for w in (sandbox.why, describe(desc.get("walls"))) if w)
+
+
+def _train(spec, run, ctx, guard, walls, desc) -> tuple[dict, bytes | None]:
+    """In the training child: the walls, the contender's code, its predictor pickled."""
+    from . import freezing
+    from .sandbox import Sandbox
+
+    sandbox = Sandbox(desc.get("scratch"))
+    sandbox.lock(**walls)
+    level, why = _isolation(sandbox, desc)
+    report = {"status": "failed", "reasons": [], "isolation": level, "isolation_why": why,
+              "log": [f"isolation: {level} ({why})"]}  # the run's log says what held
+    blob = None
+    try:
+        predictor = trained_predictor(spec, run, ctx, _Started())
+        blob = freezing.dumps(predictor)
+        report["status"] = "succeeded"
+    except (AffordanceError, BudgetExceeded) as exc:
+        report.update(status="refused", error=str(exc), reasons=[str(exc)])
+    except Exception as exc:  # noqa: BLE001 - an OS refusal, however a native library words it
+        if sandbox.level == "os" and _refused_by_os(exc, guard.denied):
+            reason = (f"the OS sandbox refused it: {exc!r} (data sources, model files, the network "
+                      "and new processes are out of the contender's reach)")
+            report.update(status="refused", error=reason, reasons=[reason])
+        else:
+            report.update(error=str(exc) if isinstance(exc, FairfightError) else repr(exc),
+                          traceback=traceback.format_exc())
+    report["log"] += [str(x) for x in ctx.logs]
+    if guard.refusals:
+        report.update(status="refused", reasons=[r["reason"] for r in guard.refusals] + report["reasons"],
+                      guard=list(guard.refusals))
+    return report, blob if report["status"] == "succeeded" else None
+
+
+def _training_result(report: dict) -> dict:
+    keys = ("status", "error", "reasons", "log", "isolation", "isolation_why", "guard", "traceback")
+    return {k: report[k] for k in keys if k in report}
+
+
+def _predict(blob, conn, server, folder, walls, hello, guard, desc) -> None:
+    """In a predicting process: the walls (its own scratch folder; the training's read-only), the
+    predictor unpickled, its chunk predicted, the report sent to the orchestrator."""
+    from . import freezing
+    from .handle_stub import HandleStub, ServerLink
+    from .predicting import chunk_report
+    from .sandbox import Sandbox
+    from ..model_side import wire
+
+    guard.refusals.clear()  # this chunk's own
+    sandbox = Sandbox(folder)
+    readable = [*walls["read"], *([desc["scratch"]] if desc.get("scratch") else [])]
+    sandbox.lock(read=readable, write=[], denied=walls["denied"], listable=walls["listable"])
+
+    def predict():
+        link = ServerLink(server)
+        predictor = freezing.loads(blob, link)
+        texts = conn.recv()  # the chunk's inputs, sent by the orchestrator on this process's own connection
+        return batching.predict_chunk(predictor, texts, HandleStub(link, 0, hello["handle"]))
+
+    report = chunk_report(predict)
+    report["isolation"] = sandbox.level
+    conn.send_bytes(wire.encode(["chunk", report]))

@@ -266,17 +266,17 @@ def _pin_top_module(target: str) -> bool:
     return True
 
 
-def _lock_down(spec, loaded, desc):
-    """The OS walls (sandbox.py), after everything fairfight reads is loaded and before contender code.
-    The model is in the model server, so the forward cache is out of reach too. Returns the sandbox
-    and the paths it left out (the audit hook refuses the same ones)."""
+def walls_of(spec, loaded, desc) -> dict:
+    """What the OS walls (sandbox.py) of this run's contender processes allow and deny, found once
+    (and the run's secrets made unreachable in this process: the dataset generators forgotten, the
+    resource tracker detached) before the processes that apply them are forked. The model is in the
+    model server, so the forward cache is out of reach too; the audit hook refuses the same paths."""
     import fairfight
     from fairfight.data import GENERATORS, generator_files
 
     import gc
 
     from .guard import detach_resource_tracker, forget_modules
-    from .sandbox import Sandbox
 
     # Knowledge artifacts the run was not granted lie in the spec's folder, which stays readable:
     # leaving them to the audit hook let native code (or a contender that switched the hook off) read them.
@@ -292,9 +292,8 @@ def _lock_down(spec, loaded, desc):
     if contender is not None and _pin_top_module(contender.run.rsplit(":", 1)[0]):
         listable = []  # found without listing its folder
     denied += results_in_other_roots(readable, spec.base_dir)
-    sandbox = Sandbox(desc.get("scratch"))
-    sandbox.lock(read=[str(Path(fairfight.__file__).parent), *readable], write=[], denied=denied, listable=listable)
-    return sandbox, denied
+    return {"read": [str(Path(fairfight.__file__).parent), *readable], "write": [], "denied": denied,
+            "listable": listable}
 
 
 def execute(desc: dict, channel) -> dict:

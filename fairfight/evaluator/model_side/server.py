@@ -12,7 +12,11 @@ here, not from the worker. See docs/trust-boundary.md.
 The orchestrator talks to the server over a control pipe: ("open", run_id, info) followed by the
 file descriptor of the run's own connection (passed with SCM_RIGHTS; no reply, so the orchestrator
 never waits for the model to load: a run that cannot be opened hears why on its own connection),
-("begin_evaluation", run_id, texts), ("close", run_id) -> the run's ledger, ("stop",).
+("begin_evaluation", run_id, texts), ("attach", run_id) followed by the descriptor of one more
+connection to the run, for one process predicting one chunk of the evaluation inputs (it is
+served a view of the run: contender_side/predicting.py), ("close", run_id) -> the run's ledger,
+("stop",). After `begin_evaluation` the training process's own connection is refused: only the
+predicting processes' views serve the run.
 """
 from __future__ import annotations
 
@@ -84,6 +88,18 @@ class RunState:
     files: list
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     saes: set = dataclasses.field(default_factory=set)  # SAEs this run sent: the only ones it may name
+    forward: object = None
+    evaluating: bool = False  # after `begin_evaluation`
+    is_view: bool = False  # a predicting process's
+    at_evaluation: dict | None = None  # the ledger when the evaluation began: all a view may read of it
+
+    def view(self) -> "RunState":
+        """A predicting process's view: the handles and SAEs made before `ready`, read-only; what it
+        makes is its own and goes with its connection (a chunk cannot leave a handle, an SAE or a
+        ledger entry for the next chunk's process to find)."""
+        from collections import ChainMap
+
+        return dataclasses.replace(self, handles=ChainMap({}, self.handles), saes=set(self.saes), is_view=True)
 
 
 class ModelServer:
@@ -136,8 +152,7 @@ class ModelServer:
                                    universes=info.get("universes") or ())
         handle = ModelHandle(loaded, frozenset(run["grant"]["model"]), ledger, rule_source=f"{rule_of(run)}.model",
                              forward_cache=forward, rules=self.spec.rules.grant.model)
-        state = RunState(ledger, {0: handle}, private_paths(loaded))
-        state.forward = forward
+        state = RunState(ledger, {0: handle}, private_paths(loaded), forward=forward)
         self.runs[run_id] = state
         return state
 
@@ -145,6 +160,7 @@ class ModelServer:
         state = self.runs[run_id]
         with state.lock:
             state.ledger.begin_evaluation(texts)
+            state.evaluating, state.at_evaluation = True, state.ledger.to_dict()
             if state.forward is not None:  # chunks of the inputs take their rows of one pass over all of them
                 state.forward.add_universe(texts)
 
@@ -180,6 +196,9 @@ class ModelServer:
         conn.close()
 
     def call(self, state: RunState, op: str, hid: int, kw: dict):
+        if state.evaluating and not state.is_view:
+            raise FairfightError("the training process's connection to the model server closed at `ready`: "
+                                 "the evaluation inputs are predicted in processes of their own")
         if op in LEDGER_OPS:
             with state.lock:
                 return self._ledger_op(state, op, kw)
@@ -212,7 +231,7 @@ class ModelServer:
             name = SAE(**{k: v for k, v in fields.items() if v is not None}).sha256
             state.saes.add(name)
             return name
-        return ledger.to_dict()
+        return state.at_evaluation if state.is_view else ledger.to_dict()
 
     def _handle_op(self, state, handle, op, kw):
         if op == "facts":
@@ -323,6 +342,14 @@ def serve(control: Connection) -> None:
                     threading.Thread(target=_refuse_all, args=(conn, exc), daemon=True).start()
                     continue
                 threading.Thread(target=server.serve_run, args=(state, conn), daemon=True).start()
+            elif kind == "attach":  # no reply, as for "open"
+                conn = Connection(recv_handle(control))
+                state = server.runs.get(message[1]) if server is not None else None
+                if state is None:
+                    threading.Thread(target=_refuse_all, args=(conn, FairfightError("the run is closed")),
+                                     daemon=True).start()
+                    continue
+                threading.Thread(target=server.serve_run, args=(state.view(), conn), daemon=True).start()
             elif kind == "begin_evaluation":
                 server.begin_evaluation(message[1], message[2])
                 control.send(("ok", None))

@@ -53,6 +53,7 @@ class LocalExecutor:
         import queue
 
         pending, live, self._events = list(jobs), {}, queue.Queue()
+        self._chunks = {}  # a chunk's link -> its run's link (contender_side/predicting.py)
         try:
             while pending or live:
                 while pending and len(live) < self.workers:
@@ -71,6 +72,8 @@ class LocalExecutor:
                 for event in events:
                     if event.link in live:  # a run already finished (killed) may still report its pipe closing
                         self._receive(event, live, on_done)
+                    elif event.link in self._chunks:
+                        self._receive_chunk(event, live, on_done)
                 self._reap_timeouts(live, on_done)
         finally:
             for link, job in list(live.items()):  # interrupted: stop every worker still running
@@ -161,12 +164,13 @@ class LocalExecutor:
             job.enter("predict", event.at)
             chunks, recheck, texts = chunk_texts(job.eval_texts, job.key)  # drawn here, from the run key
             job.plan = (len(job.eval_texts), chunks, recheck)
+            job.chunk_texts, job.outputs, job.chunk_reports = texts, [], []
             try:
                 self.server.begin_evaluation(job.key, job.eval_texts)
+                self._next_chunk(link, job)
             except (EOFError, OSError, FairfightError) as exc:  # the server is gone: this run cannot finish
                 self._fail(link, live, on_done, f"the model server failed: {exc!r}")
                 return
-            link.send(texts)  # only now do the evaluation inputs enter the worker, in the chunks chosen here
             job.entered.setdefault("sent", time.monotonic())
         else:
             from .served_runs import judged
@@ -176,13 +180,51 @@ class LocalExecutor:
                 self._fail(link, live, on_done, overdue)
                 return
             job.process.join(10)
-            result = dict(event.payload) if isinstance(event.payload, dict) else {}
-            result["key"] = job.key
+            result = _with_chunks(event.payload, job)
             record = judged(result, self.server.close(job.key), job.plan, job.desc.get("tier"), self.isolation[0],
                             task_classes=job.desc.get("classes"))
             record["device"] = self.server.device()
             record.update(job.measured())
             self._finish(link, live, on_done, record)
+
+    def _next_chunk(self, link, job) -> None:
+        """Send the run's supervisor the next chunk's two connections (to here, where its texts go
+        out, and to the model server), or `done` after the last."""
+        from .worker_link import WorkerLink
+
+        index = len(job.outputs)
+        if index == len(job.chunk_texts) or any(r.get("status") != "succeeded" for r in job.chunk_reports):
+            link.send(("done", None))
+            return
+        ours, theirs = self._context.Pipe()
+        server_end, worker_end = self._context.Pipe()
+        self.server.attach(job.key, server_end)
+        link.send(("chunk", index), fds=[os.dup(theirs.fileno()), os.dup(worker_end.fileno())])
+        theirs.close()
+        worker_end.close()
+        chunk = WorkerLink(ours, self._events, kinds=("chunk",), final="chunk")
+        chunk.send(job.chunk_texts[index])  # read only by the process forked for this chunk
+        self._chunks[chunk] = link
+
+    def _receive_chunk(self, event, live, on_done) -> None:
+        link = self._chunks.pop(event.link)
+        event.link.close()
+        job = live.get(link)
+        if job is None:
+            return
+        index = len(job.outputs)
+        report = event.payload if isinstance(event.payload, dict) else None
+        if event.kind is None or report is None:
+            why = event.problem or "it ended without its predictions"
+            self._fail(link, live, on_done, f"the process predicting chunk {index} of the evaluation inputs: {why}")
+            return
+        job.chunk_reports.append(report)
+        if report.get("status") == "succeeded":
+            job.outputs.append(report.get("output"))
+        try:
+            self._next_chunk(link, job)
+        except (EOFError, OSError, FairfightError) as exc:
+            self._fail(link, live, on_done, f"the model server failed: {exc!r}")
 
     def _fail(self, link, live, on_done, error: str) -> None:
         job = live[link]
@@ -206,7 +248,37 @@ class LocalExecutor:
             result["ledger"] = self.server.close(job.key)
         live.pop(link)
         link.close()
+        for chunk, owner in list(self._chunks.items()):
+            if owner is link:
+                self._chunks.pop(chunk)
+                chunk.close()
         on_done(job, result)
+
+
+def _with_chunks(payload, job) -> dict:
+    """The supervisor's report with what only the orchestrator heard: the chunks' predictions (the
+    report cannot bring its own), their refusals and failures, their isolation and logs."""
+    from ..contender_side.sandbox import LEVELS, weakest
+
+    result = dict(payload) if isinstance(payload, dict) else {}
+    result["key"] = job.key
+    result["chunk_predictions"] = list(getattr(job, "outputs", None) or []) if job.plan is not None else None
+    reports = getattr(job, "chunk_reports", None) or []
+    levels = [r.get("isolation") for r in reports if r.get("isolation") in LEVELS]
+    if levels and result.get("isolation") in LEVELS:
+        result["isolation"] = weakest(result["isolation"], *levels)
+    for i, report in enumerate(reports):
+        log = [str(x) for x in report.get("log") or [] if isinstance(x, str)]
+        result["log"] = list(result.get("log") or []) + [f"chunk {i}: {line}" for line in log]
+        status = report.get("status")
+        if status == "refused":
+            reasons = [r for r in report.get("reasons") or [] if isinstance(r, str)] or [str(report.get("error"))]
+            result.update(status="refused", error=reasons[0], reasons=list(result.get("reasons") or []) + reasons)
+            result["guard"] = list(result.get("guard") or []) + list(report.get("guard") or [])
+        elif status != "succeeded" and result.get("status") == "succeeded":
+            result.update(status="failed", error=f"predicting chunk {i}: {report.get('error')}",
+                          traceback=report.get("traceback"))
+    return result
 
 
 class RunOutput:

@@ -40,6 +40,15 @@ class ServerProcess:
         finally:
             server_end.close()  # the server has its own copy now
 
+    def attach(self, run_id: str, server_end) -> None:
+        """One more connection to an open run, for one predicting process: the server serves it a view
+        of the run (the handles made before `ready`; new handles and SAEs its own). No reply."""
+        try:
+            self.conn.send(("attach", run_id))
+            send_handle(self.conn, server_end.fileno(), self.process.pid)
+        finally:
+            server_end.close()
+
     def device(self) -> dict | None:
         """{device, dtype} of the model the server holds (asked once)."""
         if not hasattr(self, "_device"):

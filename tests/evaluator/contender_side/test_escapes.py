@@ -179,29 +179,6 @@ def defers_training_to_predict(ctx):
 
 
 @method
-def asks_for_evaluation_texts_early(ctx):
-    """Finds the worker's channel to the orchestrator in a caller's frame and says 'ready' itself."""
-    f = sys._getframe()
-    while "channel" not in f.f_locals:
-        f = f.f_back
-    chunks = f.f_locals["channel"].evaluation_chunks()
-    ctx.log("LEAK:", sum(map(len, chunks)), "evaluation texts while training")
-    ctx.model.embed([t for chunk in chunks for t in chunk])  # unlabeled test inputs, read free while training
-    return ctx.predictors.constant("nurse")
-
-
-@method
-def trains_after_an_early_ready(ctx):
-    """Says 'ready' itself, then trains: the evaluation phase charges what is not an input."""
-    f = sys._getframe()
-    while "channel" not in f.f_locals:
-        f = f.f_back
-    f.f_locals["channel"].evaluation_chunks()
-    ctx.model.embed(ctx.data["train"].texts * 50)  # 3000 examples; the budget is 2000
-    return ctx.predictors.constant("nurse")
-
-
-@method
 def finetunes_in_predict(ctx):
     texts, labels = ctx.data["train"].texts, ctx.data["train"]["profession"]
     done = []
@@ -350,7 +327,6 @@ REFUSED = {  # run -> what its reasons say
     "native_reads_older_predictions": "OS sandbox refused",
     "reads_a_bundle_in_the_working_folder": "another eval's results) is refused",
     "defers_training_to_predict": "budget 'examples' exceeded",
-    "trains_after_an_early_ready": "budget 'examples' exceeded",
     "finetunes_in_predict": "finetune after the predictor was returned is refused",
     "regenerates_builtin_data": "importing fairfight.data.builtin is refused",
     "regenerates_with_importlib": "builtin.py' (a data source",
@@ -358,9 +334,9 @@ REFUSED = {  # run -> what its reasons say
     "native_unix_path_connect": "OS sandbox refused",
     "datagram_socketpair": "OS sandbox refused",
 }
-HOLES = {  # run -> why it still gets through (docs/trust-boundary.md)
-    "asks_for_evaluation_texts_early": "a contender can send 'ready' itself: it sees the evaluation texts (never "
-                                       "labels) while training, and reads them as free evaluation inputs",
+HOLES = {  # run -> why it still gets through (docs/trust-boundary.md); none known now. The last one, a
+    # contender saying `ready` itself to see the evaluation texts while it trained, was closed by
+    # training and predicting in separate processes: test_predicting.py.
 }
 
 

@@ -195,7 +195,8 @@ def test_a_contender_runs_as_an_unprivileged_uid_in_namespaces_of_its_own(walls)
     probes = _logged(walls[2], "probes_the_kernel", "PROBES")
     assert probes["uid"] != 0 and probes["status"]["Uid"].split()[0] != "0", probes
     nspid = probes["status"]["NSpid"].split()
-    assert len(nspid) == 2 and int(nspid[1]) == probes["pid"] == 2, probes  # the init's first child, in its own PID namespace
+    # in its own PID namespace: the init is 1, the run's supervisor 2 (predicting.py), the training 3
+    assert len(nspid) == 2 and int(nspid[1]) == probes["pid"] == 3, probes
 
 
 @needs_os
@@ -226,7 +227,8 @@ def test_prlimit_on_itself_stays_allowed_and_clone3_falls_back_to_clone(walls):
 @needs_os
 def test_a_contender_holds_no_descriptor_but_its_own(walls):
     """What docs/trust-boundary.md lists: /dev/null (stdin, and the resource tracker's slot), the run's
-    output file (stdout, stderr), its connections to the orchestrator and to the model server."""
+    output file (stdout, stderr), its connections to the run's supervisor and to the model server (the
+    orchestrator's pipe stays with the supervisor: predicting.py)."""
     fds = _logged(walls[2], "walks_its_descriptors", "DESCRIPTORS")
     targets = sorted(fds.values())
     assert fds["0"] == "/dev/null", fds

@@ -120,6 +120,37 @@ def test_an_sae_travels_as_weights_and_finetune_returns_a_usable_head(served, be
     assert "weights" in stub.grant and set(stub.weights()) == set(dict(bert.model.named_parameters()))
 
 
+def test_after_ready_only_each_chunks_own_view_serves_the_run(spec, bert):
+    """Predicting processes (contender_side/predicting.py) each get a view: the handles made while
+    training, read-only; what one makes is its own; the ledger it reads is the one at `ready`.
+    The training's own connection is refused from then on."""
+    server = ModelServer(spec, bert)
+    state = server.open("run", {"run": _run(OPERATIONS)})
+
+    def connect(view):
+        trusted, untrusted = mp.Pipe()
+        threading.Thread(target=server.serve_run, args=(view, trusted), daemon=True).start()
+        link = ServerLink(untrusted)
+        return HandleStub(link, 0, link.call("hello")["handle"]), LedgerStub(link), untrusted
+
+    training, _, _ = connect(state)
+    edited = training.intervene([Ablate(0, dims=[3])])  # made while training: every chunk may use it
+    server.begin_evaluation("run", TEXTS)
+    with pytest.raises(FairfightError, match="closed at `ready`"):
+        training.embed(TEXTS)
+    first, _, _ = connect(state.view())
+    second, _, _ = connect(state.view())
+    made = first.intervene([Ablate(0, dims=[5])])  # chunk 1's own
+    assert torch.equal(made.embed(TEXTS), state.handles[0].intervene([Ablate(0, dims=[5])]).embed(TEXTS))
+    hid = edited._HandleStub__id
+    assert torch.equal(HandleStub(second._HandleStub__link, hid, {}).embed(TEXTS), state.handles[hid].embed(TEXTS))
+    with pytest.raises(FairfightError, match="no model handle"):  # chunk 2 cannot find chunk 1's handle
+        second._HandleStub__link.call("embed", made._HandleStub__id, texts=TEXTS)
+    first.embed(["a text that is not an input"])  # charged to the run, and invisible to the next chunk
+    assert len(state.ledger.to_dict()["entries"]) > len(state.at_evaluation["entries"])
+    assert second._HandleStub__link.call("ledger") == state.at_evaluation
+
+
 def test_the_wire_carries_plain_data_only():
     value = {"texts": ["a"], 3: torch.arange(6).reshape(2, 3).float(), "n": None, "nested": [(1, 2.5, True)]}
     back = wire.decode(wire.encode(value))

@@ -1,6 +1,7 @@
 """Nothing a contender sends breaks the orchestrator or the model server: through a real `fairfight
 eval` (local executor), contenders write random, mutated, oversized and ill-typed messages on their
-run's channel and on the model server's, and return invalid predictions (NaN scores with `auroc` a
+run's channels (a predicting process's to the orchestrator, the training process's to the run's
+supervisor) and on the model server's, and return invalid predictions (NaN scores with `auroc` a
 metric, tensors for labels, labels that are no class). Each of those runs ends `failed` with the
 reason; the eval finishes, writes its results, and every honest run beside them succeeds."""
 import json
@@ -23,11 +24,24 @@ from fairfight import Predictions, method
 from fairfight.evaluator.model_side import wire
 
 
-def _channel():
+def _channel(name="conn"):
+    """A connection the contender's process holds, found in a caller's frame: `conn` in a predicting
+    process (its chunk's, to the orchestrator), `theirs` in the training one (to the run's supervisor)."""
     f = sys._getframe()
-    while "channel" not in f.f_locals:
+    while not hasattr(f.f_locals.get(name), "send_bytes"):
         f = f.f_back
-    return f.f_locals["channel"].conn
+    return f.f_locals[name]
+
+
+class _SendsWhilePredicting:
+    """Writes on its chunk's connection to the orchestrator, then predicts."""
+
+    def __init__(self, send):
+        self.send = send
+
+    def predict(self, texts, model):
+        self.send(_channel())
+        return Predictions(("nurse",) * len(texts))
 
 
 def _server_conn(ctx):
@@ -64,40 +78,45 @@ def labels_that_are_no_class(ctx):
 
 @method
 def random_bytes(ctx):
-    _channel().send_bytes(random.Random(1).randbytes(300))
+    return _SendsWhilePredicting(lambda conn: conn.send_bytes(random.Random(1).randbytes(300)))
+
+
+@method
+def garbage_to_the_supervisor(ctx):
+    _channel("theirs").send_bytes(random.Random(2).randbytes(300))
     return ctx.predictors.constant("nurse")
 
 
 @method
 def a_header_claiming_a_tebibyte(ctx):
-    _channel()._send(struct.pack("!i", -1) + struct.pack("!Q", 1 << 40))
-    return ctx.predictors.constant("nurse")
+    return _SendsWhilePredicting(lambda conn: conn._send(struct.pack("!i", -1) + struct.pack("!Q", 1 << 40)))
 
 
 @method
 def deep_nesting(ctx):
     header = ("[" * 200000 + "]" * 200000).encode()
-    _channel().send_bytes(struct.pack("<Q", len(header)) + header)
-    return ctx.predictors.constant("nurse")
+    return _SendsWhilePredicting(lambda conn: conn.send_bytes(struct.pack("<Q", len(header)) + header))
 
 
 @method
 def an_unknown_kind(ctx):
-    _channel().send_bytes(wire.encode(["verdict", {{"supported": True}}]))
-    return ctx.predictors.constant("nurse")
+    return _SendsWhilePredicting(lambda conn: conn.send_bytes(wire.encode(["verdict", {{"supported": True}}])))
 
 
-@method
-def mutated_results(ctx):
-    rng = random.Random(ctx.seed)
-    conn = _channel()
-    valid = wire.encode(["result", {{"status": "succeeded", "chunk_predictions": [[[{{"prediction": "nurse"}}], ["nurse"]]]}}])
+def _mutated(conn, seed):
+    rng = random.Random(seed)
+    valid = wire.encode(["chunk", {{"status": "succeeded", "output": [[{{"prediction": "nurse"}}], ["nurse"]]}}])
     for _ in range(5):
         data = bytearray(valid)
         for _ in range(3):
             data[rng.randrange(len(data))] = rng.randrange(256)
         conn.send_bytes(bytes(data))
-    return ctx.predictors.constant("nurse")
+
+
+@method
+def mutated_results(ctx):
+    seed = ctx.seed
+    return _SendsWhilePredicting(lambda conn: _mutated(conn, seed))
 
 
 @method
@@ -129,9 +148,10 @@ FAILED = {  # run -> what its error says
     "tensor_labels": "not a label",
     "labels_that_are_no_class": "not one of the classes",
     "random_bytes": "the worker sent",
+    "garbage_to_the_supervisor": "report could not be read",
     "a_header_claiming_a_tebibyte": "over 256 MiB",
     "deep_nesting": "undecodable",
-    "an_unknown_kind": "not one of ['started', 'ready', 'result']",
+    "an_unknown_kind": "not one of ['chunk']",
 }
 HONEST = ("probe", "plain_head", "always_nurse")
 

@@ -1,6 +1,8 @@
 """The orchestrator's end of a worker's pipe: every message is one of the protocol's, capped, and read
 by a thread of its own, so that a worker (a contender in it) can end only its own run."""
+import os
 import queue
+import time
 import multiprocessing as mp
 import struct
 
@@ -76,8 +78,30 @@ def test_a_message_cut_short_blocks_only_its_reader():
 
 def test_sending_to_a_worker_that_never_reads_does_not_block():
     link, theirs, events = _link()
-    assert link.send(["x" * 1000] * 10_000)  # 10 MB: far more than the socket's buffer
-    assert not link.send(["again"])  # the inputs go out once
+    started = time.monotonic()
+    link.send(["x" * 1000] * 10_000)  # 10 MB: far more than the socket's buffer
+    link.send(["again"])
+    assert time.monotonic() - started < 5
+    theirs.close()
+    link.close()
+
+
+def test_messages_and_descriptors_arrive_in_order():
+    import socket
+    from multiprocessing.reduction import recvfds
+
+    link, theirs, events = _link()
+    r, w = os.pipe()
+    link.send(("chunk", 0), fds=[w])  # the link closes its copy once sent
+    link.send(("done", None))
+    assert theirs.recv() == ("chunk", 0)
+    with socket.fromfd(theirs.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        (passed,) = recvfds(s, 1)
+    os.write(passed, b"through")
+    os.close(passed)
+    assert os.read(r, 16) == b"through"
+    assert theirs.recv() == ("done", None)
+    os.close(r)
     theirs.close()
     link.close()
 
