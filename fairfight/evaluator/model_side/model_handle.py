@@ -85,6 +85,8 @@ class ModelHandle:
     kind = property(lambda self: self.__loaded.kind)
     num_layers = property(lambda self: self.__loaded.num_layers)
     hidden_size = property(lambda self: self.__loaded.hidden_size)
+    # whether chat prompts can be rendered (the tokenizer has a chat template): prompts.py
+    chat = property(lambda self: bool(getattr(self.__tok, "chat_template", None)))
     grant = property(lambda self: self.__grant)
     edits = property(lambda self: self.__edits)
     head = property(lambda self: self.__head)

@@ -1,0 +1,268 @@
+"""A whole `fairfight eval` of a generation task on a tiny random GPT-2 with a chat template:
+methods that generate (plain, with a system prompt, steered), texts scored on the trusted side by
+the spec's scorer file, verdicts, the bundle audited; and the scorer out of every contender's reach."""
+import json
+
+import pytest
+
+from runner_fixtures import eval_here
+
+CHAT_TEMPLATE = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
+                 "{% if add_generation_prompt %}<assistant>{% endif %}")
+
+CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Japan", "Tokyo"),
+            ("Egypt", "Cairo"), ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago")]
+
+METHODS = '''
+from fairfight import AddVector, Generations, method
+
+
+@method
+def plain(ctx):
+    return ctx.predictors.generator(max_new_tokens=6)
+
+
+@method
+def with_system(ctx):
+    assert ctx.model.chat  # the tiny model has a chat template
+    return ctx.predictors.generator(system="Answer with the capital city only.", max_new_tokens=6)
+
+
+@method
+def steered(ctx):
+    import torch
+    vector = torch.randn(ctx.model.hidden_size, generator=torch.Generator().manual_seed(1))
+    edited = ctx.model.intervene([AddVector(1, vector, scale=40.0, positions="generated")])
+    return ctx.predictors.generator(edited, max_new_tokens=6)
+
+
+@method
+def says_paris(ctx):
+    ctx.data["train"]["answer"]
+    return ctx.predictors.function(lambda prompts, model: ["It is Paris." for _ in prompts])
+
+
+@method
+def own_generations(ctx):
+    class Echo:
+        def predict(self, prompts, model):
+            return Generations(tuple(model.generate(list(prompts), max_new_tokens=3, split="evaluation")))
+    return Echo()
+
+
+@method
+def returns_numbers(ctx):
+    return ctx.predictors.function(lambda prompts, model: [1.5 for _ in prompts])
+
+
+@method
+def returns_huge_text(ctx):
+    return ctx.predictors.function(lambda prompts, model: ["x" * 50_000 for _ in prompts])
+
+
+@method
+def reads_scorer(ctx):
+    import os
+    with open(os.path.join(os.path.dirname(__file__), "scorers.py")) as f:
+        f.read()
+    return ctx.predictors.function(lambda prompts, model: ["Paris" for _ in prompts])
+
+
+@method
+def calls_scorer(ctx):
+    import os
+    from fairfight.evaluator.judgement.scorers import load_scorer
+    fn = load_scorer("scorers.py:mentions_answer", os.path.dirname(__file__))
+    return ctx.predictors.function(lambda prompts, model: [str(fn("Paris", {"answer": "Paris"})) for _ in prompts])
+'''
+
+SCORERS = '''
+def mentions_answer(output, row):
+    return float(row["answer"].lower() in output.lower())
+'''
+
+SPEC = """
+fairfight: 1
+task: {{name: capitals, tier: fair-fight}}
+model: {{source: "path:{model}", kind: causal}}
+datasets:
+  qa: {{source: jsonl:qa.jsonl, split_column: split}}
+splits:
+  train: {{from: qa/train}}
+  test: {{from: qa/test, role: evaluation}}
+evaluate:
+  kind: generation
+  split: test
+  scorer: scorers.py:mentions_answer
+  groups: [pressure]
+  metrics: [score]
+  seeds: 1
+  bootstrap: 200
+rules:
+  model: [generate, intervene]
+  data: {{train: [text, answer]}}
+methods:
+{methods}
+baselines: []
+claims:
+  - says_paris beats plain on score
+  - with_system beats plain on score
+"""
+
+USES = {"plain": "{model: [generate]}", "with_system": "{model: [generate]}",
+        "steered": "{model: [generate, intervene]}", "says_paris": "{data: {train: [text, answer]}}",
+        "own_generations": "{model: [generate]}", "returns_numbers": "{}", "returns_huge_text": "{}",
+        "reads_scorer": "{}", "calls_scorer": "{}"}
+
+
+@pytest.fixture(scope="module")
+def chat_gpt2(tmp_path_factory):
+    """A tiny random GPT-2 (a context long enough for chat prompts) whose tokenizer has a chat
+    template (rendered on the trusted side: prompts.py)."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from conftest import EOS, _bpe_tokenizer
+
+    out = tmp_path_factory.mktemp("chat-gpt2")
+    tok = _bpe_tokenizer()
+    tok.chat_template = CHAT_TEMPLATE
+    eos = tok.convert_tokens_to_ids(EOS)
+    config = GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=512, vocab_size=len(tok),
+                        bos_token_id=eos, eos_token_id=eos)
+    torch.manual_seed(0)
+    GPT2LMHeadModel(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def write_capitals(folder, model_dir, methods):
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, (country, city) in enumerate(CAPITALS):
+        rows.append({"text": f"What is the capital of {country}?", "answer": city, "pressure": "none",
+                     "split": "test"})
+        rows.append({"text": f"I think the capital of {country} is Oslo. What is the capital of {country}?",
+                     "answer": city, "pressure": "wrong", "split": "test"})
+        rows.append({"text": f"Name the capital of {country}.", "answer": city, "pressure": "none", "split": "train"})
+    (folder / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "methods.py").write_text(METHODS)
+    (folder / "scorers.py").write_text(SCORERS)
+    lines = "\n".join(f"  {m}: {{run: methods.py:{m}, uses: {USES[m]}}}" for m in methods)
+    spec = folder / "spec.yaml"
+    spec.write_text(SPEC.format(model=model_dir, methods=lines))
+    return spec
+
+
+@pytest.fixture(scope="module")
+def fought(chat_gpt2, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("capitals")
+    spec = write_capitals(folder / "fight", chat_gpt2, ["plain", "with_system", "steered", "says_paris",
+                                                        "own_generations"])
+    out = folder / "bundle"
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--cache", str(folder / "cache"))
+    return spec, out, r
+
+
+def _runs(out):
+    return {run["label"]: run for run in json.loads((out / "results.json").read_text())["runs"]}
+
+
+def test_a_generation_eval_scores_texts_on_the_trusted_side(fought):
+    spec, out, r = fought
+    assert r.returncode in (0, 1), r.stdout[-3000:] + r.stderr[-3000:]
+    runs = _runs(out)
+    assert {label: run["status"] for label, run in runs.items()} == dict.fromkeys(runs, "succeeded"), runs
+    evaluation = [json.loads(line) for line in (out / "evaluation.jsonl").read_text().splitlines()]
+    assert len(evaluation) == 16 and {"text", "answer", "pressure"} <= set(evaluation[0])
+    for label, run in runs.items():
+        rows = [json.loads(line) for line in (out / "runs" / run["key"] / "predictions.jsonl").read_text().splitlines()]
+        assert len(rows) == 16 and all(isinstance(row["prediction"], str) for row in rows)
+        # each score is the scorer's own judgement of that text against that row's reference
+        expected = [float(e["answer"].lower() in row["prediction"].lower()) for e, row in zip(evaluation, rows)]
+        assert [row["score"] for row in rows] == expected
+        assert run["metrics"]["score"] == pytest.approx(sum(expected) / 16)
+        assert set(run["metrics"]["group_score"]) == {"none", "wrong"}
+        assert run["batch_check"]["differing"] == 0  # greedy texts equal across compositions
+    paris = [json.loads(line) for line in (out / "runs" / runs["says_paris"]["key"] / "predictions.jsonl")
+             .read_text().splitlines()]
+    # only France's two rows say Paris
+    assert [row["score"] for row in paris] == [float(e["answer"] == "Paris") for e in evaluation]
+    assert sum(row["score"] for row in paris) == 2
+
+
+def test_generate_runs_through_the_edits_and_the_system_prompt(fought):
+    _, out, _ = fought
+    runs = _runs(out)
+
+    def texts(label):
+        path = out / "runs" / runs[label]["key"] / "predictions.jsonl"
+        return [json.loads(line)["prediction"] for line in path.read_text().splitlines()]
+
+    assert texts("plain") != texts("with_system") and texts("plain") != texts("steered")
+    ledger = json.loads((out / "runs" / runs["steered"]["key"] / "ledger.json").read_text())
+    generated = [e for e in ledger["entries"] if e["op"] == "generate"]
+    assert generated and all(e["edits"] and e["edits"][0]["positions"] == "generated" for e in generated)
+    # plain prompts are the evaluation inputs (free); prompts wrapped in a system turn are charged
+    plain = json.loads((out / "runs" / runs["plain"]["key"] / "ledger.json").read_text())
+    assert all(e.get("charged", 0) == 0 for e in plain["entries"] if e["op"] == "generate")
+    system = json.loads((out / "runs" / runs["with_system"]["key"] / "ledger.json").read_text())
+    assert sum(e.get("charged", 0) for e in system["entries"] if e["op"] == "generate") >= 16
+
+
+def test_verdicts_come_out_of_the_scores(fought):
+    _, out, _ = fought
+    results = json.loads((out / "results.json").read_text())
+    assert results["evaluate"]["kind"] == "generation"
+    verdicts = {v["claim"]: v for v in results["verdicts"]}
+    paris = verdicts["says_paris beats plain on score"]
+    assert paris["verdict"] in ("supported", "inconclusive", "not-supported")
+    (comparison,) = paris["comparisons"]
+    runs = _runs(out)
+    assert comparison["subject_value"] == pytest.approx(runs["says_paris"]["metrics"]["score"])
+    assert comparison["against_value"] == pytest.approx(runs["plain"]["metrics"]["score"])
+    intervals = results["intervals"]["says_paris"]
+    assert intervals["score"]["mean"] == pytest.approx(0.125) and set(intervals["groups"]) == {"none", "wrong"}
+
+
+def test_the_bundle_audits_clean(fought):
+    _, out, _ = fought
+    from click.testing import CliRunner
+
+    from fairfight.cli import cli
+
+    r = CliRunner().invoke(cli, ["audit", str(out)])
+    assert r.exit_code == 0, r.output[-3000:]
+    assert "finding" not in r.output.lower() or "0 finding" in r.output.lower(), r.output
+
+
+def test_the_report_shows_generations_beside_their_scores(fought):
+    _, out, _ = fought
+    html = (out / "report.html").read_text()
+    assert "It is Paris." in html and "What is the capital of France?" in html
+
+
+def test_invalid_texts_fail_their_run_with_the_reason(chat_gpt2, tmp_path):
+    spec = write_capitals(tmp_path / "fight", chat_gpt2, ["plain", "returns_numbers", "returns_huge_text"])
+    out = tmp_path / "bundle"
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache", "--only", "returns_numbers",
+                  "--only", "returns_huge_text")
+    assert r.returncode != 0
+    runs = _runs(out)
+    assert runs["returns_numbers"]["status"] == "failed"
+    assert "not a generated text" in runs["returns_numbers"]["error"]
+    assert runs["returns_huge_text"]["status"] == "failed"
+    assert "at most 20000" in runs["returns_huge_text"]["error"]
+
+
+def test_a_contender_can_neither_read_nor_call_the_scorer(chat_gpt2, tmp_path):
+    spec = write_capitals(tmp_path / "fight", chat_gpt2, ["plain", "reads_scorer", "calls_scorer"])
+    out = tmp_path / "bundle"
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache", "--only", "reads_scorer",
+                  "--only", "calls_scorer")
+    assert r.returncode != 0
+    runs = _runs(out)
+    for label in ("reads_scorer", "calls_scorer"):
+        assert runs[label]["status"] in ("refused", "failed")
+        said = runs[label].get("error", "") + " ".join(runs[label].get("reasons", []))
+        assert "scorers.py" in said, said
