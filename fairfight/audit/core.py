@@ -74,9 +74,12 @@ class Auditor:
         check_integrity(self.root, self.finding)
         self.check_run_folders()
         evaluation = self.evaluation()
-        if evaluation is not None:
+        generation = self.results["evaluate"].get("kind") == "generation"
+        if evaluation is not None and not generation:
             self.check_metrics(*evaluation)
         spec = self.spec()
+        if evaluation is not None and generation:  # rescored with the spec's scorer (when the spec is at hand)
+            self.check_generation_metrics(spec, evaluation[1])
         self.check_uses()
         if spec is not None:
             self.check_required(spec)
@@ -134,6 +137,9 @@ class Auditor:
         except (OSError, ValueError) as exc:
             self.finding("metrics", f"cannot read evaluation.jsonl ({exc}): metrics cannot be recomputed")
             return None
+        if ev.get("kind") == "generation":  # no labels: the prompt and references a scorer reads
+            names = list(dict.fromkeys(c for r in rows for c in r if c != "index"))
+            return [None] * len(rows), {c: [r.get(c) for r in rows] for c in names}
         columns = {c: [r.get(c) for r in rows] for c in [ev["target"], *ev["groups"]]}
         return columns[ev["target"]], columns
 
@@ -188,6 +194,49 @@ class Auditor:
                 if not _close(value, (run.get("metrics") or {}).get(metric)):
                     self.finding("metrics", f"{where}: {metric} is {run['metrics'].get(metric)} in results.json, "
                                             f"but {value} from its predictions")
+
+    def check_generation_metrics(self, spec, columns):
+        """Each generated text rescored here with the spec's scorer (run in this process, as the eval
+        did), against the score beside it; `score` and `group_score` recomputed from the scores."""
+        from ..evaluator.judgement.generations import GenerationScoring, texts_problem
+
+        ev = self.results["evaluate"]
+        scorer = None
+        if spec is not None:
+            try:
+                scorer = GenerationScoring(spec)
+            except FairfightError as exc:
+                self.finding("metrics", f"cannot load the scorer: {exc}")
+        for run in self.results.get("runs", []):
+            if run["status"] != "succeeded":
+                continue
+            where = f"{run['label']} seed {run['seed']}"
+            rows = self.scored_rows("metrics", where, run["key"], len(columns.get("text", [])), "evaluation prompts")
+            if rows is None:
+                continue
+            problem = texts_problem([{"prediction": r.get("prediction")} for r in rows], len(rows))
+            stored = [r.get("score") for r in rows]
+            if problem or not all(isinstance(v, (int, float)) for v in stored):
+                self.finding("metrics", f"{where}: its predictions are not generated texts with their scores"
+                                        f"{': ' + problem if problem else ''}")
+                continue
+            scores = stored
+            if scorer is not None:
+                try:
+                    scores = scorer.scores([r["prediction"] for r in rows], columns)
+                except FairfightError as exc:
+                    self.finding("metrics", f"{where}: {exc}")
+                    continue
+                moved = [i for i, (a, b) in enumerate(zip(stored, scores)) if not _close(a, b)]
+                if moved:
+                    self.finding("metrics", f"{where}: {len(moved)} text(s) score otherwise with the spec's scorer "
+                                            f"than predictions.jsonl says (row {moved[0]}: {stored[moved[0]]} there, "
+                                            f"{scores[moved[0]]} now)")
+            recomputed = GenerationScoring.summarise(scores, columns, ev["groups"], ev["metrics"])
+            for metric, value in recomputed.items():
+                if not _close(value, (run.get("metrics") or {}).get(metric)):
+                    self.finding("metrics", f"{where}: {metric} is {(run.get('metrics') or {}).get(metric)} in "
+                                            f"results.json, but {value} from its scores")
 
     def scored_rows(self, kind: str, where: str, key: str, expected: int, of: str):
         """A run's (or trial's) prediction rows, or None with a finding: missing, unreadable, or not one

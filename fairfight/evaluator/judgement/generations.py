@@ -66,6 +66,10 @@ class GenerationScoring:
         return score_outputs(self.fn, texts, rows, scorer=f"scorer {self.text}")
 
     def metrics(self, scores: list, columns: dict, metrics) -> dict:
+        return self.summarise(scores, columns, self.groups, metrics)
+
+    @staticmethod
+    def summarise(scores: list, columns: dict, groups, metrics) -> dict:
         """`score` (the mean) and, with evaluate.groups, `group_score`: the mean per group."""
         from .scoring import group_keys
 
@@ -73,8 +77,8 @@ class GenerationScoring:
         for metric in metrics:
             if metric == "score":
                 out["score"] = sum(scores) / len(scores) if scores else float("nan")
-        if self.groups and all(g in columns for g in self.groups):
-            keys = group_keys(columns, self.groups)
+        if groups and all(g in columns for g in groups):
+            keys = group_keys(columns, list(groups))
             out["group_score"] = {"/".join(k): v for k, v in sorted(group_means(scores, keys).items())}
         return out
 

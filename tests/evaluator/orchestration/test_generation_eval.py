@@ -2,6 +2,7 @@
 methods that generate (plain, with a system prompt, steered), texts scored on the trusted side by
 the spec's scorer file, verdicts, the bundle audited; and the scorer out of every contender's reach."""
 import json
+import shutil
 
 import pytest
 
@@ -104,10 +105,10 @@ rules:
 methods:
 {methods}
 baselines: []
-claims:
-  - says_paris beats plain on score
-  - with_system beats plain on score
+{claims}
 """
+
+CLAIMS = "claims:\n  - says_paris beats plain on score\n  - with_system beats plain on score"
 
 USES = {"plain": "{model: [generate]}", "with_system": "{model: [generate]}",
         "steered": "{model: [generate, intervene]}", "says_paris": "{data: {train: [text, answer]}}",
@@ -136,7 +137,7 @@ def chat_gpt2(tmp_path_factory):
     return out
 
 
-def write_capitals(folder, model_dir, methods):
+def write_capitals(folder, model_dir, methods, claims=""):
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, (country, city) in enumerate(CAPITALS):
@@ -150,7 +151,7 @@ def write_capitals(folder, model_dir, methods):
     (folder / "scorers.py").write_text(SCORERS)
     lines = "\n".join(f"  {m}: {{run: methods.py:{m}, uses: {USES[m]}}}" for m in methods)
     spec = folder / "spec.yaml"
-    spec.write_text(SPEC.format(model=model_dir, methods=lines))
+    spec.write_text(SPEC.format(model=model_dir, methods=lines, claims=claims))
     return spec
 
 
@@ -158,7 +159,7 @@ def write_capitals(folder, model_dir, methods):
 def fought(chat_gpt2, tmp_path_factory):
     folder = tmp_path_factory.mktemp("capitals")
     spec = write_capitals(folder / "fight", chat_gpt2, ["plain", "with_system", "steered", "says_paris",
-                                                        "own_generations"])
+                                                        "own_generations"], CLAIMS)
     out = folder / "bundle"
     r = eval_here(str(spec), "--out", str(out), "--no-progress", "--cache", str(folder / "cache"))
     return spec, out, r
@@ -225,15 +226,34 @@ def test_verdicts_come_out_of_the_scores(fought):
     assert intervals["score"]["mean"] == pytest.approx(0.125) and set(intervals["groups"]) == {"none", "wrong"}
 
 
-def test_the_bundle_audits_clean(fought):
-    _, out, _ = fought
+def _audit(out, *more):
     from click.testing import CliRunner
 
     from fairfight.cli import cli
 
-    r = CliRunner().invoke(cli, ["audit", str(out)])
-    assert r.exit_code == 0, r.output[-3000:]
-    assert "finding" not in r.output.lower() or "0 finding" in r.output.lower(), r.output
+    return CliRunner().invoke(cli, ["audit", str(out), *more])
+
+
+def test_the_bundle_audits_clean(fought):
+    _, out, _ = fought
+    r = _audit(out)
+    assert r.exit_code == 0 and "clean:" in r.output, r.output[-3000:]
+    assert "recomputed:  inconclusive  says_paris beats plain on score" in r.output or "says_paris" in r.output
+
+
+def test_the_audit_rescores_every_text_with_the_spec_scorer(fought, tmp_path):
+    """A score written beside a text that the scorer does not give it is found (and the metric from it)."""
+    spec, out, _ = fought
+    copy = tmp_path / "bundle"
+    shutil.copytree(out, copy)
+    key = _runs(copy)["plain"]["key"]
+    path = copy / "runs" / key / "predictions.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[3]["score"] = 1.0 - rows[3]["score"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = _audit(copy, "--spec", str(spec))
+    assert r.exit_code != 0
+    assert "plain seed 0: 1 text(s) score otherwise with the spec's scorer" in r.output, r.output[-3000:]
 
 
 def test_the_report_shows_generations_beside_their_scores(fought):
