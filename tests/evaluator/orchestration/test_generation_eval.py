@@ -259,7 +259,14 @@ def test_the_audit_rescores_every_text_with_the_spec_scorer(fought, tmp_path):
 def test_the_report_shows_generations_beside_their_scores(fought):
     _, out, _ = fought
     html = (out / "report.html").read_text()
-    assert "It is Paris." in html and "What is the capital of France?" in html
+    section = html[html.index('<section id="examples">'):]
+    section = section[:section.index("</section>")]
+    # a generated text beside the score the scorer gave it, under the prompt and its reference
+    assert '<q class="generated">It is Paris.</q></td><td class="num">0.000</td>' in section
+    assert "the capital of" in section and "<th>generated text</th><th>score</th>" in section
+    for label in _runs(out):
+        assert f"<strong>{label}</strong>" in section
+    assert "Score per group" in html and "scorers.py:mentions_answer" in html
 
 
 def test_invalid_texts_fail_their_run_with_the_reason(chat_gpt2, tmp_path):
