@@ -62,6 +62,16 @@ def returns_huge_text(ctx):
 
 
 @method
+def one_text_too_few(ctx):
+    return ctx.predictors.function(lambda prompts, model: ["Paris" for _ in prompts][1:])
+
+
+@method
+def batch_dependent(ctx):
+    return ctx.predictors.function(lambda prompts, model: [f"one of {len(prompts)}" for _ in prompts])
+
+
+@method
 def reads_scorer(ctx):
     import os
     with open(os.path.join(os.path.dirname(__file__), "scorers.py")) as f:
@@ -113,6 +123,7 @@ CLAIMS = "claims:\n  - says_paris beats plain on score\n  - with_system beats pl
 USES = {"plain": "{model: [generate]}", "with_system": "{model: [generate]}",
         "steered": "{model: [generate, intervene]}", "says_paris": "{data: {train: [text, answer]}}",
         "own_generations": "{model: [generate]}", "returns_numbers": "{}", "returns_huge_text": "{}",
+        "one_text_too_few": "{}", "batch_dependent": "{}",
         "reads_scorer": "{}", "calls_scorer": "{}"}
 
 
@@ -270,16 +281,21 @@ def test_the_report_shows_generations_beside_their_scores(fought):
 
 
 def test_invalid_texts_fail_their_run_with_the_reason(chat_gpt2, tmp_path):
-    spec = write_capitals(tmp_path / "fight", chat_gpt2, ["plain", "returns_numbers", "returns_huge_text"])
+    hostile = ["returns_numbers", "returns_huge_text", "one_text_too_few", "batch_dependent"]
+    spec = write_capitals(tmp_path / "fight", chat_gpt2, ["plain", *hostile])
     out = tmp_path / "bundle"
-    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache", "--only", "returns_numbers",
-                  "--only", "returns_huge_text")
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache", *[f"--only={m}" for m in hostile])
     assert r.returncode != 0
     runs = _runs(out)
     assert runs["returns_numbers"]["status"] == "failed"
     assert "not a generated text" in runs["returns_numbers"]["error"]
     assert runs["returns_huge_text"]["status"] == "failed"
     assert "at most 20000" in runs["returns_huge_text"]["error"]
+    assert runs["one_text_too_few"]["status"] == "failed"
+    assert "predictions for" in runs["one_text_too_few"]["error"]
+    # the batch check holds for texts: one that depends on its chunk-mates is refused in a fair fight
+    assert runs["batch_dependent"]["status"] == "refused"
+    assert "batch-dependent" in runs["batch_dependent"]["error"] and runs["batch_dependent"]["batch_check"]["differing"]
 
 
 def test_a_contender_can_neither_read_nor_call_the_scorer(chat_gpt2, tmp_path):
