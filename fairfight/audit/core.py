@@ -233,9 +233,11 @@ class Auditor:
                                             f"than predictions.jsonl says (row {moved[0]}: {stored[moved[0]]} there, "
                                             f"{scores[moved[0]]} now)")
             recomputed = GenerationScoring.summarise(scores, columns, ev["groups"], ev["metrics"])
+            recorded = {**(run.get("metrics") or {}), **({"group_scores": run["group_scores"]}
+                                                       if "group_scores" in run else {})}
             for metric, value in recomputed.items():
-                if not _close(value, (run.get("metrics") or {}).get(metric)):
-                    self.finding("metrics", f"{where}: {metric} is {(run.get('metrics') or {}).get(metric)} in "
+                if not _close(value, recorded.get(metric)):
+                    self.finding("metrics", f"{where}: {metric} is {recorded.get(metric)} in "
                                             f"results.json, but {value} from its scores")
 
     def scored_rows(self, kind: str, where: str, key: str, expected: int, of: str):

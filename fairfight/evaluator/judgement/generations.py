@@ -70,7 +70,8 @@ class GenerationScoring:
 
     @staticmethod
     def summarise(scores: list, columns: dict, groups, metrics) -> dict:
-        """`score` (the mean) and, with evaluate.groups, `group_score`: the mean per group."""
+        """{"score": the mean} (when listed), and with evaluate.groups, {"group_scores": the mean per
+        group} (a run record keeps it beside its metrics, as results.json's schema says)."""
         from .scoring import group_keys
 
         out = {}
@@ -79,7 +80,7 @@ class GenerationScoring:
                 out["score"] = sum(scores) / len(scores) if scores else float("nan")
         if groups and all(g in columns for g in groups):
             keys = group_keys(columns, list(groups))
-            out["group_score"] = {"/".join(k): v for k, v in sorted(group_means(scores, keys).items())}
+            out["group_scores"] = {"/".join(k): v for k, v in sorted(group_means(scores, keys).items())}
         return out
 
 

@@ -249,6 +249,8 @@ class Evaluation:
             record.update(status="failed", error=f"the scorer failed: {exc}")
             return None
         record["metrics"] = self.scoring.metrics(scores, columns, self.spec.evaluate.metrics)
+        if "group_scores" in record["metrics"]:
+            record["group_scores"] = record["metrics"].pop("group_scores")
         return [{"prediction": t, "score": s} for t, s in zip(texts, scores)]
 
     def score(self, run, predictions, classes) -> dict:

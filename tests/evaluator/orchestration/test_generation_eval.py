@@ -2,8 +2,10 @@
 methods that generate (plain, with a system prompt, steered), texts scored on the trusted side by
 the spec's scorer file, verdicts, the bundle audited; and the scorer out of every contender's reach."""
 import json
+from pathlib import Path
 import shutil
 
+import jsonschema
 import pytest
 
 from runner_fixtures import eval_here
@@ -11,6 +13,7 @@ from runner_fixtures import eval_here
 CHAT_TEMPLATE = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}<assistant>{% endif %}")
 
+EOS = "<|endoftext|>"
 CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Japan", "Tokyo"),
             ("Egypt", "Cairo"), ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago")]
 
@@ -134,10 +137,19 @@ def chat_gpt2(tmp_path_factory):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from conftest import EOS, _bpe_tokenizer
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from testkit import SENTENCES
 
     out = tmp_path_factory.mktemp("chat-gpt2")
-    tok = _bpe_tokenizer()
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=[EOS],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(SENTENCES * 4, trainer)
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=EOS, eos_token=EOS)
     tok.chat_template = CHAT_TEMPLATE
     eos = tok.convert_tokens_to_ids(EOS)
     config = GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=512, vocab_size=len(tok),
@@ -194,7 +206,7 @@ def test_a_generation_eval_scores_texts_on_the_trusted_side(fought):
         expected = [float(e["answer"].lower() in row["prediction"].lower()) for e, row in zip(evaluation, rows)]
         assert [row["score"] for row in rows] == expected
         assert run["metrics"]["score"] == pytest.approx(sum(expected) / 16)
-        assert set(run["metrics"]["group_score"]) == {"none", "wrong"}
+        assert set(run["metrics"]) == {"score"} and set(run["group_scores"]) == {"none", "wrong"}
         assert run["batch_check"]["differing"] == 0  # greedy texts equal across compositions
     paris = [json.loads(line) for line in (out / "runs" / runs["says_paris"]["key"] / "predictions.jsonl")
              .read_text().splitlines()]
@@ -225,6 +237,8 @@ def test_generate_runs_through_the_edits_and_the_system_prompt(fought):
 def test_verdicts_come_out_of_the_scores(fought):
     _, out, _ = fought
     results = json.loads((out / "results.json").read_text())
+    schema = json.loads((Path(__file__).resolve().parents[3] / "schema" / "results.schema.json").read_text())
+    assert [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(results)] == []
     assert results["evaluate"]["kind"] == "generation"
     verdicts = {v["claim"]: v for v in results["verdicts"]}
     paris = verdicts["says_paris beats plain on score"]
