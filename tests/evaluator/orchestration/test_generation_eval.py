@@ -266,6 +266,13 @@ def test_the_bundle_audits_clean(fought):
     assert "recomputed:  inconclusive  says_paris beats plain on score" in r.output or "says_paris" in r.output
 
 
+def test_audit_rerun_regenerates_and_compares(fought):
+    _, out, _ = fought
+    r = _audit(out, "--rerun", "2")
+    assert r.exit_code == 0, r.output[-3000:]
+    assert r.output.count("reproduced") == 2, r.output[-3000:]
+
+
 def test_the_audit_rescores_every_text_with_the_spec_scorer(fought, tmp_path):
     """A score written beside a text that the scorer does not give it is found (and the metric from it)."""
     spec, out, _ = fought
