@@ -164,6 +164,7 @@ def judge_all(spec: Spec, records, predictions_of, evalset) -> list:
 def common_baselines_missing(spec: Spec) -> list[str]:
     """For no-holds-barred fights: the catalogue baselines a practitioner would try that are not in the spec."""
     from ...baselines import BASELINES
+    from ...spec.vocabulary import BASELINES as NEEDS
 
     listed = {b.name for b in spec.baselines}
-    return [name for name in BASELINES if name not in listed]
+    return [name for name in BASELINES if name not in listed and NEEDS[name].task == spec.evaluate.kind]
