@@ -96,3 +96,23 @@ def test_the_three_ask_differently(fought):
     out, runs = fought
     texts = [_texts(out, runs[b]) for b in ("no_edit", "instruct", "few_shot_prompt")]
     assert texts[0] != texts[1] and texts[0] != texts[2] and texts[1] != texts[2]
+
+
+def test_few_shot_prompt_is_tuned_on_the_selection_split(tmp_path):
+    """Tuning trials of a generation task: scored by the scorer on the selection split's held-out
+    part (its own reference column), and the chosen k is the one the final run uses."""
+    model = tiny_chat_gpt2(tmp_path / "model")
+    spec = write_capitals(tmp_path / "fight", model, ["says_paris"], "",
+                          "[few_shot_prompt: {params: {answer: answer, max_new_tokens: 4}, search: {k: [1, 2]}}]")
+    text = spec.read_text().replace("  data: {train: [text, answer]}",
+                                    "  data: {train: [text, answer]}\n  selection: train\n  budget: {trials: 2}")
+    spec.write_text(text)
+    out = tmp_path / "bundle"
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache", "--only", "few_shot_prompt")
+    assert r.returncode in (0, 1), r.stdout[-3000:] + r.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    tuned = results["tuning"]["contenders"]["few_shot_prompt"]
+    assert [t["status"] for t in tuned["trials"]] == ["succeeded", "succeeded"]
+    assert all(isinstance(t["score"], float) for t in tuned["trials"])  # the tuning metric: score
+    (run,) = results["runs"]
+    assert run["status"] == "succeeded" and run["params"]["k"] == tuned["chosen"]["k"]

@@ -91,7 +91,8 @@ class Evaluation:
         """(texts, gold labels, columns) the run's predictions are scored against."""
         if getattr(run, "trial", None) is not None:
             held = self.selection_parts()[1]
-            return held.columns["text"], held.columns[self.spec.evaluate.target], held.columns
+            gold = [None] * len(held.columns["text"]) if self.generation else held.columns[self.spec.evaluate.target]
+            return held.columns["text"], gold, held.columns
         return self.test.columns["text"], self.gold, self.test.columns
 
     # ------------------------------------------------------------------ jobs
