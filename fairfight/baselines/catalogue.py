@@ -213,6 +213,10 @@ def uses_for(spec: Spec, contender) -> tuple[Uses, dict]:
     """The grant and the parameters of a built-in contender under the spec's rules: the declared
     defaults (derived from the spec where they depend on the task), the spec's params, and what
     the plan chose (split, layer, ...), in that order of precedence."""
+    needs = {**NEEDS, **SKYLINE_NEEDS}.get(contender.name)
+    if needs is not None and needs.task != spec.evaluate.kind:
+        raise CannotRun(f"it is a {'skyline' if needs.skyline else 'baseline'} of {needs.task} tasks, and this one "
+                        f"is evaluate.kind: {spec.evaluate.kind}")
     settings = {"params": dict(contender.params), "split": contender.split}
     uses, chosen = builtin(contender.name).uses(spec, settings)
     kind = model_kind(spec) if contender.name in ("zero_shot", "few_shot") else "any"

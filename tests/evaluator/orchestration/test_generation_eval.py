@@ -169,3 +169,21 @@ def test_a_contender_can_neither_read_nor_call_the_scorer(chat_gpt2, tmp_path):
         assert runs[label]["status"] in ("refused", "failed")
         said = runs[label].get("error", "") + " ".join(runs[label].get("reasons", []))
         assert "scorers.py" in said, said
+
+
+def test_the_inline_executor_gives_the_texts_of_the_served_one(fought, chat_gpt2, tmp_path):
+    """Executor inline (the model in the worker's own process, for debugging): the same greedy texts
+    and scores as through the model server."""
+    _, served, _ = fought
+    spec = write_capitals(tmp_path / "fight", chat_gpt2, ["plain", "with_system", "steered", "says_paris",
+                                                         "own_generations"], CLAIMS)
+    out = tmp_path / "bundle"
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache", "--executor", "inline",
+                  "--only", "with_system", "--only", "steered")
+    assert r.returncode in (0, 1, 2), r.stdout[-3000:] + r.stderr[-3000:]
+    inline, before = _runs(out), _runs(served)
+    for label in ("with_system", "steered"):
+        assert inline[label]["status"] == "succeeded" and inline[label]["model_access"] == "in-process"
+        rows = [(out / "runs" / inline[label]["key"] / "predictions.jsonl").read_text(),
+                (served / "runs" / before[label]["key"] / "predictions.jsonl").read_text()]
+        assert rows[0] == rows[1]
