@@ -138,6 +138,8 @@ def test_the_report_shows_generations_beside_their_scores(fought):
     for label in _runs(out):
         assert f"<strong>{label}</strong>" in section
     assert "Score per group" in html and "scorers.py:mentions_answer" in html
+    markdown = (out / "report.md").read_text()
+    assert "generation scored by `scorers.py:mentions_answer`" in markdown and "## Score per group" in markdown
 
 
 def test_invalid_texts_fail_their_run_with_the_reason(chat_gpt2, tmp_path):
