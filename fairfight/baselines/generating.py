@@ -10,15 +10,10 @@ import random
 from .. import method
 
 
-def _asked(ctx):
-    """(template, max_new_tokens) every generation baseline takes from its parameters."""
-    return ctx.params["template"], int(ctx.params["max_new_tokens"])
-
-
 @method
 def no_edit(ctx):
     """The model as it is: each prompt (through `template`) answered by greedy generation."""
-    template, new_tokens = _asked(ctx)
+    template, new_tokens = ctx.params["template"], int(ctx.params["max_new_tokens"])
     return ctx.predictors.generator(template=template, max_new_tokens=new_tokens)
 
 
@@ -26,7 +21,7 @@ def no_edit(ctx):
 def instruct(ctx):
     """The instruction as a system turn (rendered with the model's chat template), or, for a model
     without one, as a paragraph before each prompt."""
-    template, new_tokens = _asked(ctx)
+    template, new_tokens = ctx.params["template"], int(ctx.params["max_new_tokens"])
     instruction = str(ctx.params["instruction"])
     if ctx.model.chat:
         return ctx.predictors.generator(system=instruction, template=template, max_new_tokens=new_tokens)
@@ -38,7 +33,7 @@ def few_shot_prompt(ctx):
     """k (prompt, answer) demonstrations from the granted split, drawn with the run's seed, shown
     before each prompt: as earlier user/assistant turns with a chat template, else as text
     (PROMPT ANSWER, blank line, ...) before the prompt."""
-    template, new_tokens = _asked(ctx)
+    template, new_tokens = ctx.params["template"], int(ctx.params["max_new_tokens"])
     split = ctx.data[ctx.params["split"]]
     prompts, answers = list(split.texts), [str(a) for a in split[ctx.params["answer"]]]
     k = min(int(ctx.params["k"]), len(prompts))

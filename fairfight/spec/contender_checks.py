@@ -197,7 +197,8 @@ class ContenderChecks:
         for op in sorted((ops & set(MODEL_OPS)) - exercised):
             if op in ("activations", "intervene", "gradients", "weights"):
                 continue  # white-box access is what methods use; baselines need not
-            fix = [b.name for b in BASELINES.values() if any(op in alt for alt in b.model_any)]
+            kind = _s(_d(self.data.get("evaluate")).get("kind")) or "classification"
+            fix = [b.name for b in BASELINES.values() if any(op in alt for alt in b.model_any) and b.task == kind]
             self.warn(("rules", "model"), f"the rules grant '{op}' but no baseline uses it"
                                           + (f"; consider adding {' or '.join(fix)}" if fix else ""))
         if self.tier == "in-the-wild" and _l(self.data.get("claims")):

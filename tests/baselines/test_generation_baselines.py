@@ -49,6 +49,10 @@ def test_each_baseline_gives_the_texts_of_its_hand_written_method(fought, baseli
 
 def test_the_plan_grants_each_only_what_it_uses(fought):
     _, runs = fought
+    for name in ("no_edit", "instruct", "few_shot_prompt"):  # and the ledger shows exactly that used
+        run, ledger = runs[name], runs[name]["ledger"]
+        assert set(ledger["ops"]) == set(run["grant"]["model"]) and ledger["refused"] == []
+        assert set(ledger["reads"]) == {f"{s}.{c}" for s, cols in run["grant"]["data"].items() for c in cols}
     assert runs["no_edit"]["grant"] == {"model": ["generate"], "data": {}, "knowledge": []}
     assert runs["instruct"]["grant"]["data"] == {}
     assert runs["few_shot_prompt"]["grant"]["data"] == {"train": ["answer", "text"]}
