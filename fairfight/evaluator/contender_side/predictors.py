@@ -221,16 +221,24 @@ class GeneratorPredictor:
     max_new_tokens: int
     edits: tuple = ()
 
-    def prompt_of(self, text: str):
-        """The prompt the model is asked: a text, or chat messages with a system turn or demonstrations."""
-        asked = self.template.replace("{text}", text)
+    def prompt_of(self, text):
+        """The prompt the model is asked: a text, or chat messages with a system turn or demonstrations.
+        An input that is itself a chat prompt (a generation task's evaluation split may hold them)
+        keeps its messages, after the system turn and the demonstrations; the template wraps the
+        content of its user turns."""
+        chat = not isinstance(text, str)
+        if chat:
+            asked = [dict(t, content=self.template.replace("{text}", t["content"])) if t.get("role") == "user"
+                     else dict(t) for t in text]
+        else:
+            asked = self.template.replace("{text}", text)
         if self.system is None and not self.demonstrations:
             return asked
         turns = [{"role": "system", "content": self.system}] if self.system is not None else []
         for prompt, answer in self.demonstrations:
             turns += [{"role": "user", "content": self.template.replace("{text}", prompt)},
                       {"role": "assistant", "content": answer}]
-        return turns + [{"role": "user", "content": asked}]
+        return turns + (asked if chat else [{"role": "user", "content": asked}])
 
     def predict(self, texts, model) -> Generations:
         if self.edits:

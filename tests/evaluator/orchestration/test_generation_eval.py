@@ -189,3 +189,45 @@ def test_the_inline_executor_gives_the_texts_of_the_served_one(fought, chat_gpt2
         rows = [(out / "runs" / inline[label]["key"] / "predictions.jsonl").read_text(),
                 (served / "runs" / before[label]["key"] / "predictions.jsonl").read_text()]
         assert rows[0] == rows[1]
+
+
+def _as_chat(spec, train_too=False, broken=False):
+    """The fight's prompts as chat prompts (one user turn each) in the evaluation split."""
+    path = spec.parent / "qa.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows:
+        if row["split"] == "test" or train_too:
+            row["text"] = [{"role": "user", "content": row["text"]}]
+    if broken:
+        rows[0]["text"] = [{"role": "robot", "content": "hello"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_chat_prompts_in_the_evaluation_split(chat_gpt2, tmp_path):
+    """A generation task's prompts may be chat messages: rendered with the model's template on the
+    trusted side; sent as they are, they cost nothing; wrapped (a system turn), they are charged."""
+    spec = write_capitals(tmp_path / "fight", chat_gpt2, ["plain", "with_system"], "claims:\n  - with_system beats plain on score")
+    _as_chat(spec)
+    out = tmp_path / "bundle"
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache")
+    assert r.returncode in (0, 1), r.stdout[-3000:] + r.stderr[-3000:]
+    runs = _runs(out)
+    assert runs["plain"]["status"] == runs["with_system"]["status"] == "succeeded"
+    evaluation = [json.loads(line) for line in (out / "evaluation.jsonl").read_text().splitlines()]
+    assert evaluation[0]["text"][0]["role"] == "user"
+    ledgers = {label: json.loads((out / "runs" / run["key"] / "ledger.json").read_text()) for label, run in runs.items()}
+    assert all(e.get("charged", 0) == 0 for e in ledgers["plain"]["entries"] if e["op"] == "generate")
+    assert sum(e.get("charged", 0) for e in ledgers["with_system"]["entries"] if e["op"] == "generate") >= 16
+    assert _audit(out).exit_code == 0
+
+
+@pytest.mark.parametrize("train_too, broken, said", [
+    (True, False, "split 'train': its text column holds a list"),
+    (False, True, "split 'test': its text column holds a list"),
+])
+def test_chat_prompts_elsewhere_or_malformed_are_refused_before_anything_runs(chat_gpt2, tmp_path, train_too, broken,
+                                                                             said):
+    spec = write_capitals(tmp_path / "fight", chat_gpt2, ["plain"])
+    _as_chat(spec, train_too=train_too, broken=broken)
+    r = eval_here(str(spec), "--out", str(tmp_path / "bundle"), "--no-progress", "--no-cache")
+    assert r.returncode == 2 and said in r.stdout + r.stderr, r.stdout[-3000:] + r.stderr[-3000:]
