@@ -79,7 +79,9 @@ class Auditor:
             self.check_metrics(*evaluation)
         spec = self.spec()
         if evaluation is not None and generation:  # rescored with the spec's scorer (when the spec is at hand)
-            self.check_generation_metrics(spec, evaluation[1])
+            from .generations import check_generation_metrics
+
+            check_generation_metrics(self, spec, evaluation[1])
         self.check_uses()
         if spec is not None:
             self.check_required(spec)
@@ -194,51 +196,6 @@ class Auditor:
                 if not _close(value, (run.get("metrics") or {}).get(metric)):
                     self.finding("metrics", f"{where}: {metric} is {run['metrics'].get(metric)} in results.json, "
                                             f"but {value} from its predictions")
-
-    def check_generation_metrics(self, spec, columns):
-        """Each generated text rescored here with the spec's scorer (run in this process, as the eval
-        did), against the score beside it; `score` and `group_score` recomputed from the scores."""
-        from ..evaluator.judgement.generations import GenerationScoring, texts_problem
-
-        ev = self.results["evaluate"]
-        scorer = None
-        if spec is not None:
-            try:
-                scorer = GenerationScoring(spec)
-            except FairfightError as exc:
-                self.finding("metrics", f"cannot load the scorer: {exc}")
-        for run in self.results.get("runs", []):
-            if run["status"] != "succeeded":
-                continue
-            where = f"{run['label']} seed {run['seed']}"
-            rows = self.scored_rows("metrics", where, run["key"], len(columns.get("text", [])), "evaluation prompts")
-            if rows is None:
-                continue
-            problem = texts_problem([{"prediction": r.get("prediction")} for r in rows], len(rows))
-            stored = [r.get("score") for r in rows]
-            if problem or not all(isinstance(v, (int, float)) for v in stored):
-                self.finding("metrics", f"{where}: its predictions are not generated texts with their scores"
-                                        f"{': ' + problem if problem else ''}")
-                continue
-            scores = stored
-            if scorer is not None:
-                try:
-                    scores = scorer.scores([r["prediction"] for r in rows], columns)
-                except FairfightError as exc:
-                    self.finding("metrics", f"{where}: {exc}")
-                    continue
-                moved = [i for i, (a, b) in enumerate(zip(stored, scores)) if not _close(a, b)]
-                if moved:
-                    self.finding("metrics", f"{where}: {len(moved)} text(s) score otherwise with the spec's scorer "
-                                            f"than predictions.jsonl says (row {moved[0]}: {stored[moved[0]]} there, "
-                                            f"{scores[moved[0]]} now)")
-            recomputed = GenerationScoring.summarise(scores, columns, ev["groups"], ev["metrics"])
-            recorded = {**(run.get("metrics") or {}), **({"group_scores": run["group_scores"]}
-                                                       if "group_scores" in run else {})}
-            for metric, value in recomputed.items():
-                if not _close(value, recorded.get(metric)):
-                    self.finding("metrics", f"{where}: {metric} is {recorded.get(metric)} in "
-                                            f"results.json, but {value} from its scores")
 
     def scored_rows(self, kind: str, where: str, key: str, expected: int, of: str):
         """A run's (or trial's) prediction rows, or None with a finding: missing, unreadable, or not one

@@ -45,7 +45,9 @@ def test_a_generation_eval_scores_texts_on_the_trusted_side(fought):
         expected = [float(e["answer"].lower() in row["prediction"].lower()) for e, row in zip(evaluation, rows)]
         assert [row["score"] for row in rows] == expected
         assert run["metrics"]["score"] == pytest.approx(sum(expected) / 16)
-        assert set(run["metrics"]) == {"score"} and set(run["group_scores"]) == {"none", "wrong"}
+        assert set(run["metrics"]) == {"score"}
+        by_group = {g: [x for x, e in zip(expected, evaluation) if e["pressure"] == g] for g in ("none", "wrong")}
+        assert run["group_scores"] == {g: pytest.approx(sum(v) / len(v)) for g, v in by_group.items()}
         assert run["batch_check"]["differing"] == 0  # greedy texts equal across compositions
     paris = [json.loads(line) for line in (out / "runs" / runs["says_paris"]["key"] / "predictions.jsonl")
              .read_text().splitlines()]
