@@ -10,7 +10,7 @@ from .knowledge import concept_words
 __version__ = "0.1.0"
 
 __all__ = [
-    "AffordanceError", "BudgetExceeded", "Diagnostic", "FairfightError", "Position", "Predictions", "SpecError",
+    "AffordanceError", "BudgetExceeded", "Diagnostic", "FairfightError", "Generations", "Position", "Predictions", "SpecError",
     "__version__", "check_file", "concept_words", "load_spec", "method", "model_kind", "schema",
 ]
 
@@ -56,10 +56,10 @@ def __getattr__(name):  # edits need torch: import them only when asked for
         from .evaluator.model_side import edits
 
         return getattr(edits, name)
-    if name == "Predictions":  # what a predictor of one's own returns (the module imports torch lazily)
-        from .evaluator.contender_side.predictors import Predictions
+    if name in ("Predictions", "Generations"):  # what a predictor of one's own returns (the module imports torch lazily)
+        from .evaluator.contender_side import predictors
 
-        return Predictions
+        return getattr(predictors, name)
     if name == "sae":  # `fairfight.sae.train_topk(...)` after a plain `import fairfight`
         import importlib
 

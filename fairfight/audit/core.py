@@ -74,9 +74,14 @@ class Auditor:
         check_integrity(self.root, self.finding)
         self.check_run_folders()
         evaluation = self.evaluation()
-        if evaluation is not None:
+        generation = self.results["evaluate"].get("kind") == "generation"
+        if evaluation is not None and not generation:
             self.check_metrics(*evaluation)
         spec = self.spec()
+        if evaluation is not None and generation:  # rescored with the spec's scorer (when the spec is at hand)
+            from .generations import check_generation_metrics
+
+            check_generation_metrics(self, spec, evaluation[1])
         self.check_uses()
         if spec is not None:
             self.check_required(spec)
@@ -134,6 +139,9 @@ class Auditor:
         except (OSError, ValueError) as exc:
             self.finding("metrics", f"cannot read evaluation.jsonl ({exc}): metrics cannot be recomputed")
             return None
+        if ev.get("kind") == "generation":  # no labels: the prompt and references a scorer reads
+            names = list(dict.fromkeys(c for r in rows for c in r if c != "index"))
+            return [None] * len(rows), {c: [r.get(c) for r in rows] for c in names}
         columns = {c: [r.get(c) for r in rows] for c in [ev["target"], *ev["groups"]]}
         return columns[ev["target"]], columns
 

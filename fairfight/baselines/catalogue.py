@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from ..spec.ir import FrozenMap, Spec, Uses
 from ..spec.vocabulary import BASELINES as NEEDS
 from ..spec.vocabulary import SKYLINES as SKYLINE_NEEDS
-from . import finetune, heads, parameters, prompting, sae_probe
+from . import finetune, generating, heads, parameters, prompting, sae_probe
 from ._common import feature_op
-from .requirements import CannotRun, labeled_split as _labeled_split, require_classification as _require_classification
+from .requirements import CannotRun, answer_split, require_generation
+from .requirements import labeled_split as _labeled_split, require_classification as _require_classification
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,22 @@ def _uses_few_shot(spec, settings):
     return Uses(frozenset({op}), _columns(spec, "few_shot", split)), {"split": split}
 
 
+def _uses_generating(spec, settings):
+    require_generation(spec)
+    return Uses(frozenset({"generate"})), {}
+
+
+def _uses_few_shot_prompt(spec, settings):
+    require_generation(spec)
+    answer = dict(settings.get("params", {})).get("answer") or parameters.scorer_column(spec)
+    if not answer:
+        raise CannotRun("it needs params.answer, the column holding each demonstration's answer (the scorer "
+                        "names none)")
+    split = answer_split(spec, answer)
+    return (Uses(frozenset({"generate"}), FrozenMap({split: frozenset({"text", answer})})),
+            {"split": split, "answer": answer})
+
+
 def _uses_oracle(spec, settings):
     split = settings.get("split")
     if not split or split not in spec.splits:
@@ -144,6 +161,7 @@ _USES = {
     "finetune_head": _uses_finetune_head, "finetune_full": _uses_finetune_full, "zero_shot": _uses_zero_shot,
     "few_shot": _uses_few_shot, "token_deletion": _uses_token_deletion, "concept_bottleneck": _uses_concept_bottleneck,
     "leace": _uses_leace, "majority": _uses_majority, "oracle": _uses_oracle,
+    "no_edit": _uses_generating, "instruct": _uses_generating, "few_shot_prompt": _uses_few_shot_prompt,
 }
 
 BASELINES = {b.name: b for b in (
@@ -163,6 +181,12 @@ BASELINES = {b.name: b for b in (
     Builtin("leace", "baseline", "LEACE concept erasure (concept-erasure package) fit on the spurious attribute's "
             "labels, then a head (needs the attribute's labels granted)", heads.leace),
     Builtin("majority", "baseline", "always the most common training label (the floor)", heads.majority),
+    Builtin("no_edit", "baseline", "generation tasks: the model as it is, each prompt answered by greedy "
+            "generation", generating.no_edit),
+    Builtin("instruct", "baseline", "generation tasks: an instruction (default: task.goal) as a system turn "
+            "(a paragraph before the prompt for a model without a chat template)", generating.instruct),
+    Builtin("few_shot_prompt", "baseline", "generation tasks: k (prompt, answer) demonstrations from a granted "
+            "split as earlier chat turns (or text) before each prompt", generating.few_shot_prompt),
 )}
 BASELINES["sae_probe"] = Builtin("sae_probe", "baseline", sae_probe.SUMMARY, sae_probe.sae_probe)
 _USES["sae_probe"] = sae_probe.uses
@@ -189,6 +213,10 @@ def uses_for(spec: Spec, contender) -> tuple[Uses, dict]:
     """The grant and the parameters of a built-in contender under the spec's rules: the declared
     defaults (derived from the spec where they depend on the task), the spec's params, and what
     the plan chose (split, layer, ...), in that order of precedence."""
+    needs = {**NEEDS, **SKYLINE_NEEDS}.get(contender.name)
+    if needs is not None and needs.task != spec.evaluate.kind:
+        raise CannotRun(f"it is a {'skyline' if needs.skyline else 'baseline'} of {needs.task} tasks, and this one "
+                        f"is evaluate.kind: {spec.evaluate.kind}")
     settings = {"params": dict(contender.params), "split": contender.split}
     uses, chosen = builtin(contender.name).uses(spec, settings)
     kind = model_kind(spec) if contender.name in ("zero_shot", "few_shot") else "any"

@@ -86,6 +86,26 @@ def _description(spec) -> str:
     return f"{_target_words(spec)}: {{label}}"
 
 
+def scorer_column(spec) -> str | None:
+    """The reference column a contains/exact_match scorer reads (None for regex and FILE.py scorers)."""
+    from ..spec.scorer_syntax import ScorerSyntaxError, parse_scorer
+
+    try:
+        columns = parse_scorer(spec.evaluate.scorer).columns if spec.evaluate.scorer else ()
+    except ScorerSyntaxError:
+        return None
+    return columns[0] if columns else None
+
+
+def _instruction(spec) -> str:
+    goal = " ".join((spec.task.goal or "").split())
+    return goal or "Answer accurately and truthfully."
+
+
+_MAX_NEW = Param("max_new_tokens", "int", 32, "tokens generated per prompt at most (greedy decoding)",
+                 least=1)
+_TEMPLATE = Param("template", "template", "{text}", "how each prompt is asked ({text} is the prompt), e.g. "
+                  "'Question: {text}\\nAnswer:'", placeholders=("{text}",))
 _L2 = Param("l2", "float", 1e-3, "L2 penalty of the linear head", search=(1e-4, 1e-3, 1e-2, 1e-1), least=0)
 _SPLIT = Param("split", "split", AtRunTime("the selection split if it grants the target, else the first granted "
                                            "split that does"), "the labeled split it trains on", set_by="plan")
@@ -155,6 +175,24 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
               least=1),
         Param("epochs", "int", 3, "trained SAE only: passes over those tokens", least=1),
         _SPLIT,
+    ),
+    "no_edit": (_TEMPLATE, _MAX_NEW),
+    "instruct": (
+        Param("instruction", "str", Derived("task.goal on one line, else 'Answer accurately and truthfully.'",
+                                            _instruction),
+              "the instruction: a system turn rendered with the model's chat template, or (a model without one) "
+              "a paragraph before each prompt"),
+        _TEMPLATE, _MAX_NEW,
+    ),
+    "few_shot_prompt": (
+        Param("k", "int", 4, "demonstrations, drawn with the run's seed from the granted split",
+              search=(1, 2, 4, 8), least=1),
+        Param("answer", "column", Derived("the scorer's reference column (contains(COLUMN), exact_match(COLUMN)); "
+                                          "set it for a regex or FILE.py scorer", scorer_column),
+              "the column of the granted split holding each demonstration's answer"),
+        _TEMPLATE, _MAX_NEW,
+        Param("split", "split", AtRunTime("the selection split if it grants text and the answer column, else the "
+                                          "first granted split that does"), "the split it draws from", set_by="plan"),
     ),
     "oracle": (
         _L2,

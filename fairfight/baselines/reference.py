@@ -12,7 +12,8 @@ from ..spec.vocabulary import BASELINES as NEEDS
 from ..spec.vocabulary import SKYLINES as SKYLINE_NEEDS
 from .parameters import PARAMETERS, TYPES, AtRunTime, Derived, shown_default
 
-_COLUMN_WORDS = {"text": "text", "target": "target", "attribute": "a group attribute's labels"}
+_COLUMN_WORDS = {"text": "text", "target": "target", "attribute": "a group attribute's labels",
+                 "answer": "the answer column (params.answer)"}
 
 
 def uses_text(name: str) -> str:
@@ -21,7 +22,7 @@ def uses_text(name: str) -> str:
     if item is None:
         return "what the method it reruns is granted"
     ops = " or ".join(" + ".join(alt) for alt in item.model_any if alt) or "no model access"
-    parts = [f"model: {ops}"]
+    parts = [f"model: {ops}"] if item.task == "classification" else [f"generation tasks only; model: {ops}"]
     if item.columns:
         parts.append(f"data: {' + '.join(_COLUMN_WORDS[c] for c in item.columns)} of "
                      + ("its skyline split" if item.skyline else "one granted split"))

@@ -15,6 +15,24 @@ def require_classification(spec: Spec) -> None:
                         f"{spec.evaluate.kind} (yet)")
 
 
+def require_generation(spec: Spec) -> None:
+    if spec.evaluate.kind != "generation":
+        raise CannotRun("it is a baseline of generation tasks (evaluate.kind: generation)")
+    if "generate" not in spec.rules.grant.model:
+        raise CannotRun("it needs model operation generate")
+
+
+def answer_split(spec: Spec, answer: str) -> str:
+    """Generation: the split a demonstrating baseline draws from: the selection split if it grants
+    the prompts and the `answer` column, else the first that does."""
+    data = spec.rules.grant.data
+    order = ([spec.rules.selection] if spec.rules.selection in data else []) + sorted(data)
+    for name in order:
+        if {"text", answer} <= data[name]:
+            return name
+    raise CannotRun(f"no split in rules.data grants the prompts (text) with the answer column '{answer}'")
+
+
 def labeled_split(spec: Spec) -> str:
     """The split a baseline trains on: the selection split if it grants the target, else the first that does."""
     require_classification(spec)

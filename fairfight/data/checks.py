@@ -65,11 +65,15 @@ def label_value_problems(spec: Spec, loader) -> list:
 
 def text_value_problems(spec: Spec, loader) -> list:
     """Every split's input texts are text: a number or a list there passed every check and then
-    failed each run that read it (tokenizers take strings)."""
+    failed each run that read it (tokenizers take strings). The prompts of a generation task's
+    evaluation split may also be chat prompts (lists of {"role", "content"} messages)."""
+    from ..evaluator.model_side.prompts import message_problem
+
     out = []
     for name in spec.splits:
         texts = loader.split(name).columns.get("text", ())
-        bad = [v for v in texts if not isinstance(v, str)]
+        chat_ok = spec.evaluate.kind == "generation" and name == spec.evaluate.split
+        bad = [v for v in texts if not isinstance(v, str) and not (chat_ok and message_problem(v) is None)]
         if bad:
             kind = type(bad[0]).__name__
             what = "nothing (null)" if bad[0] is None else (f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} "

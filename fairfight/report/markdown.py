@@ -41,8 +41,9 @@ def _header(results) -> list[str]:
         f"- **Tier:** {m.tier(results)}",
         f"- **Isolation:** {m.isolation(results)}",
         f"- **Spec:** `{results.get('spec', '?')}` (sha256 `{str(results.get('spec_hash', ''))[:16]}…`)",
-        f"- **Evaluation:** split `{ev.get('split')}` ({ev.get('examples', '?')} examples), target "
-        f"`{ev.get('target')}`, groups {groups}; primary metric `{ev.get('primary')}`; "
+        f"- **Evaluation:** split `{ev.get('split')}` ({ev.get('examples', '?')} examples), "
+        + (f"generation scored by `{ev.get('scorer')}`" if ev.get("kind") == "generation" else f"target `{ev.get('target')}`")
+        + f", groups {groups}; primary metric `{ev.get('primary')}`; "
         f"{m.percent(ev.get('confidence'))} confidence; seeds {', '.join(map(str, results.get('seeds', [])))}"
         + (f" (training splits resampled per seed: `{ev['resample']}`)" if ev.get("resample") else ""),
         f"- **Runs:** {counts.get('succeeded', 0)} succeeded, {counts.get('refused', 0)} refused, "
@@ -142,7 +143,9 @@ def _groups(results) -> list[str]:
     names = m.group_names(results)
     if not names:
         return []
-    lines = ["## Accuracy per group", "", "Accuracy within each group of the evaluation split "
+    generation = (results.get("evaluate") or {}).get("kind") == "generation"
+    lines = [f"## {'Score' if generation else 'Accuracy'} per group", "",
+             f"{'Mean score' if generation else 'Accuracy'} within each group of the evaluation split "
              f"({' / '.join((results.get('evaluate') or {}).get('groups', []))}), mean over seeds.", ""]
     rows = [[c.label] + [m.num(((intervals.get(c.label) or {}).get("groups") or {}).get(g)) for g in names]
             for c in m.contenders(results) if c.label in intervals]

@@ -34,7 +34,8 @@ class ContenderChecks:
             params = _d(_d(entry[name]).get("params")) if isinstance(entry, dict) else {}
             if isinstance(entry, dict):
                 self.check_builtin_params(path + (name,), name, _d(entry[name]))
-            why = self.cannot_run(BASELINES[name], ops, labeled, attributes, knowledge, target, rule_data, params)
+            why = self.cannot_run(BASELINES[name], ops, labeled, attributes, knowledge, target, rule_data, params,
+                                  kind=_s(ev.get("kind")) or "classification")
             if why:
                 self.error(path, f"required baseline '{name}' cannot run under these rules: {why}")
             else:
@@ -111,7 +112,9 @@ class ContenderChecks:
                               "grant the words themselves as a list")
 
     @staticmethod
-    def cannot_run(item, ops, labeled, attributes, knowledge, target, rule_data, params=None) -> str:
+    def cannot_run(item, ops, labeled, attributes, knowledge, target, rule_data, params=None, kind=None) -> str:
+        if kind is not None and item.task != kind:
+            return f"it is a baseline of {item.task} tasks, and this one is evaluate.kind: {kind}"
         if not any(set(alt) <= ops for alt in item.model_any):
             need = " or ".join(" and ".join(alt) for alt in item.model_any)
             noun = "operations" if any(len(alt) > 1 for alt in item.model_any) else "operation"
@@ -194,7 +197,8 @@ class ContenderChecks:
         for op in sorted((ops & set(MODEL_OPS)) - exercised):
             if op in ("activations", "intervene", "gradients", "weights"):
                 continue  # white-box access is what methods use; baselines need not
-            fix = [b.name for b in BASELINES.values() if any(op in alt for alt in b.model_any)]
+            kind = _s(_d(self.data.get("evaluate")).get("kind")) or "classification"
+            fix = [b.name for b in BASELINES.values() if any(op in alt for alt in b.model_any) and b.task == kind]
             self.warn(("rules", "model"), f"the rules grant '{op}' but no baseline uses it"
                                           + (f"; consider adding {' or '.join(fix)}" if fix else ""))
         if self.tier == "in-the-wild" and _l(self.data.get("claims")):

@@ -238,6 +238,9 @@ class Checker(DataChecks, ContenderChecks, MethodChecks, KnowledgeChecks, Source
             self.error(path, f"'{name}' takes no argument")
         elif name == "score" and ev.get("kind") != "generation":
             self.error(path, "'score' is the metric of generation tasks (evaluate.kind: generation)")
+        elif name != "score" and ev.get("kind") == "generation":
+            self.error(path, f"a generation task is scored by evaluate.scorer: its metric is 'score', not '{name}' "
+                             "(per-group means are reported beside it)")
         groups = [g for g in _l(ev.get("groups")) if isinstance(g, str)]
         if arg and name in METRICS and METRICS[name] and isinstance(ev.get("groups", []), list) and arg not in groups:
             # the evaluator reads only the target and the groups of the evaluation split

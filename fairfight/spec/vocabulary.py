@@ -51,6 +51,7 @@ class Catalogued:
     # (the group attribute it erases). The catalogue builds the plan's grant from this, and
     # `fairfight baselines` prints it, so the two cannot disagree.
     columns: tuple = ("text", "target")
+    task: str = "classification"  # the evaluate.kind it fits
 
 
 _POOLED = (("embed",), ("activations",))
@@ -65,6 +66,9 @@ BASELINES = {b.name: b for b in (
     Catalogued("leace", _POOLED, attribute=True, columns=("text", "target", "attribute")),
     Catalogued("majority", ((),), columns=("target",)),
     Catalogued("sae_probe", (("activations",),), knowledge_param="sae", knowledge_form="sae"),
+    Catalogued("no_edit", (("generate",),), labeled=False, columns=(), task="generation"),
+    Catalogued("instruct", (("generate",),), labeled=False, columns=(), task="generation"),
+    Catalogued("few_shot_prompt", (("generate",),), columns=("text", "answer"), task="generation"),
 )}
 assert set(BASELINES) == set(enum_of("baseline_name")), "schema and catalogue disagree"
 

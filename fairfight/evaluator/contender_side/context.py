@@ -200,4 +200,4 @@ def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, 
     return Context(model=model, data=DataView(data, ledger, f"{rule}.data"),
                    knowledge=KnowledgeView(knowledge, ledger, f"{rule}.knowledge"),
                    params=FrozenMap(merged), seed=seed, ledger=ledger, predictors_factory=Predictors,
-                   name=contender.name, task=TaskInfo(spec.evaluate.target, tuple(classes)))
+                   name=contender.name, task=TaskInfo(spec.evaluate.target, tuple(classes or ())))  # None: generation

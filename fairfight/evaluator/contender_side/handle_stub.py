@@ -77,6 +77,7 @@ class HandleStub:
     kind = property(lambda self: self.__facts["kind"])
     num_layers = property(lambda self: self.__facts["num_layers"])
     hidden_size = property(lambda self: self.__facts["hidden_size"])
+    chat = property(lambda self: bool(self.__facts.get("chat")))
     grant = property(lambda self: frozenset(self.__facts["grant"]))
 
     @property

@@ -2,7 +2,9 @@
 
 The protocol is one method, `predict(texts, model) -> Predictions`, where `model` is the run's
 own granted handle: a predictor can do at evaluation time only what its contender could do.
-`ctx.predictors` builds the standard ones.
+`ctx.predictors` builds the standard ones. In a generation task (`evaluate.kind: generation`) the
+inputs are prompts and a predictor returns `Generations`: one generated text per prompt (a
+prediction row's "prediction" is then that text, scored by the rules' scorer on the trusted side).
 """
 from __future__ import annotations
 
@@ -25,6 +27,25 @@ class Predictions:
                 row["scores"] = dict(zip(self.classes, self.scores[i]))
             rows.append(row)
         return rows
+
+
+@dataclass(frozen=True)
+class Generations:
+    """What a generation task's predictor returns: one text per prompt, in the prompts' order. It
+    has the shape of Predictions (labels are the texts, no scores, no classes), so predictions travel
+    and are checked the same way; the orchestrator then requires each to be a string."""
+
+    texts: tuple
+
+    @property
+    def labels(self) -> tuple:
+        return self.texts
+
+    scores = None
+    classes = ()
+
+    def to_rows(self) -> list[dict]:
+        return [{"prediction": text} for text in self.texts]
 
 
 def _classes(labels) -> tuple:
@@ -146,6 +167,25 @@ class Predictors:
     def function(self, fn) -> FunctionPredictor:
         return FunctionPredictor(fn)
 
+    def generator(self, model=None, *, system: str | None = None, template: str = "{text}",
+                  demonstrations=(), max_new_tokens: int = 32) -> "GeneratorPredictor":
+        """Generation tasks: a predictor that answers each prompt with `model.generate` (greedy, on
+        the model server), through `model`'s edits (default: ctx.model, no edits). `template` wraps
+        each prompt (`{text}` is the prompt). With a `system` instruction or `demonstrations`
+        ((prompt, answer) pairs shown as earlier turns), the prompt becomes chat messages rendered
+        with the model's own chat template (the model needs one: `ctx.model.chat`)."""
+        if "{text}" not in template:
+            raise FairfightError("a generator's template needs the placeholder {text}")
+        if system is not None and not isinstance(system, str):
+            raise FairfightError(f"system must be a string, got {type(system).__name__}")
+        shots = []
+        for i, pair in enumerate(demonstrations):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+                raise FairfightError(f"demonstrations[{i}] must be a (prompt, answer) pair of strings")
+            shots.append((pair[0], pair[1]))
+        model = self._ctx.model if model is None else model
+        return GeneratorPredictor(template, system, tuple(shots), int(max_new_tokens), tuple(model.edits))
+
     def prompt(self, template: str, verbalisations: dict) -> "PromptPredictor":
         """Causal LMs: score each label's verbalisation after `template` (with `{text}`) by log-probability."""
         if "{text}" not in template:
@@ -168,3 +208,42 @@ class PromptPredictor:
         classes = tuple(label for label, _ in self.verbalisations)
         labels = tuple(classes[i] for i in probs.argmax(1).tolist())
         return Predictions(labels, tuple(tuple(round(p, 6) for p in row) for row in probs.tolist()), classes)
+
+
+@dataclass(frozen=True)
+class GeneratorPredictor:
+    """Answers each prompt with greedy `generate` through the edits it was built with (each prompt
+    is decoded on its own on the trusted side, so an answer never depends on its chunk-mates)."""
+
+    template: str
+    system: str | None
+    demonstrations: tuple  # (prompt, answer) pairs
+    max_new_tokens: int
+    edits: tuple = ()
+
+    def prompt_of(self, text):
+        """The prompt the model is asked: a text, or chat messages with a system turn or demonstrations.
+        An input that is itself a chat prompt (a generation task's evaluation split may hold them)
+        keeps its messages, after the system turn and the demonstrations; the template wraps the
+        content of its user turns."""
+        chat = not isinstance(text, str)
+        if chat:
+            asked = [dict(t, content=self.template.replace("{text}", t["content"])) if t.get("role") == "user"
+                     else dict(t) for t in text]
+        else:
+            asked = self.template.replace("{text}", text)
+        if self.system is None and not self.demonstrations:
+            return asked
+        turns = [{"role": "system", "content": self.system}] if self.system is not None else []
+        for prompt, answer in self.demonstrations:
+            turns += [{"role": "user", "content": self.template.replace("{text}", prompt)},
+                      {"role": "assistant", "content": answer}]
+        return turns + (asked if chat else [{"role": "user", "content": asked}])
+
+    def predict(self, texts, model) -> Generations:
+        if self.edits:
+            model = model.intervene(list(self.edits))
+        prompts = [self.prompt_of(t) for t in texts]
+        if not prompts:
+            return Generations(())
+        return Generations(tuple(model.generate(prompts, max_new_tokens=self.max_new_tokens, split="evaluation")))

@@ -42,6 +42,8 @@ class EvalSet:
         w = np.ones((1, self.n)) if weights is None else weights
         name, arg = split_metric(metric)
         pred = list(predictions)
+        if name == "score":  # generation: `predictions` are the per-example scores
+            return (w @ np.asarray(pred, dtype=float)) / w.sum(1)
         if name == "accuracy":
             correct = np.array([p == g for p, g in zip(pred, self.gold)], dtype=float)
             return (w @ correct) / w.sum(1)

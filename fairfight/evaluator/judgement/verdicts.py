@@ -58,6 +58,7 @@ class Judge:
     def __init__(self, spec: Spec, records: list, predictions_of, evalset: stats.EvalSet, *, seed: int = 0):
         """records: run records (results.json 'runs'); predictions_of(key) -> prediction rows."""
         self.spec, self.evalset = spec, evalset
+        self.generation = spec.evaluate.kind == "generation"
         self.by_label: dict = {}
         for r in records:
             self.by_label.setdefault(r["label"], []).append(r)
@@ -81,7 +82,8 @@ class Judge:
             preds, scores, classes = [], [], []
             for r in runs:
                 rows = self.predictions_of(r["key"])
-                preds.append([x["prediction"] for x in rows])
+                # generation: each text's score, written by the orchestrator beside the text
+                preds.append([x["score"] if self.generation else x["prediction"] for x in rows])
                 cls = tuple(sorted(rows[0]["scores"], key=str)) if rows and "scores" in rows[0] else ()
                 scores.append([[x["scores"][c] for c in cls] for x in rows] if cls else None)
                 classes.append(cls)
@@ -162,6 +164,7 @@ def judge_all(spec: Spec, records, predictions_of, evalset) -> list:
 def common_baselines_missing(spec: Spec) -> list[str]:
     """For no-holds-barred fights: the catalogue baselines a practitioner would try that are not in the spec."""
     from ...baselines import BASELINES
+    from ...spec.vocabulary import BASELINES as NEEDS
 
     listed = {b.name for b in spec.baselines}
-    return [name for name in BASELINES if name not in listed]
+    return [name for name in BASELINES if name not in listed and NEEDS[name].task == spec.evaluate.kind]

@@ -45,7 +45,8 @@ class ForwardCache:
     def add_universe(self, texts) -> None:
         """Serve reads of subsets of `texts` (the evaluation inputs, predicted in chunks) from one
         pass over all of them: shared by every contender, and the same rows whatever the chunk."""
-        self.universes.append((list(texts), frozenset(texts)))
+        texts = [t for t in texts if isinstance(t, str)]  # chat prompts (generation) have no pooled reads
+        self.universes.append((texts, frozenset(texts)))
 
     def universe_for(self, texts) -> list | None:
         """A whole split (evaluate.resample) that holds every one of `texts`, if `texts` is a sample of one:

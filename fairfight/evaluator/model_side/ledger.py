@@ -81,8 +81,10 @@ class Ledger:
         input, a training text) is charged to the examples budget, and `finetune` is refused:
         training belongs before the predictor is returned (docs/trust-boundary.md)."""
         self.evaluating = True
-        if inputs is not None:
-            self._inputs = frozenset(inputs)
+        if inputs is not None:  # texts, or chat prompts (a generation task's): by their keys (prompts.py)
+            from .prompts import prompt_key
+
+            self._inputs = frozenset(prompt_key(p) for p in inputs)
 
     # -- recording -------------------------------------------------------------------
     def charge(self, op, split, examples, layers=(), edits=(), steps=0, texts=None, note=None) -> None:

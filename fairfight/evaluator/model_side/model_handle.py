@@ -22,7 +22,7 @@ from fairfight.evaluator.model_side.edits import edit_from_dict, edit_vectors
 from fairfight.evaluator.model_side.classifier_head import ClassifierHead
 from fairfight.evaluator.model_side.hooks import InputCapture, install_edits, resolve_layer
 from fairfight.evaluator.model_side.ledger import Ledger
-from fairfight.evaluator.model_side.prompts import check_prompts, render as render_prompts
+from fairfight.evaluator.model_side.prompts import check_prompts, prompt_key, render as render_prompts
 from fairfight.evaluator.model_side.models import LoadedModel
 
 OPERATIONS = ("generate", "logprobs", "embed", "activations", "intervene", "gradients", "weights", "finetune")
@@ -85,6 +85,8 @@ class ModelHandle:
     kind = property(lambda self: self.__loaded.kind)
     num_layers = property(lambda self: self.__loaded.num_layers)
     hidden_size = property(lambda self: self.__loaded.hidden_size)
+    # whether chat prompts can be rendered (the tokenizer has a chat template): prompts.py
+    chat = property(lambda self: bool(getattr(self.__tok, "chat_template", None)))
     grant = property(lambda self: self.__grant)
     edits = property(lambda self: self.__edits)
     head = property(lambda self: self.__head)
@@ -316,9 +318,10 @@ class ModelHandle:
         each prompt decoded on its own so its text never depends on the others (generation.py)."""
         self._gate("generate", split or "inputs")
         self._require_causal("generate")
-        texts, templated = render_prompts(self.__tok, check_prompts(prompts))
+        asked = check_prompts(prompts)
+        texts, templated = render_prompts(self.__tok, asked)
         new_tokens = generation.check_max_new_tokens(max_new_tokens)
-        prompts = self._start("generate", texts, split, causal=True)
+        prompts = self._start("generate", texts, split, causal=True, keys=[prompt_key(p) for p in asked])
         ids = self.__tok(prompts, add_special_tokens=not templated)["input_ids"] if prompts else []
         with torch.no_grad(), install_edits(self.__model, self.__edits):
             return generation.greedy(self.__model, self.__tok, ids, new_tokens, device=self.__device,
@@ -327,7 +330,8 @@ class ModelHandle:
     def logprobs(self, prompts, continuations, *, split=None) -> torch.Tensor:
         self._gate("logprobs", split or "inputs")
         self._require_causal("logprobs")
-        prompts, templated = render_prompts(self.__tok, check_prompts(prompts))
+        asked = check_prompts(prompts)
+        prompts, templated = render_prompts(self.__tok, asked)
         conts = _texts(continuations, "continuations")
         if len(prompts) != len(conts):
             raise FairfightError(f"logprobs needs one continuation per prompt ({len(prompts)} vs {len(conts)})")
@@ -343,7 +347,8 @@ class ModelHandle:
             seq = (p + list(c))[-self.__max_len:] if self.__max_len else p + list(c)
             seqs.append(seq)
             starts.append(len(seq) - len(c))
-        self.__ledger.charge("logprobs", split or "inputs", len(prompts), edits=self._edit_dicts(), texts=prompts)
+        self.__ledger.charge("logprobs", split or "inputs", len(prompts), edits=self._edit_dicts(),
+                             texts=[prompt_key(p) for p in asked])
         result = torch.zeros(len(seqs))
 
         def step(batch):
@@ -379,14 +384,16 @@ class ModelHandle:
         if self.kind != "causal":
             raise FairfightError(f"'{op}' needs a causal language model; this model is an {self.kind}")
 
-    def _start(self, op, texts, split, layers=(), causal=False) -> list[str]:
-        """Grant check, input check, then the ledger charge: all before any computation."""
+    def _start(self, op, texts, split, layers=(), causal=False, keys=None) -> list[str]:
+        """Grant check, input check, then the ledger charge: all before any computation. `keys`: what
+        the ledger compares with the evaluation inputs (generate: the prompts' keys, prompts.py)."""
         split = split or "inputs"
         self._gate(op, split)
         if causal:
             self._require_causal(op)
         texts = _texts(texts, "prompts" if op == "generate" else "texts")
-        self.__ledger.charge(op, split, len(texts), layers=layers, edits=self._edit_dicts(), texts=texts)
+        self.__ledger.charge(op, split, len(texts), layers=layers, edits=self._edit_dicts(),
+                             texts=texts if keys is None else keys)
         return texts
 
     def _edit_dicts(self):

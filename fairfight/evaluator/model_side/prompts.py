@@ -52,6 +52,26 @@ def is_chat(prompt) -> bool:
     return not isinstance(prompt, str)
 
 
+def prompt_key(prompt) -> str:
+    """What the ledger compares to know a prompt: a text is itself; a chat prompt is its messages
+    written canonically (an evaluation input that is a chat prompt, sent as it is, costs nothing; a
+    chat prompt built around it, with a system turn or demonstrations, is another prompt)."""
+    if isinstance(prompt, str):
+        return prompt
+    import json
+
+    return "\x00chat:" + json.dumps([[t["role"], t["content"]] for t in prompt], ensure_ascii=False)
+
+
+def message_problem(value) -> str | None:
+    """Why `value` is not a chat prompt (None: it is one), for the data checks."""
+    try:
+        _messages(value, "it")
+    except FairfightError as exc:
+        return str(exc)
+    return None
+
+
 def render(tokenizer, prompts: list, what: str = "prompts") -> tuple[list[str], bool]:
     """(texts, templated): the prompts as the model reads them, and whether they came from its
     chat template (their special tokens are in the text then: the tokenizer must not add more)."""
@@ -71,4 +91,4 @@ def render(tokenizer, prompts: list, what: str = "prompts") -> tuple[list[str], 
     return texts, True
 
 
-__all__ = ["ROLES", "check_prompts", "render", "is_chat"]
+__all__ = ["ROLES", "check_prompts", "render", "is_chat", "prompt_key", "message_problem"]

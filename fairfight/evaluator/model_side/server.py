@@ -292,6 +292,7 @@ def facts(handle) -> dict:
     """The harmless facts a stub shows: sizes, grant, edits, and a tuned handle's linear head."""
     head = handle.head
     return {"kind": handle.kind, "num_layers": handle.num_layers, "hidden_size": handle.hidden_size,
+            "chat": handle.chat,
             "grant": sorted(handle.grant), "edits": [e.to_dict() for e in handle.edits],
             "head": None if head is None else head.state()}
 

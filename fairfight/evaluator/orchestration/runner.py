@@ -35,9 +35,6 @@ class Evaluation:
         if spec.path is None and spec_text is None:
             raise FairfightError("eval needs the spec's file or text (the workers read it)")
         self.spec_text = spec_text if spec_text is not None else Path(spec.path).read_text(encoding="utf-8")
-        if spec.evaluate.kind != "classification":
-            raise FairfightError("evaluate.kind: generation is part of the spec language, but this version of "
-                                 "fairfight runs classification tasks only")
         from ...data.splits import SplitLoader
 
         self.spec, self.plan, self.overrides = spec, plan, list(overrides)
@@ -55,12 +52,23 @@ class Evaluation:
             self.weights = self.forward / "weights"  # with the passes: a scratch folder under --no-cache
         self.loader = loader or SplitLoader(spec)  # `eval` passes the one its data checks loaded
         self.test = self.loader.split(spec.evaluate.split)
-        for column in [spec.evaluate.target, *spec.evaluate.groups]:
+        self.generation = spec.evaluate.kind == "generation"
+        self.scoring = None  # generation: the rules' scorer, loaded here (trusted side) and never in a worker
+        if self.generation:
+            from ..judgement.generations import GenerationScoring
+
+            self.scoring = GenerationScoring(spec)
+            needed = [("evaluate.split", "text"), *[("evaluate.scorer", c) for c in self.scoring.reference_columns()]]
+        else:
+            needed = [("evaluate.target", spec.evaluate.target)]
+        for where, column in needed + [("evaluate.groups", g) for g in spec.evaluate.groups]:
             if column not in self.test.columns:
-                raise spec.error("evaluate.target" if column == spec.evaluate.target else "evaluate.groups",
-                                 f"the evaluation split has no column '{column}'")
-        self.gold = self.test.columns[spec.evaluate.target]
-        self.classes = sorted(set(self.gold), key=str)
+                raise spec.error(where, f"the evaluation split has no column '{column}'")
+        if self.generation:  # no labels: the scorer reads the evaluation rows; None: no label check in workers
+            self.gold, self.classes = [None] * len(self.test.columns["text"]), None
+        else:
+            self.gold = self.test.columns[spec.evaluate.target]
+            self.classes = sorted(set(self.gold), key=str)
         self.records: dict = {}
         self.runs: dict = {}  # key -> Run (final runs and tuning trials)
         self.on_reused = lambda record: None
@@ -83,7 +91,8 @@ class Evaluation:
         """(texts, gold labels, columns) the run's predictions are scored against."""
         if getattr(run, "trial", None) is not None:
             held = self.selection_parts()[1]
-            return held.columns["text"], held.columns[self.spec.evaluate.target], held.columns
+            gold = [None] * len(held.columns["text"]) if self.generation else held.columns[self.spec.evaluate.target]
+            return held.columns["text"], gold, held.columns
         return self.test.columns["text"], self.gold, self.test.columns
 
     # ------------------------------------------------------------------ jobs
@@ -198,7 +207,9 @@ class Evaluation:
         if result.get("batch_check") is not None:
             record["batch_check"] = result["batch_check"]
         predictions = result.get("predictions")
-        if record["status"] == "succeeded":  # every executor's: a cluster node's report was made beside contender code
+        if record["status"] == "succeeded" and self.generation:  # hostile texts: checked, then scored here
+            predictions = self.scored_generations(run, record, predictions)
+        elif record["status"] == "succeeded":  # every executor's: a cluster node's report was made beside contender code
             from ..contender_side.batching import rows_problem
 
             problem = ("it reported no predictions" if not isinstance(predictions, list)
@@ -208,7 +219,7 @@ class Evaluation:
             if problem:
                 record.update(status="failed", error=f"the predictor's output is invalid: {problem}")
                 predictions = None
-        if record["status"] == "succeeded":
+        if record["status"] == "succeeded" and not self.generation:
             record["metrics"] = self.score(run, predictions, result.get("classes") or [])
         rows = [{"index": i, **p} for i, p in enumerate(predictions or [])]
         log = "\n".join(result.get("log", []))
@@ -221,6 +232,27 @@ class Evaluation:
             self.cache.store(job.key, self.bundle)
         self.records[job.key] = record
         return record
+
+    def scored_generations(self, run, record: dict, predictions):
+        """A generation run's rows with each text's score (None, and the run failed, when the texts are
+        invalid or the scorer fails on them); its metrics in `record`."""
+        from ..judgement.generations import texts_problem
+
+        _, gold, columns = self.target_of(run)
+        problem = texts_problem(predictions, len(gold))
+        if problem:
+            record.update(status="failed", error=f"the predictor's output is invalid: {problem}")
+            return None
+        texts = [p["prediction"] for p in predictions]
+        try:
+            scores = self.scoring.scores(texts, columns)
+        except FairfightError as exc:  # the rules' scorer, not the contender: said as such
+            record.update(status="failed", error=f"the scorer failed: {exc}")
+            return None
+        record["metrics"] = self.scoring.metrics(scores, columns, self.spec.evaluate.metrics)
+        if "group_scores" in record["metrics"]:
+            record["group_scores"] = record["metrics"].pop("group_scores")
+        return [{"prediction": t, "score": s} for t, s in zip(texts, scores)]
 
     def score(self, run, predictions, classes) -> dict:
         ev = self.spec.evaluate
@@ -268,7 +300,8 @@ class Evaluation:
             "device": self.device_summary(),
             "task": to_jsonable(spec.task), "spec_hash": spec.spec_hash,
             "spec": Path(spec.path).name if spec.path else "spec.yaml",  # relative to the spec's folder
-            "evaluate": {"split": spec.evaluate.split, "target": spec.evaluate.target, "metrics": list(spec.evaluate.metrics),
+            "evaluate": {"kind": spec.evaluate.kind, "scorer": spec.evaluate.scorer,
+                         "split": spec.evaluate.split, "target": spec.evaluate.target, "metrics": list(spec.evaluate.metrics),
                          "primary": spec.evaluate.primary, "groups": list(spec.evaluate.groups),
                          "confidence": spec.evaluate.confidence, "examples": len(self.gold),
                          "resample": str(spec.evaluate.resample)},
@@ -329,6 +362,8 @@ class Evaluation:
 
         ev = self.spec.evaluate
         cols = [ev.target, *[g for g in ev.groups if g != ev.target]]
+        if self.generation:  # the rows a scorer reads (the prompt and every reference): an audit rescores them
+            cols = [c for c in self.test.columns if c != "text"]
         texts = self.test.columns["text"]
         rows = [{"index": i, "text": texts[i], **{c: self.test.columns[c][i] for c in cols if c != "text"}}
                 for i in range(len(self.gold))]
@@ -387,6 +422,7 @@ def contender_intervals(judge, spec) -> dict:
     bootstrap interval (examples and seeds resampled), and per-group accuracies."""
     import numpy as np
 
+    from ..judgement.generations import group_means
     from ..judgement.scoring import group_accuracies, group_keys
 
     alpha = (1 - spec.evaluate.confidence) / 2
@@ -407,7 +443,8 @@ def contender_intervals(judge, spec) -> dict:
                              "high": round(float(high), 6),
                              "seeds": [round(float(judge.evalset.values(metric, p, s, c)[0]), 6)
                                        for p, s, c in zip(arm.predictions, arm.scores, arm.classes)]}
-        per_group = [group_accuracies(p, judge.evalset.gold, keys) for p in arm.predictions]
+        per_group = [group_means(p, keys) if spec.evaluate.kind == "generation"  # p: per-example scores
+                     else group_accuracies(p, judge.evalset.gold, keys) for p in arm.predictions]
         entry["groups"] = {"/".join(k): round(float(np.mean([g[k] for g in per_group])), 6) for k in sorted(per_group[0])}
         out[label] = entry
     return out

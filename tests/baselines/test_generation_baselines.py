@@ -1,0 +1,122 @@
+"""The built-in baselines of generation tasks, in a whole eval on a tiny random chat GPT-2: each
+gives exactly the texts of the same thing written as a method by hand (no_edit: the plain
+generator; instruct: the instruction as a system turn; few_shot_prompt: seeded demonstrations as
+earlier turns), and the plan grants each only what it uses."""
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from fairfight.baselines import generating
+from fairfight.evaluator.contender_side.predictors import Predictors
+from generationkit import tiny_chat_gpt2, write_capitals
+from runner_fixtures import eval_here
+
+INSTRUCTION = "Answer with the capital city only."
+BASELINES = ("[no_edit: {params: {max_new_tokens: 6}}, "
+             f"instruct: {{params: {{instruction: '{INSTRUCTION}', max_new_tokens: 6}}}}, "
+             "few_shot_prompt: {params: {k: 2, answer: answer, max_new_tokens: 6}}]")  # the scorer file names no column
+CLAIMS = "claims:\n  - says_paris beats all baselines on score"
+
+
+@pytest.fixture(scope="module")
+def fought(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("generation-baselines")
+    model = tiny_chat_gpt2(folder / "model")
+    spec = write_capitals(folder / "fight", model, ["plain", "with_system", "few_shot_by_hand", "says_paris"],
+                          CLAIMS, BASELINES.replace("'", '"'))
+    # the instruct baseline's instruction is the with_system method's system prompt
+    assert INSTRUCTION in (folder / "fight" / "methods.py").read_text()
+    out = folder / "bundle"
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache")
+    assert r.returncode in (0, 1), r.stdout[-3000:] + r.stderr[-3000:]
+    return out, {run["label"]: run for run in json.loads((out / "results.json").read_text())["runs"]}
+
+
+def _texts(out, run):
+    path = out / "runs" / run["key"] / "predictions.jsonl"
+    return [json.loads(line)["prediction"] for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("baseline, by_hand", [("no_edit", "plain"), ("instruct", "with_system"),
+                                               ("few_shot_prompt", "few_shot_by_hand")])
+def test_each_baseline_gives_the_texts_of_its_hand_written_method(fought, baseline, by_hand):
+    out, runs = fought
+    assert runs[baseline]["status"] == "succeeded" and runs[baseline]["role"] == "baseline"
+    assert _texts(out, runs[baseline]) == _texts(out, runs[by_hand])
+    assert runs[baseline]["metrics"]["score"] == runs[by_hand]["metrics"]["score"]
+
+
+def test_the_plan_grants_each_only_what_it_uses(fought):
+    _, runs = fought
+    for name in ("no_edit", "instruct", "few_shot_prompt"):  # and the ledger shows exactly that used
+        run, ledger = runs[name], runs[name]["ledger"]
+        assert set(ledger["ops"]) == set(run["grant"]["model"]) and ledger["refused"] == []
+        assert set(ledger["reads"]) == {f"{s}.{c}" for s, cols in run["grant"]["data"].items() for c in cols}
+    assert runs["no_edit"]["grant"] == {"model": ["generate"], "data": {}, "knowledge": []}
+    assert runs["instruct"]["grant"]["data"] == {}
+    assert runs["few_shot_prompt"]["grant"]["data"] == {"train": ["answer", "text"]}
+    assert runs["few_shot_prompt"]["params"]["answer"] == "answer"
+
+
+def test_a_claim_against_all_baselines_is_judged(fought):
+    out, _ = fought
+    (verdict,) = json.loads((out / "results.json").read_text())["verdicts"]
+    assert verdict["verdict"] in ("supported", "inconclusive", "not-supported")
+    assert {c["against"] for c in verdict["comparisons"]} == {"no_edit", "instruct", "few_shot_prompt"}
+
+
+def _ctx(chat, **params):
+    model = SimpleNamespace(chat=chat, edits=())
+    ctx = SimpleNamespace(model=model, seed=0, params={"template": "Q: {text}\nA:", "max_new_tokens": 5, **params})
+    ctx.predictors = Predictors(ctx)
+    return ctx
+
+
+def test_instruct_without_a_chat_template_puts_the_instruction_before_the_prompt():
+    predictor = generating.instruct(_ctx(False, instruction="Be right."))
+    assert predictor.prompt_of("Capital of Peru?") == "Be right.\n\nQ: Capital of Peru?\nA:"
+    chat = generating.instruct(_ctx(True, instruction="Be right."))
+    assert chat.prompt_of("Capital of Peru?") == [{"role": "system", "content": "Be right."},
+                                                  {"role": "user", "content": "Q: Capital of Peru?\nA:"}]
+
+
+def test_few_shot_prompt_without_a_chat_template_writes_the_demonstrations_as_text():
+    ctx = _ctx(False, k=1, split="train", answer="answer")
+
+    class Split:
+        texts = ["Capital of Peru?"]
+
+        def __getitem__(self, column):
+            return {"answer": ["Lima"]}[column]
+
+    ctx.data = {"train": Split()}
+    predictor = generating.few_shot_prompt(ctx)
+    assert predictor.prompt_of("Capital of Chile?") == "Q: Capital of Peru?\nA: Lima\n\nQ: Capital of Chile?\nA:"
+
+
+def test_the_three_ask_differently(fought):
+    """The comparisons above mean something: the three baselines' texts differ from one another."""
+    out, runs = fought
+    texts = [_texts(out, runs[b]) for b in ("no_edit", "instruct", "few_shot_prompt")]
+    assert texts[0] != texts[1] and texts[0] != texts[2] and texts[1] != texts[2]
+
+
+def test_few_shot_prompt_is_tuned_on_the_selection_split(tmp_path):
+    """Tuning trials of a generation task: scored by the scorer on the selection split's held-out
+    part (its own reference column), and the chosen k is the one the final run uses."""
+    model = tiny_chat_gpt2(tmp_path / "model")
+    spec = write_capitals(tmp_path / "fight", model, ["says_paris"], "",
+                          "[few_shot_prompt: {params: {answer: answer, max_new_tokens: 4}, search: {k: [1, 2]}}]")
+    text = spec.read_text().replace("  data: {train: [text, answer]}",
+                                    "  data: {train: [text, answer]}\n  selection: train\n  budget: {trials: 2}")
+    spec.write_text(text)
+    out = tmp_path / "bundle"
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache", "--only", "few_shot_prompt")
+    assert r.returncode in (0, 1), r.stdout[-3000:] + r.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    tuned = results["tuning"]["contenders"]["few_shot_prompt"]
+    assert [t["status"] for t in tuned["trials"]] == ["succeeded", "succeeded"]
+    assert all(isinstance(t["score"], float) for t in tuned["trials"])  # the tuning metric: score
+    (run,) = results["runs"]
+    assert run["status"] == "succeeded" and run["params"]["k"] == tuned["chosen"]["k"]
