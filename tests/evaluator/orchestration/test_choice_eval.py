@@ -65,13 +65,13 @@ def fought(tmp_path_factory):
     model = tiny_chat_gpt2(folder / "model")
     spec = write_capitals(folder / "fight", model, ["plain"], "",
                           "[no_edit, instruct: {params: {instruction: 'Pick the right letter.'}}, "
-                          "few_shot_prompt: {params: {k: 2}}]")
+                          "few_shot_prompt: {params: {k: 2}}, finetune_lora: {params: {rank: 2, steps: 3, lr: 0.01}}]")
     _multiple_choice(spec.parent)
     (spec.parent / "methods.py").write_text((spec.parent / "methods.py").read_text() + CHOICE_METHODS)
     uses = "{model: [logprobs]}"
     text = (spec.read_text()
             .replace("scorer: scorers.py:mentions_answer", "scorer: \"choice(answer, options=['A', 'B'])\"")
-            .replace("rules:\n  model: [generate, intervene]", "rules:\n  model: [generate, logprobs, intervene]")
+            .replace("rules:\n  model: [generate, intervene]", "rules:\n  model: [generate, logprobs, intervene, finetune]")
             .replace("  plain: {run: methods.py:plain, uses: {model: [generate]}}",
                      f"  choice_by_hand: {{run: methods.py:choice_by_hand, uses: {uses}}}\n"
                      "  steered_choice: {run: methods.py:steered_choice, uses: {model: [logprobs, intervene]}}\n"
@@ -94,7 +94,8 @@ def test_outputs_are_log_probabilities_scored_by_the_right_option(fought):
     _, out, runs = fought
     evaluation = [json.loads(line) for line in (out / "evaluation.jsonl").read_text().splitlines()]
     assert {r["answer"] for r in evaluation} == {"A", "B"}
-    for label in ("choice_by_hand", "steered_choice", "no_edit", "instruct", "few_shot_prompt", "always_a"):
+    for label in ("choice_by_hand", "steered_choice", "no_edit", "instruct", "few_shot_prompt", "finetune_lora",
+                  "always_a"):
         run = runs[label]
         assert run["status"] == "succeeded", (label, run.get("error"))
         rows = _rows(out, run)
@@ -119,6 +120,8 @@ def test_no_edit_is_the_hand_written_choice_and_edits_change_the_numbers(fought)
     for name in ("no_edit", "instruct", "few_shot_prompt"):  # a choice task's baselines use logprobs, not generate
         assert runs[name]["grant"]["model"] == ["logprobs"] and runs[name]["params"]["options"] == ["A", "B"]
     assert runs["few_shot_prompt"]["params"]["answer"] == "answer"  # the demonstrations' answers: the letters
+    assert runs["finetune_lora"]["grant"]["model"] == ["finetune", "logprobs"]  # tuned, then the options scored
+    assert _rows(out, runs["finetune_lora"]) != _rows(out, runs["no_edit"])
 
 
 def test_free_text_in_a_choice_task_scores_nothing(fought):
