@@ -83,3 +83,16 @@ def test_the_control_of_a_method_without_vectors_fails_saying_why(fought):
     run = runs["random_direction(plain)"]
     assert run["status"] == "failed" and "added no vector" in run["error"]
     assert r.returncode != 0  # a failed run is said in the exit code
+
+
+def test_the_inline_executor_adds_the_same_stand_in(fought, tmp_path):
+    """Executor inline (the model in the worker's process): the same control, the same random vector."""
+    out, runs, _ = fought
+    spec = out.parent / "fight" / "spec.yaml"
+    inline = tmp_path / "bundle"
+    r = eval_here(str(spec), "--out", str(inline), "--no-progress", "--no-cache", "--executor", "inline",
+                  "--only", "random_direction(steered)")
+    assert r.returncode in (0, 1, 2), r.stdout[-3000:] + r.stderr[-3000:]
+    (run,) = json.loads((inline / "results.json").read_text())["runs"]
+    assert run["status"] == "succeeded" and run["model_access"] == "in-process"
+    assert _added(inline, run) == _added(out, runs["random_direction(steered)"])
