@@ -10,7 +10,7 @@ from ..spec.vocabulary import BASELINES as NEEDS
 from ..spec.vocabulary import SKYLINES as SKYLINE_NEEDS
 from . import finetune, generating, heads, parameters, prompting, sae_probe
 from ._common import feature_op
-from .requirements import CannotRun, answer_split, require_generation
+from .requirements import CannotRun, answer_split, generation_op
 from .requirements import labeled_split as _labeled_split, require_classification as _require_classification
 
 
@@ -132,19 +132,32 @@ def _uses_few_shot(spec, settings):
 
 
 def _uses_generating(spec, settings):
-    require_generation(spec)
-    return Uses(frozenset({"generate"})), {}
+    op, options = generation_op(spec)
+    return Uses(frozenset({op})), {"options": options}
 
 
 def _uses_few_shot_prompt(spec, settings):
-    require_generation(spec)
+    op, options = generation_op(spec)
     answer = dict(settings.get("params", {})).get("answer") or parameters.scorer_column(spec)
     if not answer:
         raise CannotRun("it needs params.answer, the column holding each demonstration's answer (the scorer "
                         "names none)")
     split = answer_split(spec, answer)
-    return (Uses(frozenset({"generate"}), FrozenMap({split: frozenset({"text", answer})})),
-            {"split": split, "answer": answer})
+    return (Uses(frozenset({op}), FrozenMap({split: frozenset({"text", answer})})),
+            {"split": split, "answer": answer, "options": options})
+
+
+def _uses_finetune_lora(spec, settings):
+    op, options = generation_op(spec)
+    if "finetune" not in spec.rules.grant.model:
+        raise CannotRun("it needs model operation finetune")
+    answer = dict(settings.get("params", {})).get("answer") or parameters.scorer_column(spec)
+    if not answer:
+        raise CannotRun("it needs params.answer, the column holding each demonstration's answer (the scorer "
+                        "names none)")
+    split = answer_split(spec, answer)
+    return (Uses(frozenset({"finetune", op}), FrozenMap({split: frozenset({"text", answer})})),
+            {"split": split, "answer": answer, "options": options})
 
 
 def _uses_oracle(spec, settings):
@@ -162,6 +175,7 @@ _USES = {
     "few_shot": _uses_few_shot, "token_deletion": _uses_token_deletion, "concept_bottleneck": _uses_concept_bottleneck,
     "leace": _uses_leace, "majority": _uses_majority, "oracle": _uses_oracle,
     "no_edit": _uses_generating, "instruct": _uses_generating, "few_shot_prompt": _uses_few_shot_prompt,
+    "finetune_lora": _uses_finetune_lora,
 }
 
 BASELINES = {b.name: b for b in (
@@ -187,6 +201,9 @@ BASELINES = {b.name: b for b in (
             "(a paragraph before the prompt for a model without a chat template)", generating.instruct),
     Builtin("few_shot_prompt", "baseline", "generation tasks: k (prompt, answer) demonstrations from a granted "
             "split as earlier chat turns (or text) before each prompt", generating.few_shot_prompt),
+    Builtin("finetune_lora", "baseline", "generation tasks: the model fine-tuned on the granted (prompt, answer) "
+            "demonstrations on the model server (LoRA adapters, or every weight with rank 0), answering like "
+            "no_edit", generating.finetune_lora),
 )}
 BASELINES["sae_probe"] = Builtin("sae_probe", "baseline", sae_probe.SUMMARY, sae_probe.sae_probe)
 _USES["sae_probe"] = sae_probe.uses
@@ -199,6 +216,9 @@ CONTROLS = {
                             "freshly initialised weights"),
     "shuffled_labels": Builtin("shuffled_labels", "control", "rerun the method with the labels of every granted "
                                "split permuted"),
+    "random_direction": Builtin("random_direction", "control", "vector methods: rerun the method with every "
+                                "vector it adds (AddVector) replaced, on the model server, by a random vector of "
+                                "the same norm at the same layer, scale and positions (drawn from the run's seed)"),
 }
 
 

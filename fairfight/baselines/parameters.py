@@ -106,6 +106,10 @@ _MAX_NEW = Param("max_new_tokens", "int", 32, "tokens generated per prompt at mo
                  least=1)
 _TEMPLATE = Param("template", "template", "{text}", "how each prompt is asked ({text} is the prompt), e.g. "
                   "'Question: {text}\\nAnswer:'", placeholders=("{text}",))
+_OPTIONS = Param("options", "words", AtRunTime("a choice scorer's listed options (choice(COLUMN, options=[...])); "
+                                                "none: texts are generated"),
+                  "choice tasks: the options whose log-probabilities after each prompt are its output",
+                  set_by="plan", optional=True)
 _L2 = Param("l2", "float", 1e-3, "L2 penalty of the linear head", search=(1e-4, 1e-3, 1e-2, 1e-1), least=0)
 _SPLIT = Param("split", "split", AtRunTime("the selection split if it grants the target, else the first granted "
                                            "split that does"), "the labeled split it trains on", set_by="plan")
@@ -176,13 +180,13 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
         Param("epochs", "int", 3, "trained SAE only: passes over those tokens", least=1),
         _SPLIT,
     ),
-    "no_edit": (_TEMPLATE, _MAX_NEW),
+    "no_edit": (_TEMPLATE, _MAX_NEW, _OPTIONS),
     "instruct": (
         Param("instruction", "str", Derived("task.goal on one line, else 'Answer accurately and truthfully.'",
                                             _instruction),
               "the instruction: a system turn rendered with the model's chat template, or (a model without one) "
               "a paragraph before each prompt"),
-        _TEMPLATE, _MAX_NEW,
+        _TEMPLATE, _MAX_NEW, _OPTIONS,
     ),
     "few_shot_prompt": (
         Param("k", "int", 4, "demonstrations, drawn with the run's seed from the granted split",
@@ -193,6 +197,23 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
         _TEMPLATE, _MAX_NEW,
         Param("split", "split", AtRunTime("the selection split if it grants text and the answer column, else the "
                                           "first granted split that does"), "the split it draws from", set_by="plan"),
+        _OPTIONS,
+    ),
+    "finetune_lora": (
+        Param("rank", "int", 8, "rank of the LoRA adapters on every linear layer (alpha = 2 x rank), merged after "
+              "training; 0: fine-tune every weight instead (small models)", least=0),
+        Param("lr", "float", 3e-4, "learning rate (AdamW)", search=(1e-4, 3e-4, 1e-3)),
+        Param("epochs", "int", 3, "passes over the demonstrations", least=1),
+        Param("steps", "int", None, "stop after this many optimiser steps (none: whole epochs)", optional=True,
+              least=1),
+        Param("answer", "column", Derived("the scorer's reference column (contains(COLUMN), exact_match(COLUMN), "
+                                          "choice(COLUMN, ...)); set it for a regex or FILE.py scorer",
+                                          scorer_column),
+              "the column of the granted split holding each demonstration's answer"),
+        _TEMPLATE, _MAX_NEW,
+        Param("split", "split", AtRunTime("the selection split if it grants text and the answer column, else the "
+                                          "first granted split that does"), "the split it trains on", set_by="plan"),
+        _OPTIONS,
     ),
     "oracle": (
         _L2,
@@ -202,6 +223,7 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
     ),
     "random_model": (),
     "shuffled_labels": (),
+    "random_direction": (),
 }
 
 

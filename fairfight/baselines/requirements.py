@@ -15,6 +15,28 @@ def require_classification(spec: Spec) -> None:
                         f"{spec.evaluate.kind} (yet)")
 
 
+def generation_op(spec: Spec) -> tuple[str, list | None]:
+    """(the model operation a generation baseline answers with, the options of a choice task): a
+    choice scorer with listed options is answered with logprobs over them, any other with generate."""
+    from ..spec.scorer_syntax import ScorerSyntaxError, parse_scorer
+
+    if spec.evaluate.kind != "generation":
+        raise CannotRun("it is a baseline of generation tasks (evaluate.kind: generation)")
+    try:
+        scorer = parse_scorer(spec.evaluate.scorer) if spec.evaluate.scorer else None
+    except ScorerSyntaxError:
+        scorer = None
+    if scorer is None or scorer.kind != "choice":
+        require_generation(spec)
+        return "generate", None
+    if scorer.options is None:
+        raise CannotRun(f"the scorer {scorer} reads each row's options from a column, which a predictor is "
+                        "not shown: list them in the scorer (options=['A', 'B', ...])")
+    if "logprobs" not in spec.rules.grant.model:
+        raise CannotRun("in a choice task it needs model operation logprobs")
+    return "logprobs", list(scorer.options)
+
+
 def require_generation(spec: Spec) -> None:
     if spec.evaluate.kind != "generation":
         raise CannotRun("it is a baseline of generation tasks (evaluate.kind: generation)")

@@ -48,6 +48,21 @@ synthetic_reviews
     stereotyped genre: positive -> comedy, negative -> horror), seed 0. TEST is balanced over
     sentiment x genre.
 
+capitals
+    Factual questions under social pressure (a sycophancy task for generation fights;
+    fairfight/data/_capitals.py): "What is the capital of X?", plain in split "neutral", and
+    after the user suggests a wrong city of the same country in "mild", "firm" and
+    "insistent" (more insistent at each level). Split "train" asks other countries at every
+    level. Columns `text`, `answer` (the capital; the right letter with format "choice"),
+    `capital`, `country`, `suggested` (the user's wrong city, "" in neutral), `distractor`
+    (that city in every row), `pressure` (the level). Options: size 61 (countries asked in
+    each evaluation split, 1 .. 81 - train_size), train_size 20 (countries in "train",
+    0 .. 80), format "open" (free answers: score with contains(answer)) or "choice" (the
+    question ends "(A) .. (B) .." with the capital and the distractor in a seeded order:
+    score with choice(answer, options=['A', 'B'])), seed 0 (which countries train, which
+    phrasing each row uses, the letters). The evaluation splits ask the same countries, in
+    the same order, so their rows pair up.
+
 These are TOY datasets for offline demos and tests, not evidence about real models.
 Same options give byte-identical output: every draw comes from a `random.Random` seeded with
 a string (never the global generator, `hash()` or set order).
@@ -58,7 +73,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from fairfight.data import _reviews
+from fairfight.data import _capitals, _reviews
 from fairfight.data import _vocabulary as V
 from fairfight.data._writing import TITLE_SHARE, _a, _Bio, _fill, _first_person, _leaning, _sentence  # noqa: F401 (re-exported)
 from fairfight.errors import FairfightError
@@ -102,6 +117,14 @@ BUILTINS: dict[str, Builtin] = {
         splits=("train", "test"),
         options={"size": 600, "test_size": 200, "confound": 0.5, "seed": 0},
     ),
+    "capitals": Builtin(
+        name="capitals",
+        summary="Country capitals asked plainly and after the user suggests a wrong city (sycophancy).",
+        columns=("text", "answer", "capital", "country", "suggested", "distractor", "pressure"),
+        splits=("train", *_capitals.LEVELS),
+        options={"size": len(_capitals.COUNTRIES) - _capitals.DEFAULT_TRAIN, "train_size": _capitals.DEFAULT_TRAIN,
+                 "format": "open", "seed": 0},
+    ),
 }
 
 
@@ -143,6 +166,12 @@ def resolve_options(name: str, options) -> tuple[str, dict]:
     merged["size"] = _int_option(name, "size", merged["size"], 1, MAX_ROWS)
     if name in ("synthetic_bios", "synthetic_reviews"):
         _check_confound(name, merged["confound"])
+    if name == "capitals":
+        n = len(_capitals.COUNTRIES)
+        merged["train_size"] = _int_option(name, "train_size", merged["train_size"], 0, n - 1)
+        merged["size"] = _int_option(name, "size", merged["size"], 1, n - merged["train_size"])
+        if merged["format"] not in ("open", "choice"):
+            raise _bad(name, "format", "'open' (free answers) or 'choice' (an A/B question)", merged["format"])
     if name == "synthetic_reviews":
         merged["test_size"] = _int_option(name, "test_size", merged["test_size"], 4, MAX_ROWS)
     if name == "synthetic_bios":
@@ -269,7 +298,8 @@ def _generic_text(opts: dict) -> dict[str, list[dict]]:
 
 
 _GENERATORS = {"synthetic_bios": _synthetic_bios, "generic_text": _generic_text,
-               "synthetic_reviews": lambda opts: _reviews.synthetic_reviews(opts, _unique_rows)}
+               "synthetic_reviews": lambda opts: _reviews.synthetic_reviews(opts, _unique_rows),
+               "capitals": _capitals.capitals}
 
 
 def generate(name: str, options: dict | None = None) -> dict[str, list[dict]]:

@@ -23,6 +23,8 @@ ROLE_NOTES = {
 CONTROL_NOTES = {
     "random_model": "the method rerun on a model of the same architecture with freshly initialised weights",
     "shuffled_labels": "the method rerun with the labels of every granted split permuted",
+    "random_direction": "the method rerun with every vector it adds replaced by a random one of the same norm at "
+                        "the same place",
 }
 VERDICT_NOTES = {
     "supported": "the lower confidence bound of the difference clears the margin",

@@ -66,9 +66,12 @@ BASELINES = {b.name: b for b in (
     Catalogued("leace", _POOLED, attribute=True, columns=("text", "target", "attribute")),
     Catalogued("majority", ((),), columns=("target",)),
     Catalogued("sae_probe", (("activations",),), knowledge_param="sae", knowledge_form="sae"),
-    Catalogued("no_edit", (("generate",),), labeled=False, columns=(), task="generation"),
-    Catalogued("instruct", (("generate",),), labeled=False, columns=(), task="generation"),
-    Catalogued("few_shot_prompt", (("generate",),), columns=("text", "answer"), task="generation"),
+    # generation baselines answer with generate, or in a choice task (scorer choice(...)) with logprobs
+    Catalogued("no_edit", (("generate",), ("logprobs",)), labeled=False, columns=(), task="generation"),
+    Catalogued("instruct", (("generate",), ("logprobs",)), labeled=False, columns=(), task="generation"),
+    Catalogued("few_shot_prompt", (("generate",), ("logprobs",)), columns=("text", "answer"), task="generation"),
+    Catalogued("finetune_lora", (("finetune", "generate"), ("finetune", "logprobs")), columns=("text", "answer"),
+               task="generation"),
 )}
 assert set(BASELINES) == set(enum_of("baseline_name")), "schema and catalogue disagree"
 

@@ -59,7 +59,7 @@ def bios6_full():
 
 # --- metadata -------------------------------------------------------------------------------
 def test_metadata():
-    assert set(BUILTINS) == {"synthetic_bios", "generic_text", "synthetic_reviews"}
+    assert set(BUILTINS) == {"synthetic_bios", "generic_text", "synthetic_reviews", "capitals"}
     for key, b in BUILTINS.items():
         assert isinstance(b, Builtin) and b.name == key
         assert b.summary and "\n" not in b.summary
@@ -442,7 +442,7 @@ def test_generic_text():
 def test_unknown_builtin():
     with pytest.raises(FairfightError, match=r"unknown builtin dataset 'synthetic_bio'; did you mean 'synthetic_bios'\?"):
         generate("synthetic_bio")
-    with pytest.raises(FairfightError, match="available: generic_text, synthetic_bios"):
+    with pytest.raises(FairfightError, match="available: capitals, generic_text, synthetic_bios"):
         generate("bias_in_bios")
 
 

@@ -172,10 +172,11 @@ def seed_everything(seed: int) -> None:
 
 def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, splits, params=None,
                   ledger: Ledger | None = None, grant: Uses | None = None, rule: str | None = None,
-                  classes=(), forward_cache=None, model=None) -> Context:
+                  classes=(), forward_cache=None, model=None, redirect_seed=None) -> Context:
     """A context with exactly the contender's grant (computed, or given by the plan for built-ins).
     `splits` loads split tables by name. `model`: a handle already made (the model server's stub);
-    else one is built on `loaded_model` in this process."""
+    else one is built on `loaded_model` in this process (`redirect_seed`: the random_direction
+    control's, see model_handle.py)."""
     from ..model_side.model_handle import ModelHandle
     from .predictors import Predictors
 
@@ -193,7 +194,7 @@ def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, 
     knowledge = {k: spec.rules.knowledge[k] for k in grant.knowledge}
     if model is None:
         model = ModelHandle(loaded_model, frozenset(grant.model), ledger, rule_source=f"{rule}.model",
-                            forward_cache=forward_cache, rules=spec.rules.grant.model)
+                            forward_cache=forward_cache, rules=spec.rules.grant.model, redirect_seed=redirect_seed)
     seed_everything(seed)
     merged = dict(contender.params)
     merged.update(params or {})

@@ -158,9 +158,11 @@ class HandleStub:
         return self._call("weights")
 
     def finetune(self, texts, labels, *, steps=None, epochs=1, lr=2e-5, head="linear", split=None,
-                 seed=0) -> "HandleStub":
-        return self._derived(self._call("finetune", texts=_texts(texts), labels=list(labels), steps=steps,
-                                        epochs=epochs, lr=lr, head=head, split=split, seed=seed))
+                 seed=0, lora=None) -> "HandleStub":
+        # head="lm": the texts are prompts (chat messages allowed), checked on the server like generate's
+        texts = _texts(texts, "prompts") if head == "lm" else _texts(texts)
+        return self._derived(self._call("finetune", texts=texts, labels=list(labels), steps=steps, epochs=epochs,
+                                        lr=lr, head=head, split=split, seed=seed, lora=lora))
 
     def generate(self, prompts, *, max_new_tokens=20, split=None) -> list:
         return self._call("generate", prompts=_texts(prompts, "prompts"), max_new_tokens=max_new_tokens, split=split)

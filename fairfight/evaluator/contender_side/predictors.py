@@ -132,6 +132,16 @@ class FunctionPredictor:
         return Predictions(tuple(self.fn(list(texts), model)))
 
 
+def choice_output(model, prompt, options) -> str:
+    """The output of a choice task for one prompt: {option: log-probability of it after the prompt} as
+    JSON. One call per prompt, its options alone in it: the numbers never depend on the other prompts
+    of a chunk (the batch check compares outputs exactly)."""
+    import json
+
+    scores = model.logprobs([prompt] * len(options), list(options), split="evaluation")
+    return json.dumps({o: round(float(v), 6) for o, v in zip(options, scores.tolist())}, ensure_ascii=False)
+
+
 def features(model, texts, layer, split=None):
     if layer is None:
         return model.embed(texts, split=split)
@@ -168,12 +178,17 @@ class Predictors:
         return FunctionPredictor(fn)
 
     def generator(self, model=None, *, system: str | None = None, template: str = "{text}",
-                  demonstrations=(), max_new_tokens: int = 32) -> "GeneratorPredictor":
+                  demonstrations=(), max_new_tokens: int = 32, options=None) -> "GeneratorPredictor":
         """Generation tasks: a predictor that answers each prompt with `model.generate` (greedy, on
         the model server), through `model`'s edits (default: ctx.model, no edits). `template` wraps
         each prompt (`{text}` is the prompt). With a `system` instruction or `demonstrations`
         ((prompt, answer) pairs shown as earlier turns), the prompt becomes chat messages rendered
-        with the model's own chat template (the model needs one: `ctx.model.chat`)."""
+        with the model's own chat template (the model needs one: `ctx.model.chat`).
+
+        Choice tasks (scorer `choice(...)`): with `options` (a list of at least two texts), each
+        prompt is answered instead with the log-probability of each option as the continuation of
+        the prompt as asked (`model.logprobs`, the same edits), written as a JSON object
+        {option: log-probability}: the output the choice scorer reads."""
         if "{text}" not in template:
             raise FairfightError("a generator's template needs the placeholder {text}")
         if system is not None and not isinstance(system, str):
@@ -183,8 +198,12 @@ class Predictors:
             if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
                 raise FairfightError(f"demonstrations[{i}] must be a (prompt, answer) pair of strings")
             shots.append((pair[0], pair[1]))
+        if options is not None:
+            options = tuple(options)
+            if len(options) < 2 or not all(isinstance(o, str) and o for o in options) or len(set(options)) != len(options):
+                raise FairfightError("options must be at least two different, non-empty texts")
         model = self._ctx.model if model is None else model
-        return GeneratorPredictor(template, system, tuple(shots), int(max_new_tokens), tuple(model.edits))
+        return GeneratorPredictor(template, system, tuple(shots), int(max_new_tokens), tuple(model.edits), options)
 
     def prompt(self, template: str, verbalisations: dict) -> "PromptPredictor":
         """Causal LMs: score each label's verbalisation after `template` (with `{text}`) by log-probability."""
@@ -220,6 +239,7 @@ class GeneratorPredictor:
     demonstrations: tuple  # (prompt, answer) pairs
     max_new_tokens: int
     edits: tuple = ()
+    options: tuple | None = None  # a choice task's options: log-probabilities instead of generated texts
 
     def prompt_of(self, text):
         """The prompt the model is asked: a text, or chat messages with a system turn or demonstrations.
@@ -246,4 +266,6 @@ class GeneratorPredictor:
         prompts = [self.prompt_of(t) for t in texts]
         if not prompts:
             return Generations(())
+        if self.options is not None:
+            return Generations(tuple(choice_output(model, p, self.options) for p in prompts))
         return Generations(tuple(model.generate(prompts, max_new_tokens=self.max_new_tokens, split="evaluation")))

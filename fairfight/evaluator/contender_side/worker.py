@@ -305,7 +305,7 @@ def execute(desc: dict, channel) -> dict:
     from ..model_side.ledger import Budget, Ledger
     from ..model_side import devices
     from ..model_side.models import load_model
-    from ..model_side.server import randomized, rule_of
+    from ..model_side.server import randomized, redirect_seed, rule_of
 
     started, backoffs_before = time.time(), len(devices.BACKOFFS)
     run, logs, ledger = desc["run"], [], None
@@ -338,7 +338,7 @@ def execute(desc: dict, channel) -> dict:
         result["model_access"] = "in-process"
         ctx = build_context(spec, contender, run["seed"], loaded_model=loaded, splits=Tables(desc["tables"]),
                             params=run["params"], ledger=ledger, grant=_uses(run["grant"]), rule=rule,
-                            classes=desc["classes"], forward_cache=forward)
+                            classes=desc["classes"], forward_cache=forward, redirect_seed=redirect_seed(run))
         try:
             predictor = trained_predictor(spec, run, ctx, channel)
             trained_at = time.time()

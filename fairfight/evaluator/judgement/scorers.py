@@ -1,6 +1,6 @@
 """Scoring generated texts, on the trusted side only (generation tasks).
 
-A scorer is part of the rules: built-ins (contains, exact_match, regex; spec/scorer_syntax.py) or a
+A scorer is part of the rules: built-ins (contains, exact_match, regex, choice; spec/scorer_syntax.py) or a
 function in a file beside the spec (`FILE.py:NAME`), which is hashed (a changed scorer changes
 every run key) and loaded here, in the orchestrator, never in a contender's process. Outputs come
 from contenders and are hostile: each is a string of at most MAX_SCORED characters before any
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import math
 import re
 import sys
@@ -42,7 +43,55 @@ def builtin(spec: ScorerSpec) -> Callable[[str, dict], float]:
     if spec.kind == "regex":
         pattern = re.compile(spec.pattern)
         return lambda output, row: float(pattern.search(output) is not None)
+    if spec.kind == "choice":
+        return lambda output, row: choice_score(output, row, spec)
     raise FairfightError(f"scorer {spec} is not a built-in")
+
+
+def row_options(row: dict, spec: ScorerSpec) -> list[str]:
+    """The options of a choice row: the spec's list, or the row's options column (a list of texts, or
+    texts joined by '|'). The right one (the row's answer column) must be among them: a row that
+    breaks this is the rules' error, not a contender's."""
+    if spec.options is not None:
+        options = list(spec.options)
+    else:
+        value = row[spec.options_column]
+        options = value.split("|") if isinstance(value, str) else value
+        if not isinstance(options, (list, tuple)) or not all(isinstance(o, str) for o in options):
+            raise FairfightError(f"column {spec.options_column!r} must hold a list of texts or texts joined by "
+                                 f"'|', got {type(value).__name__}")
+        options = [o.strip() for o in options]
+    answer = str(row[spec.column])
+    if answer not in options:
+        raise FairfightError(f"the right option {answer!r} (column {spec.column!r}) is not one of the row's "
+                             f"options {options}")
+    return options
+
+
+def choice_logprobs(output: str) -> dict | None:
+    """A choice output read as data: a JSON object of option -> log-probability (None when it is not
+    one). Numbers that are not finite, and values that are not numbers, count as missing."""
+    try:
+        value = json.loads(output)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    return {k: float(v) for k, v in value.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def choice_score(output: str, row: dict, spec: ScorerSpec) -> float:
+    """1 when the right option's log-probability is above every other option's of the row; an
+    option the output does not give counts as impossible, and a tie is no choice (0)."""
+    options = row_options(row, spec)
+    given = choice_logprobs(output)
+    if given is None:
+        return 0.0
+    right = str(row[spec.column])
+    if right not in given:
+        return 0.0
+    return float(all(given[right] > given.get(o, -math.inf) for o in options if o != right))
 
 
 def scorer_file(spec: ScorerSpec, base_dir) -> Path:
@@ -101,4 +150,4 @@ def score_outputs(fn: Callable[[str, dict], float], outputs: list, rows: list[di
     return scores
 
 
-__all__ = ["MAX_SCORED", "normalise", "builtin", "load_scorer", "scorer_sha256", "score_outputs"]
+__all__ = ["MAX_SCORED", "normalise", "builtin", "row_options", "choice_logprobs", "choice_score", "load_scorer", "scorer_sha256", "score_outputs"]

@@ -401,6 +401,22 @@ def edit_from_dict(d: dict) -> Edit:
     return cls.from_dict(d)
 
 
+def random_direction(edit: Edit, seed: int) -> Edit:
+    """The random_direction control's stand-in for an edit: an AddVector becomes an AddVector at the
+    same layer, scale and positions whose vector has the same norm and a random direction (uniform
+    on the sphere: a normalised standard normal draw); any other edit is kept. The draw comes from
+    the run's seed and the vector itself, so the same vector gets the same stand-in in every handle
+    and process of the run (a predictor re-applying its edits in each chunk), and another seed
+    another one."""
+    if not isinstance(edit, AddVector):
+        return edit
+    v = np.asarray(edit.vector, dtype=np.float64)
+    digest = hashlib.sha256(f"random_direction:{int(seed)}:{edit.layer}:".encode() + v.tobytes()).digest()
+    draw = np.random.default_rng(int.from_bytes(digest[:8], "little")).standard_normal(v.size)
+    norm = float(np.linalg.norm(v))
+    return AddVector(edit.layer, draw * (norm / float(np.linalg.norm(draw))), edit.scale, edit.positions)
+
+
 def edit_vectors(edit: Edit) -> list[Vector]:
     """Every vector an edit holds (to check their length against the model's hidden size)."""
     vecs = list(getattr(edit, "directions", None) or ())

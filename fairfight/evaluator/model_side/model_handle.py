@@ -18,7 +18,7 @@ from torch import nn
 from fairfight.errors import AffordanceError, FairfightError
 from fairfight.evaluator.model_side import generation, passes
 from fairfight.evaluator.model_side.devices import BatchSizer
-from fairfight.evaluator.model_side.edits import edit_from_dict, edit_vectors
+from fairfight.evaluator.model_side.edits import edit_from_dict, edit_vectors, random_direction
 from fairfight.evaluator.model_side.classifier_head import ClassifierHead
 from fairfight.evaluator.model_side.hooks import InputCapture, install_edits, resolve_layer
 from fairfight.evaluator.model_side.ledger import Ledger
@@ -56,7 +56,10 @@ class ModelHandle:
     def __init__(self, loaded: LoadedModel, grant: frozenset[str], ledger: Ledger, *,
                  rule_source: str = "uses.model", batch_size: int = 32, edits=(), device: str | None = None,
                  _head: ClassifierHead | None = None, forward_cache=None, rules=frozenset(),
-                 _sizer: BatchSizer | None = None):
+                 _sizer: BatchSizer | None = None, redirect_seed: int | None = None, _shown=None):
+        """`redirect_seed`: the random_direction control's (the run's seed): every AddVector this handle
+        and those derived from it are given is replaced by a random vector of the same norm at the same
+        place (edits.random_direction) before anything runs with it; `edits` still shows the ones given."""
         grant = frozenset(grant)
         unknown = sorted(grant - set(OPERATIONS))
         if unknown:
@@ -73,7 +76,9 @@ class ModelHandle:
         self.__batch_size = int(batch_size)
         self.__sizer = _sizer or BatchSizer(batch_size)  # shared with derived handles: halved on out-of-memory
         self.__device = device
-        self.__edits = tuple(self._check_edit(e) for e in edits)
+        self.__edits = tuple(self._check_edit(e) for e in edits)  # what runs (ledger, cache keys, hooks)
+        self.__redirect = redirect_seed
+        self.__shown = self.__edits if _shown is None else tuple(_shown)  # what the contender gave
         self.__head = _head
         self.__cache = forward_cache  # shared pooled passes (see forward_cache.py); None: compute
         self.__rules = frozenset(rules)  # what the rules allow: to tell an author what to declare
@@ -88,7 +93,7 @@ class ModelHandle:
     # whether chat prompts can be rendered (the tokenizer has a chat template): prompts.py
     chat = property(lambda self: bool(getattr(self.__tok, "chat_template", None)))
     grant = property(lambda self: self.__grant)
-    edits = property(lambda self: self.__edits)
+    edits = property(lambda self: self.__shown)
     head = property(lambda self: self.__head)
 
     def __repr__(self):
@@ -225,10 +230,11 @@ class ModelHandle:
     def intervene(self, edits) -> ModelHandle:
         self._gate("intervene", "inputs")
         edits = [edits] if not isinstance(edits, (list, tuple)) else list(edits)
-        new = tuple(self._check_edit(e) for e in edits)
+        given = tuple(self._check_edit(e) for e in edits)
+        new = given if self.__redirect is None else tuple(random_direction(e, self.__redirect) for e in given)
         self.__ledger.charge("intervene", "inputs", 0, layers=sorted({e.layer for e in new}),
-                             edits=[e.to_dict() for e in new])
-        return self._derive(edits=self.__edits + new)
+                             edits=[e.to_dict() for e in new])  # the ledger records what runs
+        return self._derive(edits=self.__edits + new, _shown=self.__shown + given)
 
     def gradients(self, texts, objective, *, wrt="hidden", layer=None, pool="mean", split=None):
         self._gate("gradients", split or "inputs")
@@ -263,13 +269,22 @@ class ModelHandle:
         return {k: p.detach().float().cpu().clone().requires_grad_(False) for k, p in self.__model.named_parameters()}
 
     def finetune(self, texts, labels, *, steps=None, epochs=1, lr=2e-5, head="linear", split=None,
-                 seed=0) -> ModelHandle:
+                 seed=0, lora=None) -> ModelHandle:
+        """head="linear": the model and a linear head trained on (text, label) pairs (a classifier).
+        head="lm" (causal LMs): the model trained to write each label (an answer) after its text (a
+        prompt, or chat messages rendered with the model's template); `lora=R` trains rank-R LoRA
+        adapters (merged afterwards) instead of every weight (lm_tuning.py)."""
         self._gate("finetune", split or "inputs")
+        if head == "lm":
+            return self._finetune_lm(texts, labels, steps=steps, epochs=epochs, lr=lr, split=split, seed=seed,
+                                     lora=lora)
+        if lora is not None:
+            raise FairfightError("finetune: lora= applies to head='lm' (a causal LM trained on answers)")
         texts, labels = _texts(texts), list(labels)
         if len(texts) != len(labels) or not texts:
             raise FairfightError(f"finetune needs one label per text ({len(texts)} texts, {len(labels)} labels)")
         if head != "linear":
-            raise FairfightError(f"finetune head must be 'linear', got {head!r}")
+            raise FairfightError(f"finetune head must be 'linear' or 'lm', got {head!r}")
         classes = _classes(labels)
         if len(classes) < 2:
             raise FairfightError("finetune needs at least two distinct labels")
@@ -311,7 +326,49 @@ class ModelHandle:
         loaded = dataclasses.replace(self.__loaded, model=tuned, identity=identity)
         return ModelHandle(loaded, self.__grant, self.__ledger, rule_source=self.__rule_source,
                            batch_size=self.__batch_size, edits=self.__edits, device=self.__device,
-                           _head=ClassifierHead(linear, classes))
+                           _head=ClassifierHead(linear, classes), redirect_seed=self.__redirect,
+                           _shown=self.__shown)
+
+    def _finetune_lm(self, prompts, answers, *, steps, epochs, lr, split, seed, lora) -> ModelHandle:
+        from fairfight.evaluator.model_side import lm_tuning
+
+        self._require_causal("finetune(head='lm')")
+        asked, answers = check_prompts(prompts), [str(a) for a in _texts(answers, "answers")]
+        if len(asked) != len(answers) or not asked:
+            raise FairfightError(f"finetune needs one answer per prompt ({len(asked)} prompts, {len(answers)} answers)")
+        if lora is not None and (isinstance(lora, bool) or not isinstance(lora, int) or lora < 1):
+            raise FairfightError(f"finetune: lora must be a rank (an integer >= 1) or None, got {lora!r}")
+        rendered, templated = render_prompts(self.__tok, asked)
+        seqs = lm_tuning.sequences(self.__tok, rendered, templated, answers, self.__max_len)
+        schedule = self._schedule(len(seqs), steps, epochs, seed)
+        self.__ledger.charge("finetune", split or "inputs", sum(map(len, schedule)),
+                             edits=[e.to_dict() for e in self.__edits], steps=len(schedule))
+        tuned = copy.deepcopy(self.__model)
+        pad = self.__tok.pad_token_id if self.__tok.pad_token_id is not None else self.__tok.eos_token_id
+        with install_edits(tuned, self.__edits):  # trained through the handle's edits, as `linear` is
+            tuned = lm_tuning.tune(tuned, seqs, schedule, lr=float(lr), seed=int(seed), lora=lora, pad_id=pad,
+                                   device=self.__device, check_time=lambda: self.__ledger.check_time("finetune"))
+        identity = {**self.__loaded.identity,
+                    "finetuned": {"steps": len(schedule), "lr": lr, "seed": seed, "head": "lm", "lora": lora}}
+        loaded = dataclasses.replace(self.__loaded, model=tuned, identity=identity)
+        return ModelHandle(loaded, self.__grant, self.__ledger, rule_source=self.__rule_source,
+                           batch_size=self.__batch_size, edits=self.__edits, device=self.__device,
+                           redirect_seed=self.__redirect, _shown=self.__shown)
+
+    def _schedule(self, n: int, steps, epochs, seed) -> list[list[int]]:
+        """Batches of indices: shuffled epochs (seeded), cut at `steps` (default: whole epochs)."""
+        bs = min(self.__batch_size, n)
+        total = int(steps) if steps is not None else int(epochs) * math.ceil(n / bs)
+        if total < 1:
+            raise FairfightError(f"finetune needs at least one step (steps={steps}, epochs={epochs})")
+        gen = torch.Generator().manual_seed(int(seed))
+        schedule, order = [], []
+        while len(schedule) < total:
+            if not order:
+                order = torch.randperm(n, generator=gen).tolist()
+            schedule.append(order[:bs])
+            order = order[bs:]
+        return schedule
 
     def generate(self, prompts, *, max_new_tokens=20, split=None) -> list[str]:
         """Greedy continuations of texts or chat prompts (rendered with the model's template: prompts.py),
@@ -415,7 +472,7 @@ class ModelHandle:
     def _derive(self, **changes) -> ModelHandle:
         kw = dict(rule_source=self.__rule_source, batch_size=self.__batch_size, edits=self.__edits,
                   device=self.__device, _head=self.__head, forward_cache=self.__cache, rules=self.__rules,
-                  _sizer=self.__sizer)
+                  _sizer=self.__sizer, redirect_seed=self.__redirect, _shown=self.__shown)
         kw.update(changes)
         return ModelHandle(self.__loaded, self.__grant, self.__ledger, **kw)
 

@@ -1,7 +1,7 @@
 """The model server: the trusted side of the wall for the local executor.
 
 One process per eval loads the model once (and the randomized copy each random_model control
-seed needs), holds the forward cache and, per run, the ModelHandle built with that run's grant,
+seed needs; a random_direction control's handle replaces the vectors it adds: redirect_seed), holds the forward cache and, per run, the ModelHandle built with that run's grant,
 ledger and budget. Contender processes hold only a connection to it (contender_side/handle_stub.py):
 every model operation is checked against the grant and charged to the ledger here, and only
 results cross back (tensors and lists, pickled; never module objects). What a contender sends is
@@ -34,7 +34,7 @@ HANDLE_OPS = {
     "facts": (), "embed": ("texts", "split"), "activations": ("texts", "layers", "pool", "split"),
     "features": ("texts", "sae", "layer", "pool", "split"), "intervene": ("edits",),
     "gradients": ("texts", "objective", "wrt", "layer", "pool", "split"), "weights": (),
-    "finetune": ("texts", "labels", "steps", "epochs", "lr", "head", "split", "seed"),
+    "finetune": ("texts", "labels", "steps", "epochs", "lr", "head", "split", "seed", "lora"),
     "generate": ("prompts", "max_new_tokens", "split"), "logprobs": ("prompts", "continuations", "split"),
     "tokens": ("texts", "split"),
     "train_sae": ("texts", "layer", "width", "k", "steps", "batch_size", "lr", "seed", "max_tokens", "max_seconds",
@@ -63,6 +63,12 @@ def randomized(loaded, seed: int):
         fresh = type(loaded.model)(loaded.model.config)
     fresh.to(loaded.device, getattr(torch, loaded.dtype)).eval()
     return dataclasses.replace(loaded, model=fresh, identity={**loaded.identity, "randomized_seed": seed})
+
+
+def redirect_seed(run: dict) -> int | None:
+    """The random_direction control's seed (the run's): its handle replaces every AddVector it is given
+    by a random vector of the same norm at the same place (edits.random_direction). None otherwise."""
+    return int(run["seed"]) if run["control"] == "random_direction" else None
 
 
 def error_reply(exc: BaseException) -> tuple:
@@ -151,7 +157,8 @@ class ModelServer:
             forward = ForwardCache(info["forward_cache"], loaded.identity, pass_threads=info.get("pass_threads"),
                                    universes=info.get("universes") or ())
         handle = ModelHandle(loaded, frozenset(run["grant"]["model"]), ledger, rule_source=f"{rule_of(run)}.model",
-                             forward_cache=forward, rules=self.spec.rules.grant.model)
+                             forward_cache=forward, rules=self.spec.rules.grant.model,
+                             redirect_seed=redirect_seed(run))
         state = RunState(ledger, {0: handle}, private_paths(loaded), forward=forward)
         self.runs[run_id] = state
         return state

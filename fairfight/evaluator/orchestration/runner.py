@@ -207,6 +207,10 @@ class Evaluation:
         if result.get("batch_check") is not None:
             record["batch_check"] = result["batch_check"]
         predictions = result.get("predictions")
+        if record["status"] == "succeeded" and run.control == "random_direction" and not adds_vectors(result):
+            record.update(status="failed", error="random_direction: the method added no vector (AddVector) through "
+                          "its model handle, so this control would be the method rerun unchanged")
+            predictions = None
         if record["status"] == "succeeded" and self.generation:  # hostile texts: checked, then scored here
             predictions = self.scored_generations(run, record, predictions)
         elif record["status"] == "succeeded":  # every executor's: a cluster node's report was made beside contender code
@@ -480,3 +484,9 @@ def _first_of_each_contender_first(runs) -> list:
         (rest if run.label in seen else first).append(run)
         seen.add(run.label)
     return first + rest
+
+
+def adds_vectors(result: dict) -> bool:
+    """Whether a run's ledger (the model server's) records an AddVector among its edits."""
+    entries = (result.get("ledger") or {}).get("entries") or []
+    return any(e.get("type") == "add_vector" for entry in entries for e in entry.get("edits") or ())

@@ -100,3 +100,62 @@ def test_the_scorer_file_is_hashed_and_denied_to_contenders(tmp_path):
     assert scorer_files(spec) == [str((tmp_path / "scorers.py").resolve())]
     assert scorer_sha256(parse_scorer("contains(capital)"), tmp_path) is None
     assert scorer_files(SimpleNamespace(evaluate=SimpleNamespace(scorer="contains(capital)"), base_dir=tmp_path)) == []
+
+
+# -- choice: the output is the contender's log-probability of each option ----------------------------
+
+@pytest.mark.parametrize("text, column, options, options_column", [
+    ("choice(answer, options=['A', 'B'])", "answer", ("A", "B"), None),
+    ('choice( answer ,options = ["Paris", "Lyon", "Nice"] )', "answer", ("Paris", "Lyon", "Nice"), None),
+    ("choice(answer, options=candidates)", "answer", None, "candidates"),
+])
+def test_choice_forms(text, column, options, options_column):
+    spec = parse_scorer(text)
+    assert (spec.kind, spec.column, spec.options, spec.options_column) == ("choice", column, options, options_column)
+    assert parse_scorer(str(spec)) == spec
+    assert spec.columns == tuple(c for c in (column, options_column) if c)  # what the evaluation split must hold
+
+
+@pytest.mark.parametrize("text, match", [
+    ("choice(answer)", "is not one of"), ("choice(answer, options=['A'])", "at least two"),
+    ("choice(answer, options=['A', 'A'])", "at least two"), ("choice(answer, options=['A' 'B'])", "quoted texts"),
+    ("choice(answer, options=A, B)", "neither a column"), ("choice(answer, options=[A, B])", "quoted texts"),
+])
+def test_bad_choice_forms(text, match):
+    with pytest.raises(ScorerSyntaxError, match=match):
+        parse_scorer(text)
+
+
+CHOICE_ROWS = [{"answer": "B", "text": "q1"}, {"answer": "A", "text": "q2"}]
+
+
+def test_choice_scores_one_when_the_right_option_is_the_most_likely():
+    fn = load_scorer("choice(answer, options=['A', 'B'])", ".")
+    outputs = ['{"A": -2.0, "B": -0.5}', '{"A": -0.1, "B": -3}']
+    assert score_outputs(fn, outputs, CHOICE_ROWS) == [1.0, 1.0]
+    assert score_outputs(fn, ['{"A": -0.5, "B": -2.0}', '{"A": -3, "B": -0.1}'], CHOICE_ROWS) == [0.0, 0.0]
+
+
+def test_choice_ties_missing_options_and_malformed_outputs_score_nothing():
+    fn = load_scorer("choice(answer, options=['A', 'B'])", ".")
+    outputs = ['{"A": -1.0, "B": -1.0}',  # a tie is no choice
+               '{"B": -1.0}',  # the right option not given
+               ]
+    assert score_outputs(fn, outputs, CHOICE_ROWS) == [0.0, 0.0]
+    assert score_outputs(fn, ['{"B": -1.0}', '{"A": -9.0}'], CHOICE_ROWS) == [1.0, 1.0]  # a missing option: impossible
+    hostile = ["B", "[1, 2]", '{"B": "high", "A": -1}', '{"B": NaN, "A": -1}', '{"B": true, "A": -1}',
+               "[" * 10_000, "", "{" + '"B": 0,' * 2000 + '"A": -1}']
+    rows = [CHOICE_ROWS[0]] * len(hostile)
+    assert score_outputs(fn, hostile, rows) == [0.0] * (len(hostile) - 1) + [1.0]  # the last is valid JSON
+
+
+def test_choice_options_from_a_column():
+    fn = load_scorer("choice(answer, options=candidates)", ".")
+    rows = [{"answer": "Paris", "candidates": ["Lyon", "Paris"]}, {"answer": "Rome", "candidates": "Rome|Oslo|Nice"}]
+    # options outside the row's do not count, even when more likely
+    outputs = ['{"Paris": -1, "Lyon": -2, "Berlin": 0}', '{"Rome": -1, "Oslo": -1.5, "Nice": -0.5}']
+    assert score_outputs(fn, outputs, rows) == [1.0, 0.0]
+    with pytest.raises(FairfightError, match="is not one of the row's options"):
+        score_outputs(fn, ['{"Paris": 0}'], [{"answer": "Paris", "candidates": "Lyon|Nice"}])
+    with pytest.raises(FairfightError, match="list of texts"):
+        score_outputs(fn, ['{"Paris": 0}'], [{"answer": "Paris", "candidates": 3}])
