@@ -10,7 +10,7 @@ from .knowledge import concept_words
 __version__ = "0.1.0"
 
 __all__ = [
-    "AffordanceError", "BudgetExceeded", "Diagnostic", "FairfightError", "Generations", "Position", "Predictions", "SpecError",
+    "AffordanceError", "BudgetExceeded", "Diagnostic", "FairfightError", "Generations", "Position", "Predictions", "choice_output", "SpecError",
     "__version__", "check_file", "concept_words", "load_spec", "method", "model_kind", "schema",
 ]
 
@@ -56,7 +56,8 @@ def __getattr__(name):  # edits need torch: import them only when asked for
         from .evaluator.model_side import edits
 
         return getattr(edits, name)
-    if name in ("Predictions", "Generations"):  # what a predictor of one's own returns (the module imports torch lazily)
+    if name in ("Predictions", "Generations", "choice_output"):  # what a predictor of one's own returns (the
+        # module imports torch lazily); choice_output writes a choice task's output for one prompt
         from .evaluator.contender_side import predictors
 
         return getattr(predictors, name)

@@ -94,7 +94,7 @@ class TunedAnswers:
     options: list | None = None
 
     def __call__(self, prompts, model):
-        from ..evaluator.contender_side.predictors import choice_output
+        from .. import choice_output
 
         asked = [_asked(self.template, p, self.chat) for p in prompts]
         if self.options:
