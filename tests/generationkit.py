@@ -185,3 +185,22 @@ def write_capitals(folder, model_dir, methods, claims="", baselines="[]"):
     return spec
 
 
+
+
+def eval_bundle(spec, out):
+    """`fairfight eval SPEC --out OUT` without the cache: (out, {label: run record})."""
+    import json
+
+    from runner_fixtures import eval_here
+
+    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache")
+    assert r.returncode in (0, 1), r.stdout[-3000:] + r.stderr[-3000:]
+    return out, {run["label"]: run for run in json.loads((out / "results.json").read_text())["runs"]}
+
+
+def run_texts(out, run):
+    """The texts a run generated, in evaluation order."""
+    import json
+
+    path = out / "runs" / run["key"] / "predictions.jsonl"
+    return [json.loads(line)["prediction"] for line in path.read_text().splitlines()]

@@ -7,8 +7,7 @@ import json
 import pytest
 
 from fairfight.baselines import generating
-from generationkit import tiny_chat_gpt2, write_capitals
-from runner_fixtures import eval_here
+from generationkit import tiny_chat_gpt2, write_capitals, eval_bundle, run_texts
 
 BASELINES = ("[no_edit: {params: {max_new_tokens: 6}}, "
              "finetune_lora: {params: {answer: answer, rank: 4, steps: 6, lr: 0.01, max_new_tokens: 6}}]")
@@ -21,15 +20,10 @@ def fought(tmp_path_factory):
     spec = write_capitals(folder / "fight", model, ["plain"], "", BASELINES)
     spec.write_text(spec.read_text().replace("rules:\n  model: [generate, intervene]",
                                              "rules:\n  model: [generate, intervene, finetune]"))
-    out = folder / "bundle"
-    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache")
-    assert r.returncode in (0, 1), r.stdout[-3000:] + r.stderr[-3000:]
-    return out, {run["label"]: run for run in json.loads((out / "results.json").read_text())["runs"]}
+    return eval_bundle(spec, folder / "bundle")
 
 
-def _texts(out, run):
-    path = out / "runs" / run["key"] / "predictions.jsonl"
-    return [json.loads(line)["prediction"] for line in path.read_text().splitlines()]
+_texts = run_texts
 
 
 def test_finetune_lora_trains_on_the_server_and_answers_with_the_tuned_model(fought):

@@ -9,7 +9,7 @@ import pytest
 
 from fairfight.baselines import generating
 from fairfight.evaluator.contender_side.predictors import Predictors
-from generationkit import tiny_chat_gpt2, write_capitals
+from generationkit import tiny_chat_gpt2, write_capitals, eval_bundle, run_texts
 from runner_fixtures import eval_here
 
 INSTRUCTION = "Answer with the capital city only."
@@ -27,15 +27,10 @@ def fought(tmp_path_factory):
                           CLAIMS, BASELINES.replace("'", '"'))
     # the instruct baseline's instruction is the with_system method's system prompt
     assert INSTRUCTION in (folder / "fight" / "methods.py").read_text()
-    out = folder / "bundle"
-    r = eval_here(str(spec), "--out", str(out), "--no-progress", "--no-cache")
-    assert r.returncode in (0, 1), r.stdout[-3000:] + r.stderr[-3000:]
-    return out, {run["label"]: run for run in json.loads((out / "results.json").read_text())["runs"]}
+    return eval_bundle(spec, folder / "bundle")
 
 
-def _texts(out, run):
-    path = out / "runs" / run["key"] / "predictions.jsonl"
-    return [json.loads(line)["prediction"] for line in path.read_text().splitlines()]
+_texts = run_texts
 
 
 @pytest.mark.parametrize("baseline, by_hand", [("no_edit", "plain"), ("instruct", "with_system"),
