@@ -157,13 +157,15 @@ def serve_chunks(conn: Connection, predict_one, pid_namespace: bool, scratch: st
         os.close(server_fd)
         _wait(pid)
         _end_leftovers(pid_namespace)
-        if folder is not None and not _remove(folder):
+        if not _remove(folder):
             return  # a chunk's files would reach the next one: predict no more (the run fails, incomplete)
 
 
-def _chunk_folder(scratch: str | None, index) -> str | None:
-    if not scratch:
-        return None
+def _chunk_folder(scratch: str | None, index) -> str:
+    if not scratch:  # no run folder (the orchestrator makes one for every run it starts): a temp folder
+        import tempfile
+
+        return tempfile.mkdtemp(prefix="fairfight-predict-")
     folder = os.path.join(scratch, f"predict-{int(index)}")
     os.makedirs(folder, exist_ok=True)
     return folder

@@ -78,7 +78,9 @@ class _PathBeneath(ctypes.Structure):
 
 
 class _Ruleset:
-    def __init__(self, abi: int):
+    """A Landlock ruleset of this process, built from a list of (path, access) rules."""
+
+    def __init__(self, abi: int, rules: list[tuple[str, int]]):
         self.libc = _libc()
         self.libc.syscall.restype = ctypes.c_long
         self.nr = _ARCH[platform.machine()][1]
@@ -91,6 +93,12 @@ class _Ruleset:
             attr += struct.pack("Q", _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL)
         buf = ctypes.create_string_buffer(attr, len(attr))
         self.fd = self._call(self.nr, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
+        try:
+            for path, access in rules:
+                self._add(path, access)
+        except BaseException:
+            os.close(self.fd)
+            raise
 
     def _call(self, *args) -> int:
         rc = self.libc.syscall(*[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
@@ -99,40 +107,52 @@ class _Ruleset:
             raise OSError(err, f"landlock syscall {args[0]}: {os.strerror(err)}")
         return rc
 
-    def allow(self, path: str, access: int) -> None:
+    def _add(self, path: str, access: int) -> None:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         try:
-            if not os.path.isdir(path):
-                access &= _FS_FILE_ONLY
             rule = _PathBeneath(access & self.fs, fd)
             self._call(self.nr + 1, self.fd, 1, ctypes.byref(rule), ctypes.c_uint32(0))
         finally:
             os.close(fd)
 
     def restrict_self(self) -> None:
-        if self.libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-        self._call(self.nr + 2, self.fd, ctypes.c_uint32(0))
-        os.close(self.fd)
+        try:
+            if self.libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+            self._call(self.nr + 2, self.fd, ctypes.c_uint32(0))
+        finally:
+            os.close(self.fd)
 
 
-def _seccomp() -> None:
-    """The allow-list filter (syscalls.py): every syscall not listed there fails with EPERM.
-    TSYNC applies it to every thread of the process (torch's pools already run)."""
-    from . import syscalls
+class _Rules(list):
+    """The (path, access) rules of the walls, found once: finding them walks the folders that hold a
+    denied path, which costs tens of milliseconds, and every predicting process needs the same."""
 
-    code = syscalls.compiled()
-    prog_buf = ctypes.create_string_buffer(code, len(code))
-    fprog = struct.pack("HxxxxxxP", len(code) // 8, ctypes.addressof(prog_buf))
-    fprog_buf = ctypes.create_string_buffer(fprog, len(fprog))
-    libc = _libc()
-    libc.syscall.restype = ctypes.c_long
-    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:  # a filter without CAP_SYS_ADMIN needs it (set already
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")  # by restrict_self; idempotent)
-    seccomp_nr = _ARCH[platform.machine()][2]
-    rc = libc.syscall(ctypes.c_long(seccomp_nr), ctypes.c_long(1), ctypes.c_long(1), fprog_buf)  # SET_MODE_FILTER, TSYNC
-    if rc != 0:
-        raise OSError(ctypes.get_errno(), f"seccomp: {os.strerror(ctypes.get_errno())} (thread {rc})")
+    def allow(self, path: str, access: int) -> None:
+        self.append((path, access if os.path.isdir(path) else access & _FS_FILE_ONLY))
+
+
+class _Seccomp:
+    """The allow-list filter (syscalls.py), compiled once: every syscall not listed there fails with
+    EPERM. TSYNC applies it to every thread of the process (torch's pools already run)."""
+
+    def __init__(self):
+        from . import syscalls
+
+        code = syscalls.compiled()
+        self._prog = ctypes.create_string_buffer(code, len(code))  # kept alive with the header pointing at it
+        header = struct.pack("HxxxxxxP", len(code) // 8, ctypes.addressof(self._prog))
+        self._header = ctypes.create_string_buffer(header, len(header))
+
+    def apply(self) -> None:
+        libc = _libc()
+        libc.syscall.restype = ctypes.c_long
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:  # a filter without CAP_SYS_ADMIN needs it (set already
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")  # by restrict_self; idempotent)
+        seccomp_nr = _ARCH[platform.machine()][2]
+        rc = libc.syscall(ctypes.c_long(seccomp_nr), ctypes.c_long(1), ctypes.c_long(1), self._header)  # SET_MODE_FILTER, TSYNC
+        if rc != 0:
+            raise OSError(ctypes.get_errno(), f"seccomp: {os.strerror(ctypes.get_errno())} (thread {rc})")
 
 
 def shared_folders() -> set[str]:
@@ -148,56 +168,80 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _grant(ruleset: _Ruleset, path: str, access: int, denied: tuple) -> None:
+def _grant(rules: _Rules, path: str, access: int, denied: tuple) -> None:
     """Grant `path`, leaving out denied paths beneath it (Landlock only adds: carve by recursing)."""
     path = os.path.realpath(path)
     if not os.path.exists(path) or any(_within(path, d) for d in denied):
         return
     if not any(_within(d, path) for d in denied):
-        ruleset.allow(path, access)
+        rules.allow(path, access)
         return
-    ruleset.allow(path, _FS_READ_DIR)  # listing names, not reading the denied entries
+    rules.allow(path, _FS_READ_DIR)  # listing names, not reading the denied entries
     for entry in os.listdir(path):
-        _grant(ruleset, os.path.join(path, entry), access, denied)
+        _grant(rules, os.path.join(path, entry), access, denied)
 
 
 class Sandbox:
-    """One run's lockdown: its scratch folder and the level it reached."""
+    """One run's lockdown: its scratch folder and the level it reached. `lock` finds the walls and
+    applies them to this process; `prepare` finds them once (in a process that stays outside them)
+    and `apply` applies them in each process forked after it (the predicting processes: one per chunk)."""
 
     def __init__(self, scratch: str | None = None):
         """`scratch`: the folder the orchestrator made for the run (it watches and removes it:
         orchestration/scratch.py); made here where there is none (then only its contents go)."""
-        self.scratch = scratch or tempfile.mkdtemp(prefix="fairfight-run-")
+        self.scratch = scratch
         self.level, self.why = "tripwire", ""
+        self._rules, self._seccomp = None, None
 
     def lock(self, *, read: list, write: list, denied: list, listable: list = ()) -> str:
+        self.prepare(read=read, write=write, denied=denied, listable=listable)
+        return self.apply()
+
+    def prepare(self, *, read: list, write: list, denied: list, listable: list = ()) -> None:
         """`listable`: folders whose names (not contents) may be listed: where a method named as a
         module lies in a shared folder, Python's import system lists it to find the module."""
         level, why = expected()
         self.why = why
         if level != "os":
-            return self.level
+            return
         try:
             denied = tuple(sorted({os.path.realpath(str(d)) for d in denied if d}))
-            ruleset = _Ruleset(landlock_abi())
-            read_rights = _FS_READ_FILE | _FS_READ_DIR
+            rules, read_rights = _Rules(), _FS_READ_FILE | _FS_READ_DIR
             system = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share/zoneinfo", "/etc/ld.so.cache",
                       "/etc/localtime", "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu",
-                      os.path.realpath("/proc/self"), "/dev/urandom", "/dev/random"]  # its own /proc entry: PID 2
-            # in its PID namespace, but /proc (not remounted) names it by its pid outside
+                      "/dev/urandom", "/dev/random"]
             on_path = [p for p in sys.path if p and os.path.realpath(p) not in shared_folders()]
             for path in [*read, *system, sys.prefix, sys.base_prefix, *on_path]:
-                _grant(ruleset, str(path), read_rights, denied)
+                _grant(rules, str(path), read_rights, denied)
             for path in listable:
-                _grant(ruleset, str(path), _FS_READ_DIR, denied)
-            for path in [*write, self.scratch, "/dev/null", "/dev/zero"]:
+                _grant(rules, str(path), _FS_READ_DIR, denied)
+            for path in [*write, "/dev/null", "/dev/zero"]:
                 if path:
-                    _grant(ruleset, str(path), read_rights | _FS_WRITE, ())
-            for var in ("TMPDIR", "TEMP", "TMP"):
-                os.environ[var] = self.scratch
-            tempfile.tempdir = self.scratch
-            ruleset.restrict_self()
-            _seccomp()
+                    _grant(rules, str(path), read_rights | _FS_WRITE, ())
+            self._rules, self._seccomp = rules, _Seccomp()
+        except Exception as exc:  # a fallback, never a failed run; the level says so
+            self.why = f"setting up the OS sandbox failed: {exc!r}"
+
+    def apply(self, scratch: str | None = None) -> str:
+        """Apply the prepared walls to this process, with `scratch` (default: the run's) as its
+        writable temp folder: each predicting process has a folder of its own."""
+        self.scratch = scratch or self.scratch or tempfile.mkdtemp(prefix="fairfight-run-")
+        for var in ("TMPDIR", "TEMP", "TMP"):
+            os.environ[var] = self.scratch
+        tempfile.tempdir = self.scratch
+        if self._rules is None:
+            return self.level
+        try:
+            # its own /proc entry, found here: the walls are prepared once and applied in processes
+            # forked later. PID 2 in its PID namespace, but /proc (not remounted) names it by its pid outside
+            from .guard import trusted
+
+            own = _Rules()
+            _grant(own, "/proc/self", _FS_READ_FILE | _FS_READ_DIR, ())
+            _grant(own, self.scratch, _FS_READ_FILE | _FS_READ_DIR | _FS_WRITE, ())
+            with trusted():  # no contender code has run in this process yet: the audit hook need not
+                _Ruleset(landlock_abi(), [*self._rules, *own]).restrict_self()  # check each rule's open
+            self._seccomp.apply()
         except Exception as exc:  # a fallback, never a failed run; the level says so
             self.why = f"setting up the OS sandbox failed: {exc!r}"
             return self.level
@@ -207,7 +251,8 @@ class Sandbox:
     def close(self) -> None:
         import shutil
 
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def refused_by_os(exc: BaseException) -> bool:

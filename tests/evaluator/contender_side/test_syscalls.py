@@ -60,7 +60,7 @@ def call(name, *args):
     return "ok" if rc >= 0 else errno.errorcode[ctypes.get_errno()]
 
 
-sandbox._seccomp()
+sandbox._Seccomp().apply()
 buf = ctypes.create_string_buffer(128)
 out = {name: call(name, *args) for name, args in {
     "getpid": (), "bpf": (0, buf, 72), "unshare": (0x10000000,), "clone3": (0, 0), "prlimit64 self": None,
