@@ -20,10 +20,12 @@ predicting processes' views serve the run.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pickle
 import threading
+import time
 import traceback
 from multiprocessing.connection import Connection
 
@@ -87,6 +89,37 @@ def raise_reply(reply: tuple):
     raise ERRORS.get(name, FairfightError)(message)
 
 
+class QueueClock:
+    """The seconds a run's model requests have waited for the server's compute lock while other runs'
+    operations held it (a long SAE training, a fine-tuning). That time is not the run's own: its
+    ledger's wall time and the orchestrator's phase limits leave it out. A run has one connection in
+    use at a time (the training's, then one predicting process's), so it never waits behind itself."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock, self._lock = clock, threading.Lock()
+        self._done, self._since = 0.0, {}
+
+    @contextlib.contextmanager
+    def waiting(self):
+        token = object()
+        with self._lock:
+            self._since[token] = self._clock()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._done += self._clock() - self._since.pop(token)
+
+    def seconds(self) -> float:
+        with self._lock:
+            now = self._clock()
+            return self._done + sum(now - t for t in self._since.values())
+
+    def own_time(self) -> float:
+        """A clock that stands still while the run waits for the others (its ledger's)."""
+        return self._clock() - self.seconds()
+
+
 @dataclasses.dataclass
 class RunState:
     ledger: object
@@ -98,6 +131,7 @@ class RunState:
     evaluating: bool = False  # after `begin_evaluation`
     is_view: bool = False  # a predicting process's
     at_evaluation: dict | None = None  # the ledger when the evaluation began: all a view may read of it
+    queue: QueueClock = dataclasses.field(default_factory=QueueClock)  # shared with its views
 
     def view(self) -> "RunState":
         """A predicting process's view: the handles and SAEs made before `ready`, read-only; what it
@@ -151,7 +185,9 @@ class ModelServer:
         run = info["run"]
         loaded = self.model_for(run)
         budget = self.spec.rules.budget
-        ledger = Ledger(Budget(examples=budget.examples, steps=budget.steps, wall_time=budget.wall_time))
+        queue = QueueClock()
+        ledger = Ledger(Budget(examples=budget.examples, steps=budget.steps, wall_time=budget.wall_time),
+                        clock=queue.own_time)
         forward = None
         if info.get("forward_cache"):
             forward = ForwardCache(info["forward_cache"], loaded.identity, pass_threads=info.get("pass_threads"),
@@ -159,7 +195,7 @@ class ModelServer:
         handle = ModelHandle(loaded, frozenset(run["grant"]["model"]), ledger, rule_source=f"{rule_of(run)}.model",
                              forward_cache=forward, rules=self.spec.rules.grant.model,
                              redirect_seed=redirect_seed(run))
-        state = RunState(ledger, {0: handle}, private_paths(loaded), forward=forward)
+        state = RunState(ledger, {0: handle}, private_paths(loaded), forward=forward, queue=queue)
         self.runs[run_id] = state
         return state
 
@@ -170,6 +206,11 @@ class ModelServer:
             state.evaluating, state.at_evaluation = True, state.ledger.to_dict()
             if state.forward is not None:  # chunks of the inputs take their rows of one pass over all of them
                 state.forward.add_universe(texts)
+
+    def queued(self, run_id: str) -> float:
+        """Seconds the run's requests have waited behind other runs' operations (QueueClock)."""
+        state = self.runs.get(run_id)
+        return 0.0 if state is None else state.queue.seconds()
 
     def close(self, run_id: str) -> dict | None:
         state = self.runs.pop(run_id, None)
@@ -217,8 +258,13 @@ class ModelServer:
         handle = state.handles.get(hid)
         if handle is None:
             raise FairfightError(f"no model handle {hid} in this run")
-        with self.compute, state.lock:
-            return self._handle_op(state, handle, op, dict(kw))
+        with state.queue.waiting():
+            self.compute.acquire()
+        try:
+            with state.lock:
+                return self._handle_op(state, handle, op, dict(kw))
+        finally:
+            self.compute.release()
 
     def _ledger_op(self, state, op, kw):
         ledger = state.ledger
@@ -361,6 +407,8 @@ def serve(control: Connection) -> None:
             elif kind == "begin_evaluation":
                 server.begin_evaluation(message[1], message[2])
                 control.send(("ok", None))
+            elif kind == "queued":
+                control.send(("ok", server.queued(message[1]) if server else 0.0))
             elif kind == "close":
                 control.send(("ok", server.close(message[1]) if server else None))
             elif kind == "device":  # where the model runs, for each run's record (devices.py)

@@ -19,6 +19,7 @@ class Job:
         self.desc, self.eval_texts, self.timeout = desc, eval_texts, timeout
         self.phase, self.phase_started = "load", time.monotonic()
         self.entered = {"load": self.phase_started}
+        self.queued_before_predict = 0.0  # seconds queued behind other runs while training (overdue)
 
     def enter(self, phase: str, at: float | None = None) -> None:
         """`at`: when the message that starts the phase was heard (the eval's loop may get to it later)."""
@@ -38,18 +39,27 @@ class Job:
             timings["predict"] = now - t.get("sent", t["predict"])
         return {"timings": timings, "elapsed": now - t["load"]}
 
-    def overdue(self, now: float) -> str | None:
+    def overdue(self, now: float, queued=None) -> str | None:
+        """Why the run is past a limit, or None. `queued()`: the seconds its model requests have waited
+        behind other runs' operations so far (the model server's QueueClock), asked only once a limit is
+        passed: that time is not the run's own, so it does not count against its limits."""
         limit = {"load": LOAD_LIMIT, "train": self.timeout, "predict": PREDICT_LIMIT}[self.phase]
+        waited = None
         if limit is not None and now - self.phase_started > limit:
-            what = {"load": "loading", "train": "the contender", "predict": "predicting"}[self.phase]
-            return f"timeout: {what} took longer than {limit:g} s"
+            waited = queued() if queued is not None else 0.0
+            before = self.queued_before_predict if self.phase == "predict" else 0.0
+            if now - self.phase_started - (waited - before) > limit:
+                what = {"load": "loading", "train": "the contender", "predict": "predicting"}[self.phase]
+                return f"timeout: {what} took longer than {limit:g} s"
         # The wall-time budget is per run, predicting included (the ledger stops model calls after it):
         # a predictor that trains in its first predict() without the model must meet it too.
         # Counted from when the worker had the inputs: a cluster job waits for them (node.py).
         if self.phase == "predict" and self.timeout is not None and "sent" in self.entered:
             spent = (self.entered["predict"] - self.entered["train"]) + (now - self.entered["sent"])
             if spent > self.timeout:
-                return f"timeout: the contender (training and predicting) took longer than {self.timeout:g} s"
+                waited = waited if waited is not None else (queued() if queued is not None else 0.0)
+                if spent - waited > self.timeout:
+                    return f"timeout: the contender (training and predicting) took longer than {self.timeout:g} s"
         return None
 
     @property

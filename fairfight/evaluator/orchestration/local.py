@@ -166,6 +166,7 @@ class LocalExecutor:
             job.plan = (len(job.eval_texts), chunks, recheck)
             job.chunk_texts, job.outputs, job.chunk_reports = texts, [], []
             try:
+                job.queued_before_predict = self.server.queued(job.key)
                 self.server.begin_evaluation(job.key, job.eval_texts)
                 self._next_chunk(link, job)
             except (EOFError, OSError, FairfightError) as exc:  # the server is gone: this run cannot finish
@@ -175,16 +176,18 @@ class LocalExecutor:
         else:
             from .served_runs import judged
 
-            overdue = job.overdue(event.at)  # a result heard after the deadline (a busy loop, a slow
+            overdue = job.overdue(event.at, self._queued(job))  # a result heard after the deadline (a busy loop, a slow
             if overdue:  # server call) does not count: the run would have been stopped at its limit
                 self._fail(link, live, on_done, overdue)
                 return
             job.process.join(10)
             result = _with_chunks(event.payload, job)
+            queued = self.server.queued(job.key)
             record = judged(result, self.server.close(job.key), job.plan, job.desc.get("tier"), self.isolation[0],
                             task_classes=job.desc.get("classes"))
             record["device"] = self.server.device()
             record.update(job.measured())
+            record["timings"]["queued"] = queued  # of load, train and predict: waiting for other runs' operations
             self._finish(link, live, on_done, record)
 
     def _next_chunk(self, link, job) -> None:
@@ -226,6 +229,11 @@ class LocalExecutor:
         except (EOFError, OSError, FairfightError) as exc:
             self._fail(link, live, on_done, f"the model server failed: {exc!r}")
 
+    def _queued(self, job):
+        """The run's seconds behind other runs at the model server, asked for when a limit is passed."""
+        server = self.server
+        return None if server is None else (lambda: server.queued(job.key))
+
     def _fail(self, link, live, on_done, error: str) -> None:
         job = live[link]
         _kill(job)
@@ -235,7 +243,7 @@ class LocalExecutor:
     def _reap_timeouts(self, live, on_done):
         now = time.monotonic()
         for link, job in list(live.items()):
-            overdue = job.overdue(now) or _output_overflow(job) or _scratch_overflow(job)
+            overdue = job.overdue(now, self._queued(job)) or _output_overflow(job) or _scratch_overflow(job)
             if overdue:
                 self._fail(link, live, on_done, overdue)
 

@@ -61,6 +61,13 @@ class ServerProcess:
     def begin_evaluation(self, run_id: str, texts: list) -> None:
         self._call("begin_evaluation", run_id, list(texts))
 
+    def queued(self, run_id: str) -> float:
+        """Seconds the run's model requests have waited behind other runs' operations (0 if unknown)."""
+        try:
+            return float(self._call("queued", run_id))
+        except (EOFError, OSError, FairfightError, TypeError, ValueError):
+            return 0.0
+
     def close(self, run_id: str) -> dict | None:
         try:
             return self._call("close", run_id)

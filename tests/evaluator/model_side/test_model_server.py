@@ -2,6 +2,7 @@
 the ledger kept on the server, only plain data accepted from the contender side."""
 import multiprocessing as mp
 import threading
+import time
 
 import pytest
 import torch
@@ -191,3 +192,28 @@ def test_the_orchestrator_judges_from_the_servers_ledger_and_its_own_chunks():
     junk = judged({"status": "won", "elapsed": "soon", "log": [1, "x"], "chunk_predictions": 3}, None, plan,
                   "fair-fight", "os")
     assert junk["status"] == "failed" and junk["elapsed"] == 0.0 and junk["log"] == ["x"]
+
+
+def test_time_spent_waiting_behind_another_runs_operation_is_not_the_runs_own(spec, bert):
+    """The server runs one model operation at a time: a run whose request waits while another run's
+    operation holds the model (a long SAE training) has that wait counted apart (QueueClock), and its
+    ledger's wall-time clock stands still meanwhile (the orchestrator's limits leave it out too)."""
+    server = ModelServer(spec, bert)
+    state = server.open("waiting", {"run": _run(OPERATIONS)})
+    trusted, untrusted = mp.Pipe()
+    threading.Thread(target=server.serve_run, args=(state, trusted), daemon=True).start()
+    link = ServerLink(untrusted)
+    stub = HandleStub(link, 0, link.call("hello")["handle"])
+    stub.embed(TEXTS)  # nothing to wait for
+    assert server.queued("waiting") < 0.5
+    own_before = state.ledger.elapsed
+    with server.compute:  # another run's operation holds the model for 1.5 s
+        asked = threading.Thread(target=stub.embed, args=(TEXTS,))
+        asked.start()
+        time.sleep(1.5)
+    asked.join(60)
+    assert not asked.is_alive()
+    waited = server.queued("waiting")
+    assert 1.4 < waited < 5
+    assert state.ledger.elapsed - own_before < 1.0  # the wait is not on the run's wall-time clock
+    assert server.queued("no such run") == 0.0
