@@ -222,9 +222,10 @@ class Sandbox:
         except Exception as exc:  # a fallback, never a failed run; the level says so
             self.why = f"setting up the OS sandbox failed: {exc!r}"
 
-    def apply(self, scratch: str | None = None) -> str:
+    def apply(self, scratch: str | None = None, readable: list = ()) -> str:
         """Apply the prepared walls to this process, with `scratch` (default: the run's) as its
-        writable temp folder: each predicting process has a folder of its own."""
+        writable temp folder (each predicting process has a folder of its own) and `readable` as
+        well (a predicting process reads what the training left in the run's folder)."""
         self.scratch = scratch or self.scratch or tempfile.mkdtemp(prefix="fairfight-run-")
         for var in ("TMPDIR", "TEMP", "TMP"):
             os.environ[var] = self.scratch
@@ -238,6 +239,8 @@ class Sandbox:
 
             own = _Rules()
             _grant(own, "/proc/self", _FS_READ_FILE | _FS_READ_DIR, ())
+            for path in readable:
+                _grant(own, str(path), _FS_READ_FILE | _FS_READ_DIR, ())
             _grant(own, self.scratch, _FS_READ_FILE | _FS_READ_DIR | _FS_WRITE, ())
             with trusted():  # no contender code has run in this process yet: the audit hook need not
                 _Ruleset(landlock_abi(), [*self._rules, *own]).restrict_self()  # check each rule's open

@@ -36,6 +36,7 @@ def execute_served(desc: dict, channel, server_conn) -> dict:
     from .guard import Guard
     from .handle_stub import HandleStub, LedgerStub, ServerLink
     from .predicting import _PR_SET_DUMPABLE, _prctl, serve_chunks, train_in_child
+    from .sandbox import Sandbox
     from ..model_side.server import rule_of
 
     started = time.time()
@@ -55,21 +56,24 @@ def execute_served(desc: dict, channel, server_conn) -> dict:
                             params=run["params"], ledger=LedgerStub(link), grant=_uses(run["grant"]),
                             rule=rule_of(run), classes=desc["classes"], model=HandleStub(link, 0, hello["handle"]))
         pid_namespace = bool((desc.get("walls") or {}).get("pid"))
+        sandbox = Sandbox(desc.get("scratch"))
+        sandbox.prepare(**walls)  # found once: the training process and each predicting process apply them
         _prctl(_PR_SET_DUMPABLE, 0)  # no contender process may read or write this one's memory
         channel.started()
         keep = [server_conn.fileno(), *_tracker_fd()]
-        report, blob = train_in_child(lambda: _train(spec, run, ctx, guard, walls, desc), keep, pid_namespace)
+        gc.freeze()  # what the contender's processes inherit: their collections skip it (fewer pages copied)
+        report, blob = train_in_child(lambda: _train(spec, run, ctx, guard, sandbox, desc), keep, pid_namespace)
         server_conn.close()
         trained_at = time.time()
         result.update(_training_result(report))
         if result["status"] == "succeeded":
             if blob is None:
                 raise FairfightError("the training process reported success without a predictor")
-            chunk_walls = _chunk_walls(walls, desc)  # found once; each predicting process builds them from this
-            gc.freeze()  # what the predicting processes inherit: their collections skip it (fewer pages copied)
+            gc.freeze()
             channel.send("ready", None)
-            serve_chunks(channel.conn, lambda conn, server, folder: _predict(blob, conn, server, folder, chunk_walls,
-                                                                             hello, guard),
+            training = [desc["scratch"]] if desc.get("scratch") else []  # what the training left: read-only
+            serve_chunks(channel.conn, lambda conn, server, folder: _predict(blob, conn, server, folder, sandbox,
+                                                                             training, hello, guard),
                          pid_namespace, desc.get("scratch"))
             result["timings"] = {"load": loaded_at - started, "train": trained_at - loaded_at,
                                  "predict": time.time() - trained_at}
@@ -100,13 +104,11 @@ def _isolation(sandbox, desc) -> tuple[str, str]:
     return sandbox.level, "; ".join(w for w in (sandbox.why, describe(desc.get("walls"))) if w)
 
 
-def _train(spec, run, ctx, guard, walls, desc) -> tuple[dict, bytes | None]:
+def _train(spec, run, ctx, guard, sandbox, desc) -> tuple[dict, bytes | None]:
     """In the training child: the walls, the contender's code, its predictor pickled."""
     from . import freezing
-    from .sandbox import Sandbox
 
-    sandbox = Sandbox(desc.get("scratch"))
-    sandbox.lock(**walls)
+    sandbox.apply()
     level, why = _isolation(sandbox, desc)
     report = {"status": "failed", "reasons": [], "isolation": level, "isolation_why": why,
               "log": [f"isolation: {level} ({why})"]}  # the run's log says what held
@@ -137,18 +139,7 @@ def _training_result(report: dict) -> dict:
     return {k: report[k] for k in keys if k in report}
 
 
-def _chunk_walls(walls, desc):
-    """The predicting processes' walls: the training's, with the training's scratch folder readable
-    (what the training left there is part of the predictor) and each chunk's own folder writable."""
-    from .sandbox import Sandbox
-
-    sandbox = Sandbox(desc.get("scratch"))
-    readable = [*walls["read"], *([desc["scratch"]] if desc.get("scratch") else [])]
-    sandbox.prepare(read=readable, write=[], denied=walls["denied"], listable=walls["listable"])
-    return sandbox
-
-
-def _predict(blob, conn, server, folder, sandbox, hello, guard) -> None:
+def _predict(blob, conn, server, folder, sandbox, training, hello, guard) -> None:
     """In a predicting process: the walls (its own scratch folder; the training's read-only), the
     predictor unpickled, its chunk predicted, the report sent to the orchestrator."""
     from . import freezing
@@ -157,7 +148,7 @@ def _predict(blob, conn, server, folder, sandbox, hello, guard) -> None:
     from ..model_side import wire
 
     guard.refusals.clear()  # this chunk's own
-    sandbox.apply(folder)
+    sandbox.apply(folder, readable=training)
 
     def predict():
         link = ServerLink(server)
