@@ -16,6 +16,7 @@ import traceback
 
 from ...errors import AffordanceError, BudgetExceeded, FairfightError
 from . import batching
+from .guard import trusted
 from .worker import Tables, _contender, _spec, _uses, trained_predictor, walls_of
 
 
@@ -108,7 +109,8 @@ def _train(spec, run, ctx, guard, sandbox, desc) -> tuple[dict, bytes | None]:
     """In the training child: the walls, the contender's code, its predictor pickled."""
     from . import freezing
 
-    sandbox.apply()
+    with trusted():  # no contender code has run in this process yet
+        sandbox.apply()
     level, why = _isolation(sandbox, desc)
     report = {"status": "failed", "reasons": [], "isolation": level, "isolation_why": why,
               "log": [f"isolation: {level} ({why})"]}  # the run's log says what held
@@ -148,7 +150,8 @@ def _predict(blob, conn, server, folder, sandbox, training, hello, guard) -> Non
     from ..model_side import wire
 
     guard.refusals.clear()  # this chunk's own
-    sandbox.apply(folder, readable=training)
+    with trusted():  # no contender code has run in this process yet
+        sandbox.apply(folder, readable=training)
 
     def predict():
         link = ServerLink(server)
