@@ -15,7 +15,7 @@ def test_load_counts_from_the_workers_start_not_from_the_queue(monkeypatch):
     assert measured["elapsed"] == 20.0
 
 
-def _in_predict(monkeypatch, now):
+def _in_predict(monkeypatch):
     clock = iter([0.0, 1.0, 2.0, 12.0, 12.0])  # made, load, train, predict (inputs sent at once)
     monkeypatch.setattr(jobs.time, "monotonic", lambda: next(clock))
     job = jobs.Job({"run": {"key": "k"}}, [], timeout=None)
@@ -27,7 +27,7 @@ def _in_predict(monkeypatch, now):
 
 
 def test_time_queued_behind_other_runs_does_not_count_against_a_phases_limit(monkeypatch):
-    job = _in_predict(monkeypatch, 0)
+    job = _in_predict(monkeypatch)
     job.queued_before_predict = 30.0  # queued while training: not this phase's
     late = 12.0 + jobs.PREDICT_LIMIT + 100
     assert job.overdue(late) and "predicting took longer" in job.overdue(late)
@@ -37,7 +37,7 @@ def test_time_queued_behind_other_runs_does_not_count_against_a_phases_limit(mon
 
 
 def test_the_wall_time_budget_leaves_out_queued_time_too(monkeypatch):
-    job = _in_predict(monkeypatch, 0)
+    job = _in_predict(monkeypatch)
     job.timeout = 20.0  # training took 10 s; predicting 15 s more would pass it
     assert job.overdue(12.0 + 15) and "training and predicting" in job.overdue(12.0 + 15)
     assert job.overdue(12.0 + 15, lambda: 8.0) is None
