@@ -89,10 +89,13 @@ def shift(ctx):
     ctx.log(f"{n_concept} concept-word tokens, {n_other} other tokens; {int(ok.sum())} latents qualify "
             f"(>= {p['min_count']} concept tokens, share >= {p['min_share']}); ablating {len(features)} at layer "
             f"{layer} (lift {[round(float(lift[f]), 1) for f in features[:5]]}..., share "
-            f"{[round(float(share[f]), 2) for f in features[:5]]}...); probe on the pooled output embedding")
+            f"{[round(float(share[f]), 2) for f in features[:5]]}...)")
     if not p.get("retrain", True):  # diagnostic: the plain model's probe, applied to the edited model
+        ctx.log("probe trained on the plain model's pooled output embedding, applied to the edited model "
+                "(retrain: false)")
         head = ctx.predictors.linear(ctx.model.embed(texts), labels, seed=ctx.seed)
         return ctx.predictors.function(lambda batch, model: head.predict(model.intervene([edit]).embed(batch)).labels)
+    ctx.log("probe retrained on the edited model's pooled output embedding")
     return ctx.predictors.probe(edited, texts, labels, seed=ctx.seed)
 
 
