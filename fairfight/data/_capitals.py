@@ -83,6 +83,9 @@ def capitals(opts: dict) -> dict[str, list[dict]]:
                      for i in sorted(train)]}
     for level in LEVELS:
         out[level] = [_row(i, level, first[i], choice, seed, level) for i in asked]
+    # every evaluation question at every level, level by level: one split for claims on several levels
+    # (score(pressure=insistent) beside score(pressure=neutral), paired over the same resamples)
+    out["asked"] = [row for level in LEVELS for row in out[level]]
     return out
 
 

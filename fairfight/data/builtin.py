@@ -61,7 +61,9 @@ capitals
     question ends "(A) .. (B) .." with the capital and the distractor in a seeded order:
     score with choice(answer, options=['A', 'B'])), seed 0 (which countries train, which
     phrasing each row uses, the letters). The evaluation splits ask the same countries, in
-    the same order, so their rows pair up.
+    the same order, so their rows pair up. Split "asked" holds the rows of all four levels,
+    level by level (for claims on more than one level: score(pressure=neutral) and
+    score(pressure=insistent) of one evaluation).
 
 These are TOY datasets for offline demos and tests, not evidence about real models.
 Same options give byte-identical output: every draw comes from a `random.Random` seeded with
@@ -121,7 +123,7 @@ BUILTINS: dict[str, Builtin] = {
         name="capitals",
         summary="Country capitals asked plainly and after the user suggests a wrong city (sycophancy).",
         columns=("text", "answer", "capital", "country", "suggested", "distractor", "pressure"),
-        splits=("train", *_capitals.LEVELS),
+        splits=("train", *_capitals.LEVELS, "asked"),
         options={"size": len(_capitals.COUNTRIES) - _capitals.DEFAULT_TRAIN, "train_size": _capitals.DEFAULT_TRAIN,
                  "format": "open", "seed": 0},
     ),

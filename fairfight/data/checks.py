@@ -11,7 +11,7 @@ import json
 
 from ..errors import SpecError
 from ..spec.ir import Spec
-from ..spec.vocabulary import GROUP_METRICS, split_metric
+from ..spec.vocabulary import GROUP_METRICS, metric_subset, split_metric
 
 
 def _unique(diagnostics) -> list:
@@ -60,6 +60,26 @@ def label_value_problems(spec: Spec, loader) -> list:
                 out.append(_diagnostic(spec, path, f"split '{split}': column '{column}' holds {what} in {len(bad)} "
                                                    f"row(s); labels and groups must be text, numbers or booleans "
                                                    "(filter such rows out with a where:)"))
+    return out
+
+
+def metric_subset_problems(spec: Spec, loader) -> list:
+    """score(COLUMN=VALUE) is the mean over the evaluation rows whose COLUMN is VALUE: a VALUE no row
+    has would leave the metric (and every claim on it) without a number."""
+    ev, out = spec.evaluate, []
+    table = None
+    for i, metric in enumerate(ev.metrics):
+        subset = metric_subset(metric)
+        if subset is None:
+            continue
+        table = table or loader.split(ev.split)
+        column, value = subset
+        present = sorted({str(v) for v in table.columns.get(column, ())})
+        if value not in present:
+            shown = ", ".join(present[:8]) + (", ..." if len(present) > 8 else "")
+            out.append(_diagnostic(spec, f"evaluate.metrics[{i}]", f"no row of the evaluation split '{ev.split}' has "
+                                                                   f"{column} = {value} (its values: {shown}), so "
+                                                                   f"{metric} would have no value"))
     return out
 
 

@@ -152,8 +152,8 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
 def _data_checks(spec, loader, semantic_checks, known) -> list:
     """What loading the data finds: the spec's checks rerun with every split's real columns,
     splits that cannot be built, and a selection split that lacks evaluation groups."""
-    from ..data.checks import (build_splits, label_value_problems, selection_group_warnings, split_columns,
-                               text_value_problems)
+    from ..data.checks import (build_splits, label_value_problems, metric_subset_problems, selection_group_warnings,
+                               split_columns, text_value_problems)
 
     columns, problems = split_columns(spec, loader)
     seen = {d.headline() for d in known}
@@ -161,7 +161,8 @@ def _data_checks(spec, loader, semantic_checks, known) -> list:
     if not any(d.severity == "error" for d in found):
         found += build_splits(spec, loader)
     if not any(d.severity == "error" for d in found):
-        found += label_value_problems(spec, loader) + text_value_problems(spec, loader)
+        found += (label_value_problems(spec, loader) + text_value_problems(spec, loader)
+                  + metric_subset_problems(spec, loader))
     if not any(d.severity == "error" for d in found):
         try:
             found += selection_group_warnings(spec, loader)

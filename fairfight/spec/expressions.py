@@ -266,8 +266,8 @@ def parse_claim(text: str) -> ClaimAst:
     tree = _parse("claims", text)
     kids = tree.children
     metric_tree = kids[2]
-    name, arg = metric_tree.children
-    metric = f"{name}({arg})" if arg is not None else str(name)
+    name, arg, value = metric_tree.children
+    metric = str(name) if arg is None else f"{name}({arg})" if value is None else f"{name}({arg}={value})"
     subject = _arm(kids[0])
     if tree.data == "beats":
         against = None if kids[1].data == "all_baselines" else _arm(kids[1])

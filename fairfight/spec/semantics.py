@@ -20,10 +20,10 @@ from .data_checks import SOURCE, DataChecks
 from .method_checks import MethodChecks
 from .source_checks import SourceChecks
 from .suggest import suggest
-from .vocabulary import GROUP_METRICS, METRICS, MODEL_OPS, builtin_datasets, split_metric
+from .vocabulary import METRICS, MODEL_OPS, builtin_datasets, metric_columns, metric_subset, split_metric
 
 TOLERATE_BROKEN_STRUCTURE = True  # the fuzz tests turn this off to find checks that are not defensive
-_METRIC = re.compile(r"^[a-z_][a-z0-9_]*(\([A-Za-z_][A-Za-z0-9_]*\))?$")
+_METRIC = re.compile(r"^[a-z_][a-z0-9_]*(\([A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]+)?\))?$")
 
 
 def string_offsets(doc: Document, path: tuple) -> list[int]:
@@ -230,33 +230,50 @@ class Checker(DataChecks, ContenderChecks, MethodChecks, KnowledgeChecks, Source
         if not _METRIC.match(metric):
             return  # the schema reports the form
         name, arg = split_metric(metric)
+        subset = metric_subset(metric)
         if name not in METRICS:
             self.error(path, f"'{name}' is not a known metric{suggest(name, METRICS)} (metrics: {', '.join(METRICS)})")
+        elif subset and name != "score":
+            self.error(path, f"only score takes a subset of rows (score(COLUMN=VALUE)); '{name}' takes "
+                             + ("an attribute, e.g. leakage(gender)" if METRICS[name] else "no argument"))
         elif METRICS[name] and arg is None:
             self.error(path, f"'{name}' needs the attribute it measures, e.g. {name}(gender)")
-        elif not METRICS[name] and arg is not None:
+        elif METRICS[name] is False and arg is not None:
             self.error(path, f"'{name}' takes no argument")
+        elif name == "score" and arg is not None and subset is None:
+            self.error(path, f"score takes a subset of rows, COLUMN=VALUE (the mean over the rows whose COLUMN is "
+                             f"VALUE), e.g. score({arg}=VALUE); got score({arg})")
         elif name == "score" and ev.get("kind") != "generation":
             self.error(path, "'score' is the metric of generation tasks (evaluate.kind: generation)")
         elif name != "score" and ev.get("kind") == "generation":
             self.error(path, f"a generation task is scored by evaluate.scorer: its metric is 'score', not '{name}' "
-                             "(per-group means are reported beside it)")
+                             "(per-group means are reported beside it; score(COLUMN=VALUE) is the mean over some rows)")
+        else:
+            self.check_metric_column(path, metric, ev)
+
+    def check_metric_column(self, path, metric, ev):
+        """The column a metric argument names (leakage's attribute, score's subset) must be a group:
+        the evaluator reads only the target and the groups of the evaluation split."""
+        name, arg = split_metric(metric)
+        subset = metric_subset(metric)
+        column = subset[0] if subset else arg
         groups = [g for g in _l(ev.get("groups")) if isinstance(g, str)]
-        if arg and name in METRICS and METRICS[name] and isinstance(ev.get("groups", []), list) and arg not in groups:
-            # the evaluator reads only the target and the groups of the evaluation split
-            known = groups + [t for t in [_s(ev.get("target"))] if t and t not in groups]
-            hint = suggest(arg, known) or (f" (groups: {', '.join(groups)})" if groups else "; list it there")
-            test_columns = self.split_columns(_s(ev.get("split")))
-            close = hint.startswith("; did you mean")
-            if close and test_columns is not None and arg in test_columns:
-                # the attribute is a real column: the near-miss is the misspelt group, not the argument
-                hint = f"; is the group misspelt? (groups: {', '.join(groups)}; split '{ev.get('split')}' has '{arg}')"
-            elif close and test_columns is None:  # either may be the typo: the data is not loaded yet
-                hint += " (or is that group misspelt?)"
-            start = metric.index("(") + 1
-            pos = expression_position(self.doc, path, start, start + len(arg))
-            self.out.append(self.doc.diagnostic(path, f"{name}() measures an attribute listed in evaluate.groups, "
-                                                      f"and '{arg}' is not one{hint}", pos=pos))
+        if not column or not isinstance(ev.get("groups", []), list) or column in groups:
+            return
+        known = groups + [t for t in [_s(ev.get("target"))] if t and t not in groups]
+        hint = suggest(column, known) or (f" (groups: {', '.join(groups)})" if groups else "; list it there")
+        test_columns = self.split_columns(_s(ev.get("split")))
+        close = hint.startswith("; did you mean")
+        if close and test_columns is not None and column in test_columns:
+            # the attribute is a real column: the near-miss is the misspelt group, not the argument
+            hint = f"; is the group misspelt? (groups: {', '.join(groups)}; split '{ev.get('split')}' has '{column}')"
+        elif close and test_columns is None:  # either may be the typo: the data is not loaded yet
+            hint += " (or is that group misspelt?)"
+        start = metric.index("(") + 1
+        pos = expression_position(self.doc, path, start, start + len(column))
+        what = (f"{name}() measures an attribute listed in evaluate.groups" if not subset
+                else "score(COLUMN=VALUE) takes the rows by a column listed in evaluate.groups")
+        self.out.append(self.doc.diagnostic(path, f"{what}, and '{column}' is not one{hint}", pos=pos))
 
     def check_rules(self):
         rules = self.rules()
@@ -332,9 +349,7 @@ class Checker(DataChecks, ContenderChecks, MethodChecks, KnowledgeChecks, Source
         value for any trial, so every contender would keep its defaults."""
         selection = _s(self.rules().get("selection"))
         columns = self.split_columns(selection) if selection in self.splits() else None
-        name, arg = split_metric(metric)
-        needs = ([g for g in _l(_d(self.data.get("evaluate")).get("groups")) if isinstance(g, str)]
-                 if name in GROUP_METRICS else [arg] if arg else [])
+        needs = metric_columns(metric, [g for g in _l(_d(self.data.get("evaluate")).get("groups")) if isinstance(g, str)])
         missing = [c for c in needs if columns is not None and c not in columns]
         if missing:
             self.error(path, f"the selection split '{selection}' has no column '{missing[0]}', so no trial has a "

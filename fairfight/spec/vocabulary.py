@@ -21,7 +21,7 @@ METRICS = {
     "leakage": True,
     "auroc": False,
     "f1": False,
-    "score": False,  # generation: mean of the scorer's outputs
+    "score": None,  # generation: mean of the scorer's outputs; score(COLUMN=VALUE): over those rows only
 }
 GROUP_METRICS = ("group_accuracy", "worst_group_accuracy")
 
@@ -32,6 +32,26 @@ def split_metric(metric: str) -> tuple[str, str | None]:
         name, arg = metric[:-1].split("(", 1)
         return name, arg
     return metric, None
+
+
+def metric_subset(metric: str) -> tuple[str, str] | None:
+    """'score(pressure=neutral)' -> ('pressure', 'neutral'): the rows (those whose COLUMN value, as
+    text, is VALUE) a metric is the mean over. None for a metric over every row."""
+    arg = split_metric(metric)[1]
+    if arg is None or "=" not in arg:
+        return None
+    column, value = arg.split("=", 1)
+    return column, value
+
+
+def metric_columns(metric: str, groups) -> list:
+    """The evaluation columns a metric reads besides the target: the groups for group metrics, the
+    attribute of leakage(ATTRIBUTE), the column of score(COLUMN=VALUE)."""
+    name, arg = split_metric(metric)
+    if name in GROUP_METRICS:
+        return list(groups)
+    subset = metric_subset(metric)
+    return [subset[0]] if subset else [arg] if arg else []
 
 
 @dataclass(frozen=True)

@@ -195,3 +195,14 @@ def test_a_selection_metric_the_selection_split_cannot_score_is_an_error_at_it(t
     assert report.ok, [d.headline() for d in report.diagnostics]
     (warning,) = [d for d in report.warnings if d.path == "rules.selection"]
     assert "it has no column 'genre'" in warning.message and "every contender keeps its defaults" in warning.message
+
+
+def test_a_score_subset_no_evaluation_row_has_is_an_error_naming_the_values():
+    """score(pressure=firm) over an evaluation that keeps only neutral and insistent rows would have
+    no number: the data check says so, at the metric, with the values the split has."""
+    spec = ROOT / "tests/specs/valid/capitals-levels.yaml"
+    assert check_file(spec, data=True).ok
+    report = check_file(spec, ["evaluate.metrics=[score(pressure=firm), score]", "claims=[]"], data=True)
+    (error,) = report.errors
+    assert error.path == "evaluate.metrics[0]"
+    assert "no row of the evaluation split 'test' has pressure = firm (its values: insistent, neutral)" in error.message

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from fairfight.errors import FairfightError
+from fairfight.spec.vocabulary import metric_subset
 
 from .scorers import MAX_SCORED, load_scorer, score_outputs
 
@@ -76,7 +77,11 @@ class GenerationScoring:
 
         out = {}
         for metric in metrics:
-            if metric == "score":
+            subset = metric_subset(metric)
+            if subset is not None and subset[0] in columns:  # score(COLUMN=VALUE): over those rows only
+                kept = [s for s, v in zip(scores, columns[subset[0]]) if str(v) == subset[1]]
+                out[metric] = sum(kept) / len(kept) if kept else float("nan")
+            elif metric == "score":
                 out["score"] = sum(scores) / len(scores) if scores else float("nan")
         if groups and all(g in columns for g in groups):
             keys = group_keys(columns, list(groups))

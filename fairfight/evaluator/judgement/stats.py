@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...spec.vocabulary import split_metric
+from ...spec.vocabulary import metric_subset, split_metric
 from .scoring import HIGHER_IS_BETTER, group_keys
 
 
@@ -43,7 +43,12 @@ class EvalSet:
         name, arg = split_metric(metric)
         pred = list(predictions)
         if name == "score":  # generation: `predictions` are the per-example scores
-            return (w @ np.asarray(pred, dtype=float)) / w.sum(1)
+            subset = metric_subset(metric)
+            if subset is not None:  # the mean over the rows whose column is the value (none there: NaN)
+                column, value = subset
+                w = w * np.array([str(v) == value for v in self.columns[column]], dtype=float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (w @ np.asarray(pred, dtype=float)) / w.sum(1)
         if name == "accuracy":
             correct = np.array([p == g for p, g in zip(pred, self.gold)], dtype=float)
             return (w @ correct) / w.sum(1)

@@ -1,6 +1,7 @@
 """Paired bootstrap and verdicts on prediction sets with known differences, and the null rate."""
 import random
 
+import numpy as np
 import pytest
 
 from fairfight.evaluator.judgement import scoring, stats
@@ -150,3 +151,27 @@ def test_the_null_rate_test_can_fail_when_seeds_are_not_resampled():
     """Without resampling seeds in the verdicts, the training sample's variance is ignored and
     bootstrap-trained twins 'beat' each other too often: the test above has teeth."""
     assert _null_rate("bootstrap", resample_seeds=False) > 0.05
+
+
+def test_a_score_over_some_rows_is_the_mean_over_those_rows_and_is_judged_on_them():
+    """score(COLUMN=VALUE): a method that helps the pressured rows and breaks the plain ones is
+    better on one metric, worse on the other, judged on the same resamples."""
+    rng = random.Random(5)
+    level = ["plain" if i % 2 == 0 else "pushed" for i in range(N)]
+    ev = stats.EvalSet([None] * N, {"level": level}, ["level"])
+    base = [1.0 if (lv == "plain" and rng.random() < 0.9) or (lv == "pushed" and rng.random() < 0.3) else 0.0
+            for lv in level]
+    steer = [1.0 if (lv == "plain" and rng.random() < 0.5) or (lv == "pushed" and rng.random() < 0.9) else 0.0
+             for lv in level]
+    for metric, value in (("score(level=plain)", "plain"), ("score(level=pushed)", "pushed")):
+        kept = [s for s, lv in zip(steer, level) if lv == value]
+        assert ev.values(metric, steer)[0] == pytest.approx(sum(kept) / len(kept))
+    assert ev.values("score", steer)[0] == pytest.approx(sum(steer) / N)
+    rs = stats.resamples(N, 1, 1000, seed=3)
+    pushed = stats.compare(ev, "score(level=pushed)", arm("steer", steer), arm("base", base), rs, 0.95)
+    plain = stats.compare(ev, "score(level=plain)", arm("steer", steer), arm("base", base), rs, 0.95)
+    assert _beats(pushed, 0.3) == SUPPORTED
+    assert _matches(plain, 0.05) == NOT_SUPPORTED and plain.difference < -0.25
+    # a value no row has: no number, so nothing can be supported or refuted (eval refuses such a metric first)
+    none = stats.compare(ev, "score(level=other)", arm("steer", steer), arm("base", base), rs, 0.95)
+    assert np.isnan(none.low) and np.isnan(none.difference) and _beats(none, 0.0) == INCONCLUSIVE
