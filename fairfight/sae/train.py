@@ -11,7 +11,7 @@ latents a gradient, Adam, a learning rate scaled by 1/sqrt(width / 2^14) and dec
 to 0 over the last 20% of the steps.
 
 Training is counted in steps (batches), not epochs: a small input then still gets enough
-optimizer steps (at 1,024 inputs a batch, 1,500 steps see 1.5M token states, drawn again and
+optimizer steps (at 1,024 inputs a batch, 1,000 steps see 1M token states, drawn again and
 again from however many there are). The result carries its history (`sae.training`: loss and
 fraction of variance explained per logged interval, dead latents, steps, seconds) and a time
 limit that cuts training short warns (a logged warning, also in `sae.training["stopped"]`).
@@ -35,7 +35,7 @@ from .model import SAE
 
 log = logging.getLogger("fairfight.sae")
 
-DEFAULT_STEPS = 1500
+DEFAULT_STEPS = 1000
 DEFAULT_BATCH = 1024
 LOG_EVERY = 100  # steps per history record
 DECAY_FROM = 0.8  # the learning rate decays linearly to 0 over the last 20% of the steps
@@ -74,7 +74,7 @@ def train_topk(acts, *, width: int, k: int, seed: int = 0, steps: int | None = N
     """Train a TopK SAE on activations `acts` [n, d] (token-level hidden states, say).
 
     width: the number of latents (e.g. 16 * d); k: latents active per input. `steps` Adam
-    steps of `batch_size` inputs (default 1,500 of 1,024), or `epochs` passes over the inputs
+    steps of `batch_size` inputs (default 1,000 of 1,024), or `epochs` passes over the inputs
     instead. `max_seconds` stops early (with a warning). The same acts and seed give the same
     SAE with the same number of torch threads (one seeded generator drives the initialisation
     and the batch order; the caller's RNG state is left alone). `sae.training` holds the
