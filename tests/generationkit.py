@@ -20,6 +20,12 @@ def plain(ctx):
 
 
 @method
+def as_user_turn(ctx):
+    """no_edit written by hand: the prompt as one user turn of the model's chat template."""
+    return ctx.predictors.generator(max_new_tokens=6, chat=ctx.model.chat)
+
+
+@method
 def with_system(ctx):
     assert ctx.model.chat  # the tiny model has a chat template
     return ctx.predictors.generator(system="Answer with the capital city only.", max_new_tokens=6)
@@ -131,7 +137,7 @@ baselines: {baselines}
 
 CLAIMS = "claims:\n  - says_paris beats plain on score\n  - with_system beats plain on score"
 
-USES = {"plain": "{model: [generate]}", "with_system": "{model: [generate]}",
+USES = {"plain": "{model: [generate]}", "as_user_turn": "{model: [generate]}", "with_system": "{model: [generate]}",
         "steered": "{model: [generate, intervene]}", "says_paris": "{data: {train: [text, answer]}}",
         "own_generations": "{model: [generate]}", "returns_numbers": "{}", "returns_huge_text": "{}",
         "one_text_too_few": "{}", "batch_dependent": "{}",
@@ -139,9 +145,11 @@ USES = {"plain": "{model: [generate]}", "with_system": "{model: [generate]}",
         "reads_scorer": "{}", "calls_scorer": "{}"}
 
 
-def tiny_chat_gpt2(out):
+def tiny_chat_gpt2(out, init_range=0.02):
     """A tiny random GPT-2 (a context long enough for chat prompts) whose tokenizer has a chat
-    template (rendered on the trusted side: prompts.py), saved in `out`."""
+    template (rendered on the trusted side: prompts.py), saved in `out`. With the default
+    initialisation it answers nearly every prompt alike; a larger `init_range` makes its greedy
+    texts depend on the prompt (for tests that tell prompts apart by the texts)."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -160,7 +168,7 @@ def tiny_chat_gpt2(out):
     tok.chat_template = CHAT_TEMPLATE
     eos = tok.convert_tokens_to_ids(EOS)
     config = GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=512, vocab_size=len(tok),
-                        bos_token_id=eos, eos_token_id=eos)
+                        bos_token_id=eos, eos_token_id=eos, initializer_range=init_range)
     torch.manual_seed(0)
     GPT2LMHeadModel(config).save_pretrained(out)
     tok.save_pretrained(out)

@@ -196,7 +196,8 @@ BASELINES = {b.name: b for b in (
             "labels, then a head (needs the attribute's labels granted)", heads.leace),
     Builtin("majority", "baseline", "always the most common training label (the floor)", heads.majority),
     Builtin("no_edit", "baseline", "generation tasks: the model as it is, each prompt answered by greedy "
-            "generation", generating.no_edit),
+            "generation (asked as one user turn with a chat template, as the other baselines ask it)",
+            generating.no_edit),
     Builtin("instruct", "baseline", "generation tasks: an instruction (default: task.goal) as a system turn "
             "(a paragraph before the prompt for a model without a chat template)", generating.instruct),
     Builtin("few_shot_prompt", "baseline", "generation tasks: k (prompt, answer) demonstrations from a granted "

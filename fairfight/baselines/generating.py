@@ -14,9 +14,12 @@ from .. import method
 
 @method
 def no_edit(ctx):
-    """The model as it is: each prompt (through `template`) answered by greedy generation."""
+    """The model as it is: each prompt (through `template`) answered by greedy generation, asked as one
+    user turn when the model has a chat template (as instruct, few_shot_prompt and finetune_lora ask it:
+    the baselines differ in what they add, not in how they ask)."""
     template, new_tokens = ctx.params["template"], int(ctx.params["max_new_tokens"])
-    return ctx.predictors.generator(template=template, max_new_tokens=new_tokens, options=_options(ctx.params.get("options")))
+    return ctx.predictors.generator(template=template, max_new_tokens=new_tokens, options=_options(ctx.params.get("options")),
+                                    chat=bool(ctx.model.chat))
 
 
 @method

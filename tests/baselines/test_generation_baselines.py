@@ -1,6 +1,6 @@
 """The built-in baselines of generation tasks, in a whole eval on a tiny random chat GPT-2: each
-gives exactly the texts of the same thing written as a method by hand (no_edit: the plain
-generator; instruct: the instruction as a system turn; few_shot_prompt: seeded demonstrations as
+gives exactly the texts of the same thing written as a method by hand (no_edit: the prompt as
+one user turn; instruct: the instruction as a system turn; few_shot_prompt: seeded demonstrations as
 earlier turns), and the plan grants each only what it uses."""
 import json
 from types import SimpleNamespace
@@ -22,8 +22,8 @@ CLAIMS = "claims:\n  - says_paris beats all baselines on score"
 @pytest.fixture(scope="module")
 def fought(tmp_path_factory):
     folder = tmp_path_factory.mktemp("generation-baselines")
-    model = tiny_chat_gpt2(folder / "model")
-    spec = write_capitals(folder / "fight", model, ["plain", "with_system", "few_shot_by_hand", "says_paris"],
+    model = tiny_chat_gpt2(folder / "model", init_range=0.3)  # texts that depend on the prompt
+    spec = write_capitals(folder / "fight", model, ["plain", "as_user_turn", "with_system", "few_shot_by_hand", "says_paris"],
                           CLAIMS, BASELINES.replace("'", '"'))
     # the instruct baseline's instruction is the with_system method's system prompt
     assert INSTRUCTION in (folder / "fight" / "methods.py").read_text()
@@ -33,13 +33,20 @@ def fought(tmp_path_factory):
 _texts = run_texts
 
 
-@pytest.mark.parametrize("baseline, by_hand", [("no_edit", "plain"), ("instruct", "with_system"),
+@pytest.mark.parametrize("baseline, by_hand", [("no_edit", "as_user_turn"), ("instruct", "with_system"),
                                                ("few_shot_prompt", "few_shot_by_hand")])
 def test_each_baseline_gives_the_texts_of_its_hand_written_method(fought, baseline, by_hand):
     out, runs = fought
     assert runs[baseline]["status"] == "succeeded" and runs[baseline]["role"] == "baseline"
     assert _texts(out, runs[baseline]) == _texts(out, runs[by_hand])
     assert runs[baseline]["metrics"]["score"] == runs[by_hand]["metrics"]["score"]
+
+
+def test_no_edit_asks_as_the_other_baselines_ask_through_the_chat_template(fought):
+    """With a chat template every baseline asks the prompt as a user turn: no_edit differs from
+    instruct by the instruction alone, not by how the question reaches the model."""
+    out, runs = fought
+    assert _texts(out, runs["no_edit"]) != _texts(out, runs["plain"])  # the raw text, without the template
 
 
 def test_the_plan_grants_each_only_what_it_uses(fought):
@@ -91,10 +98,11 @@ def test_few_shot_prompt_without_a_chat_template_writes_the_demonstrations_as_te
 
 
 def test_the_three_ask_differently(fought):
-    """The comparisons above mean something: the three baselines' texts differ from one another."""
+    """The comparisons above mean something: the three baselines' texts differ from one another,
+    and asking through the chat template changes them (no_edit against the raw text)."""
     out, runs = fought
-    texts = [_texts(out, runs[b]) for b in ("no_edit", "instruct", "few_shot_prompt")]
-    assert texts[0] != texts[1] and texts[0] != texts[2] and texts[1] != texts[2]
+    texts = [_texts(out, runs[b]) for b in ("no_edit", "instruct", "few_shot_prompt", "plain")]
+    assert texts[0] != texts[1] and texts[0] != texts[2] and texts[1] != texts[2] and texts[0] != texts[3]
 
 
 def test_few_shot_prompt_is_tuned_on_the_selection_split(tmp_path):

@@ -178,12 +178,14 @@ class Predictors:
         return FunctionPredictor(fn)
 
     def generator(self, model=None, *, system: str | None = None, template: str = "{text}",
-                  demonstrations=(), max_new_tokens: int = 32, options=None) -> "GeneratorPredictor":
+                  demonstrations=(), max_new_tokens: int = 32, options=None, chat: bool = False) -> "GeneratorPredictor":
         """Generation tasks: a predictor that answers each prompt with `model.generate` (greedy, on
         the model server), through `model`'s edits (default: ctx.model, no edits). `template` wraps
         each prompt (`{text}` is the prompt). With a `system` instruction or `demonstrations`
         ((prompt, answer) pairs shown as earlier turns), the prompt becomes chat messages rendered
-        with the model's own chat template (the model needs one: `ctx.model.chat`).
+        with the model's own chat template (the model needs one: `ctx.model.chat`); `chat=True` asks
+        a text prompt as one user turn even without them (as an instruction-tuned model is used; the
+        built-in baselines do so whenever the model has a chat template).
 
         Choice tasks (scorer `choice(...)`): with `options` (a list of at least two texts), each
         prompt is answered instead with the log-probability of each option as the continuation of
@@ -203,7 +205,8 @@ class Predictors:
             if len(options) < 2 or not all(isinstance(o, str) and o for o in options) or len(set(options)) != len(options):
                 raise FairfightError("options must be at least two different, non-empty texts")
         model = self._ctx.model if model is None else model
-        return GeneratorPredictor(template, system, tuple(shots), int(max_new_tokens), tuple(model.edits), options)
+        return GeneratorPredictor(template, system, tuple(shots), int(max_new_tokens), tuple(model.edits), options,
+                                  bool(chat))
 
     def prompt(self, template: str, verbalisations: dict) -> "PromptPredictor":
         """Causal LMs: score each label's verbalisation after `template` (with `{text}`) by log-probability."""
@@ -240,6 +243,7 @@ class GeneratorPredictor:
     max_new_tokens: int
     edits: tuple = ()
     options: tuple | None = None  # a choice task's options: log-probabilities instead of generated texts
+    chat: bool = False  # a text prompt asked as one user turn (the model's chat template) even alone
 
     def prompt_of(self, text):
         """The prompt the model is asked: a text, or chat messages with a system turn or demonstrations.
@@ -253,7 +257,7 @@ class GeneratorPredictor:
         else:
             asked = self.template.replace("{text}", text)
         if self.system is None and not self.demonstrations:
-            return asked
+            return [{"role": "user", "content": asked}] if self.chat and not chat else asked
         turns = [{"role": "system", "content": self.system}] if self.system is not None else []
         for prompt, answer in self.demonstrations:
             turns += [{"role": "user", "content": self.template.replace("{text}", prompt)},

@@ -448,10 +448,27 @@ class ModelHandle:
         self._gate(op, split)
         if causal:
             self._require_causal(op)
+        if op in ("embed", "activations"):
+            texts = self._rendered_reads(texts)
         texts = _texts(texts, "prompts" if op == "generate" else "texts")
         self.__ledger.charge(op, split, len(texts), layers=layers, edits=self._edit_dicts(),
                              texts=texts if keys is None else keys)
         return texts
+
+    def _rendered_reads(self, texts):
+        """Chat prompts given to a read (embed, activations, features) are rendered with the model's
+        template, as generate renders them (an assistant turn last: left open, so the state at its last
+        token is the answer's), and read as that text: a method reads the states of the very text the
+        model answers. Texts pass unchanged. The tokenizer's own start token is not added twice."""
+        if hasattr(texts, "texts"):
+            texts = texts.texts
+        if isinstance(texts, (str, bytes)) or not isinstance(texts, (list, tuple)) \
+                or not any(isinstance(t, (list, tuple)) for t in texts):
+            return texts
+        rendered, _ = render_prompts(self.__tok, check_prompts(texts, "texts"), "texts")
+        bos = getattr(self.__tok, "bos_token", None)
+        adds_bos = bos is not None and self.__tok("x")["input_ids"][:1] == [self.__tok.bos_token_id]
+        return [t[len(bos):] if adds_bos and t.startswith(bos) else t for t in rendered]
 
     def _edit_dicts(self):
         return [e.to_dict() for e in self.__edits]

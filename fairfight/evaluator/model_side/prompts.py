@@ -2,7 +2,8 @@
 
 A chat prompt is a list of {"role": "system" | "user" | "assistant", "content": str} turns. It is
 rendered here, on the trusted side, with the tokenizer's chat template and the assistant's turn
-opened (add_generation_prompt), so every contender's "ask the model" means the same text; a
+opened (add_generation_prompt; a prompt whose last turn is the assistant's continues that turn),
+so every contender's "ask the model" means the same text; a
 contender never supplies a template. What arrives is checked before anything renders it: it came
 from a contender and may be anything the wire can carry.
 """
@@ -84,11 +85,20 @@ def render(tokenizer, prompts: list, what: str = "prompts") -> tuple[list[str], 
         raise FairfightError(f"{what}: chat messages need a chat template, and this model's tokenizer has none "
                              "(pass plain texts)")
     try:
-        texts = [tokenizer.apply_chat_template([dict(t) for t in p], add_generation_prompt=True, tokenize=False)
-                 for p in prompts]
+        texts = [_render_one(tokenizer, p) for p in prompts]
     except Exception as exc:  # the model's template may refuse an order of turns (e.g. two system turns)
         raise FairfightError(f"{what}: the model's chat template cannot render these messages: {exc}") from None
     return texts, True
+
+
+def _render_one(tokenizer, prompt) -> str:
+    """A prompt that ends with the user's (or the system's) turn opens the assistant's; one that ends
+    with an assistant turn is that turn, left open: the model continues it (a prefilled answer; the
+    state at its last token is where contrastive activation addition reads an answer)."""
+    turns = [dict(t) for t in prompt]
+    if turns[-1]["role"] == "assistant":
+        return tokenizer.apply_chat_template(turns, continue_final_message=True, tokenize=False)
+    return tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
 
 
 __all__ = ["ROLES", "check_prompts", "render", "is_chat", "prompt_key", "message_problem"]

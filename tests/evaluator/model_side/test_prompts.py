@@ -83,3 +83,34 @@ def test_a_template_that_refuses_the_turns_is_a_clear_error(chat_model, make_han
             handle.generate([CHAT], max_new_tokens=2)
     finally:
         tok.chat_template = old
+
+
+ANSWERED = [{"role": "user", "content": "the surgeon"}, {"role": "assistant", "content": "Rome"}]
+
+
+def test_a_prompt_ending_with_the_assistant_leaves_its_turn_open(chat_model):
+    """A prefilled answer: the model continues it (and a read's last token is the answer's)."""
+    texts, templated = render(chat_model.tokenizer, check_prompts([ANSWERED, CHAT]))
+    assert texts == ["<|user|>the surgeon\n<|assistant|>Rome", "<|system|>Be brief.\n<|user|>the surgeon\n<|assistant|>"]
+    assert templated
+
+
+def test_reads_of_chat_prompts_are_reads_of_their_rendered_text(chat_model, make_handle):
+    """embed and activations take chat prompts as generate does: the states of the text the model
+    answers (contrastive activation addition reads them at a prefilled answer's last token)."""
+    import torch
+
+    handle, ledger = make_handle(chat_model, grant={"embed", "activations", "generate"})
+    sent = wire.decode(wire.encode({"texts": [CHAT, ANSWERED]}))["texts"]
+    rendered = ["<|system|>Be brief.\n<|user|>the surgeon\n<|assistant|>", "<|user|>the surgeon\n<|assistant|>Rome"]
+    for pool in ("last", "mean"):
+        chat = handle.activations(sent, layers=[1], pool=pool)[1]
+        text = handle.activations(rendered, layers=[1], pool=pool)[1]
+        assert torch.equal(chat, text) and chat.shape[0] == 2
+    assert torch.equal(handle.embed(sent), handle.embed(rendered))
+    assert handle.generate([ANSWERED], max_new_tokens=3) == handle.generate([rendered[1]], max_new_tokens=3)
+    plain = handle.activations(["the surgeon"], layers=[1], pool="last")[1]
+    assert not torch.equal(plain, handle.activations([[{"role": "user", "content": "the surgeon"}]], layers=[1],
+                                                     pool="last")[1])  # the template is really applied
+    with pytest.raises(FairfightError, match="not both"):
+        handle.activations(["plain", CHAT], layers=[1])

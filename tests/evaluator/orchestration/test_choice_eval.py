@@ -21,6 +21,7 @@ def choice_by_hand(ctx):
     def answer(prompts, model):
         out = []
         for p in prompts:
+            p = [{"role": "user", "content": p}] if ctx.model.chat else p  # asked as no_edit asks it
             lp = model.logprobs([p, p], ["A", "B"], split="evaluation")
             out.append(json.dumps({"A": round(float(lp[0]), 6), "B": round(float(lp[1]), 6)}))
         return out
