@@ -241,4 +241,8 @@ def uses_for(spec: Spec, contender) -> tuple[Uses, dict]:
     settings = {"params": dict(contender.params), "split": contender.split}
     uses, chosen = builtin(contender.name).uses(spec, settings)
     kind = model_kind(spec) if contender.name in ("zero_shot", "few_shot") else "any"
-    return uses, {**parameters.defaults(contender.name, spec, kind), **dict(contender.params), **chosen}
+    params = {**parameters.defaults(contender.name, spec, kind), **dict(contender.params), **chosen}
+    cap = spec.rules.budget.max_new_tokens
+    if cap is not None and "max_new_tokens" in params and "max_new_tokens" not in contender.params:
+        params["max_new_tokens"] = min(int(params["max_new_tokens"]), cap)  # the rules' answer length, not more
+    return uses, params

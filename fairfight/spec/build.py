@@ -78,7 +78,8 @@ def build_ir(data: dict, *, path: Path | None, base_dir: Path, spec_hash: str, w
         rules=Rules(grant, FrozenMap((k, _knowledge(k, v, base_dir)) for k, v in rules.get("knowledge", {}).items()),
                     rules.get("selection"),
                     Budget(budget.get("trials", default("rules", "budget", "trials")), budget.get("examples"),
-                           budget.get("steps"), _seconds(budget.get("wall_time"))), rules.get("selection_metric")),
+                           budget.get("steps"), _seconds(budget.get("wall_time")), budget.get("generated_tokens"),
+                           budget.get("max_new_tokens")), rules.get("selection_metric")),
         methods=FrozenMap((name, Contender(
             name, "method", _run(m["run"], base_dir), _uses(m["uses"]) if "uses" in m else None,
             freeze(m.get("params", {})), freeze(m.get("search", {})), description=m.get("description", ""),

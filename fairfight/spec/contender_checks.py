@@ -81,11 +81,21 @@ class ContenderChecks:
                     why = type_error(param, value)
                     if why:
                         self.error(at, f"{name}: {why}")
+                    elif key == "max_new_tokens":
+                        self.check_answer_length(at, name, value)
                 else:
                     for j, candidate in enumerate(_l(value)):
                         why = type_error(param, candidate)
                         if why:
                             self.error(at + (j,), f"{name}: search candidate {why}")
+
+    def check_answer_length(self, path, name, value):
+        """rules.budget.max_new_tokens caps every generate call: a contender written to ask for more
+        would be refused at its first answer."""
+        cap = _d(_d(self.rules()).get("budget")).get("max_new_tokens")
+        if isinstance(cap, int) and isinstance(value, int) and not isinstance(value, bool) and value > cap:
+            self.error(path, f"{name} asks for {value} new tokens per prompt, and rules.budget.max_new_tokens "
+                             f"allows {cap}")
 
     def check_word_knowledge(self, path, item, params):
         """A baseline that reads words from a knowledge item needs a word list or a built-in concept."""

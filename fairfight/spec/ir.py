@@ -143,6 +143,8 @@ class Budget:
     examples: int | None = None
     steps: int | None = None
     wall_time: float | None = None  # seconds
+    generated_tokens: int | None = None  # new tokens generated outside the evaluation
+    max_new_tokens: int | None = None  # per prompt, in any generate call
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ class MethodChecks:
             uses = method.get("uses")
             if isinstance(uses, dict):
                 self.check_uses(name, base + ("uses",), uses)
+            if "max_new_tokens" in _d(method.get("params")):  # the usual name of an answer length
+                self.check_answer_length(base + ("params", "max_new_tokens"), f"method '{name}'",
+                                         _d(method.get("params"))["max_new_tokens"])
             if name in BASELINES or name in SKYLINES:
                 self.error(base, f"method '{name}' has the name of a built-in baseline; claims could not tell them apart",
                            key=True)

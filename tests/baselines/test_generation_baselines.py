@@ -123,3 +123,20 @@ def test_few_shot_prompt_is_tuned_on_the_selection_split(tmp_path):
     assert all(isinstance(t["score"], float) for t in tuned["trials"])  # the tuning metric: score
     (run,) = results["runs"]
     assert run["status"] == "succeeded" and run["params"]["k"] == tuned["chosen"]["k"]
+
+
+def test_the_rules_answer_length_caps_the_baselines_defaults():
+    """rules.budget.max_new_tokens: a built-in's default answer length (32) is cut to the cap by
+    the plan; a length written in the spec stays (validate refuses one above the cap)."""
+    from pathlib import Path
+
+    from fairfight.baselines.catalogue import uses_for
+    from fairfight.spec.check import check_file
+
+    spec_file = Path(__file__).resolve().parents[1] / "specs/valid/capitals-levels.yaml"
+    spec = check_file(spec_file, ["rules.budget.max_new_tokens=8",
+                                  "baselines=[no_edit, {instruct: {params: {max_new_tokens: 5}}}]"]).spec
+    params = {b.name: uses_for(spec, b)[1] for b in spec.baselines}
+    assert params["no_edit"]["max_new_tokens"] == 8 and params["instruct"]["max_new_tokens"] == 5
+    plain = check_file(spec_file).spec
+    assert {b.name: uses_for(plain, b)[1]["max_new_tokens"] for b in plain.baselines} == {"no_edit": 32, "instruct": 32}

@@ -184,7 +184,7 @@ def build_context(spec: Spec, contender: Contender, seed: int, *, loaded_model, 
         grant, rule = grant_of(spec, contender)
     rule = rule or "uses"
     budget = spec.rules.budget
-    ledger = ledger or Ledger(Budget(examples=budget.examples, steps=budget.steps, wall_time=budget.wall_time))
+    ledger = ledger or Ledger(Budget.of(budget))
     data = {}
     for name, columns in grant.data.items():
         table = splits.split(name)

@@ -328,7 +328,7 @@ def execute(desc: dict, channel) -> dict:
         if run["control"] == "random_model":
             loaded = randomized(loaded, run["seed"])
         budget = spec.rules.budget
-        ledger = Ledger(Budget(examples=budget.examples, steps=budget.steps, wall_time=budget.wall_time))
+        ledger = Ledger(Budget.of(budget))
         rule = rule_of(run)
         loaded_at = time.time()
         forward = None

@@ -19,9 +19,22 @@ class Budget:
     examples: int | None = None  # examples pushed through the model, summed over operations
     steps: int | None = None  # training (optimizer) steps
     wall_time: float | None = None  # seconds since the ledger was created
+    generated_tokens: int | None = None  # new tokens generated outside the evaluation (prompts x max_new_tokens)
+    max_new_tokens: int | None = None  # per prompt, in any generate call (the evaluation's included)
+
+    @classmethod
+    def of(cls, rules_budget) -> "Budget":
+        """A run's budget from the spec's rules.budget (spec/ir.py: its trials are the planner's)."""
+        return cls(examples=rules_budget.examples, steps=rules_budget.steps, wall_time=rules_budget.wall_time,
+                   generated_tokens=getattr(rules_budget, "generated_tokens", None),
+                   max_new_tokens=getattr(rules_budget, "max_new_tokens", None))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        for key in ("generated_tokens", "max_new_tokens"):  # absent when unset: earlier ledgers stand
+            if d[key] is None:
+                del d[key]
+        return d
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,7 @@ class Entry:
     refused: str | None = None  # why the operation was refused; None when it was performed
     charged: int = 0  # evaluation phase: the examples that were not evaluation inputs (charged to the budget)
     note: str | None = None  # train_sae: "trained", or "reused" (a stored training with the same inputs)
+    tokens: int = 0  # generate: new tokens asked for (prompts x max_new_tokens), charged before generating
 
     def to_dict(self) -> dict:
         d = {
@@ -50,6 +64,8 @@ class Entry:
             d["charged"] = self.charged
         if self.note:
             d["note"] = self.note
+        if self.tokens:
+            d["tokens"] = self.tokens
         return d
 
 
@@ -87,20 +103,24 @@ class Ledger:
             self._inputs = frozenset(prompt_key(p) for p in inputs)
 
     # -- recording -------------------------------------------------------------------
-    def charge(self, op, split, examples, layers=(), edits=(), steps=0, texts=None, note=None) -> None:
+    def charge(self, op, split, examples, layers=(), edits=(), steps=0, texts=None, note=None,
+               new_tokens=None) -> None:
         """Record one operation, or refuse it (and raise) when it would exceed the budget.
-        `texts`: what the operation reads (in the evaluation phase, those not among the inputs are charged)."""
+        `texts`: what the operation reads (in the evaluation phase, those not among the inputs are charged);
+        `new_tokens`: generate's max_new_tokens (per prompt; the tokens charged are examples x new_tokens)."""
         examples, steps = int(examples), int(steps)
         # Only the evaluator's phase may record under 'evaluation' (which the budgets skip).
         split = "evaluation" if self.evaluating else ("inputs" if split == "evaluation" else split)
         charged = self._not_inputs(texts, examples) if self.evaluating else 0
+        tokens = examples * int(new_tokens) if new_tokens is not None else 0
         entry = Entry(op, str(split), examples, tuple(int(x) for x in layers),
-                      tuple(dict(e) for e in edits), steps, charged=charged, note=note)
+                      tuple(dict(e) for e in edits), steps, charged=charged, note=note, tokens=tokens)
+        length = self._length_reason(new_tokens)
         if self.evaluating:
-            reason = (_TRAINING_LATE if op == "finetune" else
-                      self._over_budget(charged, 0) if charged else None)
+            reason = (_TRAINING_LATE if op == "finetune" else length or
+                      (self._over_budget(charged, 0) if charged else None))
         else:
-            reason = self._time_reason() or self._over_budget(examples, steps)
+            reason = self._time_reason() or length or self._over_budget(examples, steps, tokens)
         if reason:
             self.entries.append(_refused(entry, reason))
             raise BudgetExceeded(f"operation '{op}' on split '{split}' refused: {reason}")
@@ -135,6 +155,10 @@ class Ledger:
         examples = sum(e.charged if e.split == "evaluation" else e.examples for e in done)
         return examples, sum(e.steps for e in done if e.split != "evaluation")
 
+    def generated(self) -> int:
+        """New tokens charged outside the evaluation (the generated_tokens budget's count)."""
+        return sum(e.tokens for e in self.entries if e.refused is None and e.split != "evaluation")
+
     def _not_inputs(self, texts, examples: int) -> int:
         """How many of an evaluation-phase operation's texts are not evaluation inputs."""
         if texts is None or self._inputs is None:
@@ -151,8 +175,11 @@ class Ledger:
                 o["examples"] += e.examples
         refused = [{"op": e.op, "split": e.split, "reason": e.refused}
                    for e in self.entries if e.refused is not None]
-        return {"examples": examples, "steps": steps, "ops": ops, "refused": refused,
-                "reads": {k: dict(v) for k, v in self.reads.items()}}
+        out = {"examples": examples, "steps": steps, "ops": ops, "refused": refused,
+               "reads": {k: dict(v) for k, v in self.reads.items()}}
+        if any(e.tokens for e in self.entries):
+            out["generated_tokens"] = self.generated()
+        return out
 
     def to_dict(self) -> dict:
         return {
@@ -169,9 +196,17 @@ class Ledger:
             return f"budget 'wall_time' exceeded: limit {limit:g} s, {self.elapsed:.3f} s elapsed"
         return None
 
-    def _over_budget(self, examples: int, steps: int) -> str | None:
+    def _length_reason(self, new_tokens) -> str | None:
+        limit = self.budget.max_new_tokens
+        if limit is not None and new_tokens is not None and int(new_tokens) > limit:
+            return (f"budget 'max_new_tokens' exceeded: at most {limit} new tokens per prompt, asked for "
+                    f"{int(new_tokens)}")
+        return None
+
+    def _over_budget(self, examples: int, steps: int, tokens: int = 0) -> str | None:
         used_examples, used_steps = self.used()
-        for name, used, asked in (("examples", used_examples, examples), ("steps", used_steps, steps)):
+        for name, used, asked in (("examples", used_examples, examples), ("steps", used_steps, steps),
+                                  ("generated_tokens", self.generated(), tokens)):
             limit = getattr(self.budget, name)
             if limit is not None and asked and used + asked > limit:
                 return (f"budget '{name}' exceeded: limit {limit}, already used {used}, "
@@ -185,7 +220,7 @@ _TRAINING_LATE = ("finetune after the predictor was returned is refused: trainin
 
 def _refused(entry: Entry, reason: str) -> Entry:
     return Entry(entry.op, entry.split, entry.examples, entry.layers, entry.edits, entry.steps,
-                 refused=reason, charged=entry.charged, note=entry.note)
+                 refused=reason, charged=entry.charged, note=entry.note, tokens=entry.tokens)
 
 
 __all__ = ["Budget", "Entry", "Ledger", "GRANT_OF", "grant_of"]

@@ -378,7 +378,8 @@ class ModelHandle:
         asked = check_prompts(prompts)
         texts, templated = render_prompts(self.__tok, asked)
         new_tokens = generation.check_max_new_tokens(max_new_tokens)
-        prompts = self._start("generate", texts, split, causal=True, keys=[prompt_key(p) for p in asked])
+        prompts = self._start("generate", texts, split, causal=True, keys=[prompt_key(p) for p in asked],
+                              new_tokens=new_tokens)
         ids = self.__tok(prompts, add_special_tokens=not templated)["input_ids"] if prompts else []
         with torch.no_grad(), install_edits(self.__model, self.__edits):
             return generation.greedy(self.__model, self.__tok, ids, new_tokens, device=self.__device,
@@ -441,7 +442,7 @@ class ModelHandle:
         if self.kind != "causal":
             raise FairfightError(f"'{op}' needs a causal language model; this model is an {self.kind}")
 
-    def _start(self, op, texts, split, layers=(), causal=False, keys=None) -> list[str]:
+    def _start(self, op, texts, split, layers=(), causal=False, keys=None, new_tokens=None) -> list[str]:
         """Grant check, input check, then the ledger charge: all before any computation. `keys`: what
         the ledger compares with the evaluation inputs (generate: the prompts' keys, prompts.py)."""
         split = split or "inputs"
@@ -452,7 +453,7 @@ class ModelHandle:
             texts = self._rendered_reads(texts)
         texts = _texts(texts, "prompts" if op == "generate" else "texts")
         self.__ledger.charge(op, split, len(texts), layers=layers, edits=self._edit_dicts(),
-                             texts=texts if keys is None else keys)
+                             texts=texts if keys is None else keys, new_tokens=new_tokens)
         return texts
 
     def _rendered_reads(self, texts):

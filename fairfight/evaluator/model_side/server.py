@@ -133,7 +133,7 @@ class ModelServer:
         loaded = self.model_for(run)
         budget = self.spec.rules.budget
         queue = QueueClock()
-        ledger = Ledger(Budget(examples=budget.examples, steps=budget.steps, wall_time=budget.wall_time),
+        ledger = Ledger(Budget.of(budget),
                         clock=queue.own_time)
         forward = None
         if info.get("forward_cache"):

@@ -90,3 +90,33 @@ def test_the_evaluation_phase_charges_what_is_not_an_evaluation_input():
     assert [e["split"] for e in entries] == ["train"] + ["evaluation"] * 5
     assert [e.get("charged", 0) for e in entries] == [0, 0, 0, 1, 6, 4]
     assert [bool(e["refused"]) for e in entries] == [False, False, False, False, True, True]
+
+
+def test_generated_tokens_are_charged_before_generating_and_evaluation_answers_are_free():
+    """prompts x max_new_tokens, charged up front; the evaluation's own answers are not counted
+    (every contender gives them), but the answer length is capped there too."""
+    ledger = Ledger(Budget(generated_tokens=100, max_new_tokens=16))
+    ledger.charge("generate", "train", 4, new_tokens=16)  # 64 tokens
+    with pytest.raises(BudgetExceeded, match="budget 'generated_tokens' exceeded: limit 100, already used 64, "
+                                             "asked for 48 more"):
+        ledger.charge("generate", "train", 3, new_tokens=16)
+    ledger.charge("generate", "train", 2, new_tokens=16)  # 96: within the limit
+    with pytest.raises(BudgetExceeded, match="at most 16 new tokens per prompt, asked for 17"):
+        ledger.charge("generate", "train", 1, new_tokens=17)
+    ledger.begin_evaluation(["q1", "q2"])
+    ledger.charge("generate", "evaluation", 2, texts=["q1", "q2"], new_tokens=16)  # free
+    with pytest.raises(BudgetExceeded, match="at most 16 new tokens per prompt, asked for 64"):
+        ledger.charge("generate", "evaluation", 2, texts=["q1", "q2"], new_tokens=64)
+    t = ledger.to_dict()
+    assert t["totals"]["generated_tokens"] == 96 and ledger.generated() == 96
+    assert t["budget"] == {"examples": None, "steps": None, "wall_time": None, "generated_tokens": 100,
+                           "max_new_tokens": 16}
+    assert [e.get("tokens") for e in t["entries"]] == [64, 48, 32, 17, 32, 128]
+    assert [e["refused"] is not None for e in t["entries"]] == [False, True, False, True, False, True]
+
+
+def test_a_ledger_without_token_budgets_writes_what_it_wrote_before():
+    ledger = Ledger(Budget(examples=5))
+    ledger.charge("embed", "train", 2)
+    assert ledger.to_dict()["budget"] == {"examples": 5, "steps": None, "wall_time": None}
+    assert "generated_tokens" not in ledger.totals() and "tokens" not in ledger.to_dict()["entries"][0]

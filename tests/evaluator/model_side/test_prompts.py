@@ -114,3 +114,23 @@ def test_reads_of_chat_prompts_are_reads_of_their_rendered_text(chat_model, make
                                                      pool="last")[1])  # the template is really applied
     with pytest.raises(FairfightError, match="not both"):
         handle.activations(["plain", CHAT], layers=[1])
+
+
+def test_generate_charges_its_tokens_and_keeps_to_the_answer_length(chat_model, make_handle, forward_counter):
+    """rules.budget: generated_tokens (prompts x max_new_tokens, outside the evaluation) and
+    max_new_tokens (per prompt): a call over either is refused before the model runs."""
+    from fairfight.errors import BudgetExceeded
+    from fairfight.evaluator.model_side.ledger import Budget
+
+    handle, ledger = make_handle(chat_model, grant={"generate"}, budget=Budget(generated_tokens=10, max_new_tokens=4))
+    passes = forward_counter(chat_model)
+    handle.generate(["a", "b"], max_new_tokens=4)
+    assert ledger.generated() == 8
+    before = passes[0]
+    with pytest.raises(BudgetExceeded, match="generated_tokens"):
+        handle.generate(["c"], max_new_tokens=3)
+    with pytest.raises(BudgetExceeded, match="at most 4 new tokens per prompt, asked for 5"):
+        handle.generate(["c"], max_new_tokens=5)
+    assert passes[0] == before > 0  # refused: nothing ran
+    handle.generate(["c"], max_new_tokens=2)
+    assert ledger.totals()["generated_tokens"] == 10
