@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import json
-import platform
 import random
-import statistics
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ...errors import FairfightError
-from ...spec.ir import Spec, to_jsonable
-from . import runkey
+from ...spec.ir import Spec
 from ..judgement import scoring
-from .bundle import RESULTS_FORMAT, RESULTS_VERSION, Bundle, Cache, write_json
+from .bundle import Bundle, Cache, write_json
 from .jobs import Job
 from .plan import Plan
 
@@ -292,43 +288,14 @@ class Evaluation:
         return "in-process" if "in-process" in seen else ("server" if seen else None)
 
     def results(self, interrupted=False) -> dict:
-        runs = [self.records[r.key] for r in self.plan.runs if r.key in self.records]
-        counts = {s: sum(r["status"] == s for r in runs) for s in ("succeeded", "refused", "failed")}
-        counts["pending"] = len(self.plan.runs) - len(runs)
-        counts["refused_at_plan"] = len(self.plan.refusals)
-        trials = [r for r in self.records.values() if r.get("trial") is not None]
-        counts["trials"] = {s: sum(r["status"] == s for r in trials) for s in ("succeeded", "refused", "failed")}
-        spec = self.spec
-        return {
-            "format": RESULTS_FORMAT, "version": RESULTS_VERSION, "isolation": self.isolation_level(),
-            "device": self.device_summary(),
-            "task": to_jsonable(spec.task), "spec_hash": spec.spec_hash,
-            "spec": Path(spec.path).name if spec.path else "spec.yaml",  # relative to the spec's folder
-            "evaluate": {"kind": spec.evaluate.kind, "scorer": spec.evaluate.scorer,
-                         "split": spec.evaluate.split, "target": spec.evaluate.target, "metrics": list(spec.evaluate.metrics),
-                         "primary": spec.evaluate.primary, "groups": list(spec.evaluate.groups),
-                         "confidence": spec.evaluate.confidence, "examples": len(self.gold),
-                         "resample": str(spec.evaluate.resample)},
-            "rules": {"grant": to_jsonable(spec.rules.grant), "selection": spec.rules.selection,
-                      "budget": to_jsonable(spec.rules.budget), "knowledge": sorted(spec.rules.knowledge),
-                      "judgement": {n: k.judgement for n, k in sorted(spec.rules.knowledge.items()) if k.judgement}},
-            "contenders": {"methods": list(spec.methods), "baselines": [b.name for b in spec.baselines],
-                           "skylines": [s.name for s in spec.skylines], "controls": list(spec.controls)},
-            "claims": [c.text for c in spec.claims],
-            "seeds": list(self.plan.seeds), "interrupted": interrupted, "counts": counts,
-            "summary": summarise(runs, spec.evaluate.primary),
-            "refusals": [{"label": r.label, "role": r.role, "reason": r.reason} for r in self.plan.refusals],
-            "tuning": self.tuning_summary(),
-            "runs": runs,
-        }
+        from .results import results_of
+
+        return results_of(self, interrupted)
 
     def tuning_summary(self) -> dict:
-        from .tuning import choose
+        from .results import tuning_summary
 
-        trials = [r for r in self.records.values() if r.get("trial") is not None]
-        return {"trials_allowed": self.spec.rules.budget.trials, "selection": self.spec.rules.selection,
-                "metric": self.spec.tuning_metric, "contenders": choose(trials, self.spec.tuning_metric),
-                "notes": self.tuning_notes}
+        return tuning_summary(self)
 
     def write(self, interrupted=False) -> dict:
         results = self.results(interrupted)
@@ -344,19 +311,9 @@ class Evaluation:
         return results
 
     def verdicts(self, runs) -> dict:
-        from ..judgement.stats import EvalSet
-        from ..judgement.verdicts import Judge, common_baselines_missing
+        from .results import verdicts_of
 
-        evalset = EvalSet(self.gold, self.test.columns, self.spec.evaluate.groups)
-        judge = Judge(self.spec, runs, self.bundle.read_predictions, evalset)
-        verdicts = [judge.judge(c) for c in self.spec.claims]
-        intervals = contender_intervals(judge, self.spec)
-        notes = []
-        if self.spec.task.tier == "no-holds-barred":
-            missing = common_baselines_missing(self.spec)
-            if missing:
-                notes.append("no-holds-barred: these common baselines were not in the fight: " + ", ".join(missing))
-        return {"verdicts": [v.to_dict() for v in verdicts], "notes": notes, "intervals": intervals}
+        return verdicts_of(self, runs)
 
     def write_evaluation(self) -> None:
         """The evaluation split for reviewers: each example's input beside its index, label and groups,
@@ -374,98 +331,9 @@ class Evaluation:
         write_atomic(self.bundle.root / "evaluation.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
 
     def provenance(self) -> dict:
-        spec = self.spec
-        return {
-            # files by their names relative to the spec's folder, with their hashes: a published bundle
-            # names nothing on the author's machine; the folder relative to the bundle lets audit find it
-            "spec": {"file": Path(spec.path).name if spec.path else "spec.yaml",
-                     "folder_from_bundle": _relative(spec.base_dir, self.bundle.root), "sha256": spec.spec_hash,
-                     "overrides": self.overrides, "copy": "spec.yaml", "files": spec_file_hashes(spec)},
-            "code": {r.label: r.code for r in self.plan.runs},
-            "packages": runkey.package_versions(),
-            "model": runkey.model_identity(spec), "data": runkey.data_identity(spec),
-            "knowledge": runkey.knowledge_identity(spec),
-            "run_key": {"version": runkey.KEY_VERSION, "fields": list(runkey.KEY_FIELDS)},
-            "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                        "processor": platform.machine(), "cpus": _cpus()},
-            "isolation": self.isolation_level()["level"], "isolation_why": self.isolation_level()["why"],
-            "device": self.device_summary(),
-            "model_access": self.model_access(),
-            "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
+        from .results import provenance_of
 
-
-def _relative(folder: Path, bundle: Path) -> str:
-    import os
-
-    return Path(os.path.relpath(Path(folder).resolve(), Path(bundle).resolve())).as_posix()
-
-
-def spec_file_hashes(spec) -> list:
-    """[{path (relative to the spec's folder), what, sha256}] of the files the spec names (pack.py)."""
-    from ...pack import spec_files
-
-    base, out = spec.base_dir.resolve(), []
-    for what, path in spec_files(spec):
-        try:
-            rel = path.resolve().relative_to(base).as_posix()
-        except ValueError:
-            rel = f"(outside the spec's folder) {path.name}"
-        out.append({"path": rel, "what": what, "sha256": runkey._hash_file(path)})
-    return out
-
-
-def _cpus():
-    import os
-
-    return os.cpu_count()
-
-
-def contender_intervals(judge, spec) -> dict:
-    """Per contender whose runs all succeeded: each scalar metric's mean over seeds with its
-    bootstrap interval (examples and seeds resampled), and per-group accuracies."""
-    import numpy as np
-
-    from ..judgement.generations import group_means
-    from ..judgement.scoring import group_accuracies, group_keys
-
-    alpha = (1 - spec.evaluate.confidence) / 2
-    keys = group_keys(judge.evalset.columns, spec.evaluate.groups)
-    out = {}
-    for label, runs in judge.by_label.items():
-        if any(r["status"] != "succeeded" for r in runs):
-            continue
-        arm = judge.arm(label)
-        entry = {}
-        for metric in spec.evaluate.metrics:
-            if metric == "group_accuracy":
-                continue
-            values = arm.resampled(judge.evalset, metric, judge.rs)
-            values = values[np.isfinite(values)]
-            low, high = np.quantile(values, [alpha, 1 - alpha]) if len(values) else (np.nan, np.nan)
-            entry[metric] = {"mean": round(arm.point(judge.evalset, metric), 6), "low": round(float(low), 6),
-                             "high": round(float(high), 6),
-                             "seeds": [round(float(judge.evalset.values(metric, p, s, c)[0]), 6)
-                                       for p, s, c in zip(arm.predictions, arm.scores, arm.classes)]}
-        per_group = [group_means(p, keys) if spec.evaluate.kind == "generation"  # p: per-example scores
-                     else group_accuracies(p, judge.evalset.gold, keys) for p in arm.predictions]
-        entry["groups"] = {"/".join(k): round(float(np.mean([g[k] for g in per_group])), 6) for k in sorted(per_group[0])}
-        out[label] = entry
-    return out
-
-
-def summarise(runs: list, primary: str) -> list:
-    """Per contender: status and the primary metric's mean and spread over seeds."""
-    out, by_label = [], {}
-    for r in runs:
-        by_label.setdefault(r["label"], []).append(r)
-    for label, group in by_label.items():
-        values = [r["metrics"][primary] for r in group if r.get("metrics") and isinstance(r["metrics"].get(primary), (int, float))]
-        statuses = sorted({r["status"] for r in group})
-        out.append({"label": label, "role": group[0]["role"], "status": "/".join(statuses), "runs": len(group),
-                    "mean": statistics.fmean(values) if values else None,
-                    "std": statistics.stdev(values) if len(values) > 1 else (0.0 if values else None)})
-    return out
+        return provenance_of(self)
 
 
 def default_out(spec: Spec) -> Path:
