@@ -83,3 +83,30 @@ def test_the_steering_vector_is_the_mean_difference_at_the_answers_last_token(fo
 
     assert torch.allclose(torch.tensor(AddVector.from_dict(added[0]).vector), expected, atol=1e-4)
     assert f"from {len(pushed)} pairs" in (out / "runs" / runs["caa"]["key"] / "log.txt").read_text()
+
+
+def test_the_report_shows_each_contenders_answers_beside_their_scores_in_chromium(fought, tmp_path):
+    """report.html of the generation fight, rendered by headless Chromium (offline): no console
+    error, both per-kind scores in the page, and for every contender a few generated answers, each
+    beside the score the rules' scorer gave it."""
+    import html
+
+    from chromium_kit import chromium, console_errors
+
+    out, _, runs, _ = fought
+    r = chromium(tmp_path, "--dump-dom", "--window-size=1400,3000", (out / "report.html").as_uri())
+    assert "</html>" in r.stdout, r.stderr[-3000:]
+    assert not console_errors(r.stderr), console_errors(r.stderr)
+    dom = html.unescape(r.stdout)
+    assert "score(pressure=insistent)" in dom and "score(pressure=neutral)" in dom
+    shown = {}
+    for block in re.findall(r'<details class="examples">(.*?)</details>', dom, re.S):
+        label = re.search(r"<strong>(.*?)</strong>", block).group(1)
+        pairs = re.findall(r'<q class="generated">(.*?)</q></td><td class="num">([0-9.]+)</td>', block, re.S)
+        shown[label] = pairs
+    assert set(shown) == set(runs), (set(shown), set(runs))
+    for label, pairs in shown.items():
+        assert pairs and all(score in ("0.000", "1.000") for _, score in pairs), (label, pairs[:3])
+    predicted = [json.loads(line)["prediction"] for line in
+                 (out / "runs" / runs["caa"]["key"] / "predictions.jsonl").read_text().splitlines()]
+    assert all(text in predicted for text, _ in shown["caa"])  # the run's own answers, not made-up ones
