@@ -44,6 +44,12 @@ def metric_subset(metric: str) -> tuple[str, str] | None:
     return column, value
 
 
+def subset_rows(subset: tuple[str, str], columns: dict) -> list[bool]:
+    """Which evaluation rows a score(COLUMN=VALUE) is the mean over (values compared as text)."""
+    column, value = subset
+    return [str(v) == value for v in columns.get(column, ())]
+
+
 def metric_columns(metric: str, groups) -> list:
     """The evaluation columns a metric reads besides the target: the groups for group metrics, the
     attribute of leakage(ATTRIBUTE), the column of score(COLUMN=VALUE)."""

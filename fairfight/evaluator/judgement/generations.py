@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from fairfight.errors import FairfightError
-from fairfight.spec.vocabulary import metric_subset
+from fairfight.spec.vocabulary import metric_subset, subset_rows
 
 from .scorers import MAX_SCORED, load_scorer, score_outputs
 
@@ -79,7 +79,7 @@ class GenerationScoring:
         for metric in metrics:
             subset = metric_subset(metric)
             if subset is not None and subset[0] in columns:  # score(COLUMN=VALUE): over those rows only
-                kept = [s for s, v in zip(scores, columns[subset[0]]) if str(v) == subset[1]]
+                kept = [s for s, keep in zip(scores, subset_rows(subset, columns)) if keep]
                 out[metric] = sum(kept) / len(kept) if kept else float("nan")
             elif metric == "score":
                 out["score"] = sum(scores) / len(scores) if scores else float("nan")

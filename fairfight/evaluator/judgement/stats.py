@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...spec.vocabulary import metric_subset, split_metric
+from ...spec.vocabulary import metric_subset, split_metric, subset_rows
 from .scoring import HIGHER_IS_BETTER, group_keys
 
 
@@ -45,8 +45,7 @@ class EvalSet:
         if name == "score":  # generation: `predictions` are the per-example scores
             subset = metric_subset(metric)
             if subset is not None:  # the mean over the rows whose column is the value (none there: NaN)
-                column, value = subset
-                w = w * np.array([str(v) == value for v in self.columns[column]], dtype=float)
+                w = w * np.array(subset_rows(subset, self.columns), dtype=float)
             with np.errstate(invalid="ignore", divide="ignore"):
                 return (w @ np.asarray(pred, dtype=float)) / w.sum(1)
         if name == "accuracy":

@@ -11,8 +11,8 @@ def contender_intervals(judge, spec) -> dict:
     bootstrap interval (examples and seeds resampled), and per-group accuracies."""
     import numpy as np
 
-    from ..judgement.generations import group_means
-    from ..judgement.scoring import group_accuracies, group_keys
+    from .generations import group_means
+    from .scoring import group_accuracies, group_keys
 
     alpha = (1 - spec.evaluate.confidence) / 2
     keys = group_keys(judge.evalset.columns, spec.evaluate.groups)

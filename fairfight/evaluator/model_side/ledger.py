@@ -26,8 +26,7 @@ class Budget:
     def of(cls, rules_budget) -> "Budget":
         """A run's budget from the spec's rules.budget (spec/ir.py: its trials are the planner's)."""
         return cls(examples=rules_budget.examples, steps=rules_budget.steps, wall_time=rules_budget.wall_time,
-                   generated_tokens=getattr(rules_budget, "generated_tokens", None),
-                   max_new_tokens=getattr(rules_budget, "max_new_tokens", None))
+                   generated_tokens=rules_budget.generated_tokens, max_new_tokens=rules_budget.max_new_tokens)
 
     def to_dict(self) -> dict:
         d = asdict(self)
