@@ -66,6 +66,9 @@ def validate(specs, overrides, fmt, strict, data, no_data):
 
 
 def _eval_options(fn):
+    fn = click.option("--member", "members", multiple=True, metavar="NAME", help="A family spec: only these members "
+                      "(repeatable; names as `fairfight plan` lists them, e.g. 'cue=0.5'). Claims over the members "
+                      "range over those run.")(fn)
     fn = click.option("--only", multiple=True, metavar="NAME", help="Only these contenders (repeatable). A method's "
                       "name runs the method alone: name each control to run it too, e.g. --only shift "
                       "--only 'random_model(shift)'.")(fn)
@@ -94,8 +97,8 @@ def _eval_options(fn):
 @click.option("--no-progress", is_flag=True, help="Print one line per finished run instead of a progress bar.")
 @click.option("--allow-refused", is_flag=True, help="Run the rest when a contender would be refused (its uses "
               "exceed the rules). Without it eval refuses to start, before any compute, whenever validate would.")
-def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers, cache, no_cache, no_progress,
-          allow_refused):
+def eval_(spec, overrides, seeds, only, members, out, executor, executor_options, workers, cache, no_cache,
+          no_progress, allow_refused):
     """Run every contender of SPEC under its rules and write a results bundle.
 
     The spec and its data are checked first (as validate --data does): nothing is computed
@@ -112,7 +115,8 @@ def eval_(spec, overrides, seeds, only, out, executor, executor_options, workers
     from .commands.eval import EvalOptions, run_eval
 
     sys.exit(run_eval(EvalOptions(spec, list(overrides), out, executor, workers, seeds, list(only), cache,
-                                  not no_progress, _key_values(executor_options), allow_refused, no_cache)))
+                                  not no_progress, _key_values(executor_options), allow_refused, no_cache,
+                                  list(members))))
 
 
 def _key_values(items) -> dict:
@@ -133,14 +137,14 @@ def _key_values(items) -> dict:
 
 @cli.command()
 @_eval_options
-def plan(spec, overrides, seeds, only):
+def plan(spec, overrides, seeds, only, members):
     """Print the runs SPEC compiles to (contenders x seeds, grants, keys) and the refusals; run nothing.
 
     Exit codes: 0 every contender can run; 2 invalid spec, or a contender would be refused.
     """
     from .commands.eval import EvalOptions, run_plan
 
-    sys.exit(run_plan(EvalOptions(spec, list(overrides), seeds=seeds, only=list(only))))
+    sys.exit(run_plan(EvalOptions(spec, list(overrides), seeds=seeds, only=list(only), members=list(members))))
 
 
 @cli.command()

@@ -4,6 +4,8 @@ A spec can always grant its own list instead (`knowledge: {gender_words: [he, sh
 """
 from __future__ import annotations
 
+import re
+
 from .errors import FairfightError
 from .spec.suggest import suggest
 
@@ -17,6 +19,15 @@ CONCEPT_WORDS = {
                  "gentlemen", "male", "males", "dad", "king", "groom", "boyfriend"),
     },
 }
+
+
+_WORD = re.compile(r"[A-Za-z']+")
+
+
+def delete_words(text: str, words: frozenset) -> str:
+    """Remove every word in `words` (case-insensitive), keeping the rest of the text as it was
+    (token_deletion's deleter, and the `delete_words` split transform's)."""
+    return re.sub(r"\s{2,}", " ", _WORD.sub(lambda m: "" if m.group(0).lower() in words else m.group(0), text)).strip()
 
 
 def concept_words(concept) -> dict:

@@ -78,6 +78,7 @@ class Auditor:
         if evaluation is not None and not generation:
             self.check_metrics(*evaluation)
         spec = self.spec()
+        self.built = (spec, evaluation)  # a family audit judges its claims over members from these
         if evaluation is not None and generation:  # rescored with the spec's scorer (when the spec is at hand)
             from .generations import check_generation_metrics
 
@@ -156,7 +157,7 @@ class Auditor:
         info = prov.get("spec", {})
         self.overrides = info.get("overrides", [])
         if self.spec_path:
-            report = check_file(self.spec_path, info.get("overrides", []), refusals_ok=True)
+            report = check_file(self.spec_path, info.get("overrides", []), refusals_ok=True, member=info.get("member"))
         else:
             from ..pack import spec_folder_of
 
@@ -169,7 +170,7 @@ class Auditor:
                                      "pack`, to recompute verdicts and check required contenders")
                 return None
             report = check_text(copy.read_text(encoding="utf-8"), name=str(copy), base_dir=folder,
-                                overrides=info.get("overrides", []), refusals_ok=True)
+                                overrides=info.get("overrides", []), refusals_ok=True, member=info.get("member"))
         if not report.ok:
             self.finding("spec", "the bundle's spec does not validate: " + report.errors[0].headline())
             return None
@@ -217,7 +218,7 @@ class Auditor:
         runs = self.results.get("runs", [])
         try:
             judge = Judge(spec, runs, self.predictions, EvalSet(gold, columns, spec.evaluate.groups))
-            verdicts = [judge.judge(c).to_dict() for c in spec.claims]
+            verdicts = [judge.judge(c).to_dict() for c in spec.judged_claims]
         except (OSError, ValueError, KeyError, IndexError) as exc:
             self.finding("verdicts", f"cannot recompute the verdicts: {exc!r}")
             return

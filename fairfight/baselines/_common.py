@@ -1,7 +1,7 @@
 """Small pieces the built-in contenders share (public API only)."""
 from __future__ import annotations
 
-import re
+from ..knowledge import delete_words  # noqa: F401 (one word deleter: token_deletion's and split transforms')
 
 
 def train_data(ctx, split_param="split"):
@@ -21,9 +21,3 @@ def feature_op(rules_ops) -> str:
     return "embed" if "embed" in rules_ops else "activations"
 
 
-_WORD = re.compile(r"[A-Za-z']+")
-
-
-def delete_words(text: str, words: frozenset) -> str:
-    """Remove every word in `words` (case-insensitive), keeping the rest of the text as it was."""
-    return re.sub(r"\s{2,}", " ", _WORD.sub(lambda m: "" if m.group(0).lower() in words else m.group(0), text)).strip()

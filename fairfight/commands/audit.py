@@ -19,7 +19,9 @@ def run_audit_command(bundle, *, rerun=0, spec=None, fmt="text") -> int:
 
             audit = run_archive_audit(bundle, rerun=rerun, spec_path=spec)
         else:
-            audit = run_audit(bundle, rerun=rerun, spec_path=spec)
+            from ..audit.family import is_family_bundle, run_family_audit
+
+            audit = (run_family_audit if is_family_bundle(bundle) else run_audit)(bundle, rerun=rerun, spec_path=spec)
     except FairfightError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

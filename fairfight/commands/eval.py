@@ -25,6 +25,7 @@ class EvalOptions:
     executor_options: dict = field(default_factory=dict)
     allow_refused: bool = False  # run the rest when a contender would be refused (else exit 2 first)
     no_cache: bool = False  # share nothing: forward passes in a temporary folder, runs not stored
+    members: list = field(default_factory=list)  # a family: the members to run (default: all)
 
 
 def _check(opts, *, refusals_ok, data=False):
@@ -43,18 +44,25 @@ def _check(opts, *, refusals_ok, data=False):
     return report
 
 
-def _load(opts):
-    report = _check(opts, refusals_ok=True)
-    return report.spec if report else None
-
-
 def run_plan(opts: EvalOptions) -> int:
     from ..evaluator.orchestration.plan import compile_plan
     from ..evaluator.orchestration.tuning import HELD_OUT, tuning_runs
 
-    spec = _load(opts)
-    if spec is None:
+    report = _check(opts, refusals_ok=True)
+    if report is None:
         return EXIT_INVALID
+    spec = report.spec
+    if report.family is not None:
+        from .family import chosen_members, run_family_plan
+
+        if len(opts.members) != 1:
+            return run_family_plan(opts, report)
+        members, problem = chosen_members(report, opts.members)
+        if problem:
+            print(f"error: --member: {problem}", file=sys.stderr)
+            return EXIT_INVALID
+        spec = members[0][1].spec
+        print(f"member {members[0][0].name} of the family:")
     problem = _only_problem(spec, opts.only)
     if problem:
         print(f"error: --only: {problem}", file=sys.stderr)
@@ -69,6 +77,10 @@ def run_plan(opts: EvalOptions) -> int:
     extra = f" + {len(trials)} tuning trials" if trials else ""
     print(f"plan: {spec.task.name}: {len(plan.runs)} runs = {len(by_label)} contenders x seeds "
           f"{', '.join(map(str, plan.seeds))}{extra}")
+    from ..data.transforms import transforms_of
+
+    for split, steps in transforms_of(spec).items():
+        print(f"  split '{split}' transformed (on the trusted side, before any contender sees it): {'; '.join(steps)}")
     if "note" in tuning_notes:
         print(f"  tuning: {tuning_notes['note']}")
     elif trials:
@@ -207,6 +219,10 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
         return EXIT_INVALID
     if report is None:
         return EXIT_INVALID
+    if report.family is not None:
+        from .family import run_family_eval
+
+        return run_family_eval(opts, report, state)
     spec = report.spec
     problem = _only_problem(spec, opts.only)
     if problem:
@@ -259,12 +275,7 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
                                  model_type=local_model_type(spec.model.source, spec.base_dir),
                                  device=evaluation.device)
         evaluation.isolation = executor.isolation
-        if executor.isolation[0] == "tripwire":
-            print(f"warning: isolation: tripwire ({executor.isolation[1]}): contenders are watched by an audit hook, "
-                  "not walled in by the operating system; native code can get past it", file=sys.stderr)
-        elif executor.isolation[0] == "none":
-            print("warning: isolation: none (executor 'inline' runs contenders in this process: no fresh process, "
-                  "no audit hook, no timeouts); for debugging, not for a fight", file=sys.stderr)
+        warn_isolation(executor)
         trials = evaluation.count_trials()
     except FairfightError as exc:
         _print_error(exc)
@@ -298,6 +309,15 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
               f"--out {out} to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     return exit_code(results)
+
+
+def warn_isolation(executor) -> None:
+    if executor.isolation[0] == "tripwire":
+        print(f"warning: isolation: tripwire ({executor.isolation[1]}): contenders are watched by an audit hook, "
+              "not walled in by the operating system; native code can get past it", file=sys.stderr)
+    elif executor.isolation[0] == "none":
+        print("warning: isolation: none (executor 'inline' runs contenders in this process: no fresh process, "
+              "no audit hook, no timeouts); for debugging, not for a fight", file=sys.stderr)
 
 
 def _cache_problem(cache: Path, out: Path) -> str | None:

@@ -1,6 +1,7 @@
 """`fairfight report BUNDLE`: re-render report.md and report.html from the bundle's results.json."""
 from __future__ import annotations
 
+import json
 import sys
 
 EXIT_OK, EXIT_INVALID = 0, 2
@@ -17,13 +18,26 @@ def run_report(bundle: str, out: str | None = None) -> int:
 
     if Path(bundle).is_file():
         return _report_archive(Path(bundle), out)
+    from ..report.family import is_family, write_family_reports
+
     try:
-        md, html = write_reports(bundle)
+        if is_family(bundle) and not (Path(bundle) / "results.json").exists():  # each member's, then the family's
+            family = json.loads((Path(bundle) / "family.json").read_text(encoding="utf-8"))
+            for member in family.get("members", []):
+                folder = Path(bundle) / str(member.get("bundle", ""))
+                if folder.resolve().is_relative_to(Path(bundle).resolve()):
+                    write_reports(folder)
+            md, html = write_family_reports(bundle)
+        else:
+            md, html = write_reports(bundle)
     except FairfightError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except OSError as exc:
         print(f"error: cannot write the reports into {bundle}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"error: {bundle}/family.json is not a family bundle's: {exc!r}", file=sys.stderr)
         return EXIT_INVALID
     print(md)
     print(html)

@@ -40,6 +40,9 @@ def print_diagnostics(reports, strict, stream=None):
         n_err, n_warn = len(report.errors), len(report.warnings)
         if report.ok and not (strict and n_warn):
             extra = f" ({n_warn} warning{'s' * (n_warn != 1)})" if n_warn else ""
+            if report.family is not None:
+                n = len(report.family)
+                extra = f": a family of {n} member{'s' * (n != 1)} ({', '.join(m.name for m, _ in report.family)})" + extra
             emit(f"ok: {report.file} is valid{extra}", "green")
         else:
             count = n_err + (n_warn if strict else 0)

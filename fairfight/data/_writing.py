@@ -68,12 +68,20 @@ class _Bio:
     """One biography: a person (gender, names, voice) and the slot filler for its templates."""
 
     def __init__(self, rng: random.Random, profession: str, gender: str, lexical: bool,
-                 cued: bool = True, weak: bool = False):
+                 cued: bool = True, weak: bool = False, carrier: str = "mixed"):
+        """`carrier`: what shows the gender. "mixed": a lexical bio has gendered names, pronouns and
+        family words, a non-lexical one only hobby and style cues (the default, as in every version);
+        "words": only words of the gender concept's list (pronouns, family words, honorifics: a
+        unisex first name, gender-neutral hobbies and style), so deleting the list's words removes
+        the cue; "other": only what the list cannot delete (a gendered first name, hobby and style
+        cues, first-person voice half the time; no pronoun, family word or honorific)."""
         self.rng, self.gender, self.lexical, self.cued, self.weak = rng, gender, lexical, cued, weak
+        self.leaning = carrier != "words"
         self.prof = V.PROFESSIONS[profession]
         self.last = rng.choice(V.SURNAMES)
+        gendered_name = lexical if carrier == "mixed" else carrier == "other"
         self.first = rng.choice(V.MALE_NAMES if gender == "male" else V.FEMALE_NAMES) \
-            if lexical else rng.choice(V.UNISEX_NAMES)
+            if gendered_name else rng.choice(V.UNISEX_NAMES)
         doctor = self.prof["doctor_title"]
         self.person = "third" if lexical or rng.random() < 0.5 else "first"
         if lexical:
@@ -89,10 +97,16 @@ class _Bio:
         self.hobbies = self._hobbies()
 
     def _hobbies(self) -> list[str]:
-        pool = V.HOBBIES[_leaning(self.rng, self.gender)]
+        pool = V.HOBBIES[self._pool()]
         first = self.rng.choice(pool)
         rest = [h for h in pool + V.HOBBIES["neutral"] if h != first]
+        if not self.leaning:  # the neutral pool twice: once each (the default mix keeps its draws as they were)
+            rest = list(dict.fromkeys(rest))
         return [first] + self.rng.sample(rest, 2)
+
+    def _pool(self) -> str:
+        """The pool a hobby or style cue comes from (mostly the bio's own gender; neutral for "words")."""
+        return _leaning(self.rng, self.gender) if self.leaning else "neutral"
 
     def subject(self) -> str:
         if self.person == "first":
@@ -187,7 +201,7 @@ class _Bio:
         if rng.random() < (0.5 if self.lexical else 0.9):
             personal.append(say(rng.choice(V.HOBBY_TEMPLATES)))
         if rng.random() < (0.4 if self.lexical else 0.8):
-            personal.append(say(rng.choice(V.STYLE_TEMPLATES[_leaning(rng, self.gender)])))
+            personal.append(say(rng.choice(V.STYLE_TEMPLATES[self._pool()])))
         rng.shuffle(personal)
         return " ".join(parts + personal)
 
@@ -204,7 +218,7 @@ class _Bio:
         if rng.random() < (0.7 if self.lexical else 0.95):
             out.append(say(rng.choice(V.HOBBY_TEMPLATES)))
         if rng.random() < (0.5 if self.lexical else 0.85):
-            style = [t for t in V.STYLE_TEMPLATES[_leaning(rng, self.gender)] if "{focus}" not in t]
+            style = [t for t in V.STYLE_TEMPLATES[self._pool()] if "{focus}" not in t]
             out.append(say(rng.choice(style)))
         if not out:  # two sentences at least
             out.append(say(rng.choice(V.HOBBY_TEMPLATES)))

@@ -22,6 +22,14 @@ synthetic_bios
                    1.0 = every bio fully cued: byte-identical to versions without the option.
                    The default leaves a plain probe on gender-confounded data a real trap
                    (benchmarks/synthetic_trap.py, docs/builtin-data.md).
+      lexical_share
+                   null   what carries the gender cue, in both splits: null keeps the default mix
+                   (below); a number is the share of bios whose gender shows ONLY through words of
+                   the gender concept's list (pronouns, family words, honorifics; a unisex first
+                   name, gender-neutral hobbies and style), the rest showing it ONLY through what
+                   that list cannot delete (a gendered first name, hobby and style cues,
+                   first-person voice half the time). 1.0 = token deletion removes every cue;
+                   0.0 = it removes none (docs/builtin-data.md has the trap table)
       seed         0      any integer
     The TEST split is balanced: every profession x gender cell has the same count (cells
     differ by at most one row when test_size is not a multiple of the cell count) and depends
@@ -103,7 +111,7 @@ BUILTINS: dict[str, Builtin] = {
         columns=("text", "profession", "gender"),
         splits=("train", "test"),
         options={"professions": ["professor", "nurse"], "size": 2000, "test_size": 800,
-                 "confound": 0.5, "profession_signal": PROFESSION_SIGNAL, "seed": 0},
+                 "confound": 0.5, "profession_signal": PROFESSION_SIGNAL, "lexical_share": None, "seed": 0},
     ),
     "generic_text": Builtin(
         name="generic_text",
@@ -198,6 +206,12 @@ def resolve_options(name: str, options) -> tuple[str, dict]:
                 or not 0 <= s <= 1:
             raise _bad(name, "profession_signal", "a number from 0 to 1 (the share of bios with any"
                        " profession cue: 1.0 = every bio, 0.0 = none)", s)
+        share = merged["lexical_share"]
+        if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
+                                  or not math.isfinite(share) or not 0 <= share <= 1):
+            raise _bad(name, "lexical_share", "null (the default mix) or a number from 0 to 1 (the share of bios "
+                       "whose gender shows only through words of the gender concept's list: 1.0 = all, 0.0 = none)",
+                       share)
     return name, merged
 
 
@@ -220,7 +234,7 @@ def _cells(professions: list[str], gender_counts) -> list[tuple[str, str]]:
 
 
 def _synthetic_bios(opts: dict) -> dict[str, list[dict]]:
-    profs, seed, signal = opts["professions"], opts["seed"], opts["profession_signal"]
+    profs, seed, signal, share = opts["professions"], opts["seed"], opts["profession_signal"], opts["lexical_share"]
     stereo = ["male" if i % 2 == 0 else "female" for i in range(len(profs))]
     other = ["female" if s == "male" else "male" for s in stereo]
     seen: set[str] = set()
@@ -234,7 +248,11 @@ def _synthetic_bios(opts: dict) -> dict[str, list[dict]]:
             # no draw at all when every bio is cued, so 1.0 gives the rows of earlier versions
             cued = signal >= 1 or rng.random() < signal
             weak = cued and signal < 1 and rng.random() >= signal
-            bio = _Bio(rng, profession, gender, lexical=lexical, cued=cued, weak=weak)
+            carrier = "mixed"
+            if share is not None:  # replaces the draw above: the cue carrier, by lexical_share
+                lexical = rng.random() < share
+                carrier = "words" if lexical else "other"
+            bio = _Bio(rng, profession, gender, lexical=lexical, cued=cued, weak=weak, carrier=carrier)
             return {"text": bio.text(), "profession": profession, "gender": gender}
 
         return _unique_rows(len(cells), make, seen, what)

@@ -85,6 +85,10 @@ def build_split(spec: Spec, sp: SplitSpec, table: Table) -> Table:
         raise spec.error(what, f"split '{sp.name}' is empty" + (" after filtering" if sp.where is not None else ""))
     out = table.take(order)
     _check_labels(spec, sp, out)
+    if sp.transform:
+        from .transforms import apply_transforms
+
+        out = apply_transforms(out, [dict(step) for step in sp.transform], f"{at}.transform")
     return out
 
 

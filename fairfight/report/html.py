@@ -56,6 +56,8 @@ def context(results: dict, markup=str) -> dict:
              or "none"),
             ("selection (the only split tuning may score on)", rules.get("selection") or "none"),
             ("budget", m.budget_text(rules.get("budget") or {})),
+            *([("split transforms", "; ".join(f"{k}: {', '.join(v)}" for k, v in rules["transforms"].items()))]
+              if rules.get("transforms") else []),
         ],
         "contenders": [{"label": c.label, "role": c.role, "note": c.note, "status": c.status, "runs": len(c.runs)}
                        for c in everyone],

@@ -106,6 +106,8 @@ def _rules(results) -> list[str]:
         ["knowledge", ", ".join(knowledge) or "none"],
         ["selection (the only split tuning may score on)", rules.get("selection") or "none"],
         ["budget", m.budget_text(rules.get("budget") or {})],
+        *([["split transforms", "; ".join(f"{k}: {', '.join(v)}" for k, v in rules["transforms"].items())]]
+          if rules.get("transforms") else []),
     ])
     return lines
 

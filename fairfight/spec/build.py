@@ -49,7 +49,9 @@ def _builtin(entry, role) -> Contender:
                      settings.get("split"))
 
 
-def build_ir(data: dict, *, path: Path | None, base_dir: Path, spec_hash: str, where=None) -> Spec:
+def build_ir(data: dict, *, path: Path | None, base_dir: Path, spec_hash: str, where=None, member=None) -> Spec:
+    from .family import family_of
+
     task = data["task"]
     tier = task.get("tier", default("task", "tier"))
     model = data["model"]
@@ -94,6 +96,8 @@ def build_ir(data: dict, *, path: Path | None, base_dir: Path, spec_hash: str, w
                             freeze(execution.get("slurm", {})), freeze(execution.get("ray", {})),
                             execution.get("device", default("execution", "device"))),
         where=where,
+        family=family_of(data),
+        member=member,
     )
 
 
@@ -106,7 +110,8 @@ def _split(name, sp, base_dir) -> SplitSpec:
         source, part = None, part or None
     where = parse_where(sp["where"]) if "where" in sp else None
     return SplitSpec(name, dataset, source, part, where, sp.get("limit"), tuple(sp.get("balance", ())),
-                     sp.get("role", default("splits", "*", "role")), sp.get("seed", default("splits", "*", "seed")))
+                     sp.get("role", default("splits", "*", "role")), sp.get("seed", default("splits", "*", "seed")),
+                     freeze(sp.get("transform", ())))
 
 
 def _knowledge(name, value, base_dir) -> Knowledge:
@@ -135,4 +140,4 @@ def _run(run: str, base_dir: Path) -> str:
 
 def _claim(text: str) -> Claim:
     ast = parse_claim(text)
-    return Claim(text, ast.relation, ast.subject, ast.against, ast.metric, ast.amount)
+    return Claim(text, ast.relation, ast.subject, ast.against, ast.metric, ast.amount, ast.members)

@@ -28,6 +28,8 @@ class Report:
     diagnostics: list = field(default_factory=list)
     spec: Spec | None = None
     loader: object = field(default=None, repr=False)  # the SplitLoader that loaded the data (data=True)
+    # a family spec (checked without a member named): (Member, Report) for every member; `spec` is None
+    family: list | None = None
 
     @property
     def errors(self):
@@ -42,7 +44,10 @@ class Report:
         return not self.errors
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "valid": self.ok, "diagnostics": [d.to_dict() for d in self.diagnostics]}
+        out = {"file": self.file, "valid": self.ok, "diagnostics": [d.to_dict() for d in self.diagnostics]}
+        if self.family is not None:
+            out["members"] = [{"name": m.name, "valid": r.ok} for m, r in self.family]
+        return out
 
 
 def _builtin_checks(spec) -> list:
@@ -109,12 +114,14 @@ def _distinct(sources) -> list:
 
 
 def check_document(doc: Document, *, path: Path | None, base_dir: Path, overrides=(), refusals_ok=False,
-                   data=False) -> Report:
+                   data=False, member: str | None = None) -> Report:
     """Check a loaded spec. With `refusals_ok` (`eval --allow-refused`), a method whose uses exceed
     the rules is a warning, not an error: the plan lists it as refused and runs the rest. With
     `data` True, a valid spec's data is loaded too and checked against it (columns, splits, groups); with
     "local", the columns of local data files are read from their headers (cheap) and checked, even where
-    other problems are found (`validate`'s default); False checks the spec alone (`validate --no-data`)."""
+    other problems are found (`validate`'s default); False checks the spec alone (`validate --no-data`).
+    A family spec is checked member by member: `member` names the one to check and build (a worker's
+    view); without it every member is checked and the report lists them (`family`)."""
     report = Report(doc.source.name)
     try:
         apply_overrides(doc, overrides)
@@ -125,6 +132,18 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
     if version:
         report.diagnostics = doc.errors + version
         return report
+    options = {"path": path, "base_dir": base_dir, "overrides": overrides, "refusals_ok": refusals_ok, "data": data}
+    if isinstance(doc.data.get("family"), dict):
+        return _check_family(doc, report, member, options)
+    if member is not None:
+        report.diagnostics = [doc.diagnostic((), f"member '{member}' was asked for, but this spec has no `family:`")]
+        return report
+    return _check_one(doc, report, options)
+
+
+def _check_one(doc: Document, report: Report, options: dict, member=None) -> Report:
+    path, base_dir, overrides, refusals_ok, data = (options[k] for k in ("path", "base_dir", "overrides",
+                                                                         "refusals_ok", "data"))
     structural = check_schema(doc)
 
     def semantic_checks(columns=None):
@@ -135,8 +154,10 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
 
     report.diagnostics = sorted(doc.errors + structural + semantic_checks(), key=lambda d: d.sort_key)
     if report.ok:
-        digest = hashlib.sha256(doc.source.text.encode() + json.dumps(list(overrides)).encode()).hexdigest()
-        spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=digest, where=_locations(doc))
+        identity = doc.source.text.encode() + json.dumps(list(overrides)).encode()
+        identity += b"" if member is None else b"\0member\0" + member.name.encode()
+        spec = build_ir(doc.data, path=path, base_dir=base_dir, spec_hash=hashlib.sha256(identity).hexdigest(),
+                        where=_locations(doc), member=member)
         report.diagnostics = sorted(report.diagnostics + _builtin_checks(spec) + matching_diagnostics(spec),
                                     key=lambda d: d.sort_key)
         if report.ok and data is True:
@@ -146,6 +167,50 @@ def check_document(doc: Document, *, path: Path | None, base_dir: Path, override
             found = _data_checks(spec, report.loader, semantic_checks, report.diagnostics)
             report.diagnostics = sorted(report.diagnostics + found, key=lambda d: d.sort_key)
         report.spec = spec if report.ok else None
+    return report
+
+
+def _check_family(doc: Document, report: Report, member: str | None, options: dict) -> Report:
+    """Each member checked as a spec of its own; a finding in every member is said once, the others
+    say which member they were found in."""
+    from .family import in_members, member_document, members
+
+    structural = [d for d in check_schema(doc) if d.path == "family" or d.path.startswith("family.")]
+    if structural:  # the block itself is malformed: there are no members to check
+        report.diagnostics = sorted(doc.errors + structural, key=lambda d: d.sort_key)
+        return report
+    try:
+        every = members(doc)
+    except SpecError as exc:
+        report.diagnostics = sorted(doc.errors + exc.diagnostics, key=lambda d: d.sort_key)
+        return report
+    if member is not None:
+        chosen = [m for m in every if m.name == member]
+        if not chosen:
+            from .suggest import suggest
+
+            names = [m.name for m in every]
+            report.diagnostics = [doc.diagnostic(("family",), f"the family has no member '{member}'"
+                                                 f"{suggest(member, names)} (members: {', '.join(names)})")]
+            return report
+        every = chosen
+    checked = []
+    for m in every:
+        try:
+            mdoc = member_document(doc, m)
+        except SpecError as exc:
+            report.diagnostics = sorted(doc.errors + exc.diagnostics, key=lambda d: d.sort_key)
+            return report
+        checked.append((m, _check_one(mdoc, Report(report.file), options, member=m)))
+    if member is not None:
+        return checked[0][1]
+    report.family = checked
+    seen: dict = {}
+    for m, r in checked:
+        for d in r.diagnostics:
+            seen.setdefault((d.headline(), d.severity), (d, []))[1].append(m)
+    report.diagnostics = sorted((d if len(ms) == len(checked) else in_members(d, ms) for d, ms in seen.values()),
+                                key=lambda d: d.sort_key)
     return report
 
 
@@ -171,23 +236,25 @@ def _data_checks(spec, loader, semantic_checks, known) -> list:
     return found
 
 
-def check_file(path, overrides=(), *, refusals_ok=False, data=False) -> Report:
+def check_file(path, overrides=(), *, refusals_ok=False, data=False, member: str | None = None) -> Report:
     """Check one spec file; never raises for bad input (problems are in the report)."""
     try:
         doc = parse(read_source(path))
     except SpecError as exc:
         return Report(str(path), exc.diagnostics)
     p = Path(path).resolve()
-    return check_document(doc, path=p, base_dir=p.parent, overrides=overrides, refusals_ok=refusals_ok, data=data)
+    return check_document(doc, path=p, base_dir=p.parent, overrides=overrides, refusals_ok=refusals_ok, data=data,
+                          member=member)
 
 
-def check_text(text: str, name="<spec>", base_dir=".", overrides=(), *, refusals_ok=False) -> Report:
+def check_text(text: str, name="<spec>", base_dir=".", overrides=(), *, refusals_ok=False,
+               member: str | None = None) -> Report:
     try:
         doc = parse(Source(name, text))
     except SpecError as exc:
         return Report(name, exc.diagnostics)
     return check_document(doc, path=None, base_dir=Path(base_dir).resolve(), overrides=overrides,
-                          refusals_ok=refusals_ok)
+                          refusals_ok=refusals_ok, member=member)
 
 
 def load_spec(path, overrides=(), *, refusals_ok=False) -> Spec:
@@ -195,4 +262,7 @@ def load_spec(path, overrides=(), *, refusals_ok=False) -> Spec:
     report = check_file(path, overrides, refusals_ok=refusals_ok)
     if not report.ok:
         raise SpecError(report.diagnostics)
+    if report.family is not None:
+        raise SpecError([dataclasses.replace(report.family[0][1].spec.where.diagnostic(
+            "family", "this is a family spec: name one member (its spec is the family's with the member's axis values)"))])
     return report.spec

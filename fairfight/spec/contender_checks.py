@@ -196,6 +196,22 @@ class ContenderChecks:
                 self.error(path, "claims 'beats all baselines' but the spec lists no baselines")
             if claim.relation == "matches" and claim.amount <= 0:
                 self.error(path, "'within' needs a tolerance greater than 0")
+            if claim.members is not None:
+                self.check_member_range(path, claim.members, text)
+
+    def check_member_range(self, path, members, text):
+        """'in some member ...' needs a family, and its condition may name only the family's axes."""
+        family = self.data.get("family")
+        if not isinstance(family, dict):
+            self.claim_error(path, members.index, len(text) - members.index, "this claim ranges over the members "
+                             "of a family, but the spec has no `family:` block (see docs/families.md)")
+            return
+        axes = sorted(_d(family.get("axes")))
+        for column in (members.where.columns() if members.where is not None else ()):
+            if column.name not in axes:
+                self.claim_error(path, members.where_index + column.index, len(column.name),
+                                 f"'{column.name}' is not an axis of the family{suggest(column.name, axes)} "
+                                 f"(axes: {', '.join(axes) or 'none'})")
 
     def claim_error(self, path, index, length, message):
         self.expr_error(path, ExpressionError(message, index, index + max(1, length)), "invalid claim")

@@ -68,6 +68,23 @@ class DataChecks:
                     self.check_where_columns(name, base + ("where",), expr)
             balance = _l(split.get("balance"))
             self.check_columns(name, balance, lambda i: base + ("balance", i))
+            for i, step in enumerate(_l(split.get("transform"))):
+                self.check_transform(base + ("transform", i), step)
+
+    def check_transform(self, path, step):
+        """A `delete_words` concept must have a built-in word list (the schema checked the shape)."""
+        from ..errors import FairfightError
+        from ..knowledge import concept_words
+
+        arg = _d(step).get("delete_words")
+        concept = arg if isinstance(arg, str) else _d(arg).get("concept")
+        if isinstance(concept, str):
+            try:
+                concept_words(concept)
+            except FairfightError as exc:
+                at = path + ("delete_words",) + (() if isinstance(arg, str) else ("concept",))
+                self.error(at, str(exc).replace("grant the words themselves as knowledge (a list)",
+                                                "list the words themselves"))
 
     def check_origin(self, path, origin, builtins):
         m = SOURCE.match(origin)

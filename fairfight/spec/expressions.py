@@ -139,6 +139,21 @@ class ClaimAst:
     metric: str
     metric_index: int
     amount: float  # margin for beats (0 if none), tolerance for matches
+    members: "MemberRange | None" = None  # a family claim's range over members; None: an ordinary claim
+
+
+@dataclass(frozen=True)
+class MemberRange:
+    """'in some member', 'in every member [where COND]', 'in members where COND'."""
+
+    quantifier: str  # "some" | "every"
+    where: "Where | None"  # a filter over the axes' values (one row per member); None: every member
+    index: int  # where the range starts in the claim
+    where_index: int = 0  # where the condition starts in the claim
+
+    def __str__(self):
+        cond = f" where {self.where.text}" if self.where is not None else ""
+        return f"in {self.quantifier} member{cond}"
 
 
 # ---------------------------------------------------------------- parsing
@@ -263,14 +278,34 @@ def parse_claim(text: str) -> ClaimAst:
     """Parse a claim; raise `ExpressionError` with the offending index."""
     if not text.strip():
         raise ExpressionError("empty claim; write e.g. 'shift beats all baselines on accuracy'", 0)
-    tree = _parse("claims", text)
-    kids = tree.children
+    relation, members = _parse("claims", text).children
+    kids = relation.children
     metric_tree = kids[2]
     name, arg, value = metric_tree.children
     metric = str(name) if arg is None else f"{name}({arg})" if value is None else f"{name}({arg}={value})"
     subject = _arm(kids[0])
-    if tree.data == "beats":
+    members = _members(members, text) if members is not None else None
+    if relation.data == "beats":
         against = None if kids[1].data == "all_baselines" else _arm(kids[1])
         margin = _amount(kids[3].children[0]) if kids[3] is not None else 0.0
-        return ClaimAst("beats", subject, against, metric, name.start_pos, margin)
-    return ClaimAst("matches", subject, _arm(kids[1]), metric, name.start_pos, _amount(kids[3]))
+        return ClaimAst("beats", subject, against, metric, name.start_pos, margin, members)
+    return ClaimAst("matches", subject, _arm(kids[1]), metric, name.start_pos, _amount(kids[3]), members)
+
+
+def _members(tree, text: str) -> MemberRange:
+    """The range of a family claim; its condition parsed as a `where:` filter, positions in the claim."""
+    if tree.data == "quantified":
+        quantifier, cond = str(tree.children[0]), tree.children[1]
+        start = text.rfind("in", 0, tree.children[0].start_pos)
+    else:
+        quantifier, cond = "every", tree.children[0]
+        start = text.rfind("in", 0, text.rfind("members", 0, cond.start_pos))
+    if cond is None:
+        return MemberRange(quantifier, None, max(0, start))
+    body = str(cond)[len("where"):]
+    offset = cond.start_pos + len("where") + (len(body) - len(body.lstrip()))
+    try:
+        where = parse_where(body.strip())
+    except ExpressionError as exc:
+        raise ExpressionError(exc.message, offset + exc.index, offset + exc.end) from None
+    return MemberRange(quantifier, where, max(0, start), offset)

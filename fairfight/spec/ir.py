@@ -100,6 +100,7 @@ class SplitSpec:
     balance: tuple
     role: str  # "contender" | "evaluation" | "skyline"
     seed: int
+    transform: tuple = ()  # declared changes to the text (data/transforms.py), in order
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,49 @@ class Claim:
     against: Arm | None  # None = every baseline
     metric: str
     amount: float  # margin (beats) or tolerance (matches)
+    members: object = None  # a family claim's MemberRange (expressions.py); None: judged in one spec
+
+    @property
+    def ranged(self) -> bool:
+        """Judged over a family's members (judgement/family.py), not inside one member's eval."""
+        return self.members is not None
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One axis of a family: the spec path its values are set at."""
+
+    name: str
+    path: str
+    values: tuple  # frozen values, in order
+    labels: tuple  # one short name per value (member names, report columns)
+
+
+@dataclass(frozen=True)
+class FamilySearch:
+    """`fairfight search`: the data seed path, and the seeds of each stage (never shared)."""
+
+    path: str
+    discovery: tuple
+    confirmation: tuple
+    pick: int = 1
+
+
+@dataclass(frozen=True)
+class Family:
+    axes: tuple  # Axis
+    combine: str  # "grid" | "zip"
+    search: FamilySearch | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member of a family: a label per axis, and the value each axis set."""
+
+    name: str  # "cue=0.5,model=small": unique within the family, safe as a folder name
+    labels: FrozenMap  # axis -> label
+    values: FrozenMap  # axis -> value
+    seed: int | None = None  # `fairfight search`: the data seed this copy of the member is drawn with
 
 
 @dataclass(frozen=True)
@@ -227,9 +271,16 @@ class Spec:
     claims: tuple  # Claim
     execution: Execution
     where: "SpecLocations" = field(default=None, compare=False)  # positions, for errors found later
+    family: "Family | None" = None  # the spec's `family:` block (it is then one member of it, or the family's base)
+    member: "Member | None" = None  # which member of the family this spec is (spec/family.py)
 
     def contenders(self) -> tuple:
         return tuple(self.methods.values()) + self.baselines + self.skylines
+
+    @property
+    def judged_claims(self) -> tuple:
+        """The claims one eval judges: every claim but those ranging over a family's members."""
+        return tuple(c for c in self.claims if not c.ranged)
 
     @property
     def tuning_metric(self) -> str:

@@ -22,6 +22,35 @@ def apply_overrides(doc: Document, overrides) -> None:
         raise SpecError(errors)
 
 
+def walk(doc: Document, parts, fail):
+    """Walk `doc` to the parent of dotted path `parts`, creating mappings on the way (a list may
+    grow by one at its end). fail(i, message, length) is called (and must raise) for a bad part i.
+    Returns (parent node, the path as keys, the first created path or None)."""
+    path, node, created = [], doc.data, None
+    for i, part in enumerate(parts):
+        if not _PART.fullmatch(part):
+            fail(i, f"'{part}' is not a key", max(1, len(part)))
+        key = int(part) if part.isdigit() and isinstance(node, list) else part
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not isinstance(key, int) or not 0 <= key < len(node) + (1 if last else 0):
+                fail(i, f"'{'.'.join(parts[:i])}' is a list of {len(node)}; '{part}' is not an index in it", len(part))
+        elif not isinstance(node, dict):
+            fail(i, f"'{'.'.join(parts[:i])}' is a single value, it has no key '{part}'", len(part))
+        path.append(key)
+        if not last:
+            nxt = node[key] if (isinstance(node, dict) and key in node) or (isinstance(node, list) and key < len(node)) else None
+            if nxt is None:
+                nxt = {}
+                created = created or tuple(path)
+                if isinstance(node, list):
+                    node.append(nxt)
+                else:
+                    node[key] = nxt
+            node = nxt
+    return node, path, created
+
+
 def _fail(source: Source, col: int, message: str, end: int = 0):
     raise SpecError([source.diagnostic(Position(1, col, 1, end or col + 1), "", message)])
 
@@ -32,34 +61,12 @@ def _apply(doc: Document, text: str) -> None:
     if not eq:
         _fail(source, 1, "an override is PATH=VALUE, e.g. evaluate.seeds=3", len(text) + 1)
     parts = dotted.split(".")
-    col = 1
-    path = []
-    node = doc.data
-    created = None  # the first key this override adds to the spec, and where it is written
-    for i, part in enumerate(parts):
-        if not _PART.fullmatch(part):
-            _fail(source, col, f"'{part}' is not a key", col + max(1, len(part)))
-        key = int(part) if part.isdigit() and isinstance(node, list) else part
-        last = i == len(parts) - 1
-        if isinstance(node, list):
-            if not isinstance(key, int) or not 0 <= key < len(node) + (1 if last else 0):
-                _fail(source, col, f"'{'.'.join(parts[:i])}' is a list of {len(node)}; '{part}' is not an index in it",
-                      col + len(part))
-        elif not isinstance(node, dict):
-            _fail(source, col, f"'{'.'.join(parts[:i])}' is a single value, it has no key '{part}'", col + len(part))
-        path.append(key)
-        if not last:
-            nxt = node[key] if (isinstance(node, dict) and key in node) or (isinstance(node, list) and key < len(node)) else None
-            if nxt is None:
-                nxt = {}
-                if created is None:
-                    created = (tuple(path), Position(1, col, 1, col + len(part)))
-                if isinstance(node, list):
-                    node.append(nxt)
-                else:
-                    node[key] = nxt
-            node = nxt
-        col += len(part) + 1
+    cols = [1]
+    for part in parts:
+        cols.append(cols[-1] + len(part) + 1)
+    node, path, created = walk(doc, parts, lambda i, message, length: _fail(source, cols[i], message, cols[i] + length))
+    if created is not None:
+        created = (created, Position(1, cols[len(created) - 1], 1, cols[len(created) - 1] + len(parts[len(created) - 1])))
     offset = len(dotted) + 1
     if not value.strip():
         _fail(source, offset + 1, f"missing value after '{dotted}='")

@@ -117,7 +117,7 @@ def _spec(info: dict):
     from ...spec.check import check_text
 
     report = check_text(info["text"], name=info["name"], base_dir=info["base_dir"], overrides=info["overrides"],
-                        refusals_ok=True)
+                        refusals_ok=True, member=info.get("member"))
     if not report.ok:
         raise SpecError(report.diagnostics)
     return report.spec

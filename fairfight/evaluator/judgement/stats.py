@@ -162,11 +162,17 @@ class Comparison:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
+def differences(ev: EvalSet, metric: str, subject: Arm, against: Arm, rs: Resamples) -> np.ndarray:
+    """How much better the subject is than `against` under each resample (finite ones only)."""
+    sign = 1.0 if HIGHER_IS_BETTER[split_metric(metric)[0]] else -1.0
+    diff = sign * (subject.resampled(ev, metric, rs) - against.resampled(ev, metric, rs))
+    return diff[np.isfinite(diff)]
+
+
 def compare(ev: EvalSet, metric: str, subject: Arm, against: Arm, rs: Resamples, confidence: float) -> Comparison:
     """Paired bootstrap CI of 'subject better than against' on `metric`."""
     sign = 1.0 if HIGHER_IS_BETTER[split_metric(metric)[0]] else -1.0
-    diff = sign * (subject.resampled(ev, metric, rs) - against.resampled(ev, metric, rs))
-    diff = diff[np.isfinite(diff)]
+    diff = differences(ev, metric, subject, against, rs)
     point = sign * (subject.point(ev, metric) - against.point(ev, metric))
     alpha = (1.0 - confidence) / 2
     low, high = (np.quantile(diff, [alpha, 1 - alpha]) if len(diff) else (np.nan, np.nan))

@@ -158,7 +158,7 @@ def _reason(claim, comparisons, verdict, confidence) -> str:
 
 def judge_all(spec: Spec, records, predictions_of, evalset) -> list:
     judge = Judge(spec, records, predictions_of, evalset)
-    return [judge.judge(c) for c in spec.claims]
+    return [judge.judge(c) for c in spec.judged_claims]
 
 
 def common_baselines_missing(spec: Spec) -> list[str]:

@@ -106,7 +106,7 @@ class ModelServer:
         from .models import load_model
 
         report = check_text(spec_info["text"], name=spec_info["name"], base_dir=spec_info["base_dir"],
-                            overrides=spec_info["overrides"], refusals_ok=True)
+                            overrides=spec_info["overrides"], refusals_ok=True, member=spec_info.get("member"))
         if not report.ok:
             raise SpecError(report.diagnostics)
         m = report.spec.model
@@ -128,10 +128,13 @@ class ModelServer:
         from .ledger import Budget, Ledger
         from .model_handle import ModelHandle
         from .models import private_paths
+        from fairfight.spec.ir import Budget as IRBudget
 
         run = info["run"]
         loaded = self.model_for(run)
-        budget = self.spec.rules.budget
+        # the run's own spec's (a family's members share one server; an axis may change the rules)
+        budget = IRBudget(**info["budget"]) if info.get("budget") else self.spec.rules.budget
+        rules = frozenset(info["rules_model"]) if info.get("rules_model") is not None else self.spec.rules.grant.model
         queue = QueueClock()
         ledger = Ledger(Budget.of(budget),
                         clock=queue.own_time)
@@ -140,7 +143,7 @@ class ModelServer:
             forward = ForwardCache(info["forward_cache"], loaded.identity, pass_threads=info.get("pass_threads"),
                                    universes=info.get("universes") or ())
         handle = ModelHandle(loaded, frozenset(run["grant"]["model"]), ledger, rule_source=f"{rule_of(run)}.model",
-                             forward_cache=forward, rules=self.spec.rules.grant.model,
+                             forward_cache=forward, rules=rules,
                              redirect_seed=redirect_seed(run))
         state = RunState(ledger, {0: handle}, private_paths(loaded), forward=forward, queue=queue)
         self.runs[run_id] = state

@@ -99,7 +99,7 @@ def sealed_files(root: Path) -> list:
     out = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if path.is_file() and not any(part.startswith(".") for part in rel.parts) and str(rel) not in UNSEALED:
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts) and rel.name not in UNSEALED:
             out.append(str(rel))
     return out
 

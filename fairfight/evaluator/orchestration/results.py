@@ -8,6 +8,7 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ...data.transforms import transforms_of
 from ...spec.ir import to_jsonable
 from ..judgement.summary import contender_intervals, summarise
 from . import runkey
@@ -35,16 +36,23 @@ def results_of(ev, interrupted=False) -> dict:
                      "resample": str(spec.evaluate.resample)},
         "rules": {"grant": to_jsonable(spec.rules.grant), "selection": spec.rules.selection,
                   "budget": to_jsonable(spec.rules.budget), "knowledge": sorted(spec.rules.knowledge),
-                  "judgement": {n: k.judgement for n, k in sorted(spec.rules.knowledge.items()) if k.judgement}},
+                  "judgement": {n: k.judgement for n, k in sorted(spec.rules.knowledge.items()) if k.judgement},
+                  "transforms": transforms_of(spec)},
         "contenders": {"methods": list(spec.methods), "baselines": [b.name for b in spec.baselines],
                        "skylines": [s.name for s in spec.skylines], "controls": list(spec.controls)},
-        "claims": [c.text for c in spec.claims],
+        "claims": [c.text for c in spec.judged_claims],
         "seeds": list(ev.plan.seeds), "interrupted": interrupted, "counts": counts,
         "summary": summarise(runs, spec.evaluate.primary),
         "refusals": [{"label": r.label, "role": r.role, "reason": r.reason} for r in ev.plan.refusals],
         "tuning": tuning_summary(ev),
         "runs": runs,
+        **({"member": member_summary(spec.member)} if spec.member is not None else {}),
     }
+
+
+def member_summary(member) -> dict:
+    """Which member of a family an evaluation is (results.json, provenance.json, family.json)."""
+    return {"name": member.name, "labels": dict(member.labels), "values": to_jsonable(member.values)}
 
 
 def tuning_summary(ev) -> dict:
@@ -63,7 +71,7 @@ def verdicts_of(ev, runs) -> dict:
 
     evalset = EvalSet(ev.gold, ev.test.columns, ev.spec.evaluate.groups)
     judge = Judge(ev.spec, runs, ev.bundle.read_predictions, evalset)
-    verdicts = [judge.judge(c) for c in ev.spec.claims]
+    verdicts = [judge.judge(c) for c in ev.spec.judged_claims]
     intervals = contender_intervals(judge, ev.spec)
     notes = []
     if ev.spec.task.tier == "no-holds-barred":
@@ -81,11 +89,12 @@ def provenance_of(ev) -> dict:
         # names nothing on the author's machine; the folder relative to the bundle lets audit find it
         "spec": {"file": Path(spec.path).name if spec.path else "spec.yaml",
                  "folder_from_bundle": _relative(spec.base_dir, ev.bundle.root), "sha256": spec.spec_hash,
-                 "overrides": ev.overrides, "copy": "spec.yaml", "files": spec_file_hashes(spec)},
+                 "overrides": ev.overrides, "copy": "spec.yaml", "files": spec_file_hashes(spec),
+                 **({"member": spec.member.name} if spec.member is not None else {})},
         "code": {r.label: r.code for r in ev.plan.runs},
         "packages": runkey.package_versions(),
         "model": runkey.model_identity(spec), "data": runkey.data_identity(spec),
-        "knowledge": runkey.knowledge_identity(spec),
+        "knowledge": runkey.knowledge_identity(spec), "transforms": transforms_of(spec),
         "run_key": {"version": runkey.KEY_VERSION, "fields": list(runkey.KEY_FIELDS)},
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "processor": platform.machine(), "cpus": _cpus()},

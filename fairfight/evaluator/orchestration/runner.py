@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import FairfightError
-from ...spec.ir import Spec
+from ...spec.ir import Spec, to_jsonable
 from ..judgement import scoring
 from .bundle import Bundle, Cache, write_json
 from .jobs import Job
@@ -149,8 +149,11 @@ class Evaluation:
                 "tier": self.spec.task.tier,  # judged by the orchestrator (batch check), never by the worker
                 "forward_cache": str(self.forward.resolve()), "universes": self.universes_for(run),
                 "weights_cache": str(self.weights.resolve()),
+                # the server's limits for this run (one server may serve the runs of several members)
+                "budget": to_jsonable(self.spec.rules.budget), "rules_model": sorted(self.spec.rules.grant.model),
                 "spec": {"text": self.spec_text, "name": str(self.spec.path or "spec.yaml"),
-                         "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash},
+                         "base_dir": str(self.spec.base_dir), "overrides": self.overrides, "hash": self.spec.spec_hash,
+                         "member": self.spec.member.name if self.spec.member is not None else None},
                 # out of a sandboxed contender's reach (the forward cache inside stays writable for the worker)
                 "private": [str(self.bundle.root.resolve())] + ([str(self.user_cache.root.resolve())]
                                                                 if self.user_cache else [])}

@@ -88,7 +88,7 @@ class ServerProcess:
 def open_info(desc: dict) -> dict:
     """What the server needs to serve a run: its description, grant and where the shared passes live."""
     return {"run": desc["run"], "forward_cache": desc.get("forward_cache"), "universes": desc.get("universes") or [],
-            "pass_threads": desc.get("pass_threads")}
+            "pass_threads": desc.get("pass_threads"), "budget": desc.get("budget"), "rules_model": desc.get("rules_model")}
 
 
 def _report(raw) -> dict:
