@@ -14,6 +14,7 @@ gender; 0.5 = the predictions say nothing about gender).
 
     python benchmarks/synthetic_trap.py                       # signals 1.0 0.8 0.6 0.4
     python benchmarks/synthetic_trap.py --signals 0.6 0.5 --seeds 0 1
+    python benchmarks/synthetic_trap.py --lexical-shares 1 0.5 0   # what carries gender, at signal 0.8
 
 A trap is there when erm's worst-group accuracy is far below the oracle's. Single probes on a
 few hundred rows: differences of a few points are noise (use --seeds to see how much).
@@ -30,14 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples/quickstart/spec.yaml"
 
 
-def splits_for(signal: float, confound: float, seed: int) -> dict:
+def splits_for(signal: float, confound: float, seed: int, share=None) -> dict:
     """The quickstart's ambiguous, test and balanced_train splits (Tables) for these options."""
     from fairfight.data.splits import SplitLoader
     from fairfight.spec.check import load_spec
 
     spec = load_spec(SPEC, [f"datasets.bios.options.profession_signal={signal}",
                             f"datasets.bios.options.confound={confound}",
-                            f"datasets.bios.options.seed={seed}"])
+                            f"datasets.bios.options.seed={seed}",
+                            f"datasets.bios.options.lexical_share={'null' if share is None else share}"])
     loader = SplitLoader(spec)
     return {name: loader.split(name) for name in ("ambiguous", "test", "balanced_train")}
 
@@ -73,12 +75,12 @@ def score(head, features, table) -> dict:
             "leak": leakage(pred, None, attribute=gender)}
 
 
-def run(signal: float, confound: float, seed: int, embed: Embedder) -> dict:
+def run(signal: float, confound: float, seed: int, embed: Embedder, share=None) -> dict:
     from fairfight.baselines._common import delete_words
     from fairfight.evaluator.contender_side.predictors import fit_linear
     from fairfight.knowledge import all_words
 
-    s = splits_for(signal, confound, seed)
+    s = splits_for(signal, confound, seed, share)
     amb, test, bal = s["ambiguous"], s["test"], s["balanced_train"]
     words = all_words("gender")
     deleted = lambda texts: [delete_words(t, words) for t in texts]  # noqa: E731
@@ -97,6 +99,9 @@ def main(argv=None):
     parser.add_argument("--signals", type=float, nargs="+", default=[1.0, 0.8, 0.6, 0.4])
     parser.add_argument("--confound", type=float, default=0.5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="data seeds (synthetic_bios seed)")
+    parser.add_argument("--lexical-shares", type=float, nargs="+", help="rows over synthetic_bios' lexical_share "
+                        "instead (the share of bios whose gender shows only through the gender words), at the "
+                        "first --signals value (default 0.8)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
 
@@ -108,6 +113,8 @@ def main(argv=None):
     arms = ("erm", "token_deletion", "oracle")
     print(f"quickstart splits ({SPEC.relative_to(ROOT)}), confound {args.confound}; "
           "acc / worst-group acc / leakage(gender) on the balanced test split")
+    if args.lexical_shares:
+        return _shares(args, embed, arms, start)
     header = "| profession_signal | seed | " + " | ".join(f"{a} acc | {a} wga | {a} leak" for a in arms) + " |"
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
@@ -116,6 +123,20 @@ def main(argv=None):
             r = run(signal, args.confound, seed, embed)
             cells = " | ".join(f"{r[a]['acc']:.3f} | {r[a]['wga']:.3f} | {r[a]['leak']:.3f}" for a in arms)
             print(f"| {signal:g} | {seed} | {cells} |", flush=True)
+    print(f"({time.perf_counter() - start:.0f} s; rows ambiguous/test/balanced_train = {r['n']})")
+
+
+def _shares(args, embed, arms, start):
+    signal = args.signals[0] if args.signals != [1.0, 0.8, 0.6, 0.4] else 0.8
+    print(f"(profession_signal {signal})")
+    header = "| lexical_share | seed | " + " | ".join(f"{a} acc | {a} wga | {a} leak" for a in arms) + " |"
+    print(header)
+    print("|" + "---|" * header.count(" | ") + "---|")
+    for share in args.lexical_shares:
+        for seed in args.seeds:
+            r = run(signal, args.confound, seed, embed, share)
+            cells = " | ".join(f"{r[a]['acc']:.3f} | {r[a]['wga']:.3f} | {r[a]['leak']:.3f}" for a in arms)
+            print(f"| {share:g} | {seed} | {cells} |", flush=True)
     print(f"({time.perf_counter() - start:.0f} s; rows ambiguous/test/balanced_train = {r['n']})")
 
 

@@ -119,6 +119,30 @@ def eval_(spec, overrides, seeds, only, members, out, executor, executor_options
                                   list(members))))
 
 
+@cli.command()
+@_eval_options
+@click.option("--out", type=click.Path(file_okay=False), help="The search's folder (default: runs/<task>-search): "
+              "OUT/discovery and OUT/confirmation are family bundles, OUT/search.json the picks and verdicts.")
+@click.option("--workers", type=click.IntRange(1, 256), help="Runs at once (local executor).")
+@click.option("--cache", type=click.Path(file_okay=False), metavar="DIR", help="The cache shared across evals "
+              "(as for eval).")
+@click.option("--no-progress", is_flag=True, help="Print one line per finished run instead of a progress bar.")
+@click.option("--allow-refused", is_flag=True, help="Run the rest when a contender would be refused.")
+def search(spec, overrides, seeds, only, members, out, workers, cache, no_progress, allow_refused):
+    """Search a family for the member where each 'in some member' claim holds, then confirm it
+    on fresh data seeds the search never saw (family.search in the spec). Only the confirmation
+    counts for the verdict.
+
+    Exit codes: 0 every searched claim confirmed; 1 some claim not confirmed; 2 invalid spec or no
+    search to do; 3 a run failed.
+    """
+    from .commands.eval import EvalOptions
+    from .commands.search import run_search
+
+    sys.exit(run_search(EvalOptions(spec, list(overrides), out, None, workers, seeds, list(only), cache,
+                                    not no_progress, {}, allow_refused, False, list(members))))
+
+
 def _key_values(items) -> dict:
     import yaml
 

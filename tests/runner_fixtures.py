@@ -261,7 +261,11 @@ def write_fight(folder: Path, model_dir: Path, methods: dict, cheaters=False, se
 
 
 def eval_here(*args):
-    """`fairfight eval ARGS` through the CLI's own entry point, in this test process, as
+    return cli_here("eval", *args)
+
+
+def cli_here(*args):
+    """`fairfight ARGS` (eval_here: `fairfight eval ARGS`) through the CLI's own entry point, in this test process, as
     subprocess.run would report it (returncode, stdout, stderr). For tests about what eval does
     rather than about a fresh interpreter: it saves importing torch and loading the model again,
     and the workers (executor 'local') still are fresh processes, forked from the one fork server
@@ -280,8 +284,8 @@ def eval_here(*args):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
         warnings.showwarning = to_stderr  # where a `fairfight eval` process shows them (the filters stay)
         try:
-            main(["eval", *args])
+            main(list(args))
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return subprocess.CompletedProcess(["fairfight", "eval", *args], code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(["fairfight", *args], code, out.getvalue(), err.getvalue())

@@ -36,12 +36,14 @@ def run_family_plan(opts, report) -> int:
         return EXIT_INVALID
     plans = _plans(opts, members)
     spec = members[0][1].spec
-    keys, total_trials, refused = set(), 0, 0
+    keys, trial_keys, total_trials, refused = set(), set(), 0, 0
     print(f"plan: family {spec.task.name}: {len(members)} member{'s' * (len(members) != 1)} "
           f"({spec.family.combine} over {', '.join(a.name for a in spec.family.axes)})")
     for member, r in members:
         plan = plans[member.name]
-        trials = len(tuning_runs(r.spec, plan)[0])
+        trial_runs = tuning_runs(r.spec, plan)[0]
+        trials = len(trial_runs)
+        trial_keys |= {t.key for t in trial_runs}
         new = {run.key for run in plan.runs} - keys
         keys |= {run.key for run in plan.runs}
         total_trials += trials
@@ -54,7 +56,7 @@ def run_family_plan(opts, report) -> int:
         for refusal in plan.refusals:
             print(f"    refused {refusal.label} ({refusal.role}): {refusal.reason}")
     ranged = [c.text for c in spec.claims if c.ranged]
-    print(f"\n  total: {len(keys)} distinct runs" + (f" + {total_trials} tuning trials" if total_trials else "")
+    print(f"\n  total: {len(keys)} distinct runs" + (f" + {len(trial_keys)} distinct tuning trials" if total_trials else "")
           + " (a run two members share is computed once)")
     if ranged:
         print("  claims over the members (Holm over the members each ranges over):")
@@ -67,7 +69,9 @@ def run_family_plan(opts, report) -> int:
 def _show(value) -> str:
     import json
 
-    return json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else value
+    from ..spec.ir import to_jsonable
+
+    return value if isinstance(value, str) else json.dumps(to_jsonable(value), ensure_ascii=False)
 
 
 def run_family_eval(opts, report, state) -> int:

@@ -17,6 +17,7 @@ from .overrides import walk
 
 MAX_MEMBERS = 100  # a family is a handful of controlled variations, not a sweep over everything
 OFF_LIMITS = ("fairfight", "family", "claims")  # what an axis may not set: the version, itself, the claims
+SEED_AXIS = "data_seed"  # the axis `fairfight search` adds, over family.search.path
 _LABEL = re.compile(r"^[A-Za-z0-9_.+-]{1,32}$")
 
 
@@ -81,6 +82,16 @@ def members(doc: Document) -> list[Member]:
         if paths.count(axis["path"]) > 1 or clash:
             problems.append(doc.diagnostic(("family", "axes", name, "path"), f"axis '{name}' sets '{axis['path']}', "
                                            "which another axis sets too (or sets a part of): one axis per path"))
+    search = raw.get("search")
+    if isinstance(search, dict):
+        reused = sorted(set(search["discovery"]) & set(search["confirmation"]))
+        if reused:
+            problems.append(doc.diagnostic(("family", "search", "confirmation"), "confirmation seeds must be fresh: "
+                                           f"{', '.join(map(str, reused))} also in discovery (the search would "
+                                           "confirm on what it explored)"))
+        if search["path"] in [a["path"] for n, a in axes.items() if n != SEED_AXIS]:
+            problems.append(doc.diagnostic(("family", "search", "path"), f"'{search['path']}' is an axis's path; "
+                                           "the search's data seed needs a path of its own"))
     if problems:
         raise SpecError(problems)
     pick = zip(*(range(n) for n in sizes.values())) if combine == "zip" else itertools.product(

@@ -167,3 +167,102 @@ def test_family_holm_arithmetic_is_checked_from_family_json(family, tmp_path):
     write_manifest(copy)  # resealed: only the arithmetic can tell
     audit = run_family_audit(copy, spec_path=spec)
     assert any("Holm p is 0.0001" in f.message for f in audit.findings), [f.message for f in audit.findings]
+
+
+SEARCH = """
+fairfight: 1
+task: {{name: search-test}}
+model: {{source: "path:{model}"}}
+datasets:
+  bios: {{source: builtin:synthetic_bios, options: {{size: 60, test_size: 40}}}}
+splits:
+  train: {{from: bios/train}}
+  test: {{from: bios/test, role: evaluation}}
+evaluate: {{split: test, target: profession, metrics: [accuracy], seeds: 1}}
+rules:
+  model: [embed]
+  data: {{train: [text, profession]}}
+  knowledge: {{concept: [he, she]}}
+  budget: {{examples: 5000}}
+methods:
+  probe: {{run: methods.py:probe, uses: {{model: [embed], data: {{train: [text, profession]}}}}}}
+  deleting:
+    run: methods.py:deleting
+    uses: {{model: [embed], data: {{train: [text, profession]}}, knowledge: [concept]}}
+family:
+  axes:
+    cue: {{path: datasets.bios.options.lexical_share, values: [1.0, 0.0]}}
+  search: {{path: datasets.bios.options.seed, discovery: [1, 2], confirmation: [7]}}
+claims:
+  - deleting matches probe on accuracy within 0.9 in some member
+"""
+
+
+def test_search_confirms_on_fresh_seeds_only(tmp_path, bert_dir):
+    from runner_fixtures import cli_here
+
+    (tmp_path / "methods.py").write_text(METHODS)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SEARCH.format(model=bert_dir))
+    out = tmp_path / "search"
+    r = cli_here("search", str(spec), "--out", str(out), "--cache", str(tmp_path / "cache"), "--no-progress")
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    record = json.loads((out / "search.json").read_text())
+    assert record["discovery"]["seeds"] == [1, 2] and record["confirmation"]["seeds"] == [7]
+    discovery = json.loads((out / "discovery" / "family.json").read_text())
+    confirmation = json.loads((out / "confirmation" / "family.json").read_text())
+    seen = {m["values"]["data_seed"] for m in discovery["members"]}
+    fresh = {m["values"]["data_seed"] for m in confirmation["members"]}
+    assert seen == {1, 2} and fresh == {7} and not seen & fresh  # the confirmation never reuses a discovery seed
+    picked = [p["member"] for p in record["picks"][SEARCH_CLAIM]]
+    assert len(picked) == 1 and [m["name"] for m in confirmation["members"]] == [f"{picked[0]},data_seed=7"]
+    for m in confirmation["members"]:  # the member's data really is drawn at the fresh seed
+        results = json.loads((out / "confirmation" / m["bundle"] / "provenance.json").read_text())
+        assert '"seed": 7' in json.dumps(results["data"])
+    (verdict,) = record["verdicts"]
+    assert verdict["claim"] == SEARCH_CLAIM and verdict["verdict"] == "supported"  # within 0.9 of accuracy: holds
+
+
+SEARCH_CLAIM = "deleting matches probe on accuracy within 0.9 in some member"
+
+
+PROBE = """<script>
+(() => {
+  const box = el => { const r = el.getBoundingClientRect(); return {w: r.width, h: r.height}; };
+  const out = {text: document.body.innerText,
+               cells: [...document.querySelectorAll('table.heatmap td.cell')].map(e => ({...box(e),
+                        colour: getComputedStyle(e).backgroundColor, text: e.innerText})),
+               charts: [...document.querySelectorAll('svg')].map(e => ({...box(e),
+                        marks: e.querySelectorAll('path, line').length})),
+               links: [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))};
+  const pre = document.createElement('pre');
+  pre.id = 'fairfight-probe';
+  pre.textContent = JSON.stringify(out);
+  document.documentElement.appendChild(pre);
+})();
+</script>"""
+
+
+def test_a_reader_sees_the_heatmap_the_curves_and_the_member_links_in_chromium(family, tmp_path):
+    import html as html_lib
+    import re
+
+    from chromium_kit import chromium, console_errors
+
+    spec, out, cache, r = family
+    page = out / "probe.html"  # beside the report, so its links resolve as the reader's do
+    page.write_text((out / "report.html").read_text().replace("</body>", PROBE + "</body>"))
+    try:
+        r = chromium(tmp_path, "--dump-dom", "--window-size=1400,3000", page.as_uri())
+    finally:
+        page.unlink()
+    found = re.search(r'<pre id="fairfight-probe">(.*?)</pre>', r.stdout, re.S)
+    assert found, r.stderr[-2000:]
+    seen = json.loads(html_lib.unescape(found.group(1)))
+    assert "deleting beats probe on accuracy in some member" in seen["text"]
+    assert len(seen["cells"]) == 4 and all(c["w"] > 40 and c["h"] > 20 for c in seen["cells"])  # 2 claims x 2 members
+    assert all(("passes" in c["text"]) or ("fails" in c["text"]) or ("open" in c["text"]) for c in seen["cells"])
+    assert seen["charts"] and all(c["w"] > 200 and c["marks"] > 5 for c in seen["charts"])
+    for href in ("members/words=subject/report.html", "members/words=object/report.html"):
+        assert href in seen["links"] and (out / href).is_file()
+    assert not console_errors(r.stderr), console_errors(r.stderr)
