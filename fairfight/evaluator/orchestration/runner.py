@@ -9,7 +9,6 @@ from pathlib import Path
 
 from ...errors import FairfightError
 from ...spec.ir import Spec, to_jsonable
-from ..judgement import scoring
 from .bundle import Bundle, Cache, write_json
 from .jobs import Job
 from .plan import Plan
@@ -196,75 +195,10 @@ class Evaluation:
 
     # ------------------------------------------------------------------ results
     def finish(self, job, result: dict) -> dict:
-        run = self.runs[job.key]
-        record = {**run.describe(), "status": result["status"], "error": result.get("error"),
-                  "reasons": result.get("reasons", []), "elapsed": round(result.get("elapsed", 0.0), 3),
-                  "timings": result.get("timings", {}), "metrics": None,
-                  "ledger": (result.get("ledger") or {}).get("totals"), "isolation": result.get("isolation"),
-                  "device": result.get("device"),
-                  "model_access": result.get("model_access")}
-        if result.get("batch_check") is not None:
-            record["batch_check"] = result["batch_check"]
-        predictions = result.get("predictions")
-        if record["status"] == "succeeded" and run.control == "random_direction" and not adds_vectors(result):
-            record.update(status="failed", error="random_direction: the method added no vector (AddVector) through "
-                          "its model handle, so this control would be the method rerun unchanged")
-            predictions = None
-        if record["status"] == "succeeded" and self.generation:  # hostile texts: checked, then scored here
-            predictions = self.scored_generations(run, record, predictions)
-        elif record["status"] == "succeeded":  # every executor's: a cluster node's report was made beside contender code
-            from ..contender_side.batching import rows_problem
+        """A finished job's record: validated, scored on this side, written to the bundle and the cache."""
+        from .records import finish_run
 
-            problem = ("it reported no predictions" if not isinstance(predictions, list)
-                       else rows_problem(predictions, result.get("classes") or [], self.classes))
-            if problem is None and len(predictions) != len(self.target_of(run)[1]):
-                problem = f"{len(predictions)} predictions for {len(self.target_of(run)[1])} evaluation inputs"
-            if problem:
-                record.update(status="failed", error=f"the predictor's output is invalid: {problem}")
-                predictions = None
-        if record["status"] == "succeeded" and not self.generation:
-            record["metrics"] = self.score(run, predictions, result.get("classes") or [])
-        rows = [{"index": i, **p} for i, p in enumerate(predictions or [])]
-        log = "\n".join(result.get("log", []))
-        if result.get("traceback"):
-            log += ("\n" if log else "") + result["traceback"]
-        elif result.get("error"):
-            log += ("\n" if log else "") + str(result["error"])
-        self.bundle.write_run(job.key, record, rows, result.get("ledger"), log + "\n")
-        if self.cache is not None:
-            self.cache.store(job.key, self.bundle)
-        self.records[job.key] = record
-        return record
-
-    def scored_generations(self, run, record: dict, predictions):
-        """A generation run's rows with each text's score (None, and the run failed, when the texts are
-        invalid or the scorer fails on them); its metrics in `record`."""
-        from ..judgement.generations import texts_problem
-
-        _, gold, columns = self.target_of(run)
-        problem = texts_problem(predictions, len(gold))
-        if problem:
-            record.update(status="failed", error=f"the predictor's output is invalid: {problem}")
-            return None
-        texts = [p["prediction"] for p in predictions]
-        try:
-            scores = self.scoring.scores(texts, columns)
-        except FairfightError as exc:  # the rules' scorer, not the contender: said as such
-            record.update(status="failed", error=f"the scorer failed: {exc}")
-            return None
-        record["metrics"] = self.scoring.metrics(scores, columns, self.spec.evaluate.metrics)
-        if "group_scores" in record["metrics"]:
-            record["group_scores"] = record["metrics"].pop("group_scores")
-        return [{"prediction": t, "score": s} for t, s in zip(texts, scores)]
-
-    def score(self, run, predictions, classes) -> dict:
-        ev = self.spec.evaluate
-        _, gold, columns = self.target_of(run)
-        labels = [p["prediction"] for p in predictions]
-        scores = [[p["scores"][c] for c in classes] for p in predictions] if classes and all(
-            "scores" in p for p in predictions) else None
-        return scoring.score_all(ev.metrics, labels, gold, columns=columns, groups=ev.groups,
-                                 scores=scores, classes=classes)
+        return finish_run(self, job, result)
 
     def walls_hold(self, record: dict) -> bool:
         """A run from the shared cache is reused only if it ran inside walls at least as strong as
@@ -355,9 +289,3 @@ def _first_of_each_contender_first(runs) -> list:
         (rest if run.label in seen else first).append(run)
         seen.add(run.label)
     return first + rest
-
-
-def adds_vectors(result: dict) -> bool:
-    """Whether a run's ledger (the model server's) records an AddVector among its edits."""
-    entries = (result.get("ledger") or {}).get("entries") or []
-    return any(e.get("type") == "add_vector" for entry in entries for e in entry.get("edits") or ())
