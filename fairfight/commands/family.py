@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .eval import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_NOT_SUPPORTED, EXIT_OK, _cache_problem,
+from .eval_parts import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_NOT_SUPPORTED, EXIT_OK, _cache_problem,
                    _only_problem, _out_problem, _print_error, _Progress, _settle_cache, exit_code, warn_isolation)
 
 
