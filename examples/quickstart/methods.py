@@ -49,7 +49,8 @@ def shift(ctx):
        ambiguous texts, a latent's lift is how much more often it fires on the concept words'
        tokens than on other tokens, and its share is the part of its activation mass that sits
        on them; the `features` latents with the highest lift among those firing on at least
-       `min_count` concept tokens with a share of at least `min_share` are ablated;
+       `min_count` concept tokens with a share of at least `min_share` are ablated (when none
+       qualifies, as on text whose concept words were deleted, nothing is: the plain probe);
     3. ablation sets them to 0 and keeps the SAE's error (SHIFT's convention);
     4. the probe is retrained on the edited model's pooled output embedding (`embed`: the same
        readout finetune_head, ERM, uses), on the ambiguous split.
@@ -84,6 +85,10 @@ def shift(ctx):
     features = ranked[: min(p["features"], int(ok.sum()))]
     if p.get("selection", "token") == "random":  # diagnostic: as many latents, drawn at random
         features = torch.randperm(sae.d_sae, generator=torch.Generator().manual_seed(ctx.seed))[: p["features"]]
+    if len(features) == 0:  # e.g. training text whose concept words were deleted: nothing to select from
+        ctx.log(f"{n_concept} concept-word tokens: no latent qualifies (>= {p['min_count']} concept tokens, share >= "
+                f"{p['min_share']}), so nothing is ablated; the probe is trained on the unedited model")
+        return ctx.predictors.probe(ctx.model, texts, labels, seed=ctx.seed)
     edit = AblateFeatures(layer, sae, features.tolist(), mode="zero", keep_error=True)
     edited = ctx.model.intervene([edit])
     ctx.log(f"{n_concept} concept-word tokens, {n_other} other tokens; {int(ok.sum())} latents qualify "
