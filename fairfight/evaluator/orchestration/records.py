@@ -71,12 +71,12 @@ def scored_generations(ev, run, record: dict, predictions):
     return [{"prediction": t, "score": s} for t, s in zip(texts, scores)]
 
 def score(ev, run, predictions, classes) -> dict:
-    ev = ev.spec.evaluate
+    evaluate = ev.spec.evaluate
     _, gold, columns = ev.target_of(run)
     labels = [p["prediction"] for p in predictions]
     scores = [[p["scores"][c] for c in classes] for p in predictions] if classes and all(
         "scores" in p for p in predictions) else None
-    return scoring.score_all(ev.metrics, labels, gold, columns=columns, groups=ev.groups,
+    return scoring.score_all(evaluate.metrics, labels, gold, columns=columns, groups=evaluate.groups,
                              scores=scores, classes=classes)
 
 
