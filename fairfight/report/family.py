@@ -45,7 +45,9 @@ def heatmap(family: dict) -> list[dict]:
             cells.append({"member": t["member"], "difference": _num(d), "interval": _interval(t),
                           "decision": decision(t, v["quantifier"], v["alpha"]),
                           "p": _p(t.get("p_holm")), "colour": _colour(d, t.get("in_range"))})
-        rows.append({"claim": v["claim"], "verdict": v["verdict"], "reason": v["reason"], "cells": cells})
+        holds = v["quantifier"] == "some"
+        rows.append({"claim": v["claim"], "verdict": v["verdict"], "reason": v["reason"], "cells": cells,
+                     "p_label": "Holm p that it holds" if holds else "Holm p that it fails"})
     return rows
 
 
@@ -137,7 +139,7 @@ def render_markdown(family: dict) -> str:
         lines += ["No claim ranges over the members.", ""]
     for row in heatmap(family):
         lines += [f"- **{row['verdict']}**: {row['claim']}", f"  - {row['reason']}", "",
-                  "| member | difference | interval | Holm p | decision |", "|---|---|---|---|---|"]
+                  f"| member | difference | interval | {row['p_label']} | decision |", "|---|---|---|---|---|"]
         lines += [f"| {c['member']} | {c['difference']} | {c['interval']} | {c['p']} | {c['decision']} |"
                   for c in row["cells"]]
         lines.append("")

@@ -91,6 +91,7 @@ def judge_family_claim(claim, views: list[MemberView], alpha: float) -> dict:
         return {**head, "verdict": INVALID, "reason": "no verdict in member(s) " + ", ".join(bad) + ": "
                 + "; ".join(reasons)}
     side = "p_support" if members.quantifier == "some" else "p_fail"
+    head["holm_of"] = side  # "some": Holm over the p that it holds; "every": over the p that it fails
     for t, adjusted in zip(chosen, holm([t[side] for t in chosen])):
         t["p_holm"] = adjusted
     verdict, reason = (_some if members.quantifier == "some" else _every)(chosen, alpha)
