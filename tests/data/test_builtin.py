@@ -70,7 +70,7 @@ def test_metadata():
     assert sb.columns == ("text", "profession", "gender")
     assert sb.splits == ("train", "test")
     assert sb.options == {"professions": ["professor", "nurse"], "size": 2000, "test_size": 800,
-                          "confound": 0.5, "profession_signal": 0.8, "seed": 0}
+                          "confound": 0.5, "profession_signal": 0.8, "lexical_share": None, "seed": 0}
     gt = BUILTINS["generic_text"]
     assert gt.columns == ("text",) and gt.splits == ("train",)
     assert gt.options == {"size": 1000, "seed": 0}
