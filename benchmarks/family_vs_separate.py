@@ -1,7 +1,7 @@
 """A family against the same members run one by one: what sharing saves.
 
-The family is examples/families/quickstart.yaml (the quickstart's fight; its axis is the prior
-knowledge, which words "gender" is), widened to --members members. It runs as one
+The family is examples/families/quickstart.yaml (the quickstart's fight; its axis is the layer
+erase_gender edits), widened to --members members. It runs as one
 `fairfight eval` of the family, and as one `fairfight eval --member NAME` per member, each on
 its own: every eval with --no-cache, so nothing is shared between the separate evals, as if each
 member had been a spec of its own. Both on this machine, one after the other, in one run:
@@ -11,8 +11,8 @@ member had been a spec of its own. Both on this machine, one after the other, in
     python benchmarks/family_vs_separate.py --smoke          # 2 members, tiny data: checks it runs
 
 Target (issue: families): the family costs at most 0.6x the separate evals. What the family
-shares: every run no axis changes (here every contender not granted the knowledge), its tuning
-trials, and the forward passes over the same texts.
+shares: every run no axis changes (here every contender but erase_gender and its controls), its
+tuning trials, and the forward passes over the same texts.
 """
 from __future__ import annotations
 
@@ -26,15 +26,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples/families/quickstart.yaml"
-WORDS = [("concept", "gender"), ("pronouns", ["he", "she", "his", "her", "him", "hers"]),
-         ("family_words", ["mother", "father", "wife", "husband", "mr", "ms", "mrs"]),
-         ("titles", ["mr", "ms", "mrs", "sir", "madam", "lady", "gentleman"])]
+LAYERS = [2, 3, 4, 5]
 
 
 def overrides(members: int, smoke: bool) -> list[str]:
-    chosen = WORDS[:members]
-    out = [f"family.axes.words.values={json.dumps([w for _, w in chosen])}",
-           f"family.axes.words.labels={json.dumps([n for n, _ in chosen])}"]
+    out = [f"family.axes.layer.values={json.dumps(LAYERS[:members])}"]
     if smoke:  # tiny data, no tuning: the script's plumbing, not a measurement
         out += ["datasets.bios.options.size=200", "datasets.bios.options.test_size=40", "splits.ambiguous.limit=80",
                 "splits.balanced_train.limit=40", "datasets.generic.options.size=60", "rules.budget.trials=1"]
@@ -61,7 +57,7 @@ def computed(bundle: Path) -> int:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--members", type=int, default=4, choices=range(2, len(WORDS) + 1))
+    parser.add_argument("--members", type=int, default=4, choices=range(2, len(LAYERS) + 1))
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)

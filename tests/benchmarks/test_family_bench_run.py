@@ -8,6 +8,6 @@ def test_family_vs_separate_prints_its_table():
     assert {"family (one eval)", "members one by one", "ratio family / separate"} <= set(rows), out
     family_runs = int(rows["family (one eval)"][1].split()[0])
     separate_runs = int(rows["members one by one"][1].split()[0])
-    # 2 members: finetune_head and majority are not granted the knowledge axis, so the family computes
-    # them once; token_deletion runs once per member; the separate evals compute everything twice
+    # 2 members: the axis is erase_gender's layer and none of the three contenders is erase_gender,
+    # so the family computes each once; the separate evals compute everything twice
     assert separate_runs > family_runs > 0, out
