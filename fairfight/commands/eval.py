@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .eval_parts import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_NOT_SUPPORTED, EXIT_OK,  # noqa: F401
                          EvalOptions, _cache_problem, _check, _only_problem, _out_problem, _print_error, _Progress,
-                         _settle_cache, exit_code, warn_isolation)
+                         _settle_cache, executor_for, exit_code)
 
 
 def run_plan(opts: EvalOptions) -> int:
@@ -153,7 +153,6 @@ def _run_eval_reporting(opts: EvalOptions, state: dict) -> int:
 
 def _run_eval(opts: EvalOptions, state: dict) -> int:
     from ..errors import FairfightError
-    from ..evaluator.orchestration.executors import make_executor
     from ..evaluator.orchestration.plan import compile_plan
     from ..evaluator.orchestration.runner import Evaluation, default_out
 
@@ -210,17 +209,8 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
         state["scratch"] = scratch
         evaluation = Evaluation(spec, plan, out, overrides=opts.overrides, cache=user_cache, forward=scratch,
                                 loader=report.loader)
-        name = opts.executor or spec.execution.executor
-        options = {"slurm": dict(spec.execution.slurm), "ray": dict(spec.execution.ray)}.get(name, {})
-        options.update(opts.executor_options)
-        from ..evaluator.model_side.models import local_model_type
-
-        executor = make_executor(name, opts.workers or spec.execution.workers, options,
-                                 exchange=evaluation.bundle.root / ".exchange",
-                                 model_type=local_model_type(spec.model.source, spec.base_dir),
-                                 device=evaluation.device)
+        executor = executor_for(opts, evaluation, evaluation.bundle.root / ".exchange")
         evaluation.isolation = executor.isolation
-        warn_isolation(executor)
         trials = evaluation.count_trials()
     except FairfightError as exc:
         _print_error(exc)

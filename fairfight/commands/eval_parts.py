@@ -65,6 +65,22 @@ def _out_problem(out: Path, spec) -> str | None:
     return None
 
 
+def executor_for(opts, evaluation, exchange: Path):
+    """The executor of an evaluation, by the spec's execution block and the command line's options
+    (one place for eval and the family eval); it warns when its walls are weaker than the OS's."""
+    from ..evaluator.model_side.models import local_model_type
+    from ..evaluator.orchestration.executors import make_executor
+
+    spec = evaluation.spec
+    name = opts.executor or spec.execution.executor
+    options = {"slurm": dict(spec.execution.slurm), "ray": dict(spec.execution.ray)}.get(name, {})
+    options.update(opts.executor_options)
+    executor = make_executor(name, opts.workers or spec.execution.workers, options, exchange=exchange,
+                             model_type=local_model_type(spec.model.source, spec.base_dir), device=evaluation.device)
+    warn_isolation(executor)
+    return executor
+
+
 def warn_isolation(executor) -> None:
     if executor.isolation[0] == "tripwire":
         print(f"warning: isolation: tripwire ({executor.isolation[1]}): contenders are watched by an audit hook, "

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from .eval_parts import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_NOT_SUPPORTED, EXIT_OK, _cache_problem,
-                   _only_problem, _out_problem, _print_error, _Progress, _settle_cache, exit_code, warn_isolation)
+                   _only_problem, _out_problem, _print_error, _Progress, _settle_cache, executor_for, exit_code)
 
 
 def chosen_members(report, names) -> tuple[list, str]:
@@ -77,9 +77,7 @@ def _show(value) -> str:
 def run_family_eval(opts, report, state) -> int:
     from ..cache import UserCache, default_root
     from ..errors import FairfightError
-    from ..evaluator.orchestration.executors import make_executor
     from ..evaluator.orchestration.family import FamilyEvaluation
-    from ..evaluator.model_side.models import local_model_type
     from ..evaluator.orchestration.runner import default_out
 
     members, problem = chosen_members(report, getattr(opts, "members", ()))
@@ -124,17 +122,6 @@ def run_family_eval(opts, report, state) -> int:
         _print_error(exc)
         return EXIT_INVALID
 
-    def executor_for(evaluation):
-        name = opts.executor or evaluation.spec.execution.executor
-        options = {"slurm": dict(evaluation.spec.execution.slurm), "ray": dict(evaluation.spec.execution.ray)}.get(name, {})
-        options.update(opts.executor_options)
-        executor = make_executor(name, opts.workers or evaluation.spec.execution.workers, options,
-                                 exchange=out / ".exchange",
-                                 model_type=local_model_type(evaluation.spec.model.source, evaluation.spec.base_dir),
-                                 device=evaluation.device)
-        warn_isolation(executor)
-        return executor
-
     runs = sum(len(p.runs) for p in plans.values())
     where = "no cache (a temporary one for the members)" if opts.no_cache else f"cache: {user_cache.root}"
     print(f"fairfight eval: family of {len(members)} members, {runs} runs"
@@ -144,7 +131,7 @@ def run_family_eval(opts, report, state) -> int:
         for ev in family.evaluations:
             ev.on_reused = progress.reuse
         try:
-            family.execute(executor_for, progress.started, lambda job, record: progress.done(record),
+            family.execute(lambda ev: executor_for(opts, ev, out / ".exchange"), progress.started, lambda job, record: progress.done(record),
                            seeds=opts.seeds, only=opts.only)
         except KeyboardInterrupt:
             interrupted = True
