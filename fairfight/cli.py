@@ -257,6 +257,8 @@ def pack(bundle, out, spec, max_file_size):
     The archive holds the bundle (results, runs, provenance, manifest, reports), the spec and the
     files it names from its folder: the methods' source, knowledge artifacts and local data
     (each larger than --max-file-size named with its sha256 instead). The model is not packed.
+    BUNDLE may be a family's (family.json): every member's bundle and the files of every
+    member's spec go in.
     `fairfight audit` and `fairfight report` accept the archive as they accept the folder.
     Exit codes: 0 written; 2 bad input.
     """

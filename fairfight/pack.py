@@ -12,6 +12,8 @@ pack.json with its sha256, so a reviewer who gets it elsewhere can check it. The
 packed: provenance.json names it (its files' fingerprint). The archive is deterministic (sorted
 members, no times or owners), so packing the same bundle twice gives the same sha256: the number
 a paper prints. `fairfight audit` and `fairfight report` open an archive as they open a folder.
+A family's bundle (family.json, members/NAME/) packs the same way, with the files of every member's
+spec (members may name different data files or knowledge artifacts); pack.json says `family: true`.
 """
 from __future__ import annotations
 
@@ -87,27 +89,25 @@ class Packed:
 
 
 def pack(bundle, out=None, *, spec_path=None, max_file: int = MAX_FILE) -> Packed:
-    from .spec.check import check_file
-
+    """Pack a bundle folder, or a family's (family.json; every member's bundle inside it, the spec
+    files of every member: members may differ in data files or knowledge artifacts)."""
     bundle = Path(bundle)
-    if not (bundle / "results.json").is_file():
-        raise FairfightError(f"{bundle} is not a fairfight bundle (no results.json)")
+    family = (bundle / "family.json").is_file() and not (bundle / "results.json").exists()
+    if not family and not (bundle / "results.json").is_file():
+        raise FairfightError(f"{bundle} is not a fairfight bundle (no results.json, no family.json)")
     if not (bundle / "MANIFEST.json").is_file():
         raise FairfightError(f"{bundle} has no MANIFEST.json: pack a bundle that `fairfight eval` finished")
-    folder, name = spec_folder_of(bundle)
-    spec_file = Path(spec_path) if spec_path else (folder / name if folder and name else None)
-    if spec_file is None or not spec_file.is_file():
-        raise FairfightError(f"cannot find the bundle's spec ({spec_file or 'provenance.json names none'}): "
-                             "pass --spec PATH")
-    overrides = json.loads((bundle / "provenance.json").read_text(encoding="utf-8"))["spec"].get("overrides", [])
-    report = check_file(str(spec_file), overrides, refusals_ok=True)
-    if not report.ok:
-        raise FairfightError(f"the bundle's spec does not validate: {report.errors[0].headline()}")
-    spec = report.spec
-    files = list(spec_files(spec))
+    wholes = _member_bundles(bundle) if family else [(None, bundle)]
+    spec_file, overrides = _spec_of(wholes[0][1], spec_path)
+    named: dict[Path, tuple] = {}
+    for member, _ in wholes:
+        spec = _checked_spec(spec_file, overrides, member)
+        for what, path in spec_files(spec):
+            named.setdefault(path.resolve(), (what, path))
+    files, base_dir = list(named.values()), spec.base_dir.resolve()
     # the spec's folder and every file it names keep their relative places (a method in
     # ../quickstart/ stays there), under the deepest folder that holds them all
-    base = _common_folder([spec.base_dir.resolve(), *(path.resolve().parent for _, path in files)])
+    base = _common_folder([base_dir, *(path.resolve().parent for _, path in files)])
     members: dict[str, bytes | Path] = {}
     for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
         rel = path.relative_to(bundle)
@@ -124,12 +124,49 @@ def pack(bundle, out=None, *, spec_path=None, max_file: int = MAX_FILE) -> Packe
             continue
         members.setdefault(f"spec/{rel}", path)
     info = {"format": PACK_FORMAT, "version": PACK_VERSION, "spec": spec_name,
+            **({"family": True} if family else {}),
             "files": {name: sha256_file(p) for name, p in sorted(members.items())},
             "left_out": left_out,
             "note": "the model is not packed: provenance.json (bundle/) names it, with its files' fingerprint"}
     target = Path(out) if out else bundle.parent / f"{bundle.name}{SUFFIX}"
     _write_tar(target, {PACK_INFO: (json.dumps(info, indent=2) + "\n").encode(), **members})
     return Packed(target, sha256_file(target), target.stat().st_size, len(members), left_out)
+
+
+def _member_bundles(root: Path) -> list[tuple[str, Path]]:
+    """(member name, its bundle folder) of a family bundle, as family.json lists them."""
+    try:
+        family = json.loads((root / "family.json").read_text(encoding="utf-8"))
+        listed = [(str(m["name"]), root / str(m["bundle"])) for m in family["members"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FairfightError(f"{root}/family.json is not a family bundle's: {exc!r}") from None
+    missing = [name for name, folder in listed
+               if not folder.resolve().is_relative_to(root.resolve()) or not (folder / "results.json").is_file()]
+    if not listed or missing:
+        raise FairfightError(f"{root}: the family's member bundle(s) {', '.join(missing) or '(none listed)'} "
+                             "are missing: pack a family that `fairfight eval` finished")
+    return listed
+
+
+def _spec_of(bundle: Path, spec_path) -> tuple[Path, list]:
+    """The spec file a bundle was made from (or the one given) and the --set overrides it ran with."""
+    folder, name = spec_folder_of(bundle)
+    spec_file = Path(spec_path) if spec_path else (folder / name if folder and name else None)
+    if spec_file is None or not spec_file.is_file():
+        raise FairfightError(f"cannot find the bundle's spec ({spec_file or 'provenance.json names none'}): "
+                             "pass --spec PATH")
+    overrides = json.loads((bundle / "provenance.json").read_text(encoding="utf-8"))["spec"].get("overrides", [])
+    return spec_file, overrides
+
+
+def _checked_spec(spec_file: Path, overrides, member):
+    from .spec.check import check_file
+
+    report = check_file(str(spec_file), overrides, refusals_ok=True, member=member)
+    if not report.ok:
+        where = f" (member {member})" if member else ""
+        raise FairfightError(f"the bundle's spec does not validate{where}: {report.errors[0].headline()}")
+    return report.spec
 
 
 def _common_folder(folders: list) -> Path:

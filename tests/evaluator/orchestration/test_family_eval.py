@@ -266,3 +266,60 @@ def test_a_reader_sees_the_heatmap_the_curves_and_the_member_links_in_chromium(f
     for href in ("members/words=subject/report.html", "members/words=object/report.html"):
         assert href in seen["links"] and (out / href).is_file()
     assert not console_errors(r.stderr), console_errors(r.stderr)
+
+
+def test_a_family_packs_into_one_archive_that_audits_and_reports_elsewhere(family, tmp_path):
+    """pack takes a family bundle (every member's bundle and spec files); audit and report take the
+    archive with the spec folder gone; an edited member inside the archive is a finding."""
+    import hashlib
+    import io
+    import shutil
+    import tarfile
+
+    from runner_fixtures import cli_here
+
+    spec, out, cache, r = family
+    copy = tmp_path / "task"  # a copy of the spec's folder with its bundle, so the fixture's stays intact
+    shutil.copytree(spec.parent, copy, ignore=shutil.ignore_patterns("cache"))
+    packed = cli_here("pack", str(copy / "bundle"), "-o", str(tmp_path / "family.tar.gz"))
+    assert packed.returncode == 0, packed.stdout + packed.stderr
+    archive = tmp_path / "family.tar.gz"
+    assert f"sha256 {hashlib.sha256(archive.read_bytes()).hexdigest()}" in packed.stdout
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        info = json.loads(tar.extractfile("pack.json").read())
+    assert info["family"] is True and info["spec"] == "spec.yaml"
+    assert {"bundle/family.json", "bundle/MANIFEST.json", "bundle/report.html", "spec/spec.yaml", "spec/methods.py",
+            "spec/bios.jsonl"} <= names
+    for member in json.loads((out / "family.json").read_text())["members"]:
+        assert f"bundle/{member['bundle']}/results.json" in names
+    shutil.rmtree(copy)
+    reviewer = tmp_path / "reviewer"
+    reviewer.mkdir()
+    audit = cli_here("audit", str(archive))
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "clean" in audit.stdout
+    report = cli_here("report", str(archive), "--out", str(reviewer / "report"))
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert (reviewer / "report" / "report.html").is_file()
+    assert (reviewer / "report" / "members" / "words=object" / "report.html").is_file()  # the family's links land
+    # one member's predictions edited inside the archive, pack.json's hash updated to match: the audit
+    # must still catch it (the MANIFEST and the recomputed metrics)
+    edited = tmp_path / "edited.tar.gz"
+    with tarfile.open(archive) as tar, tarfile.open(edited, "w:gz") as new:
+        files = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+        target = next(n for n in files if n.startswith("bundle/members/words=object/runs/") and n.endswith("predictions.jsonl"))
+        rows = [json.loads(line) for line in files[target].decode().splitlines()]
+        for row in rows:
+            row["prediction"] = "professor" if row["prediction"] == "nurse" else "nurse"
+        files[target] = "".join(json.dumps(row) + "\n" for row in rows).encode()
+        meta = json.loads(files["pack.json"])
+        meta["files"][target] = hashlib.sha256(files[target]).hexdigest()
+        files["pack.json"] = json.dumps(meta).encode()
+        for name, data in sorted(files.items()):
+            entry = tarfile.TarInfo(name)
+            entry.size = len(data)
+            new.addfile(entry, io.BytesIO(data))
+    caught = cli_here("audit", str(edited))
+    assert caught.returncode == 1, caught.stdout + caught.stderr
+    assert "member words=object" in caught.stdout and "Traceback" not in caught.stderr
