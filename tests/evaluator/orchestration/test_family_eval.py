@@ -323,3 +323,30 @@ def test_a_family_packs_into_one_archive_that_audits_and_reports_elsewhere(famil
     caught = cli_here("audit", str(edited))
     assert caught.returncode == 1, caught.stdout + caught.stderr
     assert "member words=object" in caught.stdout and "Traceback" not in caught.stderr
+
+
+def _member_metrics(out):
+    data = json.loads((out / "family.json").read_text())
+    return {m["name"]: {(run["label"], run["seed"]): (run["status"], run["metrics"])
+                        for run in json.loads((out / m["bundle"] / "results.json").read_text())["runs"]}
+            for m in data["members"]}, [v["verdict"] for v in data["verdicts"]]
+
+
+@pytest.mark.parametrize("name", ["slurm", "ray"])
+def test_a_family_runs_on_a_cluster_with_the_same_results(family, tmp_path, name):
+    """A member x contender x seed is a job like any other: Slurm (submitit's local cluster) and a
+    real local Ray give every member the local executor's results, the shared run computed once."""
+    from test_executors import EXECUTORS
+    from test_runner import eval_cli
+
+    spec, out, cache, r = family
+    cluster = tmp_path / name
+    run = eval_cli(str(spec), "--out", str(cluster), "--cache", str(tmp_path / "cache"), *EXECUTORS[name],
+                   "--no-progress")
+    assert run.returncode in (0, 1), run.stdout + run.stderr
+    assert _member_metrics(cluster) == _member_metrics(out)
+    assert json.loads((cluster / "family.json").read_text())["shared_runs"] == 1
+    assert len([p for p in (tmp_path / "cache" / "runs").iterdir() if p.is_dir()]) == 3
+    for member in json.loads((cluster / "family.json").read_text())["members"]:
+        runs = json.loads((cluster / member["bundle"] / "results.json").read_text())["runs"]
+        assert {x["model_access"] for x in runs} == {"server"}
