@@ -73,8 +73,6 @@ def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) 
         "task": runkey.digest(to_jsonable(spec.task)),
         "evaluate": runkey.evaluate_identity(spec),
         "rules": runkey.rules_identity(spec),
-        "splits": runkey.digest(to_jsonable(spec.splits)),
-        "data": runkey.digest(runkey.data_identity(spec)),
         "model": runkey.digest(runkey.model_identity(spec)),
         "packages": runkey.package_versions(),
     }
@@ -94,8 +92,9 @@ def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) 
             continue
         params = {**params, **((chosen or {}).get(contender.name) or {})}
         code = runkey.code_identity(contender)
+        data = runkey.data_parts(spec, runkey.read_splits(spec, grant, contender))
         for seed in plan.seeds:
-            parts = {**common, "contender": [contender.role, contender.name], "code": code, "control": control,
+            parts = {**common, **data, "contender": [contender.role, contender.name], "code": code, "control": control,
                      "seed": seed, "params": params, "grant": to_jsonable(grant),
                      "knowledge": runkey.granted_knowledge(knowledge, grant)}
             plan.runs.append(Run(runkey.run_key(parts), contender.name, role, control, seed, params, grant, declared,

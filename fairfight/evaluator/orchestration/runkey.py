@@ -16,7 +16,9 @@ from ...data.files import file_sources, fixed_folder, is_pattern, matched_files
 from ...spec.ir import Contender, Spec, to_jsonable
 from ...spec.vocabulary import FILE_SOURCES
 
-KEY_VERSION = 2  # 2: knowledge enters only the keys of the runs granted it ("knowledge")
+# 2: knowledge enters only the keys of the runs granted it ("knowledge")
+# 3: splits and data enter only the keys of the runs that read them ("splits", "data": read_splits)
+KEY_VERSION = 3
 KEY_FIELDS = ("key_version", "task", "evaluate", "rules", "splits", "data", "model", "contender", "code",
               "control", "seed", "params", "grant", "knowledge", "packages")
 PACKAGES = ("fairfight", "torch", "transformers", "datasets", "tokenizers", "numpy")
@@ -71,17 +73,39 @@ def code_identity(contender: Contender) -> str:
     return f"builtin:{contender.name}:" + hashlib.sha256(source_of(contender.name).encode()).hexdigest()
 
 
-def data_identity(spec: Spec) -> dict:
+def data_identity(spec: Spec, splits=None) -> dict:
     """What the data is: file hashes for files, name + options for builtins, id + revision for hubs;
-    a split that names a file itself (`from: jsonl:test.jsonl`) by that file's hashes too."""
+    a split that names a file itself (`from: jsonl:test.jsonl`) by that file's hashes too.
+    `splits`: only the data those splits are drawn from (None: all of it)."""
+    wanted = None if splits is None else {spec.splits[n].dataset for n in splits} | {f"splits.{n}" for n in splits}
     out = {}
     for name, ds in spec.datasets.items():
-        out[name] = {"what": _source_identity(ds.source, ds), "text": ds.text, "labels": to_jsonable(ds.labels),
-                     "split_column": ds.split_column}
+        if wanted is None or name in wanted:
+            out[name] = {"what": _source_identity(ds.source, ds), "text": ds.text, "labels": to_jsonable(ds.labels),
+                         "split_column": ds.split_column}
     for label, source in file_sources(spec).items():
-        if label.startswith("splits."):
+        if label.startswith("splits.") and (wanted is None or label in wanted):
             out[label] = {"what": _source_identity(source, None)}
     return out
+
+
+def read_splits(spec: Spec, grant, contender: Contender | None = None, *, tuning: bool = False) -> tuple:
+    """The splits a run can read: the evaluation split (it predicts on it), the splits its grant
+    names, a skyline's own split and, for a tuning trial, the selection split. A split is built
+    from its own definition and data alone (data/splits.py), so a change to any other split (a
+    family's data axis, a transform) cannot change the run, and does not rerun it."""
+    names = {spec.evaluate.split, *grant.data}
+    if contender is not None and contender.split:
+        names.add(contender.split)
+    if tuning and spec.rules.selection:
+        names.add(spec.rules.selection)
+    return tuple(sorted(n for n in names if n in spec.splits))
+
+
+def data_parts(spec: Spec, splits: tuple) -> dict:
+    """The "splits" and "data" fields of the key of a run that reads `splits`."""
+    return {"splits": digest({n: to_jsonable(spec.splits[n]) for n in splits}),
+            "data": digest(data_identity(spec, splits))}
 
 
 def _source_identity(source: str, ds):

@@ -91,8 +91,8 @@ def tuning_runs(spec: Spec, plan) -> tuple[list, dict]:
         for t, point in enumerate(candidates(space, trials)):
             params = {**run.params, **point}
             parts = {"key_version": runkey.KEY_VERSION, "task": "tune", "evaluate": scored_by,
-                     "rules": runkey.rules_identity(spec), "splits": runkey.digest(to_jsonable(spec.splits)),
-                     "data": runkey.digest(runkey.data_identity(spec)), "model": runkey.digest(runkey.model_identity(spec)),
+                     "rules": runkey.rules_identity(spec), "model": runkey.digest(runkey.model_identity(spec)),
+                     **runkey.data_parts(spec, runkey.read_splits(spec, run.grant, contenders[run.name], tuning=True)),
                      "contender": [run.role, run.name, "trial"], "code": run.code, "control": None, "seed": 0,
                      "params": params, "grant": to_jsonable(run.grant),
                      "knowledge": runkey.granted_knowledge(knowledge, run.grant), "packages": runkey.package_versions()}
