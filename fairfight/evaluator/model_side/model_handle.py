@@ -20,6 +20,7 @@ from fairfight.evaluator.model_side import generation, passes
 from fairfight.evaluator.model_side.devices import BatchSizer
 from fairfight.evaluator.model_side.edits import edit_from_dict, edit_vectors, random_direction
 from fairfight.evaluator.model_side.classifier_head import ClassifierHead
+from fairfight.evaluator.model_side.continuations import continuation_logprobs
 from fairfight.evaluator.model_side.hooks import InputCapture, install_edits, resolve_layer
 from fairfight.evaluator.model_side.ledger import Ledger
 from fairfight.evaluator.model_side.prompts import check_prompts, prompt_key, render as render_prompts
@@ -417,12 +418,9 @@ class ModelHandle:
             for row, i in enumerate(batch):
                 ids[row, : len(seqs[i])] = torch.tensor(seqs[i])
                 mask[row, : len(seqs[i])] = 1
-            logits = self.__model(input_ids=ids.to(self.__device), attention_mask=mask.to(self.__device),
-                                  use_cache=False).logits
-            for row, i in enumerate(batch):
-                s, e = max(starts[i], 1), len(seqs[i])  # token t is scored by position t - 1
-                lp = logits[row, s - 1:e - 1].float().log_softmax(-1).cpu()  # only the scored positions
-                result[i] = lp.gather(-1, ids[row, s:e].unsqueeze(-1)).sum()
+            spans = [(max(starts[i], 1), len(seqs[i])) for i in batch]  # token t is scored by position t - 1
+            for i, value in zip(batch, continuation_logprobs(self.__model, ids, mask, spans, self.__device)):
+                result[i] = value
 
         with torch.no_grad(), install_edits(self.__model, self.__edits):
             self.__sizer.each([len(s) for s in seqs], step)

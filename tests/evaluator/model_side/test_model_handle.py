@@ -211,6 +211,30 @@ def test_generate_and_logprobs(gpt2, bert, make_handle):
             call(op, encoder)
 
 
+def test_logprobs_project_only_the_scored_positions(gpt2, make_handle):
+    """The vocabulary projection runs at the positions that score a continuation, not at every
+    position of the batch (a batch of long few-shot prompts was gigabytes of logits), and every
+    row's score equals the full-logits computation."""
+    handle, _ = make_handle(gpt2, batch_size=4)
+    prompts = ["the nurse said that " * 3, "a cat sat on the", "my friend bought", "x"]
+    conts = [" she helped", " mat", " a new car today", " y"]
+    widths = []
+    hook = gpt2.model.get_output_embeddings().register_forward_hook(lambda m, i, o: widths.append(o.shape[1]))
+    try:
+        lp = handle.logprobs(prompts, conts)
+    finally:
+        hook.remove()
+    tok = gpt2.tokenizer
+    scored = [len(tok(c, add_special_tokens=False)["input_ids"]) for c in conts]
+    assert widths and sum(widths) <= sum(scored)  # the longest prompt alone is 15 tokens
+    with torch.no_grad():
+        for p, c, value in zip(prompts, conts, lp):
+            ids, cont = tok(p)["input_ids"], tok(c, add_special_tokens=False)["input_ids"]
+            logits = gpt2.model(torch.tensor([ids + cont])).logits.log_softmax(-1)[0]
+            ref = sum(logits[len(ids) - 1 + j, t] for j, t in enumerate(cont))
+            assert torch.allclose(value, ref, atol=1e-4), (p, value, ref)
+
+
 def test_no_public_attribute_hands_out_the_model(gpt2, make_handle):
     handle, _ = make_handle(gpt2)
     tuned = handle.finetune(TEXTS, LABELS, steps=1)
