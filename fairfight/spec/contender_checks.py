@@ -83,11 +83,26 @@ class ContenderChecks:
                         self.error(at, f"{name}: {why}")
                     elif key == "max_new_tokens":
                         self.check_answer_length(at, name, value)
+                    elif param.search and key not in _d(settings.get("search")) and self.tunes(path, settings):
+                        self.warn(at, f"{name}'s '{key}' is tuned over {list(param.search)} (rules.selection is set): "
+                                      f"the trials' choice replaces this value; to fix it, also write "
+                                      f"search: {{{key}: [{value}]}}")
                 else:
                     for j, candidate in enumerate(_l(value)):
                         why = type_error(param, candidate)
                         if why:
                             self.error(at + (j,), f"{name}: search candidate {why}")
+
+    def tunes(self, path, settings) -> bool:
+        """Whether the rules tune this built-in: more than one trial, and a selection split it trains
+        on (a baseline: one the rules grant; a skyline: its own split; orchestration/tuning.py)."""
+        rules = _d(self.data.get("rules"))
+        trials, selection = _d(rules.get("budget")).get("trials"), rules.get("selection")
+        if not (selection and isinstance(trials, int) and trials > 1):
+            return False
+        if path[0] == "skylines":
+            return settings.get("split") == selection
+        return selection in _d(rules.get("data"))
 
     def check_answer_length(self, path, name, value):
         """rules.budget.max_new_tokens caps every generate call: a contender written to ask for more

@@ -33,3 +33,20 @@ def test_a_selection_metric_nothing_is_tuned_by_is_a_positioned_warning(edit, wh
             assert not warned  # the quickstart tunes by it
     (w,) = warned
     assert why in w.message and "selection_metric: worst_group_accuracy" in w.snippet and "^" in w.snippet
+
+
+def test_a_tuned_parameter_fixed_in_params_is_a_warning_that_says_how_to_fix_it():
+    """A built-in's `params: {l2: ...}` is only the default its trials start from when rules tune: a
+    reader of the spec would think it fixed, so validate says so, at the value."""
+    quickstart = Path(__file__).resolve().parents[2] / "examples/quickstart/spec.yaml"
+    text = quickstart.read_text()
+    assert "  - finetune_head\n" in text
+    check = lambda source: check_text(source, name=str(quickstart), base_dir=str(quickstart.parent))
+    fixed = text.replace("  - finetune_head\n", "  - finetune_head: {params: {l2: 0.5}}\n")
+    (w,) = [d for d in check(fixed).warnings if "tuned over" in d.message]
+    assert w.path.endswith("finetune_head.params.l2") and "search: {l2: [0.5]}" in w.message
+    searched = text.replace("  - finetune_head\n", "  - finetune_head: {params: {l2: 0.5}, search: {l2: [0.5]}}\n")
+    untuned = fixed.replace("budget: {trials: 4,", "budget: {trials: 1,")
+    assert untuned != fixed
+    for source in (searched, untuned):
+        assert not [d for d in check(source).warnings if "tuned over" in d.message]
