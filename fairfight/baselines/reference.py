@@ -71,7 +71,9 @@ def render() -> str:
            "Set a parameter under the entry's `params:`, and a search space under `search:` "
            "(parameter -> candidate values, drawn with the same trial budget as every method). "
            "`validate` rejects an unknown parameter (with a 'did you mean'), a value of the wrong type, "
-           "and a parameter the plan chooses:", "",
+           "and a parameter the plan chooses. When the rules tune (a selection split, more than one trial), "
+           "a parameter with a built-in search space is tuned over it even if `params:` sets it: the value "
+           "there is where the trials start, and `validate` warns; write `search: {k: [4]}` to fix it:", "",
            "```yaml",
            "baselines:",
            "  - finetune_head",
