@@ -50,7 +50,7 @@ def run_search(opts: EvalOptions) -> int:
     print(f"search: discovery on data seeds {', '.join(map(str, search.discovery))} -> {discovery.out}",
           file=sys.stderr)
     code = run_eval(discovery)
-    if code not in (EXIT_OK, EXIT_NOT_SUPPORTED):
+    if not _ran(code, out / "discovery"):
         print(f"search: the discovery eval did not finish cleanly (exit {code}); no confirmation", file=sys.stderr)
         return code
     found = json.loads((out / "discovery" / "family.json").read_text(encoding="utf-8"))
@@ -62,7 +62,7 @@ def run_search(opts: EvalOptions) -> int:
     print(f"search: confirmation of {', '.join(chosen)} on fresh data seeds "
           f"{', '.join(map(str, search.confirmation))} -> {confirmation.out}", file=sys.stderr)
     code = run_eval(confirmation)
-    if code not in (EXIT_OK, EXIT_NOT_SUPPORTED):
+    if not _ran(code, out / "confirmation"):
         print(f"search: the confirmation eval did not finish cleanly (exit {code})", file=sys.stderr)
         return code
     confirmed = json.loads((out / "confirmation" / "family.json").read_text(encoding="utf-8"))
@@ -78,6 +78,25 @@ def run_search(opts: EvalOptions) -> int:
         print(f"{v['verdict'].upper():>14}  {v['claim']}\n                {v['reason']}")
     print(f"search: {out / 'search.json'}", file=sys.stderr)
     return EXIT_OK if all(v["verdict"] == "supported" for v in verdicts) else EXIT_NOT_SUPPORTED
+
+
+def _ran(code: int, bundle: Path) -> bool:
+    """Whether a stage's eval ran every run to the end. Its exit code also says what its claims
+    came to, and a claim over some members can be invalid there with no fault of any run: the
+    confirmation runs the picked members alone, so "... in members where C" may have none in
+    range. The search judges its own claims from family.json; a failed run or an unfinished
+    eval stops it."""
+    if code in (EXIT_OK, EXIT_NOT_SUPPORTED):
+        return True
+    if code != EXIT_INVALID:
+        return False
+    try:
+        family = json.loads((bundle / "family.json").read_text(encoding="utf-8"))
+        counts = [json.loads((bundle / m["bundle"] / "results.json").read_text(encoding="utf-8"))["counts"]
+                  for m in family["members"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # no bundle: the spec itself was refused
+    return not family.get("interrupted") and all(c.get("failed", 0) == 0 and c.get("refused", 0) == 0 for c in counts)
 
 
 def _seeded(opts, path: str, seeds, bases) -> list:
