@@ -128,14 +128,19 @@ def _tests(family: dict, claim: str) -> list:
 
 def pick(discovery: dict, claim: str, n: int) -> list[tuple[str, float]]:
     """The n members where the claim looks best on discovery: each scored by its largest p over the
-    discovery seeds (it must hold on each); ties keep the family's order."""
-    scores: dict = {}
+    discovery seeds (it must hold on each). Where those tie (a claim that holds nowhere has p 1
+    everywhere), the member whose evidence against the claim is weakest (the largest p that it
+    fails, at its worst seed) looks best; then the family's order."""
+    support: dict = {}
+    against: dict = {}
     for t in _tests(discovery, claim):
-        p = 1.0 if t.get("p_support") is None else t["p_support"]
         base = _base(t["member"])
-        scores[base] = max(scores.get(base, 0.0), p)
-    ranked = sorted(scores.items(), key=lambda item: item[1])
-    return ranked[:n]
+        p = 1.0 if t.get("p_support") is None else t["p_support"]
+        fails = 1.0 if t.get("p_fail") is None else t["p_fail"]
+        support[base] = max(support.get(base, 0.0), p)
+        against[base] = min(against.get(base, 1.0), fails)
+    ranked = sorted(support, key=lambda m: (support[m], -against[m]))
+    return [(m, support[m]) for m in ranked[:n]]
 
 
 def confirm(confirmation: dict, claim: str, picked: list, alpha: float) -> dict:
