@@ -42,7 +42,8 @@ torch.set_num_threads(2)
 cfg = json.loads(sys.argv[1])
 kw = {"gguf_file": cfg["gguf"]} if cfg["gguf"] else {}
 tok = AutoTokenizer.from_pretrained(cfg["folder"], **kw)
-model = AutoModelForCausalLM.from_pretrained(cfg["folder"], **kw).float().eval()
+# float32 as fairfight serves it; a GGUF model refuses .float() (transformers marks it quantized)
+model = AutoModelForCausalLM.from_pretrained(cfg["folder"], dtype=torch.float32, **kw).eval()
 tok.padding_side = "left"
 if tok.pad_token is None:
     tok.pad_token = tok.eos_token
