@@ -20,6 +20,10 @@ class Builtin:
     kind: str  # "baseline" | "skyline" | "control"
     summary: str
     function: object = None
+    # False: its result cannot depend on the run's seed (it draws nothing at random and reads no seed),
+    # so a plan computes it once per eval and copies it to the other seeds (orchestration/plan.py).
+    # A test reruns each such built-in at another seed and compares (tests/baselines/test_seed_free.py).
+    seeded: bool = True
 
     @property
     def search(self) -> dict:
@@ -184,7 +188,7 @@ BASELINES = {b.name: b for b in (
     Builtin("finetune_full", "baseline", "fine-tune the whole model with a linear head", finetune.finetune_full),
     Builtin("zero_shot", "baseline", "no training labels: score label verbalisations (causal LMs, logprobs) or "
             "compare the input's embedding with label descriptions (encoders); prompts derive from the spec",
-            prompting.zero_shot),
+            prompting.zero_shot, seeded=False),
     Builtin("few_shot", "baseline", "k labelled examples in the prompt (causal LMs) or k nearest neighbours over "
             "embeddings of the granted examples (encoders)", prompting.few_shot),
     Builtin("token_deletion", "baseline", "delete the words of the spurious concept from every input, then train a "
@@ -194,12 +198,14 @@ BASELINES = {b.name: b for b in (
             "target's label names", heads.concept_bottleneck),
     Builtin("leace", "baseline", "LEACE concept erasure (concept-erasure package) fit on the spurious attribute's "
             "labels, then a head (needs the attribute's labels granted)", heads.leace),
-    Builtin("majority", "baseline", "always the most common training label (the floor)", heads.majority),
+    Builtin("majority", "baseline", "always the most common training label (the floor)", heads.majority,
+            seeded=False),
     Builtin("no_edit", "baseline", "generation tasks: the model as it is, each prompt answered by greedy "
             "generation (asked as one user turn with a chat template, as the other baselines ask it)",
-            generating.no_edit),
+            generating.no_edit, seeded=False),
     Builtin("instruct", "baseline", "generation tasks: an instruction (default: task.goal) as a system turn "
-            "(a paragraph before the prompt for a model without a chat template)", generating.instruct),
+            "(a paragraph before the prompt for a model without a chat template)", generating.instruct,
+            seeded=False),
     Builtin("few_shot_prompt", "baseline", "generation tasks: k (prompt, answer) demonstrations from a granted "
             "split as earlier chat turns (or text) before each prompt", generating.few_shot_prompt),
     Builtin("finetune_lora", "baseline", "generation tasks: the model fine-tuned on the granted (prompt, answer) "

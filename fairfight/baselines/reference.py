@@ -84,12 +84,19 @@ def render() -> str:
            "Defaults that depend on the task are derived from the spec (`task.goal`, `evaluate.target`), "
            "never from a template written for another task; parameters for one model kind (causal LMs "
            "or encoders) are set only when the model is of that kind. Each built-in is granted only "
-           "what it uses (least privilege): the plan computes its grant from the rules.", ""]
+           "what it uses (least privilege): the plan computes its grant from the rules.", "",
+           "**Seed-free** built-ins draw nothing at random and read no seed: when their inputs are the "
+           "same at every seed too (`evaluate.resample: none`, or no training split granted), an eval "
+           "computes each once, at the first seed, and gives the other seeds that run's result "
+           "(predictions, ledger, metrics; the record's `copied_from` names it, its `elapsed` is 0). "
+           "A test reruns each of them at another seed and compares; `audit --rerun` may do the same.", ""]
     for title, table in (("Baselines", BASELINES), ("Skylines", SKYLINES), ("Controls (rerun every method)", CONTROLS)):
         out += [f"## {title}", ""]
         for name, entry in table.items():
             out += [f"### `{name}`", "", entry.summary + ".", "",
                     f"Uses: {uses_text(name)}.", ""]
+            if not getattr(entry, "seeded", True):
+                out += ["Seed-free: computed once per eval when its inputs do not change with the seed.", ""]
             params = PARAMETERS.get(name, ())
             if not params:
                 out += ["No parameters.", ""]

@@ -75,6 +75,9 @@ def run_plan(opts: EvalOptions) -> int:
             print(f"    tuning: {tuning_notes[label]}")
         rekeyed = " (before tuning: the chosen parameters give new keys)" if trials_of.get(r.name) else ""
         print(f"    run keys{rekeyed}: {' '.join(x.key[:12] for x in runs)}")
+        if any(x.twin for x in runs):
+            print(f"    seed-free: computed at seed {runs[0].seed} only; the other seeds get its result "
+                  "(docs/baselines.md)")
     for refusal in plan.refusals:
         print(f"\n  refused {refusal.label} ({refusal.role}): {refusal.reason}")
     return EXIT_INVALID if plan.refusals else EXIT_OK
@@ -235,6 +238,9 @@ def _run_eval(opts: EvalOptions, state: dict) -> int:
             _print_error(exc)
             return EXIT_INVALID
         print(f"{progress.reused(evaluation)} run(s) reused from an earlier eval or the cache", file=sys.stderr)
+        if progress.copied(evaluation):
+            print(f"{progress.copied(evaluation)} run(s) of seed-free built-ins given their first seed's result "
+                  "(docs/baselines.md)", file=sys.stderr)
     results = evaluation.write(interrupted)
     _write_reports(out)
     _settle_cache(user_cache)

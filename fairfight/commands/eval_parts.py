@@ -181,12 +181,20 @@ class _Progress:
         return f"running {self.running}, refused {c['refused']}, failed {c['failed']}"
 
     def reuse(self, record):
-        self.counts["succeeded"] += 1  # finished before: counted, not run again
+        """A run finished before (counted, not run again), or a seed-free run given its twin's result."""
+        self.counts[record["status"]] = self.counts.get(record["status"], 0) + 1
+        if record.get("copied_from") and not self.enabled:
+            print(f"  {record['label']} seed {record['seed']}: {record['status']} (its seed-"
+                  f"{record['copied_from']['seed']} run's result: the same at every seed)", file=sys.stderr)
         self._update()
 
     @staticmethod
     def reused(evaluation) -> int:
         return sum(1 for r in evaluation.records.values() if r.get("reused"))
+
+    @staticmethod
+    def copied(evaluation) -> int:
+        return sum(1 for r in evaluation.records.values() if r.get("copied_from") and not r.get("reused"))
 
     def started(self, job):
         self.running += 1

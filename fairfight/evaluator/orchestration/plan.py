@@ -18,6 +18,7 @@ class Run:
     grant: Uses
     declared: bool  # False: the contender declared no uses and gets the full rules
     code: str = ""  # the contender's code identity (file hash, module hash, or built-in source hash)
+    twin: str | None = None  # a seed-free run's key at the first seed: its result, computed once (seed_free)
 
     @property
     def label(self) -> str:
@@ -93,10 +94,30 @@ def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) 
         params = {**params, **((chosen or {}).get(contender.name) or {})}
         code = runkey.code_identity(contender)
         data = runkey.data_parts(spec, runkey.read_splits(spec, grant, contender))
+        twin = None
         for seed in plan.seeds:
             parts = {**common, **data, "contender": [contender.role, contender.name], "code": code, "control": control,
                      "seed": seed, "params": params, "grant": to_jsonable(grant),
                      "knowledge": runkey.granted_knowledge(knowledge, grant)}
-            plan.runs.append(Run(runkey.run_key(parts), contender.name, role, control, seed, params, grant, declared,
-                                 code))
+            key = runkey.run_key(parts)
+            plan.runs.append(Run(key, contender.name, role, control, seed, params, grant, declared, code, twin))
+            if twin is None and seed_free(spec, contender, control, grant):
+                twin = key
     return plan
+
+
+def seed_free(spec: Spec, contender: Contender, control: str | None, grant: Uses) -> bool:
+    """Whether a run's result is the same at every seed, so the eval computes it at the first seed
+    only and copies it to the others (runner.py): a built-in that declares it draws nothing at random
+    (catalogue: seeded=False; no_edit, instruct, zero_shot, majority), not rerun as a control (controls
+    draw from the seed), whose inputs do not change with the seed (evaluate.resample: none, or no
+    training split granted). A method never is: its code may read ctx.seed."""
+    if control or contender.run or contender.role == "method":
+        return False
+    from ...baselines import builtin
+
+    try:
+        entry = builtin(contender.name)
+    except KeyError:
+        return False
+    return not entry.seeded and (spec.evaluate.resample.kind == "none" or not grant.data)

@@ -49,6 +49,34 @@ def finish_run(ev, job, result: dict) -> dict:
     ev.records[job.key] = record
     return record
 
+def copy_run(ev, run, source: dict) -> dict:
+    """The record of a seed-free run (plan.seed_free) at a later seed: its twin's at the first seed,
+    which it would compute again bit for bit (the same code, inputs, model and parameters; no seed
+    read). Its predictions, ledger and log are copied; `copied_from` says so, `elapsed` is 0 (nothing
+    ran). A failed twin leaves it failed, to be tried again with the twin on resume."""
+    import json
+
+    from .bundle import FINISHED
+
+    record = {**{k: v for k, v in source.items() if k != "reused"}, **run.describe(),
+              "elapsed": 0.0, "timings": {}, "copied_from": {"key": source["key"], "seed": source["seed"]}}
+    folder = ev.bundle.run_dir(source["key"])
+    rows, ledger, log = [], None, ""
+    if source.get("status") in FINISHED:
+        rows = ev.bundle.read_predictions(source["key"])
+        ledger = json.loads((folder / "ledger.json").read_text(encoding="utf-8"))
+        log = (folder / "log.txt").read_text(encoding="utf-8")
+    else:
+        record.update(status="failed", metrics=None,
+                      error=f"not run: its result is its seed-{source['seed']} run's, which did not succeed "
+                            f"({source.get('error') or source.get('status')})")
+    ev.bundle.write_run(run.key, record, rows, ledger, log)
+    if ev.cache is not None:
+        ev.cache.store(run.key, ev.bundle)
+    ev.records[run.key] = record
+    return record
+
+
 def scored_generations(ev, run, record: dict, predictions):
     """A generation run's rows with each text's score (None, and the run failed, when the texts are
     invalid or the scorer fails on them); its metrics in `record`."""

@@ -66,6 +66,7 @@ class Evaluation:
             self.classes = sorted(set(self.gold), key=str)
         self.records: dict = {}
         self.runs: dict = {}  # key -> Run (final runs and tuning trials)
+        self._copies: dict = {}  # a seed-free run's twin key -> the runs waiting for its result (copy_twin)
         self.on_reused = lambda record: None
         self.tuning_notes: dict = {}
         self._device: str | None = None  # resolved on first use (auto imports torch)
@@ -92,17 +93,34 @@ class Evaluation:
 
     # ------------------------------------------------------------------ jobs
     def pending_jobs(self, runs=None) -> list:
+        """Jobs for the runs not finished before (this bundle, the cache). A seed-free run (plan.seed_free)
+        whose first-seed twin is among `runs` gets no job: the twin's result is copied to it once the
+        twin is finished (`finish`), or now if it already is."""
+        runs = list(self.plan.runs if runs is None else runs)
+        planned = {run.key for run in runs}
         jobs = []
-        for run in _first_of_each_contender_first(self.plan.runs if runs is None else runs):
+        for run in _first_of_each_contender_first(runs):
             self.runs[run.key] = run
             record = self.bundle.finished(run.key) or (
                 self.cache.fetch(run.key, self.bundle, accept=self.walls_hold) if self.cache else None)
             if record is not None:
                 self.records[run.key] = {**record, "reused": True}
                 self.on_reused(self.records[run.key])
+            elif run.twin in planned:
+                self._copies.setdefault(run.twin, []).append(run)
             else:
                 jobs.append(Job(self.describe(run), list(self.target_of(run)[0]), self.timeout()))
+        pending = {job.key for job in jobs}
+        for twin in [t for t in self._copies if t not in pending and t in self.records]:
+            self.copy_twin(twin)
         return jobs
+
+    def copy_twin(self, key: str) -> None:
+        """Give the seed-free runs waiting on run `key` its result (records.copy_run)."""
+        from .records import copy_run
+
+        for run in self._copies.pop(key, []):
+            self.on_reused(copy_run(self, run, self.records[key]))
 
     def execute(self, executor, on_start, on_done, *, seeds=None, only=()) -> None:
         """Tuning trials first (if any contender has a search space), then the final runs with
@@ -198,7 +216,9 @@ class Evaluation:
         """A finished job's record: validated, scored on this side, written to the bundle and the cache."""
         from .records import finish_run
 
-        return finish_run(self, job, result)
+        record = finish_run(self, job, result)
+        self.copy_twin(job.key)
+        return record
 
     def walls_hold(self, record: dict) -> bool:
         """A run from the shared cache is reused only if it ran inside walls at least as strong as
