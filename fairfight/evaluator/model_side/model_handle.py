@@ -57,7 +57,8 @@ class ModelHandle:
     def __init__(self, loaded: LoadedModel, grant: frozenset[str], ledger: Ledger, *,
                  rule_source: str = "uses.model", batch_size: int = 32, edits=(), device: str | None = None,
                  _head: ClassifierHead | None = None, forward_cache=None, rules=frozenset(),
-                 _sizer: BatchSizer | None = None, redirect_seed: int | None = None, _shown=None):
+                 _sizer: BatchSizer | None = None, redirect_seed: int | None = None, _shown=None,
+                 _memo: generation.DecodeMemo | None = None):
         """`redirect_seed`: the random_direction control's (the run's seed): every AddVector this handle
         and those derived from it are given is replaced by a random vector of the same norm at the same
         place (edits.random_direction) before anything runs with it; `edits` still shows the ones given."""
@@ -80,6 +81,8 @@ class ModelHandle:
         self.__edits = tuple(self._check_edit(e) for e in edits)  # what runs (ledger, cache keys, hooks)
         self.__redirect = redirect_seed
         self.__shown = self.__edits if _shown is None else tuple(_shown)  # what the contender gave
+        # the run's decoded texts, shared by every handle derived from its first one (generation.py)
+        self.__memo = _memo if _memo is not None else generation.DecodeMemo()
         self.__head = _head
         self.__cache = forward_cache  # shared pooled passes (see forward_cache.py); None: compute
         self.__rules = frozenset(rules)  # what the rules allow: to tell an author what to declare
@@ -328,7 +331,7 @@ class ModelHandle:
         return ModelHandle(loaded, self.__grant, self.__ledger, rule_source=self.__rule_source,
                            batch_size=self.__batch_size, edits=self.__edits, device=self.__device,
                            _head=ClassifierHead(linear, classes), redirect_seed=self.__redirect,
-                           _shown=self.__shown)
+                           _shown=self.__shown, _memo=self.__memo)
 
     def _finetune_lm(self, prompts, answers, *, steps, epochs, lr, split, seed, lora) -> ModelHandle:
         from fairfight.evaluator.model_side import lm_tuning
@@ -354,7 +357,7 @@ class ModelHandle:
         loaded = dataclasses.replace(self.__loaded, model=tuned, identity=identity)
         return ModelHandle(loaded, self.__grant, self.__ledger, rule_source=self.__rule_source,
                            batch_size=self.__batch_size, edits=self.__edits, device=self.__device,
-                           redirect_seed=self.__redirect, _shown=self.__shown)
+                           redirect_seed=self.__redirect, _shown=self.__shown, _memo=self.__memo)
 
     def _schedule(self, n: int, steps, epochs, seed) -> list[list[int]]:
         """Batches of indices: shuffled epochs (seeded), cut at `steps` (default: whole epochs)."""
@@ -384,7 +387,8 @@ class ModelHandle:
         ids = self.__tok(prompts, add_special_tokens=not templated)["input_ids"] if prompts else []
         with torch.no_grad(), install_edits(self.__model, self.__edits):
             return generation.greedy(self.__model, self.__tok, ids, new_tokens, device=self.__device,
-                                     max_len=self.__max_len, before_each=lambda: self.__ledger.check_time("generate"))
+                                     max_len=self.__max_len, before_each=lambda: self.__ledger.check_time("generate"),
+                                     memo=self.__memo, edits=self.__edits)
 
     def logprobs(self, prompts, continuations, *, split=None) -> torch.Tensor:
         self._gate("logprobs", split or "inputs")
@@ -488,7 +492,7 @@ class ModelHandle:
     def _derive(self, **changes) -> ModelHandle:
         kw = dict(rule_source=self.__rule_source, batch_size=self.__batch_size, edits=self.__edits,
                   device=self.__device, _head=self.__head, forward_cache=self.__cache, rules=self.__rules,
-                  _sizer=self.__sizer, redirect_seed=self.__redirect, _shown=self.__shown)
+                  _sizer=self.__sizer, redirect_seed=self.__redirect, _shown=self.__shown, _memo=self.__memo)
         kw.update(changes)
         return ModelHandle(self.__loaded, self.__grant, self.__ledger, **kw)
 

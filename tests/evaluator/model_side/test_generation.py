@@ -34,13 +34,65 @@ def by_hand(loaded, prompt, n):
 @pytest.mark.parametrize("which", ["gpt2", "llama"])
 def test_each_prompt_gets_its_own_greedy_text_in_any_composition(which, gpt2, llama, make_handle):
     loaded = gpt2 if which == "gpt2" else llama
-    handle, ledger = make_handle(loaded, grant={"generate"})
-    together = handle.generate(PROMPTS, max_new_tokens=6)
+    def fresh():  # a handle of its own (another run): nothing decoded before, so each call decodes
+        return make_handle(loaded, grant={"generate"})[0]
+
+    together = fresh().generate(PROMPTS, max_new_tokens=6)
     assert together == [by_hand(loaded, p, 6) for p in PROMPTS]
     shuffled = [PROMPTS[i] for i in (4, 2, 0, 3, 1)]
-    assert handle.generate(shuffled, max_new_tokens=6) == [together[i] for i in (4, 2, 0, 3, 1)]
-    assert handle.generate(PROMPTS[1:2] * 3, max_new_tokens=6) == [together[1]] * 3
+    assert fresh().generate(shuffled, max_new_tokens=6) == [together[i] for i in (4, 2, 0, 3, 1)]
+    assert fresh().generate(PROMPTS[1:2] * 3, max_new_tokens=6) == [together[1]] * 3
     assert len({t for t in together}) > 1  # not one text for everything
+
+
+def _counting(model):
+    calls = []
+    return calls, model.register_forward_hook(lambda *a: calls.append(1))
+
+
+def test_a_prompt_asked_again_in_a_run_is_served_from_its_decoding(gpt2, make_handle):
+    """The batch check re-predicts evaluation prompts in other compositions: a run's handle (and those
+    derived from it) decodes each (model, edits, prompt, length) once; another run decodes its own."""
+    from fairfight import AddVector
+
+    handle, _ = make_handle(gpt2, grant={"generate", "intervene"})
+    calls, hook = _counting(gpt2.model)
+    try:
+        first = handle.generate(PROMPTS, max_new_tokens=5)
+        assert len(calls) >= len(PROMPTS)
+        calls.clear()
+        again = handle.generate(list(reversed(PROMPTS)) + PROMPTS[:2], max_new_tokens=5)
+        assert again == list(reversed(first)) + first[:2] and not calls  # nothing decoded
+        assert handle.intervene([]).generate(PROMPTS[:2], max_new_tokens=5) == first[:2] and not calls
+        assert handle.generate(PROMPTS[:2], max_new_tokens=4) == [by_hand(gpt2, p, 4) for p in PROMPTS[:2]]
+        assert calls  # another length: decoded
+        calls.clear()
+        push = torch.randn(32, generator=torch.Generator().manual_seed(0)) * 20
+        pushed = handle.intervene([AddVector(1, push)])
+        steered = pushed.generate(PROMPTS[:3], max_new_tokens=5)
+        assert calls and steered != first[:3]  # other edits: decoded, with them
+        calls.clear()
+        assert pushed.generate(PROMPTS[:3], max_new_tokens=5) == steered and not calls
+        other, _ = make_handle(gpt2, grant={"generate"})
+        assert other.generate(PROMPTS[:2], max_new_tokens=5) == first[:2] and calls  # another run: its own
+    finally:
+        hook.remove()
+
+
+def test_the_memo_tells_models_and_exact_edits_apart(gpt2, llama):
+    from fairfight import AddVector
+    from fairfight.evaluator.model_side.generation import DecodeMemo
+
+    memo = DecodeMemo(size=2)
+    memo.put(gpt2.model, ("e", (1, 2), 5), "text")
+    assert memo.get(gpt2.model, ("e", (1, 2), 5)) == "text" and memo.get(llama.model, ("e", (1, 2), 5)) is None
+    memo.put(gpt2.model, ("e", (3,), 5), "b")
+    memo.put(gpt2.model, ("e", (4,), 5), "c")  # over its size: the least recently used goes
+    assert memo.get(gpt2.model, ("e", (1, 2), 5)) is None and memo.get(gpt2.model, ("e", (4,), 5)) == "c"
+    zero, minus_zero = AddVector(0, [0.0, 1.0]), AddVector(0, [-0.0, 1.0])
+    assert zero == minus_zero  # == merges them; the memo's key does not
+    assert DecodeMemo.edits_key([zero]) != DecodeMemo.edits_key([minus_zero])
+    assert DecodeMemo.edits_key([zero]) == DecodeMemo.edits_key([AddVector(0, [0.0, 1.0])])
 
 
 @pytest.mark.parametrize("value, match", [
