@@ -21,9 +21,14 @@ class Builtin:
     summary: str
     function: object = None
     # False: its result cannot depend on the run's seed (it draws nothing at random and reads no seed),
-    # so a plan computes it once per eval and copies it to the other seeds (orchestration/plan.py).
-    # A test reruns each such built-in at another seed and compares (tests/baselines/test_seed_free.py).
-    seeded: bool = True
+    # so a plan computes it once per eval and copies it to the other seeds (orchestration/plan.py);
+    # a function of the spec where that depends on the way it takes (few_shot: only its prompting way
+    # draws demonstrations). Tests rerun each such built-in at another seed and compare
+    # (tests/evaluator/orchestration/test_seed_free_runs.py).
+    seeded: object = True
+
+    def draws_seed(self, spec: Spec) -> bool:
+        return bool(self.seeded(spec) if callable(self.seeded) else self.seeded)
 
     @property
     def search(self) -> dict:
@@ -190,7 +195,8 @@ BASELINES = {b.name: b for b in (
             "compare the input's embedding with label descriptions (encoders); prompts derive from the spec",
             prompting.zero_shot, seeded=False),
     Builtin("few_shot", "baseline", "k labelled examples in the prompt (causal LMs) or k nearest neighbours over "
-            "embeddings of the granted examples (encoders)", prompting.few_shot),
+            "embeddings of the granted examples (encoders)", prompting.few_shot,
+            seeded=lambda spec: model_kind(spec) == "causal"),  # k nearest neighbours draw nothing
     Builtin("token_deletion", "baseline", "delete the words of the spurious concept from every input, then train a "
             "head (uses the knowledge item params.concept, default spurious_concept)", heads.token_deletion),
     Builtin("concept_bottleneck", "baseline", "a head on cosine similarities to concept vectors of task-relevant "

@@ -95,8 +95,12 @@ def render() -> str:
         for name, entry in table.items():
             out += [f"### `{name}`", "", entry.summary + ".", "",
                     f"Uses: {uses_text(name)}.", ""]
-            if not getattr(entry, "seeded", True):
+            if entry.seeded is False:
                 out += ["Seed-free: computed once per eval when its inputs do not change with the seed.", ""]
+            elif callable(entry.seeded):
+                out += ["Seed-free on encoders (nearest neighbours draw nothing; the prompting way draws its "
+                        "demonstrations with the seed): computed once per eval there when its inputs do not "
+                        "change with the seed.", ""]
             params = PARAMETERS.get(name, ())
             if not params:
                 out += ["No parameters.", ""]

@@ -19,6 +19,7 @@ from generationkit import tiny_chat_gpt2, write_capitals
 from runner_fixtures import cli_here, eval_here, write_fight
 
 SEED_FREE = {"zero_shot", "majority", "no_edit", "instruct"}
+ON_ENCODERS = {"few_shot"}  # its nearest-neighbour way draws nothing; its prompting way draws demonstrations
 
 
 def classification_spec(folder, bert_dir, seeds=3):
@@ -27,7 +28,7 @@ def classification_spec(folder, bert_dir, seeds=3):
     spec = write_fight(folder, bert_dir, {"probe": "uses: {model: [activations], data: {train: [text, profession]}}"},
                        seeds=seeds)
     text = spec.read_text().replace("  seeds:", "  resample: none\n  seeds:")
-    spec.write_text(text + "baselines: [majority, zero_shot, finetune_head]\ncontrols: [shuffled_labels]\n")
+    spec.write_text(text + "baselines: [majority, zero_shot, few_shot, finetune_head]\ncontrols: [shuffled_labels]\n")
     return spec
 
 
@@ -59,17 +60,18 @@ def computed_alone(spec_path, labels, seed, out) -> dict:
 
 
 def test_the_seed_free_builtins_are_these():
-    assert {name for name, b in BASELINES.items() if not b.seeded} == SEED_FREE
+    assert {name for name, b in BASELINES.items() if b.seeded is False} == SEED_FREE
+    assert {name for name, b in BASELINES.items() if callable(b.seeded)} == ON_ENCODERS
 
 
 def test_a_seed_free_run_points_at_its_first_seed(tmp_path, bert_dir):
     spec_path = classification_spec(tmp_path, bert_dir)
     plan = compile_plan(load_spec(spec_path))
     shown = cli_here("plan", str(spec_path))
-    assert shown.stdout.count("seed-free: computed at seed 0 only") == 2, shown.stdout
+    assert shown.stdout.count("seed-free: computed at seed 0 only") == 3, shown.stdout
     first = {r.label: r.key for r in plan.runs if r.seed == 0}
     for run in plan.runs:
-        expected = first[run.label] if run.label in SEED_FREE and run.seed > 0 else None
+        expected = first[run.label] if run.label in SEED_FREE | ON_ENCODERS and run.seed > 0 else None
         assert run.twin == expected, (run.label, run.seed)
     assert len({r.key for r in plan.runs}) == len(plan.runs)  # every run keeps its own key and record
     # a resampled training split: majority's input changes with the seed; zero_shot reads no split
@@ -78,14 +80,21 @@ def test_a_seed_free_run_points_at_its_first_seed(tmp_path, bert_dir):
         assert {r.label for r in plan.runs if r.twin} == {"zero_shot"}
 
 
+def test_few_shot_on_a_causal_model_draws_its_demonstrations_at_every_seed(tmp_path, gpt2_dir):
+    spec_path = classification_spec(tmp_path, gpt2_dir)
+    plan = compile_plan(load_spec(spec_path, ["rules.model=[embed, activations, logprobs]"]))
+    twins = {r.label for r in plan.runs if r.twin}
+    assert "few_shot" in {r.label for r in plan.runs} and twins == {"majority", "zero_shot"}
+
+
 def test_seed_free_classification_baselines_are_computed_once_and_equal_a_run_at_another_seed(tmp_path, bert_dir):
     spec_path = classification_spec(tmp_path / "fight", bert_dir, seeds=2)
     out = tmp_path / "bundle"
     r = eval_here(str(spec_path), "--out", str(out), "--no-progress", "--no-cache")
     assert r.returncode in (0, 1), r.stderr[-3000:]
     runs = runs_of(out)
-    assert "2 run(s) of seed-free built-ins" in r.stderr
-    for label in ("majority", "zero_shot"):
+    assert "3 run(s) of seed-free built-ins" in r.stderr
+    for label in ("majority", "zero_shot", "few_shot"):
         first, copy = runs[(label, 0)], runs[(label, 1)]
         assert first["status"] == copy["status"] == "succeeded"
         assert copy["copied_from"] == {"key": first["key"], "seed": 0} and copy["elapsed"] == 0.0
@@ -93,7 +102,7 @@ def test_seed_free_classification_baselines_are_computed_once_and_equal_a_run_at
         assert predictions(out, copy["key"]) == predictions(out, first["key"])
         assert f"  {label} seed 1: succeeded (its seed-0 run's result" in r.stderr
     assert "copied_from" not in runs[("finetune_head", 1)]  # seeded: run at every seed
-    alone = computed_alone(spec_path, ["majority", "zero_shot"], 1, tmp_path / "alone")
+    alone = computed_alone(spec_path, ["majority", "zero_shot", "few_shot"], 1, tmp_path / "alone")
     for label, texts in alone.items():
         assert texts == predictions(out, runs[(label, 1)]["key"]), label
     schema = json.loads((Path(__file__).resolve().parents[3] / "schema" / "results.schema.json").read_text())
