@@ -133,6 +133,11 @@ class Contender:
     def note(self) -> str:
         if self.role == "control" and self.control:
             return f"control of {self.name}: {CONTROL_NOTES.get(self.control, self.control)}"
+        copied = [r for r in self.runs if r.get("copied_from")]
+        if copied:  # its seeds are one run: no spread over seeds to read into
+            seed = copied[0]["copied_from"]["seed"]
+            return (f"{ROLE_NOTES.get(self.role, self.role)}; seed-free: run once, at seed {seed}, "
+                    f"its result given to the other {len(copied)} seed(s)")
         return ROLE_NOTES.get(self.role, self.role)
 
 

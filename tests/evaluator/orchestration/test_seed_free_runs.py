@@ -102,6 +102,8 @@ def test_seed_free_classification_baselines_are_computed_once_and_equal_a_run_at
         assert predictions(out, copy["key"]) == predictions(out, first["key"])
         assert f"  {label} seed 1: succeeded (its seed-0 run's result" in r.stderr
     assert "copied_from" not in runs[("finetune_head", 1)]  # seeded: run at every seed
+    report = (out / "report.md").read_text()
+    assert report.count("seed-free: run once, at seed 0, its result given to the other 1 seed(s)") == 3
     alone = computed_alone(spec_path, ["majority", "zero_shot", "few_shot"], 1, tmp_path / "alone")
     for label, texts in alone.items():
         assert texts == predictions(out, runs[(label, 1)]["key"]), label
