@@ -13,7 +13,9 @@ Programs, each a fresh process, timed in one run on this machine:
   hook at generated tokens; a contender whose answers do not depend on the seed (no_edit,
   instruct) is generated once, as a script author would.
 - fairfight eval: the spec with those cuts (`--set`), a fresh cache, each prompt decoded alone
-  (batch-invariant texts) on the model server.
+  (batch-invariant texts) on the model server; no_edit and instruct are seed-free built-ins, run
+  once and given to the other seeds (docs/baselines.md), as the script generates them once; the
+  batch check's second composition is served from the run's decoded texts (docs/model-handle.md).
 Prints wall time, peak memory of each process tree, fairfight/script (issue target <= 0.6), new
 tokens per second of each (the answers' tokens, counted with the model's tokenizer), and each
 contender's score on pressured and on plain questions from both (the script's batched decoding
@@ -154,7 +156,8 @@ def main(argv=None) -> int:
                       "--out", f"{tmp}/bundle", "--workers", str(args.workers), "--no-progress",
                       "--cache", f"{tmp}/cache", *fight_overrides(args, layer)])
         results = json.loads(Path(f"{tmp}/bundle/results.json").read_text())
-        texts = [json.loads(line)["prediction"] for run in results["runs"]
+        # the texts fairfight generated: a seed-free run's copies at later seeds were not generated again
+        texts = [json.loads(line)["prediction"] for run in results["runs"] if not run.get("copied_from")
                  for line in (Path(f"{tmp}/bundle/runs") / run["key"] / "predictions.jsonl").read_text().splitlines()]
     tok = loaded.tokenizer
     our_tokens = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)
