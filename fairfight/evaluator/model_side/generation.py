@@ -10,17 +10,14 @@ benchmarks/generation_batching.py.
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
-import pickle
-import weakref
-from collections import OrderedDict
 from typing import Callable
 
 import torch
 
 from fairfight.errors import FairfightError
 from fairfight.evaluator.model_side.edits import decoding_phase
+from fairfight.evaluator.model_side.run_memo import RunMemo
 
 MAX_NEW_TOKENS = 1024  # per prompt and call: a bound on what one request can make the server compute
 
@@ -33,52 +30,22 @@ def check_max_new_tokens(value) -> int:
     return value
 
 
-class DecodeMemo:
-    """One run's decoded texts, by (model, edits, prompt tokens, max_new_tokens): a prompt decoded
-    alone is a pure function of those, so asking it again (the batch check re-predicts up to 64
-    evaluation inputs in another composition; a predictor may ask a prompt twice) costs nothing,
-    and the text is the one decoding would give. Per run, never shared across runs: a hit is
-    faster than a decode, and a contender must not learn from timing what another run asked.
-    Models are held weakly (a tuned model freed and another made at its address is a new model)."""
-
-    def __init__(self, size: int = 8192):
-        self.size = size
-        self._by_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    @staticmethod
-    def edits_key(edits) -> bytes:
-        # the exact floats (pickle keeps -0.0 and NaN bits that == and hash() would merge)
-        return hashlib.sha256(pickle.dumps(tuple(edits), protocol=4)).digest()
-
-    def get(self, model, key: tuple):
-        texts = self._by_model.get(model)
-        if texts is None or key not in texts:
-            return None
-        texts.move_to_end(key)
-        return texts[key]
-
-    def put(self, model, key: tuple, text: str) -> None:
-        texts = self._by_model.setdefault(model, OrderedDict())
-        texts[key] = text
-        if len(texts) > self.size:
-            texts.popitem(last=False)
-
-
 def greedy(model, tokenizer, prompt_ids: list[list[int]], max_new_tokens: int, *, device,
            max_len: int | None = None, before_each: Callable[[], None] = lambda: None,
-           memo: DecodeMemo | None = None, edits=()) -> list[str]:
+           memo: RunMemo | None = None, edits=()) -> list[str]:
     """The new text of each prompt (token ids), greedy, special tokens removed; equal prompts are
     decoded once, and a prompt in `memo` (decoded before under the same model and `edits`, the
     edits installed) not again. `before_each` runs before each prompt decoded (the ledger's
     wall-time check)."""
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     done: dict[tuple, str] = {}
-    edits_key = DecodeMemo.edits_key(edits) if memo is not None else None
+    edits_key = RunMemo.edits_key(edits) if memo is not None else None
     for i, ids in enumerate(prompt_ids):
         key = tuple(ids)
         if key in done:
             continue
-        known = memo.get(model, (edits_key, key, max_new_tokens)) if memo is not None else None
+        memo_key = RunMemo.key("generate", edits_key, key, max_new_tokens) if memo is not None else None
+        known = memo.get(model, memo_key) if memo is not None else None
         if known is not None:
             done[key] = known
             continue
@@ -94,7 +61,7 @@ def greedy(model, tokenizer, prompt_ids: list[list[int]], max_new_tokens: int, *
         new = _decode_one(model, ids, max_new_tokens, device, _stop_ids(model, tokenizer))
         done[key] = tokenizer.decode(new, skip_special_tokens=True)
         if memo is not None:
-            memo.put(model, (edits_key, key, max_new_tokens), done[key])
+            memo.put(model, memo_key, done[key])
     return [done[tuple(ids)] for ids in prompt_ids]
 
 
@@ -130,4 +97,4 @@ def _decode_one(model, ids: list[int], max_new_tokens: int, device, stop: set[in
     return out
 
 
-__all__ = ["MAX_NEW_TOKENS", "DecodeMemo", "check_max_new_tokens", "greedy"]
+__all__ = ["MAX_NEW_TOKENS", "check_max_new_tokens", "greedy"]

@@ -24,6 +24,7 @@ from fairfight.evaluator.model_side.continuations import continuation_logprobs
 from fairfight.evaluator.model_side.hooks import InputCapture, install_edits, resolve_layer
 from fairfight.evaluator.model_side.ledger import Ledger
 from fairfight.evaluator.model_side.prompts import check_prompts, prompt_key, render as render_prompts
+from fairfight.evaluator.model_side.run_memo import RunMemo
 from fairfight.evaluator.model_side.models import LoadedModel
 
 OPERATIONS = ("generate", "logprobs", "embed", "activations", "intervene", "gradients", "weights", "finetune")
@@ -58,7 +59,7 @@ class ModelHandle:
                  rule_source: str = "uses.model", batch_size: int = 32, edits=(), device: str | None = None,
                  _head: ClassifierHead | None = None, forward_cache=None, rules=frozenset(),
                  _sizer: BatchSizer | None = None, redirect_seed: int | None = None, _shown=None,
-                 _memo: generation.DecodeMemo | None = None):
+                 _memo: RunMemo | None = None):
         """`redirect_seed`: the random_direction control's (the run's seed): every AddVector this handle
         and those derived from it are given is replaced by a random vector of the same norm at the same
         place (edits.random_direction) before anything runs with it; `edits` still shows the ones given."""
@@ -81,8 +82,8 @@ class ModelHandle:
         self.__edits = tuple(self._check_edit(e) for e in edits)  # what runs (ledger, cache keys, hooks)
         self.__redirect = redirect_seed
         self.__shown = self.__edits if _shown is None else tuple(_shown)  # what the contender gave
-        # the run's decoded texts, shared by every handle derived from its first one (generation.py)
-        self.__memo = _memo if _memo is not None else generation.DecodeMemo()
+        # what the run's generate and logprobs computed, shared by every handle derived from its first (run_memo.py)
+        self.__memo = _memo if _memo is not None else RunMemo()
         self.__head = _head
         self.__cache = forward_cache  # shared pooled passes (see forward_cache.py); None: compute
         self.__rules = frozenset(rules)  # what the rules allow: to tell an author what to declare
@@ -413,6 +414,16 @@ class ModelHandle:
         self.__ledger.charge("logprobs", split or "inputs", len(prompts), edits=self._edit_dicts(),
                              texts=[prompt_key(p) for p in asked])
         result = torch.zeros(len(seqs))
+        # asked before in this run (the batch check's second composition): the value computed then
+        edits_key = RunMemo.edits_key(self.__edits)
+        keys = [RunMemo.key("logprobs", edits_key, seq, start) for seq, start in zip(seqs, starts)]
+        todo = []
+        for i, key in enumerate(keys):
+            known = self.__memo.get(self.__model, key)
+            if known is None:
+                todo.append(i)
+            else:
+                result[i] = known
 
         def step(batch):
             self.__ledger.check_time("logprobs")
@@ -425,9 +436,10 @@ class ModelHandle:
             spans = [(max(starts[i], 1), len(seqs[i])) for i in batch]  # token t is scored by position t - 1
             for i, value in zip(batch, continuation_logprobs(self.__model, ids, mask, spans, self.__device)):
                 result[i] = value
+                self.__memo.put(self.__model, keys[i], float(value))
 
         with torch.no_grad(), install_edits(self.__model, self.__edits):
-            self.__sizer.each([len(s) for s in seqs], step)
+            self.__sizer.each([len(seqs[i]) for i in todo], lambda batch: step([todo[j] for j in batch]))
         return result
 
     # -- machinery ----------------------------------------------------------------------------

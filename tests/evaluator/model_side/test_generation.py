@@ -81,9 +81,9 @@ def test_a_prompt_asked_again_in_a_run_is_served_from_its_decoding(gpt2, make_ha
 
 def test_the_memo_tells_models_and_exact_edits_apart(gpt2, llama):
     from fairfight import AddVector
-    from fairfight.evaluator.model_side.generation import DecodeMemo
+    from fairfight.evaluator.model_side.run_memo import RunMemo
 
-    memo = DecodeMemo(size=2)
+    memo = RunMemo(size=2)
     memo.put(gpt2.model, ("e", (1, 2), 5), "text")
     assert memo.get(gpt2.model, ("e", (1, 2), 5)) == "text" and memo.get(llama.model, ("e", (1, 2), 5)) is None
     memo.put(gpt2.model, ("e", (3,), 5), "b")
@@ -91,8 +91,8 @@ def test_the_memo_tells_models_and_exact_edits_apart(gpt2, llama):
     assert memo.get(gpt2.model, ("e", (1, 2), 5)) is None and memo.get(gpt2.model, ("e", (4,), 5)) == "c"
     zero, minus_zero = AddVector(0, [0.0, 1.0]), AddVector(0, [-0.0, 1.0])
     assert zero == minus_zero  # == merges them; the memo's key does not
-    assert DecodeMemo.edits_key([zero]) != DecodeMemo.edits_key([minus_zero])
-    assert DecodeMemo.edits_key([zero]) == DecodeMemo.edits_key([AddVector(0, [0.0, 1.0])])
+    assert RunMemo.edits_key([zero]) != RunMemo.edits_key([minus_zero])
+    assert RunMemo.edits_key([zero]) == RunMemo.edits_key([AddVector(0, [0.0, 1.0])])
 
 
 @pytest.mark.parametrize("value, match", [
