@@ -108,10 +108,11 @@ def compile_plan(spec: Spec, *, seeds: int | None = None, only=(), chosen=None) 
 
 def seed_free(spec: Spec, contender: Contender, control: str | None, grant: Uses) -> bool:
     """Whether a run's result is the same at every seed, so the eval computes it at the first seed
-    only and copies it to the others (runner.py): a built-in that declares it draws nothing at random
-    (catalogue: seeded; no_edit, instruct, zero_shot, majority, few_shot's nearest neighbours), not rerun as a control (controls
-    draw from the seed), whose inputs do not change with the seed (evaluate.resample: none, or no
-    training split granted). A method never is: its code may read ctx.seed."""
+    only and copies it to the others (runner.py): a built-in that declares it draws nothing at
+    random (catalogue: `seeded`; no_edit, instruct, zero_shot, majority, few_shot's nearest
+    neighbours), not rerun as a control (controls draw from the seed), whose inputs do not change
+    with the seed (evaluate.resample: none, or no training split granted). A method never is: its
+    code may read ctx.seed."""
     if control or contender.run or contender.role == "method":
         return False
     from ...baselines import builtin
