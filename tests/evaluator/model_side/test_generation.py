@@ -45,38 +45,34 @@ def test_each_prompt_gets_its_own_greedy_text_in_any_composition(which, gpt2, ll
     assert len({t for t in together}) > 1  # not one text for everything
 
 
-def _counting(model):
-    calls = []
-    return calls, model.register_forward_hook(lambda *a: calls.append(1))
-
-
-def test_a_prompt_asked_again_in_a_run_is_served_from_its_decoding(gpt2, make_handle):
+def test_a_prompt_asked_again_in_a_run_is_served_from_its_decoding(gpt2, make_handle, forward_counter):
     """The batch check re-predicts evaluation prompts in other compositions: a run's handle (and those
     derived from it) decodes each (model, edits, prompt, length) once; another run decodes its own."""
     from fairfight import AddVector
 
     handle, _ = make_handle(gpt2, grant={"generate", "intervene"})
-    calls, hook = _counting(gpt2.model)
-    try:
-        first = handle.generate(PROMPTS, max_new_tokens=5)
-        assert len(calls) >= len(PROMPTS)
-        calls.clear()
-        again = handle.generate(list(reversed(PROMPTS)) + PROMPTS[:2], max_new_tokens=5)
-        assert again == list(reversed(first)) + first[:2] and not calls  # nothing decoded
-        assert handle.intervene([]).generate(PROMPTS[:2], max_new_tokens=5) == first[:2] and not calls
-        assert handle.generate(PROMPTS[:2], max_new_tokens=4) == [by_hand(gpt2, p, 4) for p in PROMPTS[:2]]
-        assert calls  # another length: decoded
-        calls.clear()
-        push = torch.randn(32, generator=torch.Generator().manual_seed(0)) * 20
-        pushed = handle.intervene([AddVector(1, push)])
-        steered = pushed.generate(PROMPTS[:3], max_new_tokens=5)
-        assert calls and steered != first[:3]  # other edits: decoded, with them
-        calls.clear()
-        assert pushed.generate(PROMPTS[:3], max_new_tokens=5) == steered and not calls
-        other, _ = make_handle(gpt2, grant={"generate"})
-        assert other.generate(PROMPTS[:2], max_new_tokens=5) == first[:2] and calls  # another run: its own
-    finally:
-        hook.remove()
+    counts = forward_counter(gpt2)
+
+    def passes(call):
+        before = counts[0]
+        return call(), counts[0] - before
+
+    first, n = passes(lambda: handle.generate(PROMPTS, max_new_tokens=5))
+    assert n >= len(PROMPTS)
+    again, n = passes(lambda: handle.generate(list(reversed(PROMPTS)) + PROMPTS[:2], max_new_tokens=5))
+    assert again == list(reversed(first)) + first[:2] and n == 0  # nothing decoded
+    derived, n = passes(lambda: handle.intervene([]).generate(PROMPTS[:2], max_new_tokens=5))
+    assert derived == first[:2] and n == 0
+    shorter, n = passes(lambda: handle.generate(PROMPTS[:2], max_new_tokens=4))
+    assert shorter == [by_hand(gpt2, p, 4) for p in PROMPTS[:2]] and n > 0  # another length: decoded
+    push = torch.randn(32, generator=torch.Generator().manual_seed(0)) * 20
+    pushed = handle.intervene([AddVector(1, push)])
+    steered, n = passes(lambda: pushed.generate(PROMPTS[:3], max_new_tokens=5))
+    assert n > 0 and steered != first[:3]  # other edits: decoded, with them
+    assert passes(lambda: pushed.generate(PROMPTS[:3], max_new_tokens=5)) == (steered, 0)
+    other, _ = make_handle(gpt2, grant={"generate"})
+    texts, n = passes(lambda: other.generate(PROMPTS[:2], max_new_tokens=5))
+    assert texts == first[:2] and n > 0  # another run: its own
 
 
 def test_the_memo_tells_models_and_exact_edits_apart(gpt2, llama):

@@ -257,28 +257,28 @@ def test_refusal_comes_before_argument_errors(bert, make_handle):
     assert [e.op for e in ledger.entries] == ["activations", "gradients"]
 
 
-def test_logprobs_asked_again_in_a_run_are_not_computed_again(gpt2, make_handle):
+def test_logprobs_asked_again_in_a_run_are_not_computed_again(gpt2, make_handle, forward_counter):
     """The batch check's second composition: a (prompt, continuation) the run scored before gets the
     value computed then, under the same model and edits; new pairs and other edits are computed."""
     from fairfight import AddVector
 
     handle, _ = make_handle(gpt2, batch_size=2)
     prompts, conts = ["the nurse", "a cat sat on the", "my friend bought"], [" helped", " mat", " a new car"]
-    passes = []
-    hook = gpt2.model.register_forward_hook(lambda *a: passes.append(1))
-    try:
-        first = handle.logprobs(prompts, conts)
-        assert passes
-        passes.clear()
-        again = handle.logprobs(prompts[::-1] + prompts[:1], conts[::-1] + conts[:1])
-        assert torch.equal(again, torch.cat([first.flip(0), first[:1]])) and not passes
-        mixed = handle.logprobs(["the nurse", "the surgeon"], [" helped", " helped"])
-        assert mixed[0] == first[0] and len(passes) == 1  # only the new pair was computed
-        passes.clear()
-        pushed = handle.intervene([AddVector(1, torch.randn(32, generator=torch.Generator().manual_seed(0)) * 5)])
-        assert not torch.equal(pushed.logprobs(prompts, conts), first) and passes
-        other, _ = make_handle(gpt2, batch_size=2)
-        passes.clear()
-        assert torch.allclose(other.logprobs(prompts, conts), first, atol=1e-5) and passes  # another run: its own
-    finally:
-        hook.remove()
+    counts = forward_counter(gpt2)
+
+    def passes(call):
+        before = counts[0]
+        return call(), counts[0] - before
+
+    first, n = passes(lambda: handle.logprobs(prompts, conts))
+    assert n > 0
+    again, n = passes(lambda: handle.logprobs(prompts[::-1] + prompts[:1], conts[::-1] + conts[:1]))
+    assert torch.equal(again, torch.cat([first.flip(0), first[:1]])) and n == 0
+    mixed, n = passes(lambda: handle.logprobs(["the nurse", "the surgeon"], [" helped", " helped"]))
+    assert mixed[0] == first[0] and n == 1  # only the new pair was computed
+    pushed = handle.intervene([AddVector(1, torch.randn(32, generator=torch.Generator().manual_seed(0)) * 5)])
+    steered, n = passes(lambda: pushed.logprobs(prompts, conts))
+    assert not torch.equal(steered, first) and n > 0
+    other, _ = make_handle(gpt2, batch_size=2)
+    theirs, n = passes(lambda: other.logprobs(prompts, conts))
+    assert torch.allclose(theirs, first, atol=1e-5) and n > 0  # another run: its own
