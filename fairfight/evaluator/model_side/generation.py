@@ -39,13 +39,14 @@ def greedy(model, tokenizer, prompt_ids: list[list[int]], max_new_tokens: int, *
     wall-time check)."""
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     done: dict[tuple, str] = {}
-    edits_key = RunMemo.edits_key(edits) if memo is not None else None
+    memo = memo if memo is not None else RunMemo()  # a call's own: equal prompts decoded once
+    edits_key = RunMemo.edits_key(edits)
     for i, ids in enumerate(prompt_ids):
         key = tuple(ids)
         if key in done:
             continue
-        memo_key = RunMemo.key("generate", edits_key, key, max_new_tokens) if memo is not None else None
-        known = memo.get(model, memo_key) if memo is not None else None
+        memo_key = RunMemo.key("generate", edits_key, key, max_new_tokens)
+        known = memo.get(model, memo_key)
         if known is not None:
             done[key] = known
             continue
@@ -60,8 +61,7 @@ def greedy(model, tokenizer, prompt_ids: list[list[int]], max_new_tokens: int, *
         before_each()
         new = _decode_one(model, ids, max_new_tokens, device, _stop_ids(model, tokenizer))
         done[key] = tokenizer.decode(new, skip_special_tokens=True)
-        if memo is not None:
-            memo.put(model, memo_key, done[key])
+        memo.put(model, memo_key, done[key])
     return [done[tuple(ids)] for ids in prompt_ids]
 
 
