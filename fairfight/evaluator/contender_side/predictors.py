@@ -234,8 +234,8 @@ class PromptPredictor:
 
 @dataclass(frozen=True)
 class GeneratorPredictor:
-    """Answers each prompt with greedy `generate` through the edits it was built with (each prompt
-    is decoded on its own on the trusted side, so an answer never depends on its chunk-mates)."""
+    """Answers each prompt with greedy `generate` through the edits it was built with (decoding on the
+    trusted side is batch-invariant, so an answer never depends on its chunk-mates)."""
 
     template: str
     system: str | None

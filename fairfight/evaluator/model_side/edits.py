@@ -253,7 +253,7 @@ class AddVector:
         if phase != "prompt":
             return h
         last = torch.zeros(h.shape[-2], 1, dtype=h.dtype, device=h.device)
-        last[-1] = 1  # the prompt's last position (generate decodes each prompt alone: no padding)
+        last[-1] = 1  # the prompt's last position (generate pads prompts on the left only)
         return h + last * push
 
     def to_dict(self) -> dict:

@@ -377,7 +377,7 @@ class ModelHandle:
 
     def generate(self, prompts, *, max_new_tokens=20, split=None) -> list[str]:
         """Greedy continuations of texts or chat prompts (rendered with the model's template: prompts.py),
-        each prompt decoded on its own so its text never depends on the others (generation.py)."""
+        batch-invariant: a prompt's text never depends on the others (generation.py)."""
         self._gate("generate", split or "inputs")
         self._require_causal("generate")
         asked = check_prompts(prompts)

@@ -3,7 +3,7 @@ again costs nothing (trusted side: the model server, or the in-process handle).
 
 The batch check predicts up to 64 evaluation inputs a second time in another composition; a
 contender that asks the same thing the second time (an honest one) would make the server compute
-it again. A prompt decoded alone (generation.py) is a pure function of (model, edits, prompt
+it again. A prompt's greedy decoding (generation.py: batch-invariant) is a pure function of (model, edits, prompt
 tokens, max_new_tokens); a continuation's log-probability is one up to float noise of the padded
 batch it was computed in, which the batch check's tolerance is for (the memo gives the first
 value). So they are remembered, per run: never shared across runs, because a hit is faster than a

@@ -18,7 +18,9 @@ from ...spec.vocabulary import FILE_SOURCES
 
 # 2: knowledge enters only the keys of the runs granted it ("knowledge")
 # 3: splits and data enter only the keys of the runs that read them ("splits", "data": read_splits)
-KEY_VERSION = 3
+# 4: served greedy decoding runs its one-token passes on generation.DECODE_ROWS rows with the math
+#    attention, and a prompt's own pass keeps only its last logits: texts may change in a near tie
+KEY_VERSION = 4
 KEY_FIELDS = ("key_version", "task", "evaluate", "rules", "splits", "data", "model", "contender", "code",
               "control", "seed", "params", "grant", "knowledge", "packages")
 PACKAGES = ("fairfight", "torch", "transformers", "datasets", "tokenizers", "numpy")

@@ -1,0 +1,116 @@
+"""Batch-invariant decoding, bit for bit: a prompt's logits at every step are the same whichever
+prompts (of other lengths within its width) share its one-token passes and whichever row it gets
+(generation.py's DECODE_ROWS rows with the math attention), on a tiny GPT-2 and a tiny Llama
+(grouped-query attention) built here; and the padded decoding is the model's own."""
+import random
+
+import pytest
+import torch
+
+from conftest import _bpe_tokenizer
+from fairfight.evaluator.model_side import generation
+from fairfight.evaluator.model_side.generation import DECODE_ROWS, PAD_TO, decode_rows, width
+from fairfight.evaluator.model_side.models import load_model
+from ggufkit import tiny_llama
+
+STEPS = 6
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rows-llama")
+    tok = _bpe_tokenizer()
+    tiny_llama(tok, seed=5).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return load_model(f"path:{folder}")
+
+
+def _prompts(loaded, n, seed=0):
+    rng = random.Random(seed)
+    vocab = loaded.model.config.vocab_size
+    # lengths PAD_TO + 0 .. PAD_TO + PAD_TO - 1: one width, from no pad token up to the most
+    return [[rng.randrange(3, vocab) for _ in range(PAD_TO + rng.randrange(PAD_TO))] for _ in range(n)]
+
+
+def _logits(loaded, rows):
+    found = []
+    with torch.no_grad():
+        decode_rows(loaded.model, rows, STEPS, "cpu", stop=set(), logits=found)
+    return [torch.stack(steps) for steps in found]
+
+
+@pytest.fixture(params=["gpt2", "llama"])
+def loaded(request, gpt2, llama):
+    return gpt2 if request.param == "gpt2" else llama
+
+
+def test_a_prompt_has_the_same_logits_in_any_rows_and_company(loaded):
+    others = _prompts(loaded, 20, seed=1)
+    (target,) = _prompts(loaded, 1, seed=2)
+    alone = _logits(loaded, [target])[0]
+    assert alone.shape[0] == STEPS
+    rng = random.Random(3)
+    for row in range(DECODE_ROWS):  # every row, beside other prompts (and beside fill rows)
+        company = rng.sample(others, rng.randrange(row, DECODE_ROWS))
+        rows = company[:row] + [target] + company[row:]
+        assert torch.equal(_logits(loaded, rows)[row], alone), f"row {row} of {len(rows)}"
+
+
+def test_the_padded_decoding_is_the_models_own_greedy_decoding(loaded):
+    """Left pads, the mask and the positions change nothing but the last bits: each step's logits
+    against the whole unpadded sequence recomputed without a cache."""
+    rows = _prompts(loaded, 5, seed=8)
+    assert len({width(len(r)) for r in rows}) == 1 and len({len(r) for r in rows}) > 1
+    found = []
+    with torch.no_grad():
+        outs = decode_rows(loaded.model, rows, STEPS, "cpu", stop=set(), logits=found, pad=1)
+        for ids, new, steps in zip(rows, outs, found):
+            for t, got in enumerate(steps):
+                want = loaded.model(torch.tensor([ids + new[:t]])).logits[0, -1]
+                assert torch.allclose(got, want, atol=1e-4), (len(ids), t)
+                assert int(want.argmax()) == new[t]
+
+
+def test_the_invariance_needs_the_math_attention(loaded, monkeypatch):
+    """The check above can fail: PyTorch's fused CPU attention gives rows computed on another
+    thread other last bits (the reason generation.py asks for the math attention)."""
+    if torch.get_num_threads() < 2:
+        pytest.skip("the fused kernel's thread dependence shows with 2 threads or more")
+    from contextlib import nullcontext
+
+    monkeypatch.setattr(torch.nn.attention, "sdpa_kernel", lambda *a, **k: nullcontext())
+    others = _prompts(loaded, DECODE_ROWS, seed=1)
+    (target,) = _prompts(loaded, 1, seed=2)
+    alone = _logits(loaded, [target])[0]
+    diffs = [not torch.equal(_logits(loaded, others[:row] + [target] + others[row:DECODE_ROWS - 1])[row], alone)
+             for row in range(DECODE_ROWS)]
+    assert any(diffs)
+
+
+def test_greedy_decodes_groups_larger_than_the_rows_and_mixed_lengths(loaded):
+    """Eleven prompts of one length (two groups) and three of others: each text is its own, in any order."""
+    tok = loaded.tokenizer
+    prompts = _prompts(loaded, 11, seed=4) + [[5, 6, 7], [8, 9, 10, 11], [12]]
+    together = generation.greedy(loaded.model, tok, prompts, 5, device="cpu")
+    for i, ids in enumerate(prompts):
+        assert generation.greedy(loaded.model, tok, [ids], 5, device="cpu") == [together[i]]
+    order = list(range(len(prompts)))
+    random.Random(6).shuffle(order)
+    assert generation.greedy(loaded.model, tok, [prompts[i] for i in order], 5, device="cpu") == \
+        [together[i] for i in order]
+
+
+def test_a_cache_it_cannot_stack_decodes_each_prompt_alone(loaded, monkeypatch):
+    rows = _prompts(loaded, 3, seed=7)
+    batched = _logits(loaded, rows)
+    monkeypatch.setattr(generation, "_stacked", lambda caches, rows: None)
+    alone = _logits(loaded, rows)
+    assert [a.argmax(-1).tolist() for a in alone] == [b.argmax(-1).tolist() for b in batched]
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(alone, batched))
+
+
+def test_decode_rows_refuses_mixed_lengths_and_too_many_rows(gpt2):
+    with pytest.raises(ValueError, match="prompts of one width"):
+        decode_rows(gpt2.model, [[1, 2], [1] * 9], 2, "cpu", stop=set())
+    with pytest.raises(ValueError, match="prompts of one width"):
+        decode_rows(gpt2.model, [[1, 2]] * (DECODE_ROWS + 1), 2, "cpu", stop=set())
