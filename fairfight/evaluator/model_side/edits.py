@@ -26,8 +26,9 @@ from fairfight.errors import FairfightError
 
 Vector = tuple[float, ...]
 
-# Which part of a sequence a forward pass computes while the model server generates (generation.py):
-# "prompt" (the prompt's own pass) or "generated" (one pass per generated token); None outside generate.
+# Which part of a sequence a forward pass computes while the model server generates (decoding.py):
+# "turns" (a chat prompt's earlier turns, computed once per run), "prompt" (the rest of the prompt,
+# ending at its last token), or "generated" (one pass per generated token); None outside generate.
 _PHASE: contextvars.ContextVar[str | None] = contextvars.ContextVar("fairfight_decoding_phase", default=None)
 POSITIONS = ("all", "prompt_last", "generated")
 

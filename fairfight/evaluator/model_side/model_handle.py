@@ -23,7 +23,7 @@ from fairfight.evaluator.model_side.classifier_head import ClassifierHead
 from fairfight.evaluator.model_side.continuations import continuation_logprobs
 from fairfight.evaluator.model_side.hooks import InputCapture, install_edits, resolve_layer
 from fairfight.evaluator.model_side.ledger import Ledger
-from fairfight.evaluator.model_side.prompts import check_prompts, prompt_key, render as render_prompts
+from fairfight.evaluator.model_side.prompts import check_prompts, prompt_key, render as render_prompts, turn_prefix
 from fairfight.evaluator.model_side.run_memo import RunMemo
 from fairfight.evaluator.model_side.models import LoadedModel
 
@@ -386,10 +386,11 @@ class ModelHandle:
         prompts = self._start("generate", texts, split, causal=True, keys=[prompt_key(p) for p in asked],
                               new_tokens=new_tokens)
         ids = self.__tok(prompts, add_special_tokens=not templated)["input_ids"] if prompts else []
+        splits = [turn_prefix(self.__tok, p, i) for p, i in zip(asked, ids)] if templated else None
         with torch.no_grad(), install_edits(self.__model, self.__edits):
             return generation.greedy(self.__model, self.__tok, ids, new_tokens, device=self.__device,
                                      max_len=self.__max_len, before_each=lambda: self.__ledger.check_time("generate"),
-                                     memo=self.__memo, edits=self.__edits)
+                                     memo=self.__memo, edits=self.__edits, splits=splits)
 
     def logprobs(self, prompts, continuations, *, split=None) -> torch.Tensor:
         self._gate("logprobs", split or "inputs")

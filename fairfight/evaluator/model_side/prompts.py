@@ -91,6 +91,21 @@ def render(tokenizer, prompts: list, what: str = "prompts") -> tuple[list[str], 
     return texts, True
 
 
+def turn_prefix(tokenizer, prompt, ids) -> int:
+    """How many of a chat prompt's tokens `ids` are its earlier turns (all but the last, rendered
+    as closed turns), when they are a prefix of `ids`; 0 for a text, a one-turn chat, or a template
+    that renders earlier turns otherwise inside the whole. A function of the prompt alone: the
+    decoding computes those turns once per run (decoding.py), never depending on other prompts."""
+    if isinstance(prompt, str) or len(prompt) < 2:
+        return 0
+    try:
+        text = tokenizer.apply_chat_template([dict(t) for t in prompt[:-1]], tokenize=False)
+        head = tokenizer(text, add_special_tokens=False)["input_ids"]
+    except Exception:  # a template may refuse a conversation cut there (e.g. one that must end with a user)
+        return 0
+    return len(head) if 0 < len(head) < len(ids) and list(ids[:len(head)]) == list(head) else 0
+
+
 def _render_one(tokenizer, prompt) -> str:
     """A prompt that ends with the user's (or the system's) turn opens the assistant's; one that ends
     with an assistant turn is that turn, left open: the model continues it (a prefilled answer; the
@@ -101,4 +116,4 @@ def _render_one(tokenizer, prompt) -> str:
     return tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
 
 
-__all__ = ["ROLES", "check_prompts", "render", "is_chat", "prompt_key", "message_problem"]
+__all__ = ["ROLES", "check_prompts", "render", "is_chat", "prompt_key", "message_problem", "turn_prefix"]

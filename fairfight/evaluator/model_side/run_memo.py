@@ -20,9 +20,11 @@ from collections import OrderedDict
 
 
 class RunMemo:
-    def __init__(self, size: int = 32768):
+    def __init__(self, size: int = 32768, state_bytes: int = 256 << 20):
         self.size = size  # per model; keys are 32-byte digests, values texts or floats
+        self.state_bytes = state_bytes  # per model: key-value caches of prompts' earlier turns (decoding.py)
         self._by_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @staticmethod
     def edits_key(edits) -> bytes:
@@ -43,6 +45,20 @@ class RunMemo:
             return None
         values.move_to_end(key)
         return values[key]
+
+    def get_state(self, model, key: bytes):
+        states = self._states.get(model)
+        if states is None or key not in states:
+            return None
+        states.move_to_end(key)
+        return states[key][0]
+
+    def put_state(self, model, key: bytes, state, size: int) -> None:
+        """Remember a computed state of `size` bytes; the least recently used go past state_bytes."""
+        states = self._states.setdefault(model, OrderedDict())
+        states[key] = (state, size)
+        while len(states) > 1 and sum(s for _, s in states.values()) > self.state_bytes:
+            states.popitem(last=False)
 
     def put(self, model, key: bytes, value) -> None:
         values = self._by_model.setdefault(model, OrderedDict())

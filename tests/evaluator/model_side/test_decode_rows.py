@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import _bpe_tokenizer
-from fairfight.evaluator.model_side import generation
+from fairfight.evaluator.model_side import decoding, generation
 from fairfight.evaluator.model_side.generation import DECODE_ROWS, PAD_TO, decode_rows, width
 from fairfight.evaluator.model_side.models import load_model
 from ggufkit import tiny_llama
@@ -103,7 +103,7 @@ def test_greedy_decodes_groups_larger_than_the_rows_and_mixed_lengths(loaded):
 def test_a_cache_it_cannot_stack_decodes_each_prompt_alone(loaded, monkeypatch):
     rows = _prompts(loaded, 3, seed=7)
     batched = _logits(loaded, rows)
-    monkeypatch.setattr(generation, "_stacked", lambda caches, rows: None)
+    monkeypatch.setattr(decoding, "_stacked", lambda caches, rows: None)
     alone = _logits(loaded, rows)
     assert [a.argmax(-1).tolist() for a in alone] == [b.argmax(-1).tolist() for b in batched]
     assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(alone, batched))
@@ -114,3 +114,102 @@ def test_decode_rows_refuses_mixed_lengths_and_too_many_rows(gpt2):
         decode_rows(gpt2.model, [[1, 2], [1] * 9], 2, "cpu", stop=set())
     with pytest.raises(ValueError, match="prompts of one width"):
         decode_rows(gpt2.model, [[1, 2]] * (DECODE_ROWS + 1), 2, "cpu", stop=set())
+
+
+# -- a chat prompt's earlier turns: computed once per run, and changing nothing but the last bits --------------
+def _split_rows(loaded, n, seed):
+    """Prompts that share their first 11 tokens (as few-shot prompts share their demonstrations)."""
+    head = _prompts(loaded, 1, seed=seed)[0][:11]
+    tails = _prompts(loaded, n, seed=seed + 1)
+    rows = [head + t[: PAD_TO - 3 + i % 3] for i, t in enumerate(tails)]
+    return rows, [len(head)] * n
+
+
+def test_earlier_turns_give_the_models_own_decoding(loaded):
+    rows, splits = _split_rows(loaded, 4, seed=10)
+    found = []
+    with torch.no_grad():
+        outs = decode_rows(loaded.model, rows, STEPS, "cpu", stop=set(), logits=found, pad=1, splits=splits)
+        for ids, new, steps in zip(rows, outs, found):
+            for t, got in enumerate(steps):
+                want = loaded.model(torch.tensor([ids + new[:t]])).logits[0, -1]
+                assert torch.allclose(got, want, atol=1e-4), (len(ids), t)
+
+
+def test_a_prompt_with_earlier_turns_has_the_same_logits_in_any_company(loaded):
+    rows, splits = _split_rows(loaded, 6, seed=12)
+    target, split = rows[0], splits[0]
+
+    def logits(members, member_splits, memo=None):
+        found = []
+        with torch.no_grad():
+            decode_rows(loaded.model, members, STEPS, "cpu", stop=set(), logits=found, splits=member_splits, memo=memo)
+        return [torch.stack(s) for s in found]
+
+    alone = logits([target], [split])[0]
+    # beside prompts sharing its turns, beside prompts without turns of their own, turns from the memo or not
+    from fairfight.evaluator.model_side.run_memo import RunMemo
+
+    memo = RunMemo()
+    logits(rows[1:3], splits[1:3], memo)  # the turns computed and remembered
+    plain = [r for r in _prompts(loaded, 6, seed=14) if width(len(r)) == width(len(target))][:2]
+    assert torch.equal(logits(rows[3:5] + [target], splits[3:5] + [split], memo)[2], alone)
+    assert torch.equal(logits(plain + [target], [0] * len(plain) + [split])[len(plain)], alone)
+
+
+def test_earlier_turns_are_computed_once_per_run(loaded):
+    from fairfight.evaluator.model_side.run_memo import RunMemo
+
+    rows, splits = _split_rows(loaded, 5, seed=16)
+    widths = []
+    hook = loaded.model.base_model.register_forward_pre_hook(
+        lambda m, args, kwargs: widths.append((kwargs.get("input_ids") if "input_ids" in kwargs else args[0]).shape[1]),
+        with_kwargs=True)
+    try:
+        memo = RunMemo()
+        with torch.no_grad():
+            decode_rows(loaded.model, rows[:3], 2, "cpu", stop=set(), splits=splits[:3], memo=memo)
+            decode_rows(loaded.model, rows[3:], 2, "cpu", stop=set(), splits=splits[3:], memo=memo)
+            assert widths.count(splits[0]) == 1  # one pass of the shared turns for five prompts, two calls
+            decode_rows(loaded.model, rows[3:], 2, "cpu", stop=set(), splits=splits[3:], memo=RunMemo())
+            assert widths.count(splits[0]) == 2  # another run: its own
+    finally:
+        hook.remove()
+
+
+def test_turn_prefix_is_the_earlier_turns_when_they_are_a_prefix(tmp_path):
+    from fairfight.evaluator.model_side.prompts import render, turn_prefix
+    from ggufkit import CHAT_TEMPLATE
+
+    tok = _bpe_tokenizer()
+    tok.chat_template = CHAT_TEMPLATE
+    demos = [{"role": "user", "content": "the nurse"}, {"role": "assistant", "content": "she"}]
+    prompt = tuple(demos + [{"role": "user", "content": "the surgeon"}])
+    (text,), _ = render(tok, [prompt])
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    head = tok(tok.apply_chat_template(demos, tokenize=False), add_special_tokens=False)["input_ids"]
+    assert turn_prefix(tok, prompt, ids) == len(head) > 0 and ids[:len(head)] == head
+    assert turn_prefix(tok, prompt[-1:], ids) == 0  # one turn: nothing earlier
+    assert turn_prefix(tok, "a text", ids) == 0
+    assert turn_prefix(tok, prompt, [ids[0] + 1] + ids[1:]) == 0  # not a prefix of these tokens
+
+
+def test_served_generate_computes_shared_demonstrations_once(tmp_path_factory, make_handle, monkeypatch):
+    from fairfight.evaluator.model_side import model_handle
+    from ggufkit import CHAT_TEMPLATE
+
+    folder = tmp_path_factory.mktemp("rows-chat")
+    tok = _bpe_tokenizer()
+    tok.chat_template = CHAT_TEMPLATE
+    tiny_llama(tok, seed=9).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    chat = load_model(f"path:{folder}")
+    demos = [{"role": "user", "content": "nurse"}, {"role": "assistant", "content": "she"}]
+    prompts = [demos + [{"role": "user", "content": q}] for q in ("my friend", "a cat", "the nurse")]
+    handle, _ = make_handle(chat, grant={"generate"})
+    texts = handle.generate(prompts, max_new_tokens=5)
+    states = handle._ModelHandle__memo._states[chat.model]
+    assert len(states) == 1  # the demonstrations: one state for three prompts
+    monkeypatch.setattr(model_handle, "turn_prefix", lambda tok, prompt, ids: 0)
+    whole, _ = make_handle(chat, grant={"generate"})
+    assert whole.generate(prompts, max_new_tokens=5) == texts  # computed whole: the same texts
