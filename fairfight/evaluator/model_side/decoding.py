@@ -66,8 +66,8 @@ def decode_rows(model, rows: list[list[int]], max_new_tokens: int, device, stop:
     stacked = _stacked(caches, DECODE_ROWS)
     batches = ([(list(range(len(rows))), stacked, DECODE_ROWS)] if stacked is not None
                else [([i], cache, 1) for i, cache in enumerate(caches)])
-    for members, past, rows_ in batches:
-        mask = torch.cat([masks[i] for i in members] + masks[members[0]:members[0] + 1] * (rows_ - len(members)))
+    for members, past, count in batches:
+        mask = torch.cat([masks[i] for i in members] + [masks[members[0]]] * (count - len(members)))
         _continue(model, name, past, mask, members, outs, max_new_tokens, device, stop, logits)
     return outs
 
