@@ -24,22 +24,44 @@ def check_trial_scores(auditor, spec, tuning: dict, metric: str) -> None:
         auditor.finding("tuning", f"cannot rebuild the selection split '{spec.rules.selection}' ({exc}): the trials' "
                                   f"{metric} cannot be recomputed")
         return
-    gold, columns = held.columns.get(spec.evaluate.target), held.columns
+    columns = held.columns
+    generation = spec.evaluate.kind == "generation"
+    gold = None if generation else columns.get(spec.evaluate.target)
+    scorer = _scorer(auditor, spec) if generation else None
     for label, trial in trials:
         where = f"{label} tuning trial {trial.get('trial')}"
-        rows = auditor.scored_rows("tuning", where, trial["key"], len(gold or []), "held-out selection examples")
-        if rows is None or gold is None:
+        expected = len(columns.get("text", [])) if generation else len(gold or [])
+        rows = auditor.scored_rows("tuning", where, trial["key"], expected, "held-out selection examples")
+        if rows is None or (gold is None and scorer is None):
             continue
-        classes, scores = class_scores(rows)
         try:
-            value = scoring.compute(metric, [r["prediction"] for r in rows], gold, columns=columns,
-                                    groups=spec.evaluate.groups, scores=scores, classes=classes)
+            if generation:  # the texts rescored with the spec's scorer, as the eval scored them
+                value = scorer.metrics(scorer.scores([r["prediction"] for r in rows], columns), columns,
+                                       [metric]).get(metric)
+            else:
+                classes, scores = class_scores(rows)
+                value = scoring.compute(metric, [r["prediction"] for r in rows], gold, columns=columns,
+                                        groups=spec.evaluate.groups, scores=scores, classes=classes)
+        except FairfightError as exc:
+            auditor.finding("tuning", f"{where}: cannot recompute its {metric} ({exc})")
+            continue
         except (KeyError, TypeError, ValueError) as exc:
             auditor.finding("tuning", f"{where}: cannot recompute its {metric} ({exc!r})")
             continue
         if not _close(value, trial.get(metric)):
             auditor.finding("tuning", f"{where}: {metric} is {trial.get(metric)} in results.json, but {value} from "
                                       "its predictions on the held-out part of the selection split")
+
+
+def _scorer(auditor, spec):
+    from ..errors import FairfightError
+    from ..evaluator.judgement.generations import GenerationScoring
+
+    try:
+        return GenerationScoring(spec)
+    except FairfightError as exc:
+        auditor.finding("tuning", f"cannot load the scorer: {exc}: the trials' scores cannot be recomputed")
+        return None
 
 
 def check_trials_allowed(auditor, spec, tuning: dict) -> int:

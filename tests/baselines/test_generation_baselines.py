@@ -123,6 +123,18 @@ def test_few_shot_prompt_is_tuned_on_the_selection_split(tmp_path):
     assert all(isinstance(t["score"], float) for t in tuned["trials"])  # the tuning metric: score
     (run,) = results["runs"]
     assert run["status"] == "succeeded" and run["params"]["k"] == tuned["chosen"]["k"]
+    # the audit rescores each trial's texts with the spec's scorer on the same held-out rows
+    from click.testing import CliRunner
+
+    from fairfight.cli import cli
+
+    audit = CliRunner().invoke(cli, ["audit", str(out)])
+    assert audit.exit_code == 0 and "clean:" in audit.output, audit.output[-3000:]
+    tuned["trials"][0]["score"] = tuned["trials"][0]["score"] + 0.5
+    (out / "results.json").write_text(json.dumps(results))
+    audit = CliRunner().invoke(cli, ["audit", str(out)])
+    assert audit.exit_code != 0
+    assert "few_shot_prompt tuning trial 0: score is" in audit.output, audit.output[-3000:]
 
 
 def test_the_rules_answer_length_caps_the_baselines_defaults():
