@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import FairfightError
 from ..pack import SUFFIX, open_archive
-from .core import Audit, Auditor, Finding
+from .core import Audit, Finding, audit_bundle
 from .family import is_family_bundle, run_family_audit
 
 
@@ -25,7 +25,7 @@ def run_archive_audit(archive, *, rerun: int = 0, spec_path=None) -> Audit:
         if family:
             audit = run_family_audit(opened.bundle, rerun=rerun, spec_path=spec)
         else:
-            audit = Auditor(opened.bundle, spec).run(rerun)
+            audit = audit_bundle(opened.bundle, spec, rerun)
         audit.bundle, audit.archive_sha256 = str(archive), opened.sha256
         audit.findings[:0] = [Finding("integrity", p) for p in opened.problems]
         audit.left_out = list(opened.info.get("left_out") or [])  # named with their sha256: not findings

@@ -140,6 +140,18 @@ def test_not_a_bundle(tmp_path):
     assert r.returncode == 2 and "not a fairfight bundle" in r.stderr
 
 
+@pytest.mark.parametrize("damage", [b"\xb7\xff not json", b'{"format": "something else"}', b"[]"])
+def test_a_sealed_bundle_with_a_damaged_results_file_is_an_integrity_finding(copy, damage):
+    """A byte changed in results.json (a damaged archive, an edit) is what the seal is for: a finding
+    and exit 1, not "not a fairfight bundle" (which is for a folder that never was one)."""
+    (copy / "results.json").write_bytes(damage)
+    r = audit_cli(copy, "--format", "json")
+    assert r.returncode == 1, r.stdout + r.stderr
+    messages = findings(r)
+    assert any("results.json is damaged" in m for m in messages), messages
+    assert "edited file: results.json (its sha256 differs from the manifest)" in messages
+
+
 def test_a_bundle_whose_only_method_was_refused_is_not_clean(tmp_path, bert_dir):
     """The audit and the terminal summary say why: refusals, failures and invalid claims are findings."""
     spec = write_fight(tmp_path, bert_dir, {"ungranted_column": "uses: {data: {train: [text, profession]}}"},
