@@ -33,6 +33,19 @@ def tiny_llama(tokenizer, seed: int = 0):
     return model
 
 
+def loaded_tiny_llama(folder: Path, seed: int = 0, chat_template: str | None = None):
+    """A tiny Llama and the test BPE tokenizer saved to `folder`, loaded through path: (real loading code)."""
+    from conftest import _bpe_tokenizer
+    from fairfight.evaluator.model_side.models import load_model
+
+    tok = _bpe_tokenizer()
+    if chat_template:
+        tok.chat_template = chat_template
+    tiny_llama(tok, seed=seed).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return load_model(f"path:{folder}")
+
+
 def _permute(w: np.ndarray, heads: int) -> np.ndarray:
     """llama.cpp's rotary layout for q and k (transformers undoes it when it reads the file)."""
     return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)

@@ -10,19 +10,14 @@ import torch
 from conftest import _bpe_tokenizer
 from fairfight.evaluator.model_side import decoding, generation
 from fairfight.evaluator.model_side.generation import DECODE_ROWS, PAD_TO, decode_rows, width
-from fairfight.evaluator.model_side.models import load_model
-from ggufkit import tiny_llama
+from ggufkit import loaded_tiny_llama
 
 STEPS = 6
 
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("rows-llama")
-    tok = _bpe_tokenizer()
-    tiny_llama(tok, seed=5).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return load_model(f"path:{folder}")
+    return loaded_tiny_llama(tmp_path_factory.mktemp("rows-llama"), seed=5)
 
 
 def _prompts(loaded, n, seed=0):
@@ -198,12 +193,7 @@ def test_served_generate_computes_shared_demonstrations_once(tmp_path_factory, m
     from fairfight.evaluator.model_side import model_handle
     from ggufkit import CHAT_TEMPLATE
 
-    folder = tmp_path_factory.mktemp("rows-chat")
-    tok = _bpe_tokenizer()
-    tok.chat_template = CHAT_TEMPLATE
-    tiny_llama(tok, seed=9).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    chat = load_model(f"path:{folder}")
+    chat = loaded_tiny_llama(tmp_path_factory.mktemp("rows-chat"), seed=9, chat_template=CHAT_TEMPLATE)
     demos = [{"role": "user", "content": "nurse"}, {"role": "assistant", "content": "she"}]
     prompts = [demos + [{"role": "user", "content": q}] for q in ("my friend", "a cat", "the nurse")]
     handle, _ = make_handle(chat, grant={"generate"})

@@ -3,22 +3,16 @@ whatever batch it comes in (so the batch check never flags an honest contender).
 import pytest
 import torch
 
-from conftest import _bpe_tokenizer
 from fairfight.errors import FairfightError
 from fairfight.evaluator.model_side.generation import MAX_NEW_TOKENS
-from fairfight.evaluator.model_side.models import load_model
-from ggufkit import tiny_llama
+from ggufkit import loaded_tiny_llama
 
 PROMPTS = ["the nurse", "a cat sat on the", "my friend bought", "", "the surgeon said hello to the nurse and"]
 
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gen-llama")
-    tok = _bpe_tokenizer()
-    tiny_llama(tok, seed=3).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return load_model(f"path:{folder}")
+    return loaded_tiny_llama(tmp_path_factory.mktemp("gen-llama"), seed=3)
 
 
 def by_hand(loaded, prompt, n):

@@ -6,22 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import _bpe_tokenizer
 from fairfight import AddVector, ProjectOut
 from fairfight.evaluator.model_side.edits import random_direction
-from fairfight.evaluator.model_side.models import load_model
-from ggufkit import tiny_llama
+from ggufkit import loaded_tiny_llama
 
 PROMPTS = ["the nurse", "a cat sat on the", "my friend bought"]
 
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("rd-llama")
-    tok = _bpe_tokenizer()
-    tiny_llama(tok, seed=3).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return load_model(f"path:{folder}")
+    return loaded_tiny_llama(tmp_path_factory.mktemp("rd-llama"), seed=3)
 
 
 def _vector(n, seed=0, scale=5.0):
