@@ -33,12 +33,11 @@ def tiny_llama(tokenizer, seed: int = 0):
     return model
 
 
-def loaded_tiny_llama(folder: Path, seed: int = 0, chat_template: str | None = None):
-    """A tiny Llama and the test BPE tokenizer saved to `folder`, loaded through path: (real loading code)."""
-    from conftest import _bpe_tokenizer
+def loaded_tiny_llama(folder: Path, tok, seed: int = 0, chat_template: str | None = None):
+    """A tiny Llama and the tokenizer `tok` saved to `folder`, loaded through path: (real loading code).
+    The caller passes conftest's BPE tokenizer: a `conftest` imported here could be another folder's."""
     from fairfight.evaluator.model_side.models import load_model
 
-    tok = _bpe_tokenizer()
     if chat_template:
         tok.chat_template = chat_template
     tiny_llama(tok, seed=seed).save_pretrained(folder)

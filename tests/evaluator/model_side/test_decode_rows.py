@@ -17,7 +17,7 @@ STEPS = 6
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
-    return loaded_tiny_llama(tmp_path_factory.mktemp("rows-llama"), seed=5)
+    return loaded_tiny_llama(tmp_path_factory.mktemp("rows-llama"), _bpe_tokenizer(), seed=5)
 
 
 def _prompts(loaded, n, seed=0):
@@ -193,7 +193,7 @@ def test_served_generate_computes_shared_demonstrations_once(tmp_path_factory, m
     from fairfight.evaluator.model_side import model_handle
     from ggufkit import CHAT_TEMPLATE
 
-    chat = loaded_tiny_llama(tmp_path_factory.mktemp("rows-chat"), seed=9, chat_template=CHAT_TEMPLATE)
+    chat = loaded_tiny_llama(tmp_path_factory.mktemp("rows-chat"), _bpe_tokenizer(), seed=9, chat_template=CHAT_TEMPLATE)
     demos = [{"role": "user", "content": "nurse"}, {"role": "assistant", "content": "she"}]
     prompts = [demos + [{"role": "user", "content": q}] for q in ("my friend", "a cat", "the nurse")]
     handle, _ = make_handle(chat, grant={"generate"})

@@ -5,6 +5,7 @@ import torch
 
 from fairfight.errors import FairfightError
 from fairfight.evaluator.model_side.generation import MAX_NEW_TOKENS
+from conftest import _bpe_tokenizer
 from ggufkit import loaded_tiny_llama
 
 PROMPTS = ["the nurse", "a cat sat on the", "my friend bought", "", "the surgeon said hello to the nurse and"]
@@ -12,7 +13,7 @@ PROMPTS = ["the nurse", "a cat sat on the", "my friend bought", "", "the surgeon
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
-    return loaded_tiny_llama(tmp_path_factory.mktemp("gen-llama"), seed=3)
+    return loaded_tiny_llama(tmp_path_factory.mktemp("gen-llama"), _bpe_tokenizer(), seed=3)
 
 
 def by_hand(loaded, prompt, n):

@@ -8,6 +8,7 @@ import torch
 
 from fairfight import AddVector, ProjectOut
 from fairfight.evaluator.model_side.edits import random_direction
+from conftest import _bpe_tokenizer
 from ggufkit import loaded_tiny_llama
 
 PROMPTS = ["the nurse", "a cat sat on the", "my friend bought"]
@@ -15,7 +16,7 @@ PROMPTS = ["the nurse", "a cat sat on the", "my friend bought"]
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
-    return loaded_tiny_llama(tmp_path_factory.mktemp("rd-llama"), seed=3)
+    return loaded_tiny_llama(tmp_path_factory.mktemp("rd-llama"), _bpe_tokenizer(), seed=3)
 
 
 def _vector(n, seed=0, scale=5.0):
