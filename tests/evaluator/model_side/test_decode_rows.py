@@ -20,6 +20,16 @@ def llama(tmp_path_factory):
     return loaded_tiny_llama(tmp_path_factory.mktemp("rows-llama"), _bpe_tokenizer(), seed=5)
 
 
+@pytest.fixture(autouse=True)
+def two_threads():
+    """At least 2 torch threads (a test worker gets 1): the fused kernel's dependence on which thread
+    computed a row is what the math attention is for, and shows only with several."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(2, before))
+    yield
+    torch.set_num_threads(before)
+
+
 def _prompts(loaded, n, seed=0):
     rng = random.Random(seed)
     vocab = loaded.model.config.vocab_size
@@ -69,8 +79,6 @@ def test_the_padded_decoding_is_the_models_own_greedy_decoding(loaded):
 def test_the_invariance_needs_the_math_attention(loaded, monkeypatch):
     """The check above can fail: PyTorch's fused CPU attention gives rows computed on another
     thread other last bits (the reason generation.py asks for the math attention)."""
-    if torch.get_num_threads() < 2:
-        pytest.skip("the fused kernel's thread dependence shows with 2 threads or more")
     from contextlib import nullcontext
 
     monkeypatch.setattr(torch.nn.attention, "sdpa_kernel", lambda *a, **k: nullcontext())
