@@ -377,7 +377,7 @@ def run_audit(bundle, *, rerun: int = 0, spec_path=None) -> Audit:
     return audit_bundle(Path(bundle), spec_path, rerun)
 
 
-def audit_bundle(root: Path, spec_path=None, rerun: int = 0, name: str | None = None) -> Audit:
+def audit_bundle(root: Path, spec_path=None, rerun: int = 0) -> Audit:
     """The audit of a bundle folder; a sealed bundle (it has a manifest) whose results.json cannot be
     read is a bundle that was damaged or edited: its integrity findings, not "not a bundle"."""
     from ..evaluator.orchestration.bundle import MANIFEST
@@ -387,7 +387,7 @@ def audit_bundle(root: Path, spec_path=None, rerun: int = 0, name: str | None = 
     except FairfightError as exc:
         if not (root / MANIFEST).is_file():
             raise
-        audit = Audit(name or str(root))
+        audit = Audit(str(root))
         audit.findings.append(Finding("integrity", f"the sealed bundle's results.json is damaged ({exc})"))
         check_integrity(root, lambda kind, message: audit.findings.append(Finding(kind, message)))
         return audit

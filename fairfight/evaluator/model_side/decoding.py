@@ -63,6 +63,8 @@ def decode_rows(model, rows: list[list[int]], max_new_tokens: int, device, stop:
         outs.append([int(result.logits[0, -1].argmax())])
         if logits is not None:
             logits.append([result.logits[0, -1].float().cpu()])
+    if max_new_tokens == 1 or all(out[-1] in stop for out in outs):
+        return outs  # no one-token pass to run: nothing to stack
     stacked = _stacked(caches, DECODE_ROWS)
     batches = ([(list(range(len(rows))), stacked, DECODE_ROWS)] if stacked is not None
                else [([i], cache, 1) for i, cache in enumerate(caches)])
