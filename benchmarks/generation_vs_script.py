@@ -13,8 +13,8 @@ Programs, each a fresh process, timed in one run on this machine:
   hook at generated tokens; a contender whose answers do not depend on the seed (no_edit,
   instruct) is generated once, as a script author would.
 - fairfight eval: the spec with those cuts (`--set`), a fresh cache, batch-invariant decoding
-  on the model server (generation.py: prompts padded to a width set by their own length, one-token
-  passes on a fixed 8 rows); no_edit and instruct are seed-free built-ins, run
+  on the model server (generation.py: each prompt's own pass alone, one-token passes on a fixed 8
+  rows that hold prompts of any lengths, attention row by row); no_edit and instruct are seed-free built-ins, run
   once and given to the other seeds (docs/baselines.md), as the script generates them once; the
   batch check's second composition is served from the run's decoded texts (docs/model-handle.md).
 Prints wall time, peak memory of each process tree, fairfight/script (issue target <= 0.6), new

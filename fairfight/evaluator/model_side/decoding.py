@@ -3,102 +3,100 @@
 A prompt is (ids, split): `split` > 0 is the length of its earlier chat turns (prompts.py's
 turn_prefix), computed in a pass of their own that the run remembers (RunMemo's states), so
 prompts that share those turns (few-shot demonstrations, a system prompt) compute them once per
-run. A prompt's own pass: [its earlier turns from the memo] + pads (masked) + its remaining
-tokens, `width(len(ids))` positions in all; positions count real tokens only.
+run. A prompt's own pass: its earlier turns' state from the memo, then its remaining tokens,
+alone, unpadded. Its one-token passes then run in one of DECODE_ROWS slots (rows.py): a slot
+freed by a finished prompt takes the next waiting one.
 """
 from __future__ import annotations
 
 import copy
 import inspect
+from collections import deque
 from typing import Callable
 
 import torch
 
+from fairfight.evaluator.model_side import rows as row_passes
 from fairfight.evaluator.model_side.edits import decoding_phase
 from fairfight.evaluator.model_side.run_memo import RunMemo
 
-# Both part of the numbers: a change needs a new run-key version (orchestration/runkey.py)
+# Part of the numbers: a change needs a new run-key version (orchestration/runkey.py)
 DECODE_ROWS = 8  # rows of every one-token pass
-PAD_TO = 8  # prompts are padded to a multiple of this many tokens (width())
 
 
-def width(n: int) -> int:
-    """The width a prompt of n tokens is padded to: a function of n alone, so that prompts of near
-    lengths share passes, and at least one pad, so that no pass is ever without a mask
-    (transformers drops an all-ones mask: another kernel path)."""
-    return (n // PAD_TO + 1) * PAD_TO
-
-
-def decode_rows(model, rows: list[list[int]], max_new_tokens: int, device, stop: set[int],
-                before_each: Callable[[], None] = lambda: None, logits: list | None = None,
-                pad: int = 0, splits: list[int] | None = None, memo: RunMemo | None = None,
-                edits_key: bytes = b"") -> list[list[int]]:
-    """Greedy decoding of prompts of one width (DECODE_ROWS at most) with the key-value cache:
-    each prompt's new tokens. Each prompt's own pass runs alone, padded on the left to its width
-    (masked; positions count its own tokens only), after its earlier turns (`splits`: from `memo`
-    under `edits_key`, or computed and remembered there), then one pass per token on DECODE_ROWS rows,
-    each inside its decoding phase (an AddVector at positions "prompt_last" or "generated" acts in
-    the passes it names: edits.py). A prompt stops after a stop token (kept, as transformers'
-    generate keeps it) or `max_new_tokens`. `logits`, a list: filled with each prompt's logits of
-    every step (the tests compare them bit for bit)."""
-    if len({width(len(r)) for r in rows}) != 1 or not 1 <= len(rows) <= DECODE_ROWS:
-        raise ValueError(f"decode_rows takes 1 to {DECODE_ROWS} prompts of one width")
+def decode(model, prompts: list[list[int]], max_new_tokens: int, device, stop: set[int],
+           before_each: Callable[[], None] = lambda: None, logits: list | None = None,
+           splits: list[int] | None = None, memo: RunMemo | None = None,
+           edits_key: bytes = b"") -> list[list[int]]:
+    """Greedy decoding of any number of prompts with the key-value cache: each prompt's new tokens.
+    Each prompt's own pass runs alone, after its earlier turns (`splits`: from `memo` under
+    `edits_key`, or computed and remembered there); its one-token passes run in a slot of
+    DECODE_ROWS-row passes (a model rows.py does not serve decodes each prompt alone), each pass
+    inside its decoding phase (an AddVector at positions "prompt_last" or "generated" acts in the
+    passes it names: edits.py). A prompt stops after a stop token (kept, as transformers' generate
+    keeps it) or `max_new_tokens`. `logits`, a list: filled with each prompt's logits of every step
+    (the tests compare them bit for bit)."""
     name = _cache_name(model)
-    keep = _keep(model)
-    splits = splits or [0] * len(rows)
+    splits = splits or [0] * len(prompts)
     memo = memo if memo is not None else RunMemo()
-    caches, outs, masks = [], [], []
-    for ids, split in zip(rows, splits):
-        before_each()
-        past = _turns_state(model, name, ids[:split], device, memo, edits_key) if split else None
-        blank = width(len(ids)) - len(ids)
-        mask = torch.tensor([[1] * split + [0] * blank + [1] * (len(ids) - split)], device=device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, split:]
-        with decoding_phase("prompt"):
-            result = model(input_ids=torch.tensor([[pad] * blank + list(ids[split:])], device=device),
-                           attention_mask=mask, position_ids=positions, use_cache=True, **keep,
-                           **({name: past} if past is not None else {}))
-        caches.append(getattr(result, name))
-        masks.append(mask)
-        outs.append([int(result.logits[0, -1].argmax())])
+    found: list[list] = [[] for _ in prompts]
+    outs: list[list[int]] = [[] for _ in prompts]
+    waiting = deque(range(len(prompts)))
+    slots = row_passes.Slots(DECODE_ROWS) if row_passes.serves(model) else None
+
+    def take(i: int, token: int, row_logits) -> bool:
+        """Record a prompt's next token: whether it goes on."""
+        outs[i].append(token)
         if logits is not None:
-            logits.append([result.logits[0, -1].float().cpu()])
-    if max_new_tokens == 1 or all(out[-1] in stop for out in outs):
-        return outs  # no one-token pass to run: nothing to stack
-    stacked = _stacked(caches, DECODE_ROWS)
-    batches = ([(list(range(len(rows))), stacked, DECODE_ROWS)] if stacked is not None
-               else [([i], cache, 1) for i, cache in enumerate(caches)])
-    for members, past, count in batches:
-        mask = torch.cat([masks[i] for i in members] + [masks[members[0]]] * (count - len(members)))
-        _continue(model, name, past, mask, members, outs, max_new_tokens, device, stop, logits)
+            found[i].append(row_logits.float().cpu())
+        return token not in stop and len(outs[i]) < max_new_tokens
+
+    while waiting or (slots is not None and slots.live()):
+        while waiting and (slots is None or slots.free()):
+            i = waiting.popleft()
+            before_each()
+            state, first = _own_pass(model, name, prompts[i], splits[i], device, memo, edits_key)
+            if not take(i, int(first.argmax()), first):
+                continue
+            if slots is None or not row_passes.can_hold(state):
+                with decoding_phase("generated"):
+                    _alone(model, name, state, outs[i][-1], len(prompts[i]), device,
+                           lambda token, row_logits, i=i: take(i, token, row_logits))
+            else:
+                slots.put(i, state, len(prompts[i]), capacity=len(prompts[i]) + max_new_tokens)
+        if slots is not None and slots.live():
+            with decoding_phase("generated"):
+                for i, row_logits in slots.step(model, name, device, [outs[i][-1] for i in slots.members()]):
+                    if not take(i, int(row_logits.argmax()), row_logits):
+                        slots.release(i)
+    if logits is not None:
+        logits.extend(found)
     return outs
 
 
-def _continue(model, name, past, mask, members, outs, max_new_tokens, device, stop, logits) -> None:
-    """The one-token passes of `members`, rows of `past` and `mask` in order (rows past the members
-    copy the first)."""
+def _own_pass(model, name, ids: list[int], split: int, device, memo: RunMemo, edits_key: bytes):
+    """(the key-value cache after the prompt, the logits of its last token): alone, unpadded."""
+    past = _turns_state(model, name, ids[:split], device, memo, edits_key) if split else None
+    with decoding_phase("prompt"):
+        result = model(input_ids=torch.tensor([list(ids[split:])], device=device), use_cache=True,
+                       position_ids=torch.arange(split, len(ids), device=device)[None], **_keep(model),
+                       **({name: past} if past is not None else {}))
+    return getattr(result, name), result.logits[0, -1]
+
+
+def _alone(model, name, past, token: int, position: int, device, go_on) -> None:
+    """A prompt's one-token passes on one row, for a model or cache that rows.py does not serve
+    (slower, just as invariant: nothing else is in its passes). `go_on(token, logits)`: whether to."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    live = {i for i in members if outs[i][-1] not in stop}
-    fill = mask.shape[0] - len(members)
-    for _ in range(max_new_tokens - 1):
-        if not live:
+    while True:
+        with sdpa_kernel(SDPBackend.MATH):
+            result = model(input_ids=torch.tensor([[token]], device=device), use_cache=True,
+                           position_ids=torch.tensor([[position]], device=device), **{name: past})
+        past, position = getattr(result, name), position + 1
+        token = int(result.logits[0, -1].argmax())
+        if not go_on(token, result.logits[0, -1]):
             return
-        last = [outs[i][-1] for i in members]
-        step = torch.tensor(last + last[:1] * fill, device=device)[:, None]
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
-        with decoding_phase("generated"), sdpa_kernel(SDPBackend.MATH):
-            result = model(input_ids=step, attention_mask=mask, position_ids=mask.sum(-1, keepdim=True) - 1,
-                           use_cache=True, **{name: past})
-        past = getattr(result, name)
-        chosen = result.logits[:, -1].argmax(-1).tolist()  # a row's argmax: its own logits only
-        for row, i in enumerate(members):
-            if i in live:
-                outs[i].append(chosen[row])
-                if logits is not None:
-                    logits[i].append(result.logits[row, -1].float().cpu())
-                if chosen[row] in stop:
-                    live.discard(i)
 
 
 def _turns_state(model, name, head: list[int], device, memo: RunMemo, edits_key: bytes):
@@ -137,28 +135,4 @@ def _cache_name(model) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
-def _stacked(caches: list, rows: int):
-    """One cache of `rows` rows from caches of one prompt each, of one length (rows past theirs copy
-    the first), or None for a cache this does not know how to stack."""
-    picks = caches + caches[:1] * (rows - len(caches))
-    first = caches[0]
-    layers = getattr(first, "layers", None)
-    if layers is not None:  # transformers 5: a Cache of layers
-        if not all(type(layer).__name__ in ("DynamicLayer", "DynamicSlidingWindowLayer") for layer in layers):
-            return None
-        for i, layer in enumerate(layers):
-            layer.keys = torch.cat([c.layers[i].keys for c in picks])
-            layer.values = torch.cat([c.layers[i].values for c in picks])
-        return first
-    if hasattr(first, "key_cache") and hasattr(first, "value_cache"):  # transformers 4: DynamicCache
-        for i in range(len(first.key_cache)):
-            first.key_cache[i] = torch.cat([c.key_cache[i] for c in picks])
-            first.value_cache[i] = torch.cat([c.value_cache[i] for c in picks])
-        return first
-    if isinstance(first, tuple) and all(isinstance(kv, tuple) and len(kv) == 2 for kv in first):  # legacy tuples
-        return tuple((torch.cat([c[i][0] for c in picks]), torch.cat([c[i][1] for c in picks]))
-                     for i in range(len(first)))
-    return None
-
-
-__all__ = ["DECODE_ROWS", "PAD_TO", "decode_rows", "width"]
+__all__ = ["DECODE_ROWS", "decode"]

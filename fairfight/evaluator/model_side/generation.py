@@ -6,30 +6,27 @@ additions in the kernels. Greedy decoding turns a last-bit difference into a dif
 now and then, and the batch check (a sample re-predicted in another composition) would then
 flag an honest contender. So no computation of a prompt ever depends on the batch it came in:
 
-- each distinct prompt's own pass runs alone, padded on the left (masked) to a width that is a
-  function of its length alone (width()), so that prompts of near lengths can share what follows;
-- the passes that generate one token each run on exactly DECODE_ROWS rows, always: prompts of
-  one width share them, and rows no prompt fills copy the first. A row's numbers then depend on
-  nothing but its own tokens, provided each kernel computes a row the same way whatever the
-  other rows hold and wherever the row sits. Measured (tests/evaluator/model_side/
-  test_decode_rows.py compares logits bit for bit): true of the matrix products at a fixed
-  shape, and of PyTorch's "math" attention; not of its fused CPU attention kernel, whose result
-  for a row depends on which thread computed it (rows in the second half of the batch differ in
-  the last bits on 2 threads), so these passes run with the math attention. Not true across row
-  counts (a one-row product takes another kernel), hence the fixed count. A model whose
-  key-value cache cannot be stacked (not a dynamic cache of key and value tensors) decodes each
-  prompt alone: slower, just as invariant.
+- each distinct prompt's own pass runs alone, unpadded (decoding.py);
+- the passes that generate one token each run on exactly DECODE_ROWS rows, always: a row per
+  prompt being decoded, and a slot freed by a finished prompt takes the next one (rows that hold
+  no prompt compute a dummy token). A row's numbers then depend on nothing but its own tokens,
+  provided each kernel computes a row the same way whatever the other rows hold and wherever the
+  row sits: measured true of the matrix products at a fixed shape (tests/evaluator/model_side/
+  test_decode_rows.py compares logits bit for bit), not across row counts (a one-row product
+  takes another kernel), hence the fixed count. Attention, the one step that mixes positions, is
+  computed for each row alone over its own keys (rows.py), so rows of any lengths share a pass.
+  A model whose attention rows.py does not know decodes each prompt alone: slower, just as
+  invariant.
 - a chat prompt's earlier turns (few-shot demonstrations, a system turn: prompts.turn_prefix, a
   function of the prompt alone) are a pass of their own before the rest of its own pass, which
   the run remembers: prompts that share them compute them once per run (decoding.py).
-The passes themselves are in decoding.py.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 from fairfight.errors import FairfightError
-from fairfight.evaluator.model_side.decoding import DECODE_ROWS, PAD_TO, decode_rows, width
+from fairfight.evaluator.model_side.decoding import DECODE_ROWS, decode
 from fairfight.evaluator.model_side.run_memo import RunMemo
 
 MAX_NEW_TOKENS = 1024  # per prompt and call: a bound on what one request can make the server compute
@@ -75,26 +72,17 @@ def greedy(model, tokenizer, prompt_ids: list[list[int]], max_new_tokens: int, *
                                  f"exceeds the model's context of {max_len} tokens")
         todo[key] = (ids, split if 0 < split < len(ids) else 0)
     stop = _stop_ids(model, tokenizer)
-    pad = next((t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None), 0)  # masked
-    for keys in _groups(todo):
-        news = decode_rows(model, [todo[k][0] for k in keys], max_new_tokens, device, stop, before_each, pad=pad,
-                           splits=[todo[k][1] for k in keys], memo=memo, edits_key=edits_key)
-        for key, new in zip(keys, news):
-            done[key] = tokenizer.decode(new, skip_special_tokens=True)
-            memo.put(model, _memo_key(edits_key, key, max_new_tokens), done[key])
+    keys = list(todo)
+    news = decode(model, [todo[k][0] for k in keys], max_new_tokens, device, stop, before_each,
+                  splits=[todo[k][1] for k in keys], memo=memo, edits_key=edits_key)
+    for key, new in zip(keys, news):
+        done[key] = tokenizer.decode(new, skip_special_tokens=True)
+        memo.put(model, _memo_key(edits_key, key, max_new_tokens), done[key])
     return [done[(tuple(ids), split)] for ids, split in zip(prompt_ids, splits)]
 
 
 def _memo_key(edits_key: bytes, key: tuple, max_new_tokens: int) -> bytes:
     return RunMemo.key("generate", edits_key, key[0], max_new_tokens, key[1])
-
-
-def _groups(todo: dict[tuple, tuple[list[int], int]]) -> list[list[tuple]]:
-    """The prompts to decode together: of one width, DECODE_ROWS at most, in the order asked."""
-    by_width: dict[int, list[tuple]] = {}
-    for key, (ids, _) in todo.items():
-        by_width.setdefault(width(len(ids)), []).append(key)
-    return [keys[i: i + DECODE_ROWS] for keys in by_width.values() for i in range(0, len(keys), DECODE_ROWS)]
 
 
 def _stop_ids(model, tokenizer) -> set[int]:
@@ -107,4 +95,4 @@ def _stop_ids(model, tokenizer) -> set[int]:
     return ids
 
 
-__all__ = ["DECODE_ROWS", "MAX_NEW_TOKENS", "PAD_TO", "check_max_new_tokens", "decode_rows", "greedy", "width"]
+__all__ = ["DECODE_ROWS", "MAX_NEW_TOKENS", "check_max_new_tokens", "decode", "greedy"]

@@ -20,7 +20,9 @@ from ...spec.vocabulary import FILE_SOURCES
 # 3: splits and data enter only the keys of the runs that read them ("splits", "data": read_splits)
 # 4: served greedy decoding runs its one-token passes on generation.DECODE_ROWS rows with the math
 #    attention, and a prompt's own pass keeps only its last logits: texts may change in a near tie
-KEY_VERSION = 4
+# 5: a prompt's own pass is unpadded, and its one-token passes hold prompts of any lengths in slots,
+#    with attention computed row by row (model_side/rows.py): texts may change in a near tie
+KEY_VERSION = 5
 KEY_FIELDS = ("key_version", "task", "evaluate", "rules", "splits", "data", "model", "contender", "code",
               "control", "seed", "params", "grant", "knowledge", "packages")
 PACKAGES = ("fairfight", "torch", "transformers", "datasets", "tokenizers", "numpy")

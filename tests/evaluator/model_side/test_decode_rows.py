@@ -1,15 +1,15 @@
 """Batch-invariant decoding, bit for bit: a prompt's logits at every step are the same whichever
-prompts (of other lengths within its width) share its one-token passes and whichever row it gets
-(generation.py's DECODE_ROWS rows with the math attention), on a tiny GPT-2 and a tiny Llama
-(grouped-query attention) built here; and the padded decoding is the model's own."""
+prompts (of any lengths) share its one-token passes, whichever row it gets and whenever it joins
+them (decoding.py's slots, rows.py's row-by-row attention), on a tiny GPT-2 and a tiny Llama
+(grouped-query attention) built here; and the decoding is the model's own."""
 import random
 
 import pytest
 import torch
 
 from conftest import _bpe_tokenizer
-from fairfight.evaluator.model_side import decoding, generation
-from fairfight.evaluator.model_side.generation import DECODE_ROWS, PAD_TO, decode_rows, width
+from fairfight.evaluator.model_side import generation, rows as row_passes
+from fairfight.evaluator.model_side.generation import DECODE_ROWS, decode
 from ggufkit import loaded_tiny_llama
 
 STEPS = 6
@@ -22,26 +22,25 @@ def llama(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def two_threads():
-    """At least 2 torch threads (a test worker gets 1): the fused kernel's dependence on which thread
-    computed a row is what the math attention is for, and shows only with several."""
+    """At least 2 torch threads (a test worker gets 1): kernels that split rows between threads are
+    where a row's last bits could depend on its place, and they split only with several."""
     before = torch.get_num_threads()
     torch.set_num_threads(max(2, before))
     yield
     torch.set_num_threads(before)
 
 
-def _prompts(loaded, n, seed=0):
+def _prompts(loaded, n, seed=0, low=3, high=20):
     rng = random.Random(seed)
     vocab = loaded.model.config.vocab_size
-    # lengths PAD_TO + 0 .. PAD_TO + PAD_TO - 1: one width, from no pad token up to the most
-    return [[rng.randrange(3, vocab) for _ in range(PAD_TO + rng.randrange(PAD_TO))] for _ in range(n)]
+    return [[rng.randrange(3, vocab) for _ in range(rng.randrange(low, high))] for _ in range(n)]
 
 
-def _logits(loaded, rows):
+def _logits(loaded, rows, stop=(), splits=None, memo=None, steps=STEPS):
     found = []
     with torch.no_grad():
-        decode_rows(loaded.model, rows, STEPS, "cpu", stop=set(), logits=found)
-    return [torch.stack(steps) for steps in found]
+        decode(loaded.model, rows, steps, "cpu", stop=set(stop), logits=found, splits=splits, memo=memo)
+    return [torch.stack(s) for s in found]
 
 
 @pytest.fixture(params=["gpt2", "llama"])
@@ -49,26 +48,44 @@ def loaded(request, gpt2, llama):
     return gpt2 if request.param == "gpt2" else llama
 
 
-def test_a_prompt_has_the_same_logits_in_any_rows_and_company(loaded):
+def test_both_tiny_models_are_decoded_in_rows(loaded):
+    assert row_passes.serves(loaded.model)
+
+
+def test_a_prompt_has_the_same_logits_in_any_row_and_company(loaded):
     others = _prompts(loaded, 20, seed=1)
     (target,) = _prompts(loaded, 1, seed=2)
     alone = _logits(loaded, [target])[0]
     assert alone.shape[0] == STEPS
     rng = random.Random(3)
-    for row in range(DECODE_ROWS):  # every row, beside other prompts (and beside fill rows)
-        company = rng.sample(others, rng.randrange(row, DECODE_ROWS))
+    for row in range(DECODE_ROWS):  # every row, beside prompts of other lengths (and beside empty rows)
+        company = rng.sample(others, rng.randrange(row, DECODE_ROWS + 3))
         rows = company[:row] + [target] + company[row:]
         assert torch.equal(_logits(loaded, rows)[row], alone), f"row {row} of {len(rows)}"
 
 
-def test_the_padded_decoding_is_the_models_own_greedy_decoding(loaded):
-    """Left pads, the mask and the positions change nothing but the last bits: each step's logits
-    against the whole unpadded sequence recomputed without a cache."""
-    rows = _prompts(loaded, 5, seed=8)
-    assert len({width(len(r)) for r in rows}) == 1 and len({len(r) for r in rows}) > 1
+def test_a_prompt_that_joins_passes_under_way_has_the_same_logits(loaded):
+    """Company that stops at different steps (stop tokens): the target waits for a free slot and joins
+    passes that are under way, at any of several points."""
+    others = _prompts(loaded, 24, seed=20)
+    (target,) = _prompts(loaded, 1, seed=21)
+    alone = _logits(loaded, [target], steps=10)[0]
+    mine = set(alone.argmax(-1).tolist())
+    firsts = [t for first in _logits(loaded, others, steps=4) for t in first.argmax(-1).tolist()[1:3]]
+    stop = set(firsts) - mine  # the company's second and third tokens stop it, never the target's
+    assert stop
+    for before in (DECODE_ROWS, DECODE_ROWS + 3, 2 * DECODE_ROWS + 1):
+        got = _logits(loaded, others[:before] + [target], stop=stop, steps=10)[before]
+        assert torch.equal(got, alone), before
+
+
+def test_the_decoding_is_the_models_own_greedy_decoding(loaded):
+    """Slots and row-by-row attention change nothing but the last bits: each step's logits against
+    the whole sequence recomputed without a cache."""
+    rows = _prompts(loaded, 11, seed=8)
     found = []
     with torch.no_grad():
-        outs = decode_rows(loaded.model, rows, STEPS, "cpu", stop=set(), logits=found, pad=1)
+        outs = decode(loaded.model, rows, STEPS, "cpu", stop=set(), logits=found)
         for ids, new, steps in zip(rows, outs, found):
             for t, got in enumerate(steps):
                 want = loaded.model(torch.tensor([ids + new[:t]])).logits[0, -1]
@@ -76,22 +93,27 @@ def test_the_padded_decoding_is_the_models_own_greedy_decoding(loaded):
                 assert int(want.argmax()) == new[t]
 
 
-def test_the_invariance_needs_the_math_attention(loaded, monkeypatch):
-    """The check above can fail: PyTorch's fused CPU attention gives rows computed on another
-    thread other last bits (the reason generation.py asks for the math attention)."""
-    from contextlib import nullcontext
+def test_the_invariance_needs_the_fixed_row_count(loaded, monkeypatch):
+    """The check above can fail: passes with as many rows as prompts (as a batch has) give a row
+    other last bits beside more company (other kernels), which is why every pass has DECODE_ROWS."""
+    from fairfight.evaluator.model_side import decoding
 
-    monkeypatch.setattr(torch.nn.attention, "sdpa_kernel", lambda *a, **k: nullcontext())
-    others = _prompts(loaded, DECODE_ROWS, seed=1)
+    others = _prompts(loaded, 31, seed=1)
     (target,) = _prompts(loaded, 1, seed=2)
-    alone = _logits(loaded, [target])[0]
-    diffs = [not torch.equal(_logits(loaded, others[:row] + [target] + others[row:DECODE_ROWS - 1])[row], alone)
-             for row in range(DECODE_ROWS)]
+    made = row_passes.Slots
+    monkeypatch.setattr(row_passes, "Slots", lambda rows: made(len(current)))
+    current = [target]
+    alone = _logits(loaded, current)[0]
+    diffs = []
+    for count in (4, 8, 16, 32):
+        current = others[: count - 1] + [target]
+        diffs.append(not torch.equal(_logits(loaded, current)[-1], alone))
     assert any(diffs)
+    assert decoding.DECODE_ROWS == DECODE_ROWS
 
 
-def test_greedy_decodes_groups_larger_than_the_rows_and_mixed_lengths(loaded):
-    """Eleven prompts of one length (two groups) and three of others: each text is its own, in any order."""
+def test_greedy_decodes_more_prompts_than_rows_of_mixed_lengths(loaded):
+    """Fourteen prompts (more than the rows): each text is its own, in any order."""
     tok = loaded.tokenizer
     prompts = _prompts(loaded, 11, seed=4) + [[5, 6, 7], [8, 9, 10, 11], [12]]
     together = generation.greedy(loaded.model, tok, prompts, 5, device="cpu")
@@ -103,20 +125,24 @@ def test_greedy_decodes_groups_larger_than_the_rows_and_mixed_lengths(loaded):
         [together[i] for i in order]
 
 
-def test_a_cache_it_cannot_stack_decodes_each_prompt_alone(loaded, monkeypatch):
+def test_a_model_rows_does_not_serve_decodes_each_prompt_alone(loaded, monkeypatch):
     rows = _prompts(loaded, 3, seed=7)
     batched = _logits(loaded, rows)
-    monkeypatch.setattr(decoding, "_stacked", lambda caches, rows: None)
+    monkeypatch.setattr(row_passes, "serves", lambda model: False)
     alone = _logits(loaded, rows)
     assert [a.argmax(-1).tolist() for a in alone] == [b.argmax(-1).tolist() for b in batched]
     assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(alone, batched))
 
 
-def test_decode_rows_refuses_mixed_lengths_and_too_many_rows(gpt2):
-    with pytest.raises(ValueError, match="prompts of one width"):
-        decode_rows(gpt2.model, [[1, 2], [1] * 9], 2, "cpu", stop=set())
-    with pytest.raises(ValueError, match="prompts of one width"):
-        decode_rows(gpt2.model, [[1, 2]] * (DECODE_ROWS + 1), 2, "cpu", stop=set())
+def test_row_attention_runs_only_inside_a_slots_pass(llama):
+    with pytest.raises(RuntimeError, match="only inside"):
+        row_passes._row_attention(None, torch.zeros(1, 2, 1, 4), torch.zeros(1, 2, 1, 4), None, None)
+
+
+def test_the_model_keeps_its_own_attention_after_row_passes(llama):
+    before = llama.model.config._attn_implementation
+    _logits(llama, _prompts(llama, 2, seed=30))
+    assert llama.model.config._attn_implementation == before != row_passes.ATTENTION
 
 
 # -- a chat prompt's earlier turns: computed once per run, and changing nothing but the last bits --------------
@@ -124,7 +150,7 @@ def _split_rows(loaded, n, seed):
     """Prompts that share their first 11 tokens (as few-shot prompts share their demonstrations)."""
     head = _prompts(loaded, 1, seed=seed)[0][:11]
     tails = _prompts(loaded, n, seed=seed + 1)
-    rows = [head + t[: PAD_TO - 3 + i % 3] for i, t in enumerate(tails)]
+    rows = [head + t[: 5 + i % 3] for i, t in enumerate(tails)]
     return rows, [len(head)] * n
 
 
@@ -132,7 +158,7 @@ def test_earlier_turns_give_the_models_own_decoding(loaded):
     rows, splits = _split_rows(loaded, 4, seed=10)
     found = []
     with torch.no_grad():
-        outs = decode_rows(loaded.model, rows, STEPS, "cpu", stop=set(), logits=found, pad=1, splits=splits)
+        outs = decode(loaded.model, rows, STEPS, "cpu", stop=set(), logits=found, splits=splits)
         for ids, new, steps in zip(rows, outs, found):
             for t, got in enumerate(steps):
                 want = loaded.model(torch.tensor([ids + new[:t]])).logits[0, -1]
@@ -144,10 +170,7 @@ def test_a_prompt_with_earlier_turns_has_the_same_logits_in_any_company(loaded):
     target, split = rows[0], splits[0]
 
     def logits(members, member_splits, memo=None):
-        found = []
-        with torch.no_grad():
-            decode_rows(loaded.model, members, STEPS, "cpu", stop=set(), logits=found, splits=member_splits, memo=memo)
-        return [torch.stack(s) for s in found]
+        return _logits(loaded, members, splits=member_splits, memo=memo)
 
     alone = logits([target], [split])[0]
     # beside prompts sharing its turns, beside prompts without turns of their own, turns from the memo or not
@@ -155,7 +178,7 @@ def test_a_prompt_with_earlier_turns_has_the_same_logits_in_any_company(loaded):
 
     memo = RunMemo()
     logits(rows[1:3], splits[1:3], memo)  # the turns computed and remembered
-    plain = [r for r in _prompts(loaded, 6, seed=14) if width(len(r)) == width(len(target))][:2]
+    plain = _prompts(loaded, 2, seed=14)
     assert torch.equal(logits(rows[3:5] + [target], splits[3:5] + [split], memo)[2], alone)
     assert torch.equal(logits(plain + [target], [0] * len(plain) + [split])[len(plain)], alone)
 
@@ -171,10 +194,10 @@ def test_earlier_turns_are_computed_once_per_run(loaded):
     try:
         memo = RunMemo()
         with torch.no_grad():
-            decode_rows(loaded.model, rows[:3], 2, "cpu", stop=set(), splits=splits[:3], memo=memo)
-            decode_rows(loaded.model, rows[3:], 2, "cpu", stop=set(), splits=splits[3:], memo=memo)
+            decode(loaded.model, rows[:3], 2, "cpu", stop=set(), splits=splits[:3], memo=memo)
+            decode(loaded.model, rows[3:], 2, "cpu", stop=set(), splits=splits[3:], memo=memo)
             assert widths.count(splits[0]) == 1  # one pass of the shared turns for five prompts, two calls
-            decode_rows(loaded.model, rows[3:], 2, "cpu", stop=set(), splits=splits[3:], memo=RunMemo())
+            decode(loaded.model, rows[3:], 2, "cpu", stop=set(), splits=splits[3:], memo=RunMemo())
             assert widths.count(splits[0]) == 2  # another run: its own
     finally:
         hook.remove()
@@ -211,3 +234,31 @@ def test_served_generate_computes_shared_demonstrations_once(tmp_path_factory, m
     monkeypatch.setattr(model_handle, "turn_prefix", lambda tok, prompt, ids: 0)
     whole, _ = make_handle(chat, grant={"generate"})
     assert whole.generate(prompts, max_new_tokens=5) == texts  # computed whole: the same texts
+
+
+@pytest.mark.parametrize("model_type", sorted(row_passes.MODEL_TYPES))
+def test_each_family_decoded_in_rows_is_the_models_own_decoding(model_type):
+    """Every model type rows.py serves, built tiny here: the same greedy tokens and logits (to the
+    last bits) as the model computing each whole sequence without a cache."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    small = dict(vocab_size=97, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=64, n_embd=32, n_layer=2, n_head=4, n_positions=64)
+    config = AutoConfig.for_model(model_type, **small)
+    if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", None) is not False:
+        window = AutoModelForCausalLM.from_config(config)
+        assert not row_passes.serves(window)  # a window this file does not compute: each prompt alone
+        config.sliding_window = None
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config).eval()
+    assert row_passes.serves(model)
+    rng = random.Random(40)
+    rows = [[rng.randrange(3, 97) for _ in range(rng.randrange(2, 12))] for _ in range(10)]
+    found = []
+    with torch.no_grad():
+        outs = decode(model, rows, 5, "cpu", stop=set(), logits=found)
+        for ids, new, steps in zip(rows, outs, found):
+            for t, got in enumerate(steps):
+                want = model(torch.tensor([ids + new[:t]])).logits[0, -1]
+                assert torch.allclose(got, want, atol=1e-4), (model_type, len(ids), t)
+                assert int(want.argmax()) == new[t]
