@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from fairfight.evaluator.model_side.ledger import Budget, Ledger  # noqa: E402
 from fairfight.evaluator.model_side.model_handle import OPERATIONS, ModelHandle  # noqa: E402
 from fairfight.evaluator.model_side.models import load_model  # noqa: E402
-from testkit import SENTENCES, write_bios  # noqa: E402,F401 (tests import them from testkit)
+from testkit import EOS, SENTENCES, bpe_tokenizer, write_bios  # noqa: E402,F401 (tests import them from testkit)
 
 # Under pytest-xdist the test processes share the cores: more torch threads than cores makes
 # OpenMP threads spin against each other.
@@ -56,7 +56,6 @@ def pytest_collection_modifyitems(config, items):
 
     items.sort(key=rank)  # stable: a file's tests stay together and in order
 
-EOS = "<|endoftext|>"
 MINILM_TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
@@ -76,25 +75,12 @@ def _offline(monkeypatch):
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
 
 
-def _bpe_tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tk = Tokenizer(models.BPE())
-    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tk.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=[EOS],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tk.train_from_iterator(SENTENCES * 4, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token=EOS, eos_token=EOS)
-
-
 @pytest.fixture(scope="session")
 def gpt2_dir(tmp_path_factory):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     out = tmp_path_factory.mktemp("tiny-gpt2")
-    tok = _bpe_tokenizer()
+    tok = bpe_tokenizer()
     eos = tok.convert_tokens_to_ids(EOS)
     config = GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=64, vocab_size=len(tok),
                         bos_token_id=eos, eos_token_id=eos)

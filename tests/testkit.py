@@ -4,6 +4,8 @@ import json
 
 from fairfight.data.builtin import generate
 
+EOS = "<|endoftext|>"
+
 SENTENCES = [
     "the nurse helped the patient in the ward",
     "the professor wrote a long paper about physics",
@@ -21,3 +23,17 @@ def write_bios(path, size: int, test_size: int, seed: int) -> None:
         for split, rows in parts.items():
             for row in rows:
                 f.write(json.dumps({**row, "split": split}) + "\n")
+
+
+def bpe_tokenizer():
+    """A byte-level BPE tokenizer trained here on SENTENCES (the tiny models' vocabulary)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=[EOS],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tk.train_from_iterator(SENTENCES * 4, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token=EOS, eos_token=EOS)

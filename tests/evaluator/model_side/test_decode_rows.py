@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from conftest import _bpe_tokenizer
+from testkit import bpe_tokenizer as _bpe_tokenizer
 from fairfight.evaluator.model_side import generation, rows as row_passes
 from fairfight.evaluator.model_side.generation import DECODE_ROWS, decode
 from ggufkit import loaded_tiny_llama

@@ -5,7 +5,7 @@ import torch
 
 from fairfight.errors import FairfightError
 from fairfight.evaluator.model_side.generation import MAX_NEW_TOKENS
-from conftest import _bpe_tokenizer
+from testkit import bpe_tokenizer as _bpe_tokenizer
 from ggufkit import loaded_tiny_llama
 
 PROMPTS = ["the nurse", "a cat sat on the", "my friend bought", "", "the surgeon said hello to the nurse and"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import _bpe_tokenizer
+from testkit import bpe_tokenizer as _bpe_tokenizer
 from fairfight.errors import FairfightError
 from fairfight.evaluator.model_side import gguf_models
 from fairfight.evaluator.model_side.models import load_model, local_model_type, local_source, spec_model_kind

@@ -1,7 +1,7 @@
 """Chat prompts: checked as hostile input, rendered with the model's own template on the trusted side."""
 import pytest
 
-from conftest import _bpe_tokenizer
+from testkit import bpe_tokenizer as _bpe_tokenizer
 from fairfight.errors import FairfightError
 from fairfight.evaluator.model_side import wire
 from fairfight.evaluator.model_side.models import load_model

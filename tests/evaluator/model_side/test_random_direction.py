@@ -8,7 +8,7 @@ import torch
 
 from fairfight import AddVector, ProjectOut
 from fairfight.evaluator.model_side.edits import random_direction
-from conftest import _bpe_tokenizer
+from testkit import bpe_tokenizer as _bpe_tokenizer
 from ggufkit import loaded_tiny_llama
 
 PROMPTS = ["the nurse", "a cat sat on the", "my friend bought"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import _bpe_tokenizer
+from testkit import bpe_tokenizer as _bpe_tokenizer
 from fairfight.evaluator.orchestration import runkey
 from fairfight.evaluator.orchestration.plan import compile_plan
 from fairfight.spec.check import load_spec
