@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -171,16 +172,24 @@ print("{}")
 
 
 def timed(cmd) -> tuple[float, float, float, str]:
-    """(wall s, peak RSS MB and peak PSS MB of the whole process tree, stdout): sampled from /proc every 0.2 s."""
+    """(wall s, peak RSS MB and peak PSS MB of the whole process tree, stdout), sampled from /proc:
+    RSS every 0.5 s (statm: cheap), PSS every 5 s (smaps_rollup walks every mapping's page tables:
+    ~0.1 s of CPU on fairfight's tree of ~10 processes holding torch, so sampling it every 0.2 s
+    took a core's third from the program being timed, and more from a program of many processes)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0.0, 0.0]
     done = threading.Event()
 
     def sample():
-        while not done.wait(0.2):
-            rss, pss = tree_memory_mb(proc.pid)
-            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+        ticks = 0
+        while not done.wait(0.5):
+            with_pss = ticks % 10 == 0
+            rss, pss = tree_memory_mb(proc.pid, pss=with_pss)
+            peak[0] = max(peak[0], rss)
+            if with_pss:
+                peak[1] = max(peak[1], pss)
+            ticks += 1
 
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
@@ -193,9 +202,10 @@ def timed(cmd) -> tuple[float, float, float, str]:
     return wall, peak[0], peak[1], out
 
 
-def tree_memory_mb(root: int) -> tuple[float, float]:
+def tree_memory_mb(root: int, pss: bool = True) -> tuple[float, float]:
     """(RSS, PSS) of a process and all its descendants (Linux /proc). RSS counts a page shared by
-    forked processes (imported torch) once per process; PSS divides it among them."""
+    forked processes (imported torch) once per process; PSS divides it among them. pss=False: RSS
+    alone, from statm (PSS 0), which costs next to nothing."""
     parents = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -208,17 +218,21 @@ def tree_memory_mb(root: int) -> tuple[float, float]:
         kids = [pid for pid, ppid in parents.items() if ppid in frontier and pid not in tree]
         tree.update(kids)
         frontier = kids
-    rss = pss = 0
+    rss = pss_kb = 0
+    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
     for pid in tree:
         try:
+            if not pss:
+                rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page_kb
+                continue
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
                     rss += int(line.split()[1])
                 elif line.startswith("Pss:"):
-                    pss += int(line.split()[1])
+                    pss_kb += int(line.split()[1])
         except (OSError, ValueError, IndexError):
             continue
-    return rss / 1024, pss / 1024
+    return rss / 1024, pss_kb / 1024
 
 
 def main():
@@ -259,7 +273,7 @@ def main():
           f"fairfight/floor = {ours / rows['floor (one pass per split)'][0]:.2f}" +
           (f"   fairfight/floor of this fight = {ours / rows['floor of this fight (+ deleted)'][0]:.2f}"
            if not args.shared_inputs else ""))
-    print("* peak memory of the program's whole process tree (workers included), sampled every 0.2 s: resident (RSS,\n"
+    print("* peak memory of the program's whole process tree (workers included), sampled (RSS every 0.5 s, PSS every 5 s): resident (RSS,\n"
           "  shared pages counted in every process) and proportional (PSS, shared pages divided among their processes)")
     loads = sorted(r["timings"]["load"] for r in results["runs"] if (r.get("timings") or {}).get("load") is not None)
     if loads:  # a run's process start until its model handle is ready (no model load since the model server)

@@ -173,7 +173,7 @@ def main(argv=None) -> int:
         shown = "" if n_answers is None else n_answers
         print(f"{name:<16} {wall:8.1f} {rss:9.0f} {pss:9.0f} {shown!s:>8} {tokens:8d} {tokens / wall:9.1f}")
     print(f"fairfight/script = {ours[0] / script[0]:.2f}   (issue target <= 0.6)")
-    print("* peak memory of the program's whole process tree, sampled every 0.2 s (RSS counts shared pages in "
+    print("* peak memory of the program's whole process tree, RSS sampled every 0.5 s, PSS every 5 s (RSS counts shared pages in "
           "every process, PSS divides them)")
     print("score on insistent / plain questions (mean over seeds): contender, plain script, fairfight")
     for name, values in plain["results"].items():
