@@ -54,15 +54,18 @@ class Slots:
         return [h[0] for h in self._held if h is not None]
 
     def put(self, prompt: int, cache, length: int, capacity: int) -> None:
-        """Hold a prompt after its own pass: its cache copied into buffers of `capacity` positions."""
+        """Hold a prompt after its own pass: its cache copied into buffers of `capacity` positions
+        (keys transposed, as attention multiplies by them)."""
         slot = self._held.index(None)
         keys, values = [], []
         for layer in cache.layers:
-            for source, out in ((layer.keys, keys), (layer.values, values)):
-                heads, _, dim = source.shape[1:]
-                buffer = source.new_empty((heads, capacity, dim))
-                buffer[:, :length] = source[0]
-                out.append(buffer)
+            heads, _, dim = layer.keys.shape[1:]
+            k = layer.keys.new_empty((heads, dim, capacity))
+            k[:, :, :length] = layer.keys[0].transpose(1, 2)
+            v = layer.values.new_empty((heads, capacity, dim))
+            v[:, :length] = layer.values[0]
+            keys.append(k)
+            values.append(v)
         self._held[slot] = (prompt, keys, values)
         self._length[slot] = length
 
@@ -104,7 +107,7 @@ class _View:
         s = self.slots
         for slot, held in enumerate(s._held):
             if held is not None:
-                held[1][layer_idx][:, s._length[slot]] = key_states[slot, :, -1]
+                held[1][layer_idx][:, :, s._length[slot]] = key_states[slot, :, -1]
                 held[2][layer_idx][:, s._length[slot]] = value_states[slot, :, -1]
         return _Layer(s, layer_idx), None
 
@@ -123,17 +126,18 @@ def _row_attention(module, query, key, value, attention_mask, dropout=0.0, scali
         raise RuntimeError("fairfight's row attention runs only inside rows.Slots.step")
     s, layer = key.slots, key.layer
     rows, heads, _, dim = query.shape
-    scaling = dim ** -0.5 if scaling is None else scaling
-    out = query.new_zeros((rows, 1, heads, dim))
+    scaled = query[:, :, -1] * (dim ** -0.5 if scaling is None else scaling)  # elementwise: row by row
+    out = []
     for slot, held in enumerate(s._held):
         if held is None:
+            out.append(query.new_zeros((heads, dim)))
             continue
         n = s._length[slot] + 1
-        keys, values = held[1][layer][:, :n], held[2][layer][:, :n]
-        q = query[slot, :, -1].reshape(keys.shape[0], -1, dim)  # grouped-query: a group per key head
-        weights = torch.softmax(torch.matmul(q, keys.transpose(1, 2)).float() * scaling, dim=-1)
-        out[slot, 0] = torch.matmul(weights.to(values.dtype), values).reshape(heads, dim)
-    return out, None
+        keys_t, values = held[1][layer][:, :, :n], held[2][layer][:, :n]
+        q = scaled[slot].reshape(keys_t.shape[0], -1, dim)  # grouped-query: a group per key head
+        weights = torch.softmax(torch.matmul(q, keys_t), dim=-1, dtype=torch.float32)
+        out.append(torch.matmul(weights.to(values.dtype), values).reshape(heads, dim))
+    return torch.stack(out)[:, None], None
 
 
 def _register() -> None:
