@@ -64,6 +64,7 @@ class Auditor:
                                  "results file (format is not 'fairfight-results')")
         self.spec_path = spec_path
         self.overrides = []
+        self.scoring = None  # a generation task's (scorer, load error), loaded once: audit/generations.py
         iso = self.results.get("isolation") or {}
         self.audit.isolation = f"{iso['level']} ({iso['why']})" if iso.get("why") else iso.get("level", "unknown")
 

@@ -8,15 +8,25 @@ from ..evaluator.judgement.generations import GenerationScoring, texts_problem
 from .compare import _close
 
 
+def loaded_scoring(auditor, spec) -> tuple:
+    """(the spec's scorer, None) or (None, why it cannot be loaded): loaded once per audit (the
+    metrics and the tuning trials both rescore with it)."""
+    if auditor.scoring is None:
+        try:
+            auditor.scoring = (GenerationScoring(spec), None)
+        except FairfightError as exc:
+            auditor.scoring = (None, exc)
+    return auditor.scoring
+
+
 def check_generation_metrics(auditor, spec, columns) -> None:
     """Each generated text rescored here with the spec's scorer (run in this process, as the eval
     did), against the score beside it; `score` and `group_scores` recomputed from the scores."""
     ev = auditor.results["evaluate"]
     scorer = None
     if spec is not None:
-        try:
-            scorer = GenerationScoring(spec)
-        except FairfightError as exc:
+        scorer, exc = loaded_scoring(auditor, spec)
+        if exc is not None:
             auditor.finding("metrics", f"cannot load the scorer: {exc}")
     for run in auditor.results.get("runs", []):
         if run["status"] != "succeeded":

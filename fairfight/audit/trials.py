@@ -54,14 +54,12 @@ def check_trial_scores(auditor, spec, tuning: dict, metric: str) -> None:
 
 
 def _scorer(auditor, spec):
-    from ..errors import FairfightError
-    from ..evaluator.judgement.generations import GenerationScoring
+    from .generations import loaded_scoring
 
-    try:
-        return GenerationScoring(spec)
-    except FairfightError as exc:
+    scorer, exc = loaded_scoring(auditor, spec)
+    if exc is not None:
         auditor.finding("tuning", f"cannot load the scorer: {exc}: the trials' scores cannot be recomputed")
-        return None
+    return scorer
 
 
 def check_trials_allowed(auditor, spec, tuning: dict) -> int:

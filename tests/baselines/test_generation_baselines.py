@@ -128,8 +128,17 @@ def test_few_shot_prompt_is_tuned_on_the_selection_split(tmp_path):
 
     from fairfight.cli import cli
 
-    audit = CliRunner().invoke(cli, ["audit", str(out)])
+    from fairfight.audit import generations
+
+    loads = []
+    made = generations.GenerationScoring
+    generations.GenerationScoring = lambda spec: loads.append(spec) or made(spec)
+    try:
+        audit = CliRunner().invoke(cli, ["audit", str(out)])
+    finally:
+        generations.GenerationScoring = made
     assert audit.exit_code == 0 and "clean:" in audit.output, audit.output[-3000:]
+    assert len(loads) == 1  # the metrics and the trials rescore with one loaded scorer
     tuned["trials"][0]["score"] = tuned["trials"][0]["score"] + 0.5
     (out / "results.json").write_text(json.dumps(results))
     audit = CliRunner().invoke(cli, ["audit", str(out)])
