@@ -128,15 +128,15 @@ def test_few_shot_prompt_is_tuned_on_the_selection_split(tmp_path):
 
     from fairfight.cli import cli
 
-    from fairfight.audit import generations
+    from fairfight.evaluator.judgement.generations import GenerationScoring
 
     loads = []
-    made = generations.GenerationScoring
-    generations.GenerationScoring = lambda spec: loads.append(spec) or made(spec)
+    made = GenerationScoring.__init__
+    GenerationScoring.__init__ = lambda self, spec, *a, **k: loads.append(spec) or made(self, spec, *a, **k)
     try:
         audit = CliRunner().invoke(cli, ["audit", str(out)])
     finally:
-        generations.GenerationScoring = made
+        GenerationScoring.__init__ = made
     assert audit.exit_code == 0 and "clean:" in audit.output, audit.output[-3000:]
     assert len(loads) == 1  # the metrics and the trials rescore with one loaded scorer
     tuned["trials"][0]["score"] = tuned["trials"][0]["score"] + 0.5
