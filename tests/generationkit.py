@@ -6,7 +6,7 @@ import json
 CHAT_TEMPLATE = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}<assistant>{% endif %}")
 
-EOS = "<|endoftext|>"
+from testkit import EOS  # noqa: E402 (one tokenizer, one end token: testkit.bpe_tokenizer)
 CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Japan", "Tokyo"),
             ("Egypt", "Cairo"), ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago")]
 
@@ -153,18 +153,9 @@ def tiny_chat_gpt2(out, init_range=0.02):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from testkit import bpe_tokenizer
 
-    from testkit import SENTENCES
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=[EOS],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    bpe.train_from_iterator(SENTENCES * 4, trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=EOS, eos_token=EOS)
+    tok = bpe_tokenizer()
     tok.chat_template = CHAT_TEMPLATE
     eos = tok.convert_tokens_to_ids(EOS)
     config = GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=512, vocab_size=len(tok),
