@@ -36,7 +36,7 @@ def decode(model, prompts: list[list[int]], max_new_tokens: int, device, stop: s
     passes it names: edits.py). A prompt stops after a stop token (kept, as transformers' generate
     keeps it) or `max_new_tokens`. `logits`, a list: filled with each prompt's logits of every step
     (the tests compare them bit for bit)."""
-    name = _cache_name(model)
+    name, keep = _cache_name(model), _keep(model)  # signatures read once, not per pass
     splits = splits or [0] * len(prompts)
     memo = memo if memo is not None else RunMemo()
     found: list[list] = [[] for _ in prompts]
@@ -55,7 +55,7 @@ def decode(model, prompts: list[list[int]], max_new_tokens: int, device, stop: s
         while waiting and (slots is None or slots.free()):
             i = waiting.popleft()
             before_each()
-            state, first = _own_pass(model, name, prompts[i], splits[i], device, memo, edits_key)
+            state, first = _own_pass(model, name, keep, prompts[i], splits[i], device, memo, edits_key)
             if not take(i, int(first.argmax()), first):
                 continue
             if slots is None or not row_passes.can_hold(state):
@@ -74,12 +74,12 @@ def decode(model, prompts: list[list[int]], max_new_tokens: int, device, stop: s
     return outs
 
 
-def _own_pass(model, name, ids: list[int], split: int, device, memo: RunMemo, edits_key: bytes):
+def _own_pass(model, name, keep: dict, ids: list[int], split: int, device, memo: RunMemo, edits_key: bytes):
     """(the key-value cache after the prompt, the logits of its last token): alone, unpadded."""
-    past = _turns_state(model, name, ids[:split], device, memo, edits_key) if split else None
+    past = _turns_state(model, name, keep, ids[:split], device, memo, edits_key) if split else None
     with decoding_phase("prompt"):
         result = model(input_ids=torch.tensor([list(ids[split:])], device=device), use_cache=True,
-                       position_ids=torch.arange(split, len(ids), device=device)[None], **_keep(model),
+                       position_ids=torch.arange(split, len(ids), device=device)[None], **keep,
                        **({name: past} if past is not None else {}))
     return getattr(result, name), result.logits[0, -1]
 
@@ -99,13 +99,13 @@ def _alone(model, name, past, token: int, position: int, device, go_on) -> None:
             return
 
 
-def _turns_state(model, name, head: list[int], device, memo: RunMemo, edits_key: bytes):
+def _turns_state(model, name, keep: dict, head: list[int], device, memo: RunMemo, edits_key: bytes):
     """The key-value cache of a prompt's earlier turns (a copy: the caller's pass extends it)."""
     key = RunMemo.key("turns", edits_key, head)
     state = memo.get_state(model, key)
     if state is None:
         with decoding_phase("turns"):  # no prompt_last here: that is the whole prompt's last token
-            result = model(input_ids=torch.tensor([head], device=device), use_cache=True, **_keep(model))
+            result = model(input_ids=torch.tensor([head], device=device), use_cache=True, **keep)
         state = getattr(result, name)
         memo.put_state(model, key, state, _cache_bytes(state))
     return copy.deepcopy(state)

@@ -1,6 +1,6 @@
 """One-token passes whose rows are prompts of any lengths, each computed as if it were alone.
 
-A pass runs on exactly Slots.rows rows (rows no prompt holds compute a dummy token and are
+A pass runs on exactly as many rows as it has slots (rows no prompt holds compute a dummy token and are
 dropped): the matrix products then have one shape whatever the rows hold, and at a fixed shape a
 row's result depends on nothing but the row (measured: tests/evaluator/model_side/
 test_decode_rows.py). Attention is the one step that reads other positions: here it is computed
@@ -39,7 +39,6 @@ class Slots:
     """DECODE_ROWS prompts in decoding: their key-value buffers, lengths and positions."""
 
     def __init__(self, rows: int):
-        self.rows = rows
         self._held: list = [None] * rows  # per slot: (prompt index, keys per layer, values per layer)
         self._length = [0] * rows  # tokens in each slot's buffers
 
